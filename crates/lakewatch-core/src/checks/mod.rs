@@ -1,0 +1,155 @@
+//! The checks, registered in one place.
+//!
+//! Each check is one file with a `Spec` (its `[checks.<name>]` table in a contract) and a pure
+//! `evaluate(spec, input) -> Result<Vec<Finding>, CheckError>`. To add a check: write
+//! `<name>.rs`, add its kinds to `finding.rs`, add one field to [`Checks`] and one line to
+//! [`Checks::run`].
+//!
+//! A check never does I/O, never reads the clock (it gets `as_of`) and never fails on bad
+//! data: bad data is a [`Finding`]. `Err` means the check could not be evaluated (say, a
+//! column it needs is missing), and the report records the check as skipped, with the reason.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Calendar;
+use crate::contract::{Contract, Partition, Universe};
+use crate::finding::{CheckId, Finding, Kind, Severity};
+use crate::frame::{Bars, ColumnError};
+
+pub mod completeness;
+pub mod duplicates;
+pub mod gaps;
+pub mod integrity;
+pub mod outliers;
+pub mod schema;
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
+/// Why a check could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// A column the check reads is missing or unreadable.
+    #[error(transparent)]
+    Column(#[from] ColumnError),
+    /// The contract lacks something the check needs.
+    #[error("{0}")]
+    Contract(String),
+    /// The calendar does not cover the partition.
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarError),
+}
+
+/// Everything a check may look at. Nothing here does I/O.
+#[derive(Debug)]
+pub struct CheckInput<'a> {
+    /// The decoded partition.
+    pub frame: &'a DataFrame,
+    /// Its rows grouped by symbol and ordered by time, or why they could not be.
+    pub bars: &'a Result<Bars, ColumnError>,
+    /// The dataset contract.
+    pub contract: &'a Contract,
+    /// Fields read from the object's key.
+    pub partition: &'a Partition,
+    /// The contract's exchange calendar.
+    pub calendar: &'a Calendar,
+    /// The expected universe, when the contract declares one.
+    pub universe: Option<&'a Universe>,
+    /// The instant the validation is "as of"; nothing later is expected to exist.
+    pub as_of: DateTime<Utc>,
+}
+
+impl CheckInput<'_> {
+    /// The grouped rows, or the reason they are unavailable.
+    pub fn bars(&self) -> Result<&Bars, CheckError> {
+        self.bars.as_ref().map_err(|e| CheckError::Column(e.clone()))
+    }
+}
+
+/// Severity for a kind: the per-kind override, else the check's default.
+pub fn severity(default: Severity, kinds: &BTreeMap<Kind, Severity>, kind: Kind) -> Severity {
+    kinds.get(&kind).copied().unwrap_or(default)
+}
+
+/// A check that could not run on a partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The check.
+    pub check: CheckId,
+    /// Why, in one line.
+    pub reason: String,
+}
+
+/// The `[checks]` table of a contract: which checks run, with which thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    /// Columns and types against the contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<schema::Spec>,
+    /// Nulls, bars per symbol, the universe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completeness: Option<completeness::Spec>,
+    /// Missing bars, missing sessions, bars outside the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gaps: Option<gaps::Spec>,
+    /// Repeated (symbol, time) rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<duplicates::Spec>,
+    /// OHLC ordering, prices, volume, vwap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<integrity::Spec>,
+    /// Return outliers, split-like jumps, stale prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outliers: Option<outliers::Spec>,
+}
+
+impl Checks {
+    /// Runs every configured check, in order. Returns the findings and the checks skipped.
+    pub fn run(&self, input: &CheckInput<'_>) -> (Vec<Finding>, Vec<Skipped>) {
+        let mut findings = Vec::new();
+        let mut skipped = Vec::new();
+        let mut record = |check: CheckId, result: Option<Result<Vec<Finding>, CheckError>>| match result {
+            Some(Ok(f)) => findings.extend(f),
+            Some(Err(e)) => skipped.push(Skipped { check, reason: e.to_string() }),
+            None => {}
+        };
+        record(CheckId::Schema, self.schema.as_ref().map(|s| schema::evaluate(s, input)));
+        record(CheckId::Completeness, self.completeness.as_ref().map(|s| completeness::evaluate(s, input)));
+        record(CheckId::Gaps, self.gaps.as_ref().map(|s| gaps::evaluate(s, input)));
+        record(CheckId::Duplicates, self.duplicates.as_ref().map(|s| duplicates::evaluate(s, input)));
+        record(CheckId::Integrity, self.integrity.as_ref().map(|s| integrity::evaluate(s, input)));
+        record(CheckId::Outliers, self.outliers.as_ref().map(|s| outliers::evaluate(s, input)));
+        (findings, skipped)
+    }
+
+    /// Checks the table against the rest of the contract; the error names the check.
+    pub(crate) fn validate(&self, contract: &Contract) -> Result<(), String> {
+        let kinds: [(CheckId, Option<&BTreeMap<Kind, Severity>>); 6] = [
+            (CheckId::Schema, self.schema.as_ref().map(|s| &s.kinds)),
+            (CheckId::Completeness, self.completeness.as_ref().map(|s| &s.kinds)),
+            (CheckId::Gaps, self.gaps.as_ref().map(|s| &s.kinds)),
+            (CheckId::Duplicates, self.duplicates.as_ref().map(|s| &s.kinds)),
+            (CheckId::Integrity, self.integrity.as_ref().map(|s| &s.kinds)),
+            (CheckId::Outliers, self.outliers.as_ref().map(|s| &s.kinds)),
+        ];
+        for (check, map) in kinds {
+            for kind in map.into_iter().flat_map(|m| m.keys()) {
+                if kind.check() != check {
+                    return Err(format!("{check}.kinds: `{kind}` is a {} finding, not a {check} one", kind.check()));
+                }
+            }
+        }
+        if (self.integrity.is_some() || self.outliers.is_some()) && contract.ohlcv.is_none() {
+            return Err("integrity and outliers need an `ohlcv` table naming the bar columns".into());
+        }
+        if let Some(o) = &self.outliers {
+            o.validate().map_err(|m| format!("outliers.{m}"))?;
+        }
+        Ok(())
+    }
+}

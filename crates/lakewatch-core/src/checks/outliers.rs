@@ -1,0 +1,333 @@
+//! # Check: `outliers`
+//! Prices that moved in a way no market did.
+//!
+//! - `return_outlier`: per symbol, the robust z-score (median and MAD) of log returns after
+//!   removing the market's move over the same interval (the median return across symbols at
+//!   each bar), so a market-wide drop does not flag the whole universe. Consecutive outlying
+//!   returns (a spike and its reversal) are one finding.
+//! - `split_like`: a price ratio within `split_tolerance` of k:1 or 1:k for k in
+//!   `split_ratios`: reported as its own kind, never as an outlier.
+//! - `stale_price`: `stale_run` or more identical closes in a row, each with volume.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{CheckError, CheckInput, severity};
+use crate::finding::{Finding, Kind, Severity};
+use crate::frame::{NULL_TIME, instant, sample, values_f64};
+
+/// `[checks.outliers]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Severity of every outliers finding, unless overridden per kind.
+    pub severity: Severity,
+    /// Per-kind severity overrides.
+    #[serde(default)]
+    pub kinds: BTreeMap<Kind, Severity>,
+    /// |robust z| above which a market-adjusted return is an outlier.
+    pub z_threshold: f64,
+    /// Symbols with fewer returns than this are not scored.
+    pub min_returns: usize,
+    /// The market move at a bar is the median over at least this many symbols, else zero.
+    pub min_cross_section: usize,
+    /// Split ratios k: a price ratio near k:1 or 1:k is split-like.
+    pub split_ratios: Vec<f64>,
+    /// Relative tolerance around each split ratio.
+    pub split_tolerance: f64,
+    /// This many identical closes in a row, with volume, are stale.
+    pub stale_run: usize,
+}
+
+impl Spec {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.z_threshold.is_nan() || self.z_threshold <= 0.0 {
+            return Err(format!("z_threshold must be > 0, got {}", self.z_threshold));
+        }
+        if self.stale_run < 2 {
+            return Err(format!("stale_run must be >= 2, got {}", self.stale_run));
+        }
+        if let Some(k) = self.split_ratios.iter().find(|k| **k <= 1.0) {
+            return Err(format!("split_ratios must be > 1, got {k}"));
+        }
+        if !(0.0..0.5).contains(&self.split_tolerance) {
+            return Err(format!("split_tolerance must be in [0, 0.5), got {}", self.split_tolerance));
+        }
+        Ok(())
+    }
+}
+
+/// Scale of a normal distribution from its median absolute deviation.
+const MAD_TO_SIGMA: f64 = 1.482_6;
+/// Scale of a normal distribution from its mean absolute deviation.
+const MEAN_AD_TO_SIGMA: f64 = 1.253_3;
+
+struct Step {
+    row: u32,
+    prev_time: i64,
+    time: i64,
+    ret: f64,
+    split: bool,
+}
+
+/// Evaluates the check.
+pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+    let sev = |k| severity(spec.severity, &spec.kinds, k);
+    let names = input.contract.ohlcv.as_ref().ok_or_else(|| CheckError::Contract("no ohlcv columns".into()))?;
+    let bars = input.bars()?;
+    let close = values_f64(input.frame, &names.close)?;
+    let volume = values_f64(input.frame, &names.volume)?;
+    let mut out = Vec::new();
+
+    // Per symbol: returns between consecutive valid closes; stale runs on the way.
+    let mut steps: Vec<Vec<Step>> = Vec::with_capacity(bars.len());
+    for s in 0..bars.len() {
+        let mut prev: Option<(i64, f64)> = None;
+        let mut symbol_steps = Vec::new();
+        let mut run: Vec<u32> = Vec::new();
+        for &row in bars.rows(s) {
+            let (t, c) = (bars.time[row as usize], close[row as usize]);
+            if t == NULL_TIME || c.is_nan() || c <= 0.0 || prev.is_some_and(|(pt, _)| pt == t) {
+                continue;
+            }
+            let same = run.last().is_some_and(|&r| close[r as usize] == c);
+            if !(same && volume[row as usize] > 0.0) {
+                out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
+                run.clear();
+            }
+            if volume[row as usize] > 0.0 {
+                run.push(row);
+            }
+            if let Some((pt, pc)) = prev {
+                let ratio = c / pc;
+                let split = spec.split_ratios.iter().any(|k| {
+                    (ratio * k - 1.0).abs() <= spec.split_tolerance || (ratio / k - 1.0).abs() <= spec.split_tolerance
+                });
+                symbol_steps.push(Step { row, prev_time: pt, time: t, ret: ratio.ln(), split });
+            }
+            prev = Some((t, c));
+        }
+        out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
+        steps.push(symbol_steps);
+    }
+
+    let market = market_path(spec, &steps);
+    for (s, symbol_steps) in steps.iter().enumerate() {
+        for st in symbol_steps.iter().filter(|st| st.split) {
+            let ratio = st.ret.exp();
+            out.push(
+                Finding::new(
+                    Kind::SplitLike,
+                    sev(Kind::SplitLike),
+                    format!(
+                        "{} moved by a split-like ratio {ratio:.4} at {}",
+                        bars.symbols[s],
+                        instant(st.time).format("%Y-%m-%d %H:%M")
+                    ),
+                )
+                .symbol(&bars.symbols[s])
+                .between(instant(st.time), instant(st.time))
+                .observed(json!({ "ratio": ratio }), json!({ "split_ratios": spec.split_ratios }))
+                .sample(sample(input.frame, [st.row])),
+            );
+        }
+        let scored: Vec<(usize, f64)> = symbol_steps
+            .iter()
+            .enumerate()
+            .filter(|(_, st)| !st.split)
+            .map(|(i, st)| (i, st.ret - (market.level(st.time) - market.level(st.prev_time))))
+            .collect();
+        if scored.len() < spec.min_returns {
+            continue;
+        }
+        let mut values: Vec<f64> = scored.iter().map(|(_, e)| *e).collect();
+        let center = median(&mut values);
+        let mut dev: Vec<f64> = scored.iter().map(|(_, e)| (e - center).abs()).collect();
+        let mean_ad = dev.iter().sum::<f64>() / dev.len() as f64;
+        let mut scale = MAD_TO_SIGMA * median(&mut dev);
+        if scale <= 0.0 {
+            scale = MEAN_AD_TO_SIGMA * mean_ad;
+        }
+        if scale.is_nan() || scale <= 0.0 {
+            continue;
+        }
+        let flagged: Vec<(usize, f64)> = scored
+            .iter()
+            .map(|(i, e)| (*i, (e - center) / scale))
+            .filter(|(_, z)| z.abs() > spec.z_threshold)
+            .collect();
+        // Merge outlying returns on consecutive bars: a spike and its reversal are one event.
+        let mut groups: Vec<Vec<(usize, f64)>> = Vec::new();
+        for (i, z) in flagged {
+            match groups.last_mut() {
+                Some(g) if g.last().is_some_and(|(j, _)| *j + 1 == i) => g.push((i, z)),
+                _ => groups.push(vec![(i, z)]),
+            }
+        }
+        for g in groups {
+            let (first, last) = (&symbol_steps[g[0].0], &symbol_steps[g[g.len() - 1].0]);
+            let z = g.iter().map(|(_, z)| *z).fold(0.0_f64, |a, b| if b.abs() > a.abs() { b } else { a });
+            out.push(
+                Finding::new(
+                    Kind::ReturnOutlier,
+                    sev(Kind::ReturnOutlier),
+                    format!(
+                        "{} return at {} is {z:.1} robust sigmas from its norm",
+                        bars.symbols[s],
+                        instant(first.time).format("%Y-%m-%d %H:%M")
+                    ),
+                )
+                .symbol(&bars.symbols[s])
+                .between(instant(first.time), instant(last.time))
+                .count(g.len() as u64)
+                .observed(json!({ "z": z, "log_return": first.ret }), json!({ "abs_z_at_most": spec.z_threshold }))
+                .sample(sample(input.frame, g.iter().map(|(i, _)| symbol_steps[*i].row))),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn stale(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run: &[u32]) -> Option<Finding> {
+    if run.len() < spec.stale_run {
+        return None;
+    }
+    let bars = input.bars().ok()?;
+    let (a, b) = (bars.time[run[0] as usize], bars.time[run[run.len() - 1] as usize]);
+    Some(
+        Finding::new(
+            Kind::StalePrice,
+            severity,
+            format!("{} closed at the same price {} bars in a row", bars.symbols[s], run.len()),
+        )
+        .symbol(&bars.symbols[s])
+        .between(instant(a), instant(b))
+        .count(run.len() as u64)
+        .observed(run.len() as u64, json!({ "less_than": spec.stale_run }))
+        .sample(sample(input.frame, run.iter().copied())),
+    )
+}
+
+/// The market's cumulative log move, as a step function of time.
+struct MarketPath {
+    times: Vec<i64>,
+    levels: Vec<f64>,
+}
+
+impl MarketPath {
+    /// The cumulative move up to and including `t`.
+    fn level(&self, t: i64) -> f64 {
+        match self.times.binary_search(&t) {
+            Ok(i) => self.levels[i],
+            Err(0) => 0.0,
+            Err(i) => self.levels[i - 1],
+        }
+    }
+}
+
+/// Median one-bar return across symbols at each time, accumulated into a level path.
+/// Only returns over one bar (previous time = the preceding distinct time) vote.
+fn market_path(spec: &Spec, steps: &[Vec<Step>]) -> MarketPath {
+    let mut times: Vec<i64> = steps.iter().flatten().flat_map(|s| [s.prev_time, s.time]).collect();
+    times.sort_unstable();
+    times.dedup();
+    let index: HashMap<i64, usize> = times.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    let mut votes: Vec<Vec<f64>> = vec![Vec::new(); times.len()];
+    for st in steps.iter().flatten().filter(|st| !st.split) {
+        let (i, j) = (index[&st.prev_time], index[&st.time]);
+        if j == i + 1 {
+            votes[j].push(st.ret);
+        }
+    }
+    let mut level = 0.0;
+    let levels = votes
+        .iter_mut()
+        .map(|v| {
+            if v.len() >= spec.min_cross_section.max(1) {
+                level += median(v);
+            }
+            level
+        })
+        .collect();
+    MarketPath { times, levels }
+}
+
+/// Median of a non-empty slice (reorders it).
+fn median(v: &mut [f64]) -> f64 {
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    let m = *m;
+    if v.len() % 2 == 1 {
+        m
+    } else {
+        let below = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (m + below) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use crate::finding::Kind;
+
+    fn at(rows: &[Row], sym: &str, minute: i64) -> usize {
+        rows.iter().position(|r| r.symbol == sym && r.minute == minute).unwrap()
+    }
+
+    const SYMBOLS: &[&str] = &["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH"];
+
+    #[test]
+    fn a_spike_is_one_outlier_finding() {
+        let mut rows = clean_session("2025-11-26", SYMBOLS);
+        let i = at(&rows, "CCC", 200);
+        scale_bar(&mut rows[i], 1.06);
+        let report = run_rows("minute_bars", MINUTE_KEY_1126, &rows, AS_OF_1126, None);
+        assert_eq!(kinds(&report, None), vec![(Kind::ReturnOutlier, Some("CCC".into()), None)]);
+        assert_eq!(report.findings[0].start.unwrap().to_rfc3339(), "2025-11-26T17:50:00+00:00");
+    }
+
+    #[test]
+    fn a_market_wide_drop_flags_nobody() {
+        let mut rows = clean_session("2025-11-26", SYMBOLS);
+        // Every symbol drops 4% from minute 150 on; one of them has a gap across the drop.
+        for r in rows.iter_mut().filter(|r| r.minute >= 150) {
+            scale_bar(r, 0.96);
+        }
+        rows.retain(|r| !(r.symbol == "BBB" && (145..155).contains(&r.minute)));
+        let report = run_rows("minute_bars", MINUTE_KEY_1126, &rows, AS_OF_1126, None);
+        assert_eq!(kinds(&report, None), vec![(Kind::MissingBars, Some("BBB".into()), None)]);
+    }
+
+    #[test]
+    fn split_like_jumps_are_not_outliers() {
+        let mut rows = clean_daily(2025, "AAA", "2025-11-26");
+        for r in rows.iter_mut().filter(|r| r.date() >= "2025-06-02".to_string()) {
+            scale_bar(r, 0.5);
+        }
+        let report =
+            run_rows("daily_bars", "data/ticks/daily/AAA/2025/ticks.parquet", &rows, AS_OF_1126, Some(&["AAA"]));
+        assert_eq!(kinds(&report, None), vec![(Kind::SplitLike, Some("AAA".into()), None)]);
+        assert_eq!(report.findings[0].start.unwrap().date_naive().to_string(), "2025-06-02");
+    }
+
+    #[test]
+    fn identical_closes_with_volume_are_stale() {
+        let mut rows = clean_session("2025-11-26", SYMBOLS);
+        let start = at(&rows, "EEE", 300);
+        let c = rows[start - 1].close.unwrap();
+        for r in &mut rows[start..start + 12] {
+            flat_bar(r, c);
+        }
+        let report = run_rows("minute_bars", MINUTE_KEY_1126, &rows, AS_OF_1126, None);
+        assert_eq!(kinds(&report, None), vec![(Kind::StalePrice, Some("EEE".into()), None)]);
+        assert_eq!(report.findings[0].count, 13);
+    }
+
+    #[test]
+    fn median_of_even_and_odd() {
+        assert_eq!(super::median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(super::median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+}

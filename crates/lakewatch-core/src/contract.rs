@@ -1,0 +1,528 @@
+//! Dataset contracts: one TOML file per dataset declares where its objects live, what they
+//! hold and which checks apply with which thresholds. Unknown keys are rejected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{Duration, NaiveDate};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Calendar;
+use crate::checks::Checks;
+
+/// A contract file that could not be used, with the file (and line) named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ContractError {
+    /// The file or key the contract came from.
+    pub origin: String,
+    /// 1-based line of the problem, when known.
+    pub line: Option<usize>,
+    /// What is wrong, in one line.
+    pub message: String,
+}
+
+impl ContractError {
+    fn new(origin: &str, message: impl Into<String>) -> Self {
+        ContractError { origin: origin.to_string(), line: None, message: message.into() }
+    }
+}
+
+/// File formats lakewatch reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Apache Parquet.
+    Parquet,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+/// Which hours of the session bars may fall in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionHours {
+    /// 09:30 to 16:00 New York time (13:00 on an early close).
+    #[default]
+    Regular,
+    /// 04:00 to 20:00; only regular-hours bars are expected, extended ones are allowed.
+    Extended,
+}
+
+/// The spacing of bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Interval {
+    /// Intraday bars of this many minutes.
+    Minutes(u32),
+    /// One bar per session.
+    Day,
+    /// One row per fiscal quarter.
+    Quarter,
+}
+
+impl Interval {
+    /// The step of intraday bars; `None` for daily and quarterly data.
+    pub fn intraday_step(self) -> Option<Duration> {
+        match self {
+            Interval::Minutes(m) => Some(Duration::minutes(i64::from(m))),
+            _ => None,
+        }
+    }
+}
+
+impl TryFrom<String> for Interval {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "1d" => Ok(Interval::Day),
+            "1q" => Ok(Interval::Quarter),
+            m if m.ends_with('m') => match m[..m.len() - 1].parse::<u32>() {
+                Ok(n) if n > 0 && 390 % n == 0 && 210 % n == 0 => Ok(Interval::Minutes(n)),
+                _ => Err(format!("bar_interval `{s}` is not one of 1m, 5m, 15m, 30m, 1d, 1q")),
+            },
+            _ => Err(format!("bar_interval `{s}` is not one of 1m, 5m, 15m, 30m, 1d, 1q")),
+        }
+    }
+}
+
+impl From<Interval> for String {
+    fn from(i: Interval) -> String {
+        match i {
+            Interval::Minutes(m) => format!("{m}m"),
+            Interval::Day => "1d".into(),
+            Interval::Quarter => "1q".into(),
+        }
+    }
+}
+
+/// Logical column types a contract can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// UTF-8 text.
+    String,
+    /// 64-bit float.
+    Float64,
+    /// 64-bit signed integer.
+    Int64,
+    /// 64-bit unsigned integer.
+    Uint64,
+    /// Boolean.
+    Bool,
+    /// Calendar date.
+    Date,
+    /// Instant with a unit and a zone.
+    Timestamp,
+}
+
+/// Timestamp units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    /// Milliseconds.
+    Ms,
+    /// Microseconds.
+    Us,
+    /// Nanoseconds.
+    Ns,
+}
+
+impl fmt::Display for TimeUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeUnit::Ms => "ms",
+            TimeUnit::Us => "us",
+            TimeUnit::Ns => "ns",
+        })
+    }
+}
+
+/// One declared column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// Column name.
+    pub name: String,
+    /// Logical type.
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// Whether nulls are allowed. Defaults to false.
+    #[serde(default)]
+    pub nullable: bool,
+    /// Timestamp unit (timestamps only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<TimeUnit>,
+    /// Timestamp zone, e.g. `UTC` (timestamps only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
+/// Names of the bar columns, for datasets that are OHLCV bars.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ohlcv {
+    /// Opening price.
+    pub open: String,
+    /// Highest price.
+    pub high: String,
+    /// Lowest price.
+    pub low: String,
+    /// Closing price.
+    pub close: String,
+    /// Traded volume.
+    pub volume: String,
+    /// Volume-weighted average price, if the dataset has one.
+    #[serde(default)]
+    pub vwap: Option<String>,
+}
+
+/// Where the expected universe of symbols comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UniverseSource {
+    /// Symbols listed inline.
+    #[serde(default)]
+    pub symbols: Option<Vec<String>>,
+    /// A key in the lake holding `{"symbols": [...]}`, e.g. `reference/stock_universe.json`.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+/// The set of symbols a dataset is expected to cover.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Universe {
+    /// The symbols.
+    pub symbols: BTreeSet<String>,
+}
+
+impl Universe {
+    /// Parses a universe file `{"symbols": ["AAPL", ...]}`; `origin` names it in errors.
+    pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, ContractError> {
+        #[derive(Deserialize)]
+        struct File {
+            symbols: Vec<String>,
+        }
+        let file: File = serde_json::from_slice(bytes)
+            .map_err(|e| ContractError::new(origin, format!("not a universe file ({{\"symbols\": [...]}}): {e}")))?;
+        if let Some(bad) = file.symbols.iter().find(|s| s.trim().is_empty()) {
+            return Err(ContractError::new(origin, format!("empty symbol {bad:?} in universe")));
+        }
+        Ok(Universe { symbols: file.symbols.into_iter().collect() })
+    }
+}
+
+/// A dataset contract, as written in its TOML file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    /// Dataset name, e.g. `minute_bars`.
+    pub dataset: String,
+    /// One sentence for people.
+    #[serde(default)]
+    pub description: String,
+    /// Key template, e.g. `data/ticks/daily/{symbol}/{year}/ticks.parquet`.
+    pub key: String,
+    /// File format.
+    pub format: Format,
+    /// The entity column, e.g. `symbol`.
+    pub entity_column: String,
+    /// The time column.
+    pub time_column: String,
+    /// Bar spacing.
+    pub bar_interval: Interval,
+    /// Exchange calendar MIC, e.g. `XNYS`.
+    pub calendar: String,
+    /// Session hours bars may fall in.
+    #[serde(default)]
+    pub session: SessionHours,
+    /// Expected universe.
+    #[serde(default)]
+    pub universe: Option<UniverseSource>,
+    /// OHLCV column names, for bar datasets.
+    #[serde(default)]
+    pub ohlcv: Option<Ohlcv>,
+    /// Declared columns, in order.
+    pub columns: Vec<ColumnSpec>,
+    /// Checks and their thresholds.
+    pub checks: Checks,
+}
+
+impl Contract {
+    /// Parses and validates a contract; `origin` (a file name) prefixes every error.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ContractError> {
+        let contract: Contract = toml::from_str(text).map_err(|e| ContractError {
+            origin: origin.to_string(),
+            line: e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            message: e.message().trim().replace('\n', " "),
+        })?;
+        contract.validate(origin)?;
+        Ok(contract)
+    }
+
+    /// The declared column named `name`.
+    pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ContractError> {
+        let err = |m: String| ContractError::new(origin, m);
+        Calendar::by_name(&self.calendar).map_err(|e| err(format!("calendar: {e}")))?;
+        KeyTemplate::compile(&self.key).map_err(|e| err(format!("key: {e}")))?;
+        let mut seen = BTreeSet::new();
+        for c in &self.columns {
+            if !seen.insert(&c.name) {
+                return Err(err(format!("column `{}` is declared twice", c.name)));
+            }
+            match (c.kind, &c.unit, &c.zone) {
+                (ColumnType::Timestamp, None, _) => {
+                    return Err(err(format!("timestamp column `{}` needs a unit", c.name)));
+                }
+                (ColumnType::Timestamp, _, None) => {
+                    return Err(err(format!("timestamp column `{}` needs a zone", c.name)));
+                }
+                (ColumnType::Timestamp, _, Some(z)) if z != "UTC" && z.parse::<chrono_tz::Tz>().is_err() => {
+                    return Err(err(format!("column `{}` has unknown zone `{z}`", c.name)));
+                }
+                (ColumnType::Timestamp, _, _) => {}
+                (_, Some(_), _) | (_, _, Some(_)) => {
+                    return Err(err(format!("column `{}`: unit and zone apply to timestamps only", c.name)));
+                }
+                _ => {}
+            }
+        }
+        for (what, name) in [("entity_column", &self.entity_column), ("time_column", &self.time_column)] {
+            if self.column(name).is_none() {
+                return Err(err(format!("{what} `{name}` is not a declared column")));
+            }
+        }
+        if !matches!(self.column(&self.time_column).map(|c| c.kind), Some(ColumnType::Timestamp | ColumnType::Date)) {
+            return Err(err(format!("time_column `{}` must be a timestamp or a date", self.time_column)));
+        }
+        if let Some(o) = &self.ohlcv {
+            for name in [&o.open, &o.high, &o.low, &o.close, &o.volume].into_iter().chain(o.vwap.as_ref()) {
+                if self.column(name).is_none() {
+                    return Err(err(format!("ohlcv column `{name}` is not a declared column")));
+                }
+            }
+        }
+        if let Some(u) = &self.universe
+            && u.symbols.is_some() == u.file.is_some() {
+                return Err(err("universe: give exactly one of `symbols` or `file`".into()));
+            }
+        self.checks.validate(self).map_err(|m| err(format!("checks.{m}")))
+    }
+}
+
+/// The partition an object belongs to, read from its key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Partition {
+    /// Every placeholder's value, by name.
+    pub fields: BTreeMap<String, String>,
+    /// `{symbol}`, when the key has one.
+    pub symbol: Option<String>,
+    /// `{year}`, when the key has one.
+    pub year: Option<i32>,
+    /// `{date}`, when the key has one.
+    pub date: Option<NaiveDate>,
+}
+
+/// A compiled key template.
+#[derive(Debug, Clone)]
+pub struct KeyTemplate {
+    regex: Regex,
+}
+
+const PLACEHOLDERS: &[(&str, &str)] =
+    &[("symbol", "[^/]+"), ("year", "[0-9]{4}"), ("date", "[0-9]{4}-[0-9]{2}-[0-9]{2}")];
+
+impl KeyTemplate {
+    /// Compiles `data/ticks/daily/{symbol}/{year}/ticks.parquet` and the like.
+    pub fn compile(template: &str) -> Result<Self, String> {
+        let mut pattern = String::from("^");
+        let mut rest = template;
+        let mut seen = BTreeSet::new();
+        while let Some(open) = rest.find('{') {
+            pattern.push_str(&regex::escape(&rest[..open]));
+            let close = rest[open..].find('}').ok_or_else(|| format!("unclosed `{{` in `{template}`"))? + open;
+            let name = &rest[open + 1..close];
+            let (_, re) = PLACEHOLDERS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+                format!("unknown placeholder `{{{name}}}` in `{template}` (known: symbol, year, date)")
+            })?;
+            if !seen.insert(name) {
+                return Err(format!("placeholder `{{{name}}}` appears twice in `{template}`"));
+            }
+            pattern.push_str(&format!("(?P<{name}>{re})"));
+            rest = &rest[close + 1..];
+        }
+        pattern.push_str(&regex::escape(rest));
+        pattern.push('$');
+        Regex::new(&pattern).map(|regex| KeyTemplate { regex }).map_err(|e| e.to_string())
+    }
+
+    /// The partition of `key`, or `None` when the key does not fit the template.
+    /// A key that fits but holds an impossible date is an error.
+    pub fn partition(&self, key: &str) -> Option<Result<Partition, String>> {
+        let caps = self.regex.captures(key)?;
+        let mut p = Partition::default();
+        for name in self.regex.capture_names().flatten() {
+            let Some(value) = caps.name(name).map(|m| m.as_str().to_string()) else { continue };
+            match name {
+                "symbol" => p.symbol = Some(value.clone()),
+                "year" => p.year = value.parse().ok(),
+                "date" => match value.parse() {
+                    Ok(d) => p.date = Some(d),
+                    Err(_) => return Some(Err(format!("key `{key}` has an impossible date `{value}`"))),
+                },
+                _ => {}
+            }
+            p.fields.insert(name.to_string(), value);
+        }
+        Some(Ok(p))
+    }
+}
+
+/// Every contract lakewatch knows, and the routing of keys to them.
+#[derive(Debug, Clone, Default)]
+pub struct Contracts {
+    entries: Vec<(Contract, KeyTemplate)>,
+}
+
+/// Why a key could not be routed to a contract.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// No template matches.
+    #[error("key `{key}` matches no contract (templates: {templates})")]
+    NoContract {
+        /// The key.
+        key: String,
+        /// The known templates.
+        templates: String,
+    },
+    /// The key matches but a field is impossible.
+    #[error("{0}")]
+    BadField(String),
+}
+
+impl Contracts {
+    /// The contracts shipped with lakewatch (`validator/contracts/*.toml`).
+    pub fn embedded() -> Self {
+        let sources = [
+            ("minute_bars.toml", include_str!("../../../validator/contracts/minute_bars.toml")),
+            ("daily_bars.toml", include_str!("../../../validator/contracts/daily_bars.toml")),
+            ("fundamentals.toml", include_str!("../../../validator/contracts/fundamentals.toml")),
+        ];
+        // The embedded files are tested to parse (see `embedded_contracts_parse`), so an
+        // error here is a build defect, not bad input.
+        Self::from_sources(sources.iter().map(|(n, t)| (n.to_string(), t.to_string()))).unwrap_or_default()
+    }
+
+    /// Parses `(origin, text)` pairs, e.g. the files of a contracts folder.
+    pub fn from_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<Self, ContractError> {
+        let mut entries: Vec<(Contract, KeyTemplate)> = Vec::new();
+        for (origin, text) in sources {
+            let contract = Contract::parse(&text, &origin)?;
+            if entries.iter().any(|(c, _)| c.dataset == contract.dataset) {
+                return Err(ContractError::new(&origin, format!("dataset `{}` is declared twice", contract.dataset)));
+            }
+            let template = KeyTemplate::compile(&contract.key).map_err(|m| ContractError::new(&origin, m))?;
+            entries.push((contract, template));
+        }
+        Ok(Contracts { entries })
+    }
+
+    /// All contracts.
+    pub fn iter(&self) -> impl Iterator<Item = &Contract> {
+        self.entries.iter().map(|(c, _)| c)
+    }
+
+    /// The contract for `dataset`.
+    pub fn get(&self, dataset: &str) -> Option<&Contract> {
+        self.iter().find(|c| c.dataset == dataset)
+    }
+
+    /// The contract whose key template matches `key`, with the partition fields.
+    pub fn route(&self, key: &str) -> Result<(&Contract, Partition), RouteError> {
+        for (contract, template) in &self.entries {
+            if let Some(p) = template.partition(key) {
+                return p.map(|p| (contract, p)).map_err(RouteError::BadField);
+            }
+        }
+        Err(RouteError::NoContract {
+            key: key.to_string(),
+            templates: self.iter().map(|c| c.key.as_str()).collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_contracts_parse() {
+        let texts = [
+            ("minute_bars.toml", include_str!("../../../validator/contracts/minute_bars.toml")),
+            ("daily_bars.toml", include_str!("../../../validator/contracts/daily_bars.toml")),
+            ("fundamentals.toml", include_str!("../../../validator/contracts/fundamentals.toml")),
+        ];
+        for (name, text) in texts {
+            Contract::parse(text, name).unwrap();
+        }
+        assert_eq!(Contracts::embedded().iter().count(), 3);
+    }
+
+    #[test]
+    fn keys_route_to_partitions() {
+        let contracts = Contracts::embedded();
+        let (c, p) = contracts.route("data/ticks/daily/BRK.B/2025/ticks.parquet").unwrap();
+        assert_eq!(c.dataset, "daily_bars");
+        assert_eq!((p.symbol.as_deref(), p.year), (Some("BRK.B"), Some(2025)));
+        let (c, p) = contracts.route("data/ticks/minute/date=2025-11-28/bars.parquet").unwrap();
+        assert_eq!(c.dataset, "minute_bars");
+        assert_eq!(p.date, Some("2025-11-28".parse().unwrap()));
+        assert_eq!(
+            contracts.route("data/ticks/minute/date=2025-13-45/bars.parquet").unwrap_err().to_string(),
+            "key `data/ticks/minute/date=2025-13-45/bars.parquet` has an impossible date `2025-13-45`"
+        );
+        assert!(
+            contracts
+                .route("data/other/x.parquet")
+                .unwrap_err()
+                .to_string()
+                .starts_with("key `data/other/x.parquet` matches no contract")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_file_and_key() {
+        let text = include_str!("../../../validator/contracts/daily_bars.toml")
+            .replace("format =", "colour = \"red\"\nformat =");
+        let err = Contract::parse(&text, "daily_bars.toml").unwrap_err().to_string();
+        assert!(err.starts_with("daily_bars.toml:"), "{err}");
+        assert!(err.contains("unknown field `colour`"), "{err}");
+        let nested = include_str!("../../../validator/contracts/daily_bars.toml")
+            .replace("[checks.duplicates]", "[checks.duplicates]\nthreshhold = 3");
+        let err = Contract::parse(&nested, "daily_bars.toml").unwrap_err().to_string();
+        assert!(err.contains("unknown field `threshhold`"), "{err}");
+    }
+
+    #[test]
+    fn bad_templates_are_named() {
+        assert_eq!(
+            KeyTemplate::compile("a/{sym}/x").unwrap_err(),
+            "unknown placeholder `{sym}` in `a/{sym}/x` (known: symbol, year, date)"
+        );
+    }
+
+    #[test]
+    fn universe_files_parse_or_name_the_file() {
+        let u = Universe::from_json(br#"{"symbols": ["AAPL", "MSFT"]}"#, "reference/stock_universe.json").unwrap();
+        assert_eq!(u.symbols.len(), 2);
+        let err = Universe::from_json(b"[1,2]", "reference/stock_universe.json").unwrap_err().to_string();
+        assert!(err.starts_with("reference/stock_universe.json: not a universe file"), "{err}");
+    }
+}

@@ -1,0 +1,263 @@
+//! Bytes to a frame, for each format a contract can declare. Input that cannot be decoded is
+//! a [`DecodeError`] with a one-line message; nothing here panics on bad bytes.
+
+use std::io::Cursor;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use polars::prelude::*;
+
+use crate::contract::{ColumnType, Contract, Format, TimeUnit as CUnit};
+
+/// Why an object could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Zero bytes.
+    #[error("empty file (0 bytes)")]
+    Empty,
+    /// Not a Parquet file at all.
+    #[error("not a parquet file: {0}")]
+    NotParquet(String),
+    /// A Parquet file that does not decode (truncated, corrupt).
+    #[error("unreadable parquet: {0}")]
+    Parquet(String),
+    /// Text that is not UTF-8.
+    #[error("not utf-8 text: invalid byte at offset {0}")]
+    NotUtf8(usize),
+    /// A CSV or JSON-lines file that does not decode.
+    #[error("unreadable {format}: {message}")]
+    Text {
+        /// `csv` or `json-lines`.
+        format: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// A text file without a column the contract declares.
+    #[error("column `{column}` declared by contract `{dataset}` is missing from the {format} header")]
+    MissingColumn {
+        /// The column.
+        column: String,
+        /// The contract.
+        dataset: String,
+        /// `csv` or `json-lines`.
+        format: &'static str,
+    },
+    /// A value that does not parse as its declared type.
+    #[error("column `{column}` row {row}: cannot parse `{value}` as {expected}")]
+    BadValue {
+        /// The column.
+        column: String,
+        /// 1-based data row.
+        row: usize,
+        /// The offending text.
+        value: String,
+        /// The declared type.
+        expected: &'static str,
+    },
+}
+
+fn one_line(e: impl std::fmt::Display) -> String {
+    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Decodes `bytes` in the contract's format into a single-chunk frame.
+pub fn decode(bytes: &[u8], contract: &Contract) -> Result<DataFrame, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let mut frame = match contract.format {
+        Format::Parquet => parquet(bytes)?,
+        Format::Csv => text(bytes, contract, "csv")?,
+        Format::JsonLines => text(bytes, contract, "json-lines")?,
+    };
+    frame.rechunk_mut_par();
+    Ok(frame)
+}
+
+/// Checks the Parquet magic at both ends before handing the bytes to the reader, so that an
+/// HTML error page or a truncated upload is named for what it is.
+pub fn check_parquet_envelope(bytes: &[u8]) -> Result<(), DecodeError> {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim_start().to_ascii_lowercase();
+    if head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<?xml") {
+        return Err(DecodeError::NotParquet("it is an HTML or XML document (an error page saved as data?)".into()));
+    }
+    if bytes.len() < 12 || &bytes[..4] != b"PAR1" {
+        return Err(DecodeError::NotParquet("no PAR1 magic at the start".into()));
+    }
+    if &bytes[bytes.len() - 4..] != b"PAR1" {
+        return Err(DecodeError::Parquet(format!("no PAR1 magic at the end: truncated? ({} bytes)", bytes.len())));
+    }
+    let footer = u32::from_le_bytes([
+        bytes[bytes.len() - 8],
+        bytes[bytes.len() - 7],
+        bytes[bytes.len() - 6],
+        bytes[bytes.len() - 5],
+    ]) as usize;
+    if footer + 12 > bytes.len() {
+        return Err(DecodeError::Parquet(format!("footer length {footer} exceeds the file ({} bytes)", bytes.len())));
+    }
+    Ok(())
+}
+
+fn parquet(bytes: &[u8]) -> Result<DataFrame, DecodeError> {
+    check_parquet_envelope(bytes)?;
+    let mut reader = ParquetReader::new(Cursor::new(bytes));
+    reader.get_metadata().map_err(|e| DecodeError::Parquet(one_line(e)))?;
+    // polars can panic on some corrupt pages; a corrupt file must be an error, not a crash.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.finish()))
+        .map_err(|_| DecodeError::Parquet("corrupt data pages".into()))?
+        .map_err(|e| DecodeError::Parquet(one_line(e)))
+}
+
+fn text(bytes: &[u8], contract: &Contract, format: &'static str) -> Result<DataFrame, DecodeError> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(DecodeError::NotUtf8(e.valid_up_to()));
+    }
+    // Times are read as text and parsed here, so that every format yields the same types.
+    let schema: Schema = contract
+        .columns
+        .iter()
+        .map(|c| {
+            let dtype = match c.kind {
+                ColumnType::String | ColumnType::Date | ColumnType::Timestamp => DataType::String,
+                ColumnType::Float64 => DataType::Float64,
+                ColumnType::Int64 => DataType::Int64,
+                ColumnType::Uint64 => DataType::UInt64,
+                ColumnType::Bool => DataType::Boolean,
+            };
+            Field::new(c.name.as_str().into(), dtype)
+        })
+        .collect();
+    let err = |e: PolarsError| DecodeError::Text { format, message: one_line(e) };
+    let mut frame = if format == "csv" {
+        let header: Vec<&str> = std::str::from_utf8(bytes)
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().trim_matches('"'))
+            .collect();
+        if let Some(c) = contract.columns.iter().find(|c| !header.contains(&c.name.as_str())) {
+            return Err(DecodeError::MissingColumn {
+                column: c.name.clone(),
+                dataset: contract.dataset.clone(),
+                format,
+            });
+        }
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .with_schema_overwrite(Some(Arc::new(schema)))
+            .into_reader_with_file_handle(Cursor::new(bytes))
+            .finish()
+            .map_err(err)?
+    } else {
+        let frame = JsonReader::new(Cursor::new(bytes))
+            .with_json_format(JsonFormat::JsonLines)
+            .with_schema_overwrite(&schema)
+            .infer_schema_len(None)
+            .finish()
+            .map_err(err)?;
+        if let Some(c) = contract.columns.iter().find(|c| frame.column(&c.name).is_err()) {
+            return Err(DecodeError::MissingColumn {
+                column: c.name.clone(),
+                dataset: contract.dataset.clone(),
+                format,
+            });
+        }
+        frame
+    };
+    for c in &contract.columns {
+        let parsed = match c.kind {
+            ColumnType::Timestamp => Some(timestamps(&frame, &c.name, c.unit.unwrap_or(CUnit::Ms), c.zone.as_deref())?),
+            ColumnType::Date => Some(dates(&frame, &c.name)?),
+            _ => None,
+        };
+        if let Some(col) = parsed {
+            frame.with_column(col).map_err(err)?;
+        }
+    }
+    Ok(frame)
+}
+
+fn strings<'a>(frame: &'a DataFrame, name: &str) -> Option<&'a StringChunked> {
+    frame.column(name).ok().and_then(|c| c.as_materialized_series().str().ok())
+}
+
+fn timestamps(frame: &DataFrame, name: &str, unit: CUnit, zone: Option<&str>) -> Result<Column, DecodeError> {
+    let Some(ca) = strings(frame, name) else {
+        return Ok(frame.column(name).cloned().unwrap_or_else(|_| Column::new_empty(name.into(), &DataType::Null)));
+    };
+    let mut out = Vec::with_capacity(ca.len());
+    for (i, v) in ca.iter().enumerate() {
+        out.push(match v {
+            None => None,
+            Some(text) => {
+                let t = parse_instant(text).ok_or_else(|| DecodeError::BadValue {
+                    column: name.to_string(),
+                    row: i + 1,
+                    value: text.chars().take(40).collect(),
+                    expected: "a timestamp (RFC 3339)",
+                })?;
+                Some(match unit {
+                    CUnit::Ms => t.timestamp_millis(),
+                    CUnit::Us => t.timestamp_micros(),
+                    CUnit::Ns => t.timestamp_nanos_opt().unwrap_or(i64::MAX),
+                })
+            }
+        });
+    }
+    let unit = match unit {
+        CUnit::Ms => polars::prelude::TimeUnit::Milliseconds,
+        CUnit::Us => polars::prelude::TimeUnit::Microseconds,
+        CUnit::Ns => polars::prelude::TimeUnit::Nanoseconds,
+    };
+    let zone = zone.map(zone_of);
+    Ok(Int64Chunked::from_iter_options(name.into(), out.into_iter()).into_datetime(unit, zone).into_column())
+}
+
+fn zone_of(z: &str) -> TimeZone {
+    if z == "UTC" { TimeZone::UTC } else { TimeZone::opt_try_new(Some(z)).ok().flatten().unwrap_or(TimeZone::UTC) }
+}
+
+fn dates(frame: &DataFrame, name: &str) -> Result<Column, DecodeError> {
+    let Some(ca) = strings(frame, name) else {
+        return Ok(frame.column(name).cloned().unwrap_or_else(|_| Column::new_empty(name.into(), &DataType::Null)));
+    };
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let mut out = Vec::with_capacity(ca.len());
+    for (i, v) in ca.iter().enumerate() {
+        out.push(match v {
+            None => None,
+            Some(text) => {
+                Some(text.trim().parse::<NaiveDate>().map(|d| (d - epoch).num_days() as i32).map_err(|_| {
+                    DecodeError::BadValue {
+                        column: name.to_string(),
+                        row: i + 1,
+                        value: text.chars().take(40).collect(),
+                        expected: "a date (YYYY-MM-DD)",
+                    }
+                })?)
+            }
+        });
+    }
+    Ok(Int32Chunked::from_iter_options(name.into(), out.into_iter()).into_date().into_column())
+}
+
+/// RFC 3339 with any offset, or a naive `YYYY-MM-DD[ T]HH:MM:SS[.fff]` taken as UTC.
+fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(text, f) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, f) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}

@@ -1,0 +1,246 @@
+//! Findings: what a check reports about bad data.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How bad a finding is. Ordered: `info < warning < error < critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing, nothing to do.
+    Info,
+    /// Suspicious; a person should look.
+    Warning,
+    /// Wrong data; consumers should not trust the partition.
+    Error,
+    /// The partition is unusable.
+    Critical,
+}
+
+impl Severity {
+    /// Parses `info`, `warning`, `error` or `critical`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "info" => Some(Self::Info),
+            "warning" => Some(Self::Warning),
+            "error" => Some(Self::Error),
+            "critical" => Some(Self::Critical),
+            _ => None,
+        }
+    }
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! kinds {
+    ($($check:ident => [$($kind:ident = $name:literal),* $(,)?]),* $(,)?) => {
+        /// The checks lakewatch runs, in the order it runs them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum CheckId { $(#[doc = stringify!($check)] $check),* }
+
+        /// What exactly a finding is about. Each kind belongs to one check.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Kind { $($( #[doc = concat!("`", $name, "`")] #[serde(rename = $name)] $kind, )*)* }
+
+        impl Kind {
+            /// Every kind, grouped by check.
+            pub const ALL: &'static [Kind] = &[$($(Kind::$kind,)*)*];
+
+            /// The check that reports this kind.
+            pub fn check(self) -> CheckId {
+                match self { $($(Kind::$kind => CheckId::$check,)*)* }
+            }
+
+            /// The snake_case name used in reports, alerts and contracts.
+            pub fn as_str(self) -> &'static str {
+                match self { $($(Kind::$kind => $name,)*)* }
+            }
+        }
+    };
+}
+
+kinds! {
+    Schema => [
+        MissingColumn = "missing_column",
+        ExtraColumn = "extra_column",
+        WrongType = "wrong_type",
+        TimestampUnit = "timestamp_unit",
+        TimestampZone = "timestamp_zone",
+    ],
+    Completeness => [
+        EmptyPartition = "empty_partition",
+        Nulls = "nulls",
+        BarCount = "bar_count",
+        MissingSymbol = "missing_symbol",
+        UnknownSymbol = "unknown_symbol",
+        SymbolMismatch = "symbol_mismatch",
+    ],
+    Gaps => [
+        MissingBars = "missing_bars",
+        MissingSessions = "missing_sessions",
+        OutsideSession = "outside_session",
+    ],
+    Duplicates => [
+        DuplicateRows = "duplicate_rows",
+    ],
+    Integrity => [
+        OhlcOrder = "ohlc_order",
+        NonpositivePrice = "nonpositive_price",
+        NegativeVolume = "negative_volume",
+        VwapOutsideRange = "vwap_outside_range",
+    ],
+    Outliers => [
+        ReturnOutlier = "return_outlier",
+        SplitLike = "split_like",
+        StalePrice = "stale_price",
+    ],
+}
+
+impl CheckId {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Schema => "schema",
+            Self::Completeness => "completeness",
+            Self::Gaps => "gaps",
+            Self::Duplicates => "duplicates",
+            Self::Integrity => "integrity",
+            Self::Outliers => "outliers",
+        }
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// At most this many offending rows are kept as a sample on a finding.
+pub const SAMPLE_ROWS: usize = 5;
+
+/// One problem found in a partition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The check that found it.
+    pub check: CheckId,
+    /// What it is.
+    pub kind: Kind,
+    /// How bad it is, from the contract.
+    pub severity: Severity,
+    /// The entity (symbol) concerned, if one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// The column concerned, if one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// First instant concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// Last instant concerned (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// How many rows, bars, sessions or symbols are concerned.
+    pub count: u64,
+    /// What was seen.
+    pub observed: Value,
+    /// What the contract and the calendar expect.
+    pub expected: Value,
+    /// The calendar's reason where one applies, e.g. "early close: 210 bars expected".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// One line for people.
+    pub message: String,
+    /// A bounded sample (at most [`SAMPLE_ROWS`]) of offending rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sample: Vec<Map<String, Value>>,
+}
+
+impl Finding {
+    /// A finding with everything optional left empty.
+    pub fn new(kind: Kind, severity: Severity, message: impl Into<String>) -> Self {
+        Finding {
+            check: kind.check(),
+            kind,
+            severity,
+            symbol: None,
+            column: None,
+            start: None,
+            end: None,
+            count: 1,
+            observed: Value::Null,
+            expected: Value::Null,
+            reason: None,
+            message: message.into(),
+            sample: Vec::new(),
+        }
+    }
+
+    /// Sets the symbol.
+    pub fn symbol(mut self, symbol: impl Into<String>) -> Self {
+        self.symbol = Some(symbol.into());
+        self
+    }
+
+    /// Sets the column.
+    pub fn column(mut self, column: impl Into<String>) -> Self {
+        self.column = Some(column.into());
+        self
+    }
+
+    /// Sets the time range (inclusive).
+    pub fn between(mut self, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        self.start = Some(start);
+        self.end = Some(end);
+        self
+    }
+
+    /// Sets the count.
+    pub fn count(mut self, count: u64) -> Self {
+        self.count = count;
+        self
+    }
+
+    /// Sets observed and expected.
+    pub fn observed(mut self, observed: impl Into<Value>, expected: impl Into<Value>) -> Self {
+        self.observed = observed.into();
+        self.expected = expected.into();
+        self
+    }
+
+    /// Sets the calendar reason.
+    pub fn reason(mut self, reason: Option<String>) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    /// Sets the sample rows.
+    pub fn sample(mut self, sample: Vec<Map<String, Value>>) -> Self {
+        self.sample = sample;
+        self
+    }
+}

@@ -1,0 +1,30 @@
+//! The lakewatch engine: dataset contracts, the XNYS calendar, the checks and the reports.
+//!
+//! Everything here is pure: no async runtime, no AWS, no environment variables, no clock and
+//! no stdout. Callers pass bytes, a contract and an `as_of` instant, and get a [`Report`].
+//! Bad data is a [`Finding`] inside `Ok(report)`; `Err` means the object could not be read.
+//!
+//! ```no_run
+//! use lakewatch_core::{Contracts, Object, validate};
+//! let contracts = Contracts::embedded();
+//! let key = "data/ticks/daily/AAPL/2025/ticks.parquet";
+//! let bytes = std::fs::read(key).unwrap();
+//! let (contract, partition) = contracts.route(key).unwrap();
+//! let as_of = "2025-11-28T22:00:00Z".parse().unwrap();
+//! let report = validate(contract, &partition, Object { key, bytes: &bytes }, None, as_of).unwrap();
+//! println!("{} findings", report.findings.len());
+//! ```
+#![warn(missing_docs)]
+
+pub mod calendar;
+pub mod checks;
+pub mod contract;
+pub mod decode;
+pub mod finding;
+pub mod frame;
+pub mod report;
+
+pub use calendar::{Calendar, Session};
+pub use contract::{Contract, Contracts, Partition, Universe};
+pub use finding::{CheckId, Finding, Kind, Severity};
+pub use report::{Object, Report, ValidateError, validate};
