@@ -1,1 +1,91 @@
-fn main() {}
+//! `lakewatch`: the lakewatch engine on a laptop.
+//!
+//! Exit codes: 0 clean, 1 findings at or above `--fail-on` (or an imperfect demo scorecard),
+//! 2 unreadable input or usage error, with a one-line reason on stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use lakewatch_core::Severity;
+
+mod calendar_cmd;
+mod demo;
+mod lake;
+mod out;
+mod validate;
+
+/// Data quality for market-data lakes: contracts, the XNYS calendar, and checks.
+#[derive(Debug, Parser)]
+#[command(name = "lakewatch", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate local files and folders against the dataset contracts.
+    Validate(validate::Args),
+    /// Build a synthetic lake with injected defects, validate it, and score what was found.
+    Demo(demo::Args),
+    /// Exchange calendar queries.
+    Calendar {
+        #[command(subcommand)]
+        command: calendar_cmd::Command,
+    },
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Nothing at or above the threshold.
+    Clean,
+    /// Findings at or above the threshold.
+    Findings,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Calendar { command } => calendar_cmd::run(command),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(e) => {
+            out::error(&format!("{e:#}"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Parses `--as-of`: RFC 3339, or a date meaning the end of that day in UTC.
+pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    s.parse::<NaiveDate>()
+        .ok()
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("`{s}` is not an RFC 3339 timestamp or a YYYY-MM-DD date"))
+}
+
+/// Parses `--fail-on`.
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("`{s}` is not one of info, warning, error, critical"))
+}
+
+/// A folder argument.
+pub(crate) type Dir = PathBuf;

@@ -161,9 +161,10 @@ impl Calendar {
         let mut date = at.with_timezone(&self.zone).date_naive();
         loop {
             if let Some(s) = self.session(date)?
-                && s.close <= at {
-                    return Ok(s);
-                }
+                && s.close <= at
+            {
+                return Ok(s);
+            }
             date = date.pred_opt().unwrap_or(date);
         }
     }

@@ -310,9 +310,10 @@ impl Contract {
             }
         }
         if let Some(u) = &self.universe
-            && u.symbols.is_some() == u.file.is_some() {
-                return Err(err("universe: give exactly one of `symbols` or `file`".into()));
-            }
+            && u.symbols.is_some() == u.file.is_some()
+        {
+            return Err(err("universe: give exactly one of `symbols` or `file`".into()));
+        }
         self.checks.validate(self).map_err(|m| err(format!("checks.{m}")))
     }
 }

@@ -130,9 +130,10 @@ pub fn values_f64<'a>(frame: &'a DataFrame, name: &str) -> Result<Cow<'a, [f64]>
         return Err(type_error(name, s.dtype(), "a number"));
     }
     if let Ok(ca) = s.f64()
-        && let Ok(slice) = ca.cont_slice() {
-            return Ok(Cow::Borrowed(slice));
-        }
+        && let Ok(slice) = ca.cont_slice()
+    {
+        return Ok(Cow::Borrowed(slice));
+    }
     let cast = s.cast(&DataType::Float64).map_err(|_| type_error(name, s.dtype(), "a number"))?;
     let ca = cast.f64().map_err(|_| type_error(name, s.dtype(), "a number"))?;
     Ok(Cow::Owned(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect()))

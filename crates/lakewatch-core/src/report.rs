@@ -112,17 +112,18 @@ pub fn validate(
         }
     }
     if let (Ok(bars), Some(step), Some(date)) = (&bars, contract.bar_interval.intraday_step(), partition.date)
-        && let Ok(Some(session)) = calendar.session(date) {
-            let counts = present_bars(bars, &session, step);
-            let in_universe = |s: &str| universe.is_none_or(|u| u.symbols.contains(s));
-            let present: u64 =
-                counts.iter().zip(&bars.symbols).filter(|(_, s)| in_universe(s)).map(|(n, _)| u64::from(*n)).sum();
-            let symbols = universe.map_or(bars.len(), |u| u.symbols.len()) as u64;
-            let expected = symbols * session.bars(step) as u64;
-            stats.expected_bars = Some(expected);
-            stats.present_bars = Some(present);
-            stats.completeness_ratio = Some(if expected == 0 { 1.0 } else { present as f64 / expected as f64 });
-        }
+        && let Ok(Some(session)) = calendar.session(date)
+    {
+        let counts = present_bars(bars, &session, step);
+        let in_universe = |s: &str| universe.is_none_or(|u| u.symbols.contains(s));
+        let present: u64 =
+            counts.iter().zip(&bars.symbols).filter(|(_, s)| in_universe(s)).map(|(n, _)| u64::from(*n)).sum();
+        let symbols = universe.map_or(bars.len(), |u| u.symbols.len()) as u64;
+        let expected = symbols * session.bars(step) as u64;
+        stats.expected_bars = Some(expected);
+        stats.present_bars = Some(present);
+        stats.completeness_ratio = Some(if expected == 0 { 1.0 } else { present as f64 / expected as f64 });
+    }
     Ok(Report {
         dataset: contract.dataset.clone(),
         key: object.key.to_string(),

@@ -63,26 +63,27 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     }
     let bars = input.bars()?;
     if let (Some(step), Some(date)) = (input.contract.bar_interval.intraday_step(), input.partition.date)
-        && let Some(session) = input.calendar.session(date)? {
-            let expected = session.bars(step);
-            let threshold = (expected as f64 * spec.min_bar_ratio).ceil() as i64;
-            for (s, present) in present_bars(bars, &session, step).into_iter().enumerate() {
-                if (present as i64) < threshold {
-                    out.push(
-                        Finding::new(
-                            Kind::BarCount,
-                            sev(Kind::BarCount),
-                            format!("{} has {present} of {expected} bars for {date}", bars.symbols[s]),
-                        )
-                        .symbol(&bars.symbols[s])
-                        .between(session.open, session.close - step)
-                        .count((expected - present as i64) as u64)
-                        .observed(present, expected)
-                        .reason(session.reason(step)),
-                    );
-                }
+        && let Some(session) = input.calendar.session(date)?
+    {
+        let expected = session.bars(step);
+        let threshold = (expected as f64 * spec.min_bar_ratio).ceil() as i64;
+        for (s, present) in present_bars(bars, &session, step).into_iter().enumerate() {
+            if (present as i64) < threshold {
+                out.push(
+                    Finding::new(
+                        Kind::BarCount,
+                        sev(Kind::BarCount),
+                        format!("{} has {present} of {expected} bars for {date}", bars.symbols[s]),
+                    )
+                    .symbol(&bars.symbols[s])
+                    .between(session.open, session.close - step)
+                    .count((expected - present as i64) as u64)
+                    .observed(present, expected)
+                    .reason(session.reason(step)),
+                );
             }
         }
+    }
     universe_findings(spec, input, bars, &mut out);
     Ok(out)
 }

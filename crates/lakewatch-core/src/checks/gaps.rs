@@ -168,6 +168,10 @@ fn daily(spec: &Spec, input: &CheckInput<'_>, bars: &Bars) -> Result<Vec<Finding
     let mut out = Vec::new();
     let last_due = cal.last_closed_session(input.as_of)?.date;
     for s in 0..bars.len() {
+        // Rows of another symbol in a per-symbol object are completeness's `symbol_mismatch`.
+        if input.partition.symbol.as_ref().is_some_and(|k| *k != bars.symbols[s]) {
+            continue;
+        }
         let mut sessions: Vec<NaiveDate> = Vec::new();
         let mut stray: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for &row in bars.rows(s) {

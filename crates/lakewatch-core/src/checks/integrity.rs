@@ -62,9 +62,13 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                 hits[2].push(row);
             }
             if let Some(w) = vwap.as_ref().map(|w| w[i])
-                && v[i] > 0.0 && !w.is_nan() && l <= h && (w < l * (1.0 - tol) || w > h * (1.0 + tol)) {
-                    hits[3].push(row);
-                }
+                && v[i] > 0.0
+                && !w.is_nan()
+                && l <= h
+                && (w < l * (1.0 - tol) || w > h * (1.0 + tol))
+            {
+                hits[3].push(row);
+            }
         }
         for ((kind, rule), rows) in KINDS.iter().zip(hits) {
             let times: Vec<i64> = rows.iter().map(|&r| bars.time[r as usize]).filter(|t| *t != NULL_TIME).collect();

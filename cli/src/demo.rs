@@ -1,0 +1,151 @@
+//! `lakewatch demo`: a synthetic lake with known defects, validated like any other lake.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use lakewatch_synth::{LakeSpec, Scorecard, build, score, to_parquet};
+use serde::Serialize;
+
+use crate::validate::{print_human, validate_targets};
+use crate::{Dir, Outcome, lake, out};
+
+/// Marks a folder the demo wrote, so that it may clear it on the next run (and only it).
+const MARKER: &str = ".lakewatch-demo";
+
+/// `lakewatch demo [--out DIR] [--symbols N] [--sessions N] [--seed N] [--json]`
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Where to write the lake; defaults to `lakewatch-demo` in the system's temp folder.
+    #[arg(long)]
+    out: Option<Dir>,
+    /// Symbols in the universe (at least 15, so that every defect class has its own symbol).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(15..))]
+    symbols: u16,
+    /// Minute-bar sessions (at least 3: both sides of a DST change and an early close).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(3..=20))]
+    sessions: u16,
+    /// Seed: the same seed writes the same lake.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Print the scorecard as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also print every finding.
+    #[arg(long)]
+    verbose: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct DemoOutput<'a> {
+    lake: String,
+    objects: usize,
+    rows: u64,
+    as_of: String,
+    perfect: bool,
+    scorecard: &'a Scorecard,
+}
+
+/// Empties `dir` if the demo wrote it; refuses to touch anything else.
+fn prepare(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).with_context(|| format!("{}: cannot read", dir.display()))?.next().is_none();
+        if !empty && !dir.join(MARKER).exists() {
+            bail!(
+                "{}: folder exists and was not written by `lakewatch demo`; pass an empty or new --out",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("{}: cannot clear", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    std::fs::write(dir.join(MARKER), "written by lakewatch demo\n")?;
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+pub(crate) fn run(args: Args) -> Result<Outcome> {
+    let dir: PathBuf = args.out.clone().unwrap_or_else(|| std::env::temp_dir().join("lakewatch-demo"));
+    prepare(&dir)?;
+    let spec = LakeSpec {
+        symbols: usize::from(args.symbols),
+        sessions: usize::from(args.sessions),
+        seed: args.seed,
+        defects: true,
+    };
+    let mut lake = build(spec);
+    for o in &mut lake.objects {
+        let bytes = to_parquet(&mut o.frame).with_context(|| format!("{}: cannot encode", o.key))?;
+        write(&dir.join(&o.key), &bytes)?;
+    }
+    write(
+        &dir.join("reference/stock_universe.json"),
+        &serde_json::to_vec_pretty(&serde_json::json!({ "symbols": lake.universe }))?,
+    )?;
+    write(&dir.join("ground_truth.json"), &serde_json::to_vec_pretty(&lake.truth)?)?;
+
+    // Validate what is on disk, exactly as `lakewatch validate --root DIR DIR` would.
+    let contracts = lake::contracts(None)?;
+    let targets = lake::targets(std::slice::from_ref(&dir), Some(&dir), &contracts)?;
+    let run = validate_targets(&targets, lake.as_of);
+    if let Some(u) = run.unreadable.first() {
+        bail!("{}: {}", u.path, u.error);
+    }
+    let card = score(&lake.truth, &run.reports);
+    let perfect = card.perfect();
+    let rows = run.reports.iter().map(|r| r.rows).sum();
+    if args.json {
+        out::json(&DemoOutput {
+            lake: dir.display().to_string(),
+            objects: run.reports.len(),
+            rows,
+            as_of: lake.as_of.to_rfc3339(),
+            perfect,
+            scorecard: &card,
+        });
+    } else {
+        if args.verbose {
+            print_human(&run.reports);
+        }
+        print_scorecard(&dir, run.reports.len(), rows, &card);
+    }
+    Ok(if perfect { Outcome::Clean } else { Outcome::Findings })
+}
+
+fn print_scorecard(dir: &Path, objects: usize, rows: u64, card: &Scorecard) {
+    out::line(&format!("lakewatch demo: {objects} objects, {rows} rows in {}", dir.display()));
+    out::line(&format!(
+        "{:<14} {:<20} {:>8} {:>6} {:>8} {:>7} {:>9}",
+        "check", "defect class", "injected", "found", "reported", "recall", "precision"
+    ));
+    for (kind, c) in &card.classes {
+        out::line(&format!(
+            "{:<14} {:<20} {:>8} {:>6} {:>8} {:>7.2} {:>9.2}",
+            kind.check().as_str(),
+            kind.as_str(),
+            c.injected,
+            c.found,
+            c.reported,
+            c.recall,
+            c.precision
+        ));
+        for m in &c.missed {
+            out::line(&format!("    missed: {m}"));
+        }
+        for s in &c.spurious {
+            out::line(&format!("    spurious: {s}"));
+        }
+    }
+    let verdict = if card.perfect() {
+        "every defect found, nothing else reported"
+    } else {
+        "NOT PERFECT: see missed and spurious above"
+    };
+    out::line(&format!("{verdict}. Ground truth: {}", dir.join("ground_truth.json").display()));
+    out::line(&format!("Look closer: lakewatch validate --root {0} {0}", dir.display()));
+}

@@ -1,0 +1,152 @@
+//! A lake on the local filesystem: which files are objects, what their keys are, and the
+//! universe files the contracts name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use lakewatch_core::contract::{Contract, Contracts, Partition, RouteError, Universe};
+
+/// One file to validate: where it is, and the key and contract it routes to.
+#[derive(Debug)]
+pub(crate) struct Target<'c> {
+    pub(crate) path: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) key: String,
+    pub(crate) contract: &'c Contract,
+    pub(crate) partition: Partition,
+}
+
+/// Loads every `*.toml` in `dir`, or the embedded contracts.
+pub(crate) fn contracts(dir: Option<&Path>) -> Result<Contracts> {
+    let Some(dir) = dir else { return Ok(Contracts::embedded()) };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read contracts folder", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("{}: no *.toml contracts in the folder", dir.display());
+    }
+    let mut sources = Vec::new();
+    for f in files {
+        let text = std::fs::read(&f).with_context(|| format!("{}: cannot read", f.display()))?;
+        let text = String::from_utf8(text).map_err(|_| anyhow!("{}: not utf-8 text", f.display()))?;
+        sources.push((f.display().to_string(), text));
+    }
+    Ok(Contracts::from_sources(sources)?)
+}
+
+/// Every file under `dir`, sorted, skipping hidden entries.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read folder", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn key_of(path: &Path, root: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<&str> = rel.components().map(|c| c.as_os_str().to_str()).collect::<Option<_>>()?;
+    Some(parts.join("/"))
+}
+
+/// Resolves the command-line paths to targets. Files found by walking a folder that match no
+/// contract are skipped; a file named explicitly that matches none is an error.
+pub(crate) fn targets<'c>(paths: &[PathBuf], root: Option<&Path>, contracts: &'c Contracts) -> Result<Vec<Target<'c>>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.exists() {
+            bail!("{}: no such file or folder", path.display());
+        }
+        if path.is_dir() {
+            let root = root.unwrap_or(path);
+            let mut files = Vec::new();
+            walk(path, &mut files)?;
+            for f in files {
+                let key =
+                    key_of(&f, root).ok_or_else(|| anyhow!("{}: not under --root {}", f.display(), root.display()))?;
+                match contracts.route(&key) {
+                    Ok((contract, partition)) => {
+                        out.push(Target { path: f, root: root.to_path_buf(), key, contract, partition })
+                    }
+                    Err(RouteError::NoContract { .. }) => {}
+                    Err(e) => bail!("{}: {e}", f.display()),
+                }
+            }
+        } else {
+            out.push(route_file(path, root, contracts)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Routes one file. Without `--root`, the longest trailing part of its path that matches a
+/// contract is its key, and what precedes it is the root.
+fn route_file<'c>(path: &Path, root: Option<&Path>, contracts: &'c Contracts) -> Result<Target<'c>> {
+    let display = path.display();
+    if let Some(root) = root {
+        let key = key_of(path, root).ok_or_else(|| anyhow!("{display}: not under --root {}", root.display()))?;
+        let (contract, partition) = contracts.route(&key).map_err(|e| anyhow!("{display}: {e}"))?;
+        return Ok(Target { path: path.to_path_buf(), root: root.to_path_buf(), key, contract, partition });
+    }
+    let abs = std::path::absolute(path).with_context(|| format!("{display}: cannot resolve path"))?;
+    let mut root = abs.parent().map(Path::to_path_buf);
+    while let Some(r) = root {
+        if let Some(key) = key_of(&abs, &r) {
+            match contracts.route(&key) {
+                Ok((contract, partition)) => {
+                    return Ok(Target { path: path.to_path_buf(), root: r, key, contract, partition });
+                }
+                Err(RouteError::BadField(e)) => bail!("{display}: {e}"),
+                Err(RouteError::NoContract { .. }) => {}
+            }
+        }
+        root = r.parent().map(Path::to_path_buf);
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let err = contracts.route(name).err().map(|e| e.to_string()).unwrap_or_default();
+    bail!("{display}: {}", err.replacen(&format!("key `{name}`"), "the path", 1))
+}
+
+/// Universe files, read once per (root, file).
+#[derive(Debug, Default)]
+pub(crate) struct Universes {
+    cache: BTreeMap<PathBuf, Universe>,
+}
+
+impl Universes {
+    /// The universe the target's contract declares, if any.
+    pub(crate) fn get(&mut self, target: &Target<'_>) -> Result<Option<Universe>> {
+        let Some(source) = &target.contract.universe else { return Ok(None) };
+        if let Some(symbols) = &source.symbols {
+            return Ok(Some(Universe { symbols: symbols.iter().cloned().collect() }));
+        }
+        let Some(file) = &source.file else { return Ok(None) };
+        let path = target.root.join(file);
+        if let Some(u) = self.cache.get(&path) {
+            return Ok(Some(u.clone()));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| {
+            anyhow!(
+                "{}: universe file of contract `{}` cannot be read ({e}); pass --root for the lake's top folder",
+                path.display(),
+                target.contract.dataset
+            )
+        })?;
+        let u = Universe::from_json(&bytes, &path.display().to_string())?;
+        self.cache.insert(path, u.clone());
+        Ok(Some(u))
+    }
+}

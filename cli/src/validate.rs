@@ -1,0 +1,135 @@
+//! `lakewatch validate`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use lakewatch_core::{Object, Report, Severity, validate};
+use serde::Serialize;
+
+use crate::lake::{self, Target, Universes};
+use crate::{Dir, Outcome, out};
+
+/// `lakewatch validate [--contracts DIR] [--root DIR] [--as-of TS] [--json] [--fail-on SEVERITY] PATH...`
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Folder of contract files (*.toml); defaults to the contracts built into lakewatch.
+    #[arg(long)]
+    contracts: Option<Dir>,
+    /// The lake's top folder: keys are paths relative to it. Defaults to each folder given,
+    /// or for a file, the part of its path before the key a contract matches.
+    #[arg(long)]
+    root: Option<Dir>,
+    /// Validate as of this instant (RFC 3339, or a date for its end in UTC); defaults to now.
+    #[arg(long, value_parser = crate::parse_as_of)]
+    as_of: Option<DateTime<Utc>>,
+    /// Print the full reports as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 when a finding is at least this severe.
+    #[arg(long, default_value = "error", value_parser = crate::parse_severity)]
+    fail_on: Severity,
+    /// Files and folders to validate.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// A file that could not be validated.
+#[derive(Debug, Serialize)]
+pub(crate) struct Unreadable {
+    pub(crate) path: String,
+    pub(crate) error: String,
+}
+
+/// Reports and unreadable files of one run.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Run {
+    pub(crate) reports: Vec<Report>,
+    pub(crate) unreadable: Vec<Unreadable>,
+}
+
+/// Validates every target; a file that cannot be read is recorded, and the rest go on.
+pub(crate) fn validate_targets(targets: &[Target<'_>], as_of: DateTime<Utc>) -> Run {
+    let mut run = Run::default();
+    let mut universes = Universes::default();
+    for t in targets {
+        let result = std::fs::read(&t.path).map_err(anyhow::Error::from).and_then(|bytes| {
+            let universe = universes.get(t)?;
+            Ok(validate(t.contract, &t.partition, Object { key: &t.key, bytes: &bytes }, universe.as_ref(), as_of)?)
+        });
+        match result {
+            Ok(report) => run.reports.push(report),
+            Err(e) => run.unreadable.push(Unreadable { path: t.path.display().to_string(), error: format!("{e:#}") }),
+        }
+    }
+    run
+}
+
+pub(crate) fn run(args: Args) -> Result<Outcome> {
+    let contracts = lake::contracts(args.contracts.as_deref())?;
+    let targets = lake::targets(&args.paths, args.root.as_deref(), &contracts)?;
+    if targets.is_empty() {
+        anyhow::bail!(
+            "no file under {} matches a contract",
+            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    // The only clock read of a validation: everything downstream gets `as_of`.
+    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    let run = validate_targets(&targets, as_of);
+    if args.json {
+        out::json(&run);
+    } else {
+        print_human(&run.reports);
+    }
+    for u in &run.unreadable {
+        out::error(&format!("{}: {}", u.path, u.error));
+    }
+    if !run.unreadable.is_empty() {
+        anyhow::bail!("{} of {} files could not be read", run.unreadable.len(), targets.len());
+    }
+    let worst = run.reports.iter().filter_map(Report::max_severity).max();
+    Ok(if worst.is_some_and(|w| w >= args.fail_on) { Outcome::Findings } else { Outcome::Clean })
+}
+
+/// One line per object, then one per finding.
+pub(crate) fn print_human(reports: &[Report]) {
+    let mut totals = std::collections::BTreeMap::<Severity, u64>::new();
+    for r in reports {
+        let ratio = r.stats.completeness_ratio.map(|c| format!(", completeness {:.2}%", c * 100.0)).unwrap_or_default();
+        let verdict =
+            if r.findings.is_empty() { "clean".to_string() } else { format!("{} findings", r.findings.len()) };
+        out::line(&format!("{}  [{}] {} rows, {} symbols{ratio}: {verdict}", r.key, r.dataset, r.rows, r.symbols));
+        for f in &r.findings {
+            *totals.entry(f.severity).or_default() += 1;
+            let when = match (f.start, f.end) {
+                (Some(a), Some(b)) if a == b => a.format("%Y-%m-%d %H:%M").to_string(),
+                (Some(a), Some(b)) => format!(
+                    "{}..{}",
+                    a.format("%Y-%m-%d %H:%M"),
+                    b.format(if a.date_naive() == b.date_naive() { "%H:%M" } else { "%Y-%m-%d %H:%M" })
+                ),
+                _ => String::new(),
+            };
+            let reason = f.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+            out::line(&format!(
+                "  {:<8} {:<32} {:<8} {:<28} {}{reason}",
+                f.severity.as_str().to_uppercase(),
+                format!("{}/{}", f.check, f.kind),
+                f.symbol.as_deref().or(f.column.as_deref()).unwrap_or("-"),
+                when,
+                f.message
+            ));
+        }
+        for s in &r.skipped {
+            out::line(&format!("  SKIPPED  {:<32} {}", s.check.as_str(), s.reason));
+        }
+    }
+    let summary: Vec<String> = totals.iter().rev().map(|(s, n)| format!("{n} {s}")).collect();
+    out::line(&format!(
+        "{} objects, {} findings{}",
+        reports.len(),
+        totals.values().sum::<u64>(),
+        if summary.is_empty() { String::new() } else { format!(" ({})", summary.join(", ")) }
+    ));
+}
