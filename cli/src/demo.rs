@@ -91,7 +91,10 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
 
     // Validate what is on disk, exactly as `lakewatch validate --root DIR DIR` would.
     let contracts = lake::contracts(None)?;
-    let targets = lake::targets(std::slice::from_ref(&dir), Some(&dir), &contracts)?;
+    let (targets, problems) = lake::targets(std::slice::from_ref(&dir), Some(&dir), &contracts)?;
+    if let Some((path, error)) = problems.first() {
+        bail!("{}: {error}", path.display());
+    }
     let run = validate_targets(&targets, lake.as_of);
     if let Some(u) = run.unreadable.first() {
         bail!("{}: {}", u.path, u.error);

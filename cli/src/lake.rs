@@ -63,9 +63,15 @@ fn key_of(path: &Path, root: &Path) -> Option<String> {
 }
 
 /// Resolves the command-line paths to targets. Files found by walking a folder that match no
-/// contract are skipped; a file named explicitly that matches none is an error.
-pub(crate) fn targets<'c>(paths: &[PathBuf], root: Option<&Path>, contracts: &'c Contracts) -> Result<Vec<Target<'c>>> {
+/// contract are skipped, and ones whose key holds an impossible value are returned as problems
+/// so the rest can still be validated; a file named explicitly that matches none is an error.
+pub(crate) fn targets<'c>(
+    paths: &[PathBuf],
+    root: Option<&Path>,
+    contracts: &'c Contracts,
+) -> Result<(Vec<Target<'c>>, Vec<(PathBuf, String)>)> {
     let mut out = Vec::new();
+    let mut problems = Vec::new();
     for path in paths {
         if !path.exists() {
             bail!("{}: no such file or folder", path.display());
@@ -82,14 +88,14 @@ pub(crate) fn targets<'c>(paths: &[PathBuf], root: Option<&Path>, contracts: &'c
                         out.push(Target { path: f, root: root.to_path_buf(), key, contract, partition })
                     }
                     Err(RouteError::NoContract { .. }) => {}
-                    Err(e) => bail!("{}: {e}", f.display()),
+                    Err(e) => problems.push((f, e.to_string())),
                 }
             }
         } else {
             out.push(route_file(path, root, contracts)?);
         }
     }
-    Ok(out)
+    Ok((out, problems))
 }
 
 /// Routes one file. Without `--root`, the longest trailing part of its path that matches a

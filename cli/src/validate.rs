@@ -67,8 +67,8 @@ pub(crate) fn validate_targets(targets: &[Target<'_>], as_of: DateTime<Utc>) -> 
 
 pub(crate) fn run(args: Args) -> Result<Outcome> {
     let contracts = lake::contracts(args.contracts.as_deref())?;
-    let targets = lake::targets(&args.paths, args.root.as_deref(), &contracts)?;
-    if targets.is_empty() {
+    let (targets, problems) = lake::targets(&args.paths, args.root.as_deref(), &contracts)?;
+    if targets.is_empty() && problems.is_empty() {
         anyhow::bail!(
             "no file under {} matches a contract",
             args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -76,7 +76,8 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     }
     // The only clock read of a validation: everything downstream gets `as_of`.
     let as_of = args.as_of.unwrap_or_else(Utc::now);
-    let run = validate_targets(&targets, as_of);
+    let mut run = validate_targets(&targets, as_of);
+    run.unreadable.extend(problems.into_iter().map(|(p, error)| Unreadable { path: p.display().to_string(), error }));
     if args.json {
         out::json(&run);
     } else {
@@ -86,7 +87,11 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         out::error(&format!("{}: {}", u.path, u.error));
     }
     if !run.unreadable.is_empty() {
-        anyhow::bail!("{} of {} files could not be read", run.unreadable.len(), targets.len());
+        anyhow::bail!(
+            "{} of {} files could not be read",
+            run.unreadable.len(),
+            run.reports.len() + run.unreadable.len()
+        );
     }
     let worst = run.reports.iter().filter_map(Report::max_severity).max();
     Ok(if worst.is_some_and(|w| w >= args.fail_on) { Outcome::Findings } else { Outcome::Clean })

@@ -1,0 +1,261 @@
+//! The `lakewatch` binary as a user meets it: exit codes, one-line errors, and files untouched.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lakewatch_synth::{LakeSpec, build, to_parquet};
+
+const MINUTE: &str = include_str!("../../validator/contracts/minute_bars.toml");
+
+fn lakewatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lakewatch")).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// A small clean lake (no defects) written to a temp folder.
+fn clean_lake() -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = build(LakeSpec { symbols: 15, sessions: 3, seed: 1, defects: false });
+    let mut paths = Vec::new();
+    for o in &mut lake.objects {
+        let p = dir.path().join(&o.key);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, to_parquet(&mut o.frame).unwrap()).unwrap();
+        paths.push(p);
+    }
+    let universe = serde_json::json!({ "symbols": lake.universe });
+    std::fs::create_dir_all(dir.path().join("reference")).unwrap();
+    std::fs::write(dir.path().join("reference/stock_universe.json"), universe.to_string()).unwrap();
+    (dir, paths)
+}
+
+fn put(root: &Path, key: &str, bytes: &[u8]) -> PathBuf {
+    let p = root.join(key);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Asserts exit 2, one stderr line naming `path` and containing `needle`, and no panic.
+fn assert_unreadable(o: &Output, path: &Path, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let line = err.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in: {err}"));
+    assert!(line.contains(&path.display().to_string()), "{line}");
+}
+
+#[test]
+fn a_clean_lake_exits_0_and_a_defective_one_exits_1() {
+    let (dir, _) = clean_lake();
+    let root = dir.path().to_str().unwrap();
+    let o = lakewatch(&["validate", "--as-of", "2025-11-28T20:00:00Z", root]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("objects, 0 findings"), "{}", stdout(&o));
+
+    let demo = tempfile::tempdir().unwrap();
+    let out = demo.path().join("lake");
+    assert_eq!(lakewatch(&["demo", "--out", out.to_str().unwrap()]).status.code(), Some(0));
+    let o = lakewatch(&["validate", "--as-of", "2025-11-28T20:00:00Z", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("gaps/missing_bars"), "{}", stdout(&o));
+    let o = lakewatch(&["validate", "--as-of", "2025-11-28T20:00:00Z", "--fail-on", "critical", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn json_reports_name_the_partition_and_the_calendar_reason() {
+    let (dir, paths) = clean_lake();
+    let early = paths.iter().find(|p| p.to_str().unwrap().contains("date=2025-11-28")).unwrap();
+    // Cut the early-close session short for one symbol: rewrite the object without AAPL's tail.
+    let bytes = std::fs::read(early).unwrap();
+    let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(bytes)).finish().unwrap();
+    use polars::prelude::*;
+    let times = lakewatch_core::frame::time_ms(&frame, "timestamp").unwrap();
+    let cutoff = 1_764_340_200_000 + 150 * 60_000; // 2025-11-28 14:30Z + 150 minutes
+    let symbols: Vec<Option<String>> =
+        frame.column("symbol").unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect();
+    let keep: BooleanChunked =
+        symbols.iter().zip(&times).map(|(s, t)| Some(!(s.as_deref() == Some("AAPL") && *t >= cutoff))).collect();
+    let mut cut = frame.filter(&keep).unwrap();
+    std::fs::write(early, lakewatch_synth::to_parquet(&mut cut).unwrap()).unwrap();
+    drop(frame);
+
+    let o = lakewatch(&["validate", "--json", "--as-of", "2025-11-28T20:00:00Z", early.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report = &v["reports"][0];
+    assert_eq!(report["dataset"], "minute_bars");
+    assert_eq!(report["partition"]["date"], "2025-11-28");
+    let f = report["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "bar_count").unwrap();
+    assert_eq!(
+        (f["symbol"].as_str(), f["observed"].as_u64(), f["expected"].as_u64()),
+        (Some("AAPL"), Some(150), Some(210))
+    );
+    assert_eq!(f["reason"], "early close: 210 bars expected");
+    let _ = dir;
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_naming_the_file_and_touches_nothing() {
+    let (dir, paths) = clean_lake();
+    let root = dir.path();
+    let good = paths.iter().find(|p| p.to_str().unwrap().contains("date=2025-11-03")).unwrap();
+    let before = std::fs::read(good).unwrap();
+    let key = |d: &str| format!("data/ticks/minute/date={d}/bars.parquet");
+
+    let empty = put(root, &key("2025-11-20"), b"");
+    assert_unreadable(&lakewatch(&["validate", empty.to_str().unwrap()]), &empty, "empty file (0 bytes)");
+
+    let truncated = put(root, &key("2025-11-21"), &before[..before.len() / 2]);
+    assert_unreadable(&lakewatch(&["validate", truncated.to_str().unwrap()]), &truncated, "truncated?");
+
+    let html = put(root, &key("2025-11-24"), b"<!DOCTYPE html><html><body>503 Service Unavailable</body></html>");
+    assert_unreadable(&lakewatch(&["validate", html.to_str().unwrap()]), &html, "HTML");
+
+    let garbage = put(root, &key("2025-11-25"), &[0xff, 0xfe, 0x00, 0x13, 0x37, 0x80, 0x81]);
+    assert_unreadable(&lakewatch(&["validate", garbage.to_str().unwrap()]), &garbage, "not a parquet file");
+
+    let stray = put(root, "data/other/thing.parquet", &before);
+    assert_unreadable(&lakewatch(&["validate", stray.to_str().unwrap()]), &stray, "matches no contract");
+
+    let impossible = put(root, &key("2025-02-30"), &before);
+    assert_unreadable(
+        &lakewatch(&["validate", impossible.to_str().unwrap()]),
+        &impossible,
+        "impossible date `2025-02-30`",
+    );
+
+    // A whole folder with one bad file: the others are still validated and reported.
+    let o = lakewatch(&["validate", "--as-of", "2025-11-28T20:00:00Z", root.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("date=2025-11-03/bars.parquet  [minute_bars]"), "{}", stdout(&o));
+
+    assert_eq!(std::fs::read(good).unwrap(), before, "validate never writes");
+}
+
+#[test]
+fn csv_bad_input_exits_2_naming_the_file_column_or_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let contracts = dir.path().join("contracts");
+    std::fs::create_dir_all(&contracts).unwrap();
+    let csv_contract = MINUTE.replace("format = \"parquet\"", "format = \"csv\"").replace("bars.parquet", "bars.csv");
+    std::fs::write(contracts.join("minute_bars_csv.toml"), csv_contract).unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(lake.join("reference")).unwrap();
+    std::fs::write(lake.join("reference/stock_universe.json"), r#"{"symbols": ["AAPL"]}"#).unwrap();
+
+    let header_without_vwap =
+        "symbol,timestamp,open,high,low,close,volume,trade_count\nAAPL,2025-11-26T14:30:00Z,1,1,1,1,10,1\n";
+    let missing = put(&lake, "data/ticks/minute/date=2025-11-26/bars.csv", header_without_vwap.as_bytes());
+    let o = lakewatch(&[
+        "validate",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--root",
+        lake.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_unreadable(&o, &missing, "column `vwap` declared by contract `minute_bars` is missing from the csv header");
+
+    let mut latin1 =
+        b"symbol,timestamp,open,high,low,close,volume,vwap,trade_count\nAAPL,2025-11-26T14:30:00Z,1,1,1,1,10,1,1\n"
+            .to_vec();
+    latin1[70] = 0xE9;
+    let bad = put(&lake, "data/ticks/minute/date=2025-11-25/bars.csv", &latin1);
+    let o = lakewatch(&[
+        "validate",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--root",
+        lake.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_unreadable(&o, &bad, "not utf-8 text: invalid byte at offset 70");
+
+    let bad_time = put(
+        &lake,
+        "data/ticks/minute/date=2025-11-24/bars.csv",
+        b"symbol,timestamp,open,high,low,close,volume,vwap,trade_count\nAAPL,yesterday,1,1,1,1,10,1,1\n",
+    );
+    let o = lakewatch(&[
+        "validate",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--root",
+        lake.to_str().unwrap(),
+        bad_time.to_str().unwrap(),
+    ]);
+    assert_unreadable(&o, &bad_time, "column `timestamp` row 1: cannot parse `yesterday`");
+}
+
+#[test]
+fn a_bad_contract_names_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("minute.toml"), MINUTE.replace("[checks.gaps]", "[checks.gaps]\nmax_gap = 3"))
+        .unwrap();
+    let o = lakewatch(&["validate", "--contracts", dir.path().to_str().unwrap(), "."]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("minute.toml:") && err.contains("unknown field `max_gap`"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn calendar_sessions_lists_utc_times_and_early_closes() {
+    let o = lakewatch(&[
+        "calendar",
+        "sessions",
+        "--exchange",
+        "XNYS",
+        "--from",
+        "2025-11-26",
+        "--to",
+        "2025-11-30",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        "{\"date\":\"2025-11-26\",\"open\":\"2025-11-26T14:30:00Z\",\"close\":\"2025-11-26T21:00:00Z\",\"early_close\":false}\n\
+         {\"date\":\"2025-11-28\",\"open\":\"2025-11-28T14:30:00Z\",\"close\":\"2025-11-28T18:00:00Z\",\"early_close\":true}\n"
+    );
+    let o = lakewatch(&["calendar", "sessions", "--from", "2030-12-30", "--to", "2031-01-05"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("outside the XNYS calendar's range"), "{}", stderr(&o));
+}
+
+#[test]
+fn demo_json_is_perfect_for_several_seeds() {
+    for seed in ["1", "2", "3"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("lake");
+        let o = lakewatch(&["demo", "--json", "--seed", seed, "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "seed {seed}: {}", stdout(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["perfect"], true);
+        let classes = v["scorecard"]["classes"].as_object().unwrap();
+        assert!(classes.len() >= 19, "{classes:?}");
+        for (kind, c) in classes {
+            assert_eq!((c["recall"].as_f64(), c["precision"].as_f64()), (Some(1.0), Some(1.0)), "{kind}");
+            assert!(c["injected"].as_u64().unwrap() > 0, "{kind}");
+        }
+    }
+}
+
+#[test]
+fn demo_refuses_to_clear_a_folder_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
+    let o = lakewatch(&["demo", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("was not written by `lakewatch demo`"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(), "keep me");
+}

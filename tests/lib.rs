@@ -1,0 +1,1 @@
+//! Workspace-level tests live in `main.rs` and its modules; this library is empty.

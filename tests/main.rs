@@ -1,0 +1,6 @@
+//! One test binary for the workspace-level tests (ripgrep's pattern): golden scenarios,
+//! the same data in three formats, and the demo's ground truth over many seeds.
+
+mod demo_truth;
+mod formats;
+mod scenarios;
