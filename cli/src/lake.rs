@@ -62,6 +62,9 @@ fn key_of(path: &Path, root: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// A file found in a folder that could not be routed, and why.
+pub(crate) type Problem = (PathBuf, String);
+
 /// Resolves the command-line paths to targets. Files found by walking a folder that match no
 /// contract are skipped, and ones whose key holds an impossible value are returned as problems
 /// so the rest can still be validated; a file named explicitly that matches none is an error.
@@ -69,7 +72,7 @@ pub(crate) fn targets<'c>(
     paths: &[PathBuf],
     root: Option<&Path>,
     contracts: &'c Contracts,
-) -> Result<(Vec<Target<'c>>, Vec<(PathBuf, String)>)> {
+) -> Result<(Vec<Target<'c>>, Vec<Problem>)> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for path in paths {

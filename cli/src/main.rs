@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use lakewatch_core::Severity;
 
+mod bench;
 mod calendar_cmd;
 mod demo;
 mod lake;
@@ -30,6 +31,8 @@ enum Command {
     Validate(validate::Args),
     /// Build a synthetic lake with injected defects, validate it, and score what was found.
     Demo(demo::Args),
+    /// Benchmark: full validation of a 5,000-symbol minute partition against the read floor.
+    Bench(bench::Args),
     /// Exchange calendar queries.
     Calendar {
         #[command(subcommand)]
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Calendar { command } => calendar_cmd::run(command),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -69,7 +69,8 @@ pub fn decode(bytes: &[u8], contract: &Contract) -> Result<DataFrame, DecodeErro
         Format::Csv => text(bytes, contract, "csv")?,
         Format::JsonLines => text(bytes, contract, "json-lines")?,
     };
-    frame.rechunk_mut_par();
+    // One column at a time, so the copy never holds two whole frames.
+    frame.rechunk_mut();
     Ok(frame)
 }
 

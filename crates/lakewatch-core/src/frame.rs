@@ -2,7 +2,6 @@
 //! check walks the same index instead of sorting or grouping the frame again.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
@@ -51,7 +50,7 @@ impl Bars {
         let symbols = symbols.str().map_err(|_| type_error(entity, symbols.dtype(), "string"))?;
 
         // Map each row to a symbol id; sorted input hits the `last` shortcut on almost every row.
-        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let mut ids: PlHashMap<&str, u32> = PlHashMap::new();
         let mut names: Vec<String> = Vec::new();
         let mut row_ids: Vec<u32> = Vec::with_capacity(frame.height());
         let mut last: Option<(&str, u32)> = None;
@@ -152,6 +151,9 @@ pub fn time_ms(frame: &DataFrame, name: &str) -> Result<Vec<i64>, ColumnError> {
     let phys = s.to_physical_repr();
     let phys = phys.cast(&DataType::Int64).map_err(|_| type_error(name, s.dtype(), "a timestamp or a date"))?;
     let ca = phys.i64().map_err(|_| type_error(name, s.dtype(), "a timestamp or a date"))?;
+    if ca.null_count() == 0 {
+        return Ok(ca.into_no_null_iter().map(|v| v.div_euclid(scale_div) * scale_mul).collect());
+    }
     Ok(ca.iter().map(|v| v.map_or(NULL_TIME, |v| v.div_euclid(scale_div) * scale_mul)).collect())
 }
 

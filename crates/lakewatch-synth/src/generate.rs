@@ -228,6 +228,15 @@ fn session_bars(session: &Session, symbols: &[String], d: &mut Draw, drop: bool)
         .collect()
 }
 
+/// One clean minute-bar partition: every symbol of a `symbols`-strong universe over the
+/// session of `date` (the benchmark's input). `None` when `date` is not a session.
+pub fn minute_partition(symbols: usize, date: NaiveDate, seed: u64) -> Option<SynthObject> {
+    let session = Calendar::xnys().session(date).ok().flatten()?;
+    let universe: Vec<String> = (0..symbols).map(ticker).collect();
+    let bars: Vec<Bar> = session_bars(&session, &universe, &mut Draw::new(seed), false).into_iter().flatten().collect();
+    Some(SynthObject { key: format!("data/ticks/minute/date={date}/bars.parquet"), frame: bars_frame(&bars) })
+}
+
 /// Builds the lake for `spec`.
 pub fn build(spec: LakeSpec) -> Lake {
     let cal = Calendar::xnys();
@@ -284,11 +293,12 @@ pub fn build(spec: LakeSpec) -> Lake {
                 b
             })
             .collect();
-        if spec.defects && daily_victims.iter().position(|v| *v == i).is_some_and(|p| p < inject::DAILY.len()) {
-            if let Some(defect) = daily_defects.next() {
-                let other = &universe[(i + 1) % universe.len()];
-                inject::daily(*defect, &key, sym, other, &mut bars, &mut d, &mut truth);
-            }
+        if spec.defects
+            && daily_victims.iter().position(|v| *v == i).is_some_and(|p| p < inject::DAILY.len())
+            && let Some(defect) = daily_defects.next()
+        {
+            let other = &universe[(i + 1) % universe.len()];
+            inject::daily(defect, &key, sym, other, &mut bars, &mut d, &mut truth);
         }
         bars.sort_by_key(|b| b.ts);
         objects.push(SynthObject { key, frame: bars_frame(&bars) });

@@ -9,7 +9,9 @@
 //!   `split_ratios`: reported as its own kind, never as an outlier.
 //! - `stale_price`: `stale_run` or more identical closes in a row, each with volume.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use polars::prelude::{InitHashMaps, PlHashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -64,12 +66,13 @@ const MAD_TO_SIGMA: f64 = 1.482_6;
 /// Scale of a normal distribution from its mean absolute deviation.
 const MEAN_AD_TO_SIGMA: f64 = 1.253_3;
 
+/// One return: from the bar at time index `prev` to the bar `row` at time index `idx`.
 struct Step {
     row: u32,
-    prev_time: i64,
-    time: i64,
-    ret: f64,
+    prev: u32,
+    idx: u32,
     split: bool,
+    ret: f64,
 }
 
 /// Evaluates the check.
@@ -81,16 +84,32 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     let volume = values_f64(input.frame, &names.volume)?;
     let mut out = Vec::new();
 
+    // Distinct bar times, sorted; each symbol's rows are in time order, so a moving pointer
+    // maps a row to its time index without hashing.
+    let mut distinct: PlHashSet<i64> = PlHashSet::new();
+    distinct.extend(bars.time.iter().copied().filter(|t| *t != NULL_TIME));
+    let mut times: Vec<i64> = distinct.into_iter().collect();
+    times.sort_unstable();
+
     // Per symbol: returns between consecutive valid closes; stale runs on the way.
-    let mut steps: Vec<Vec<Step>> = Vec::with_capacity(bars.len());
+    let mut steps: Vec<Step> = Vec::with_capacity(bars.time.len());
+    let mut starts: Vec<usize> = Vec::with_capacity(bars.len() + 1);
     for s in 0..bars.len() {
-        let mut prev: Option<(i64, f64)> = None;
-        let mut symbol_steps = Vec::new();
+        starts.push(steps.len());
+        let mut prev: Option<(u32, f64)> = None;
         let mut run: Vec<u32> = Vec::new();
+        let mut j = 0usize;
         for &row in bars.rows(s) {
             let (t, c) = (bars.time[row as usize], close[row as usize]);
-            if t == NULL_TIME || c.is_nan() || c <= 0.0 || prev.is_some_and(|(pt, _)| pt == t) {
+            if t == NULL_TIME || c.is_nan() || c <= 0.0 {
                 continue;
+            }
+            while times[j] < t {
+                j += 1;
+            }
+            let idx = j as u32;
+            if prev.is_some_and(|(p, _)| p == idx) {
+                continue; // a duplicate time: the duplicates check reports it
             }
             let same = run.last().is_some_and(|&r| close[r as usize] == c);
             if !(same && volume[row as usize] > 0.0) {
@@ -100,23 +119,27 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             if volume[row as usize] > 0.0 {
                 run.push(row);
             }
-            if let Some((pt, pc)) = prev {
+            if let Some((p, pc)) = prev {
                 let ratio = c / pc;
                 let split = spec.split_ratios.iter().any(|k| {
                     (ratio * k - 1.0).abs() <= spec.split_tolerance || (ratio / k - 1.0).abs() <= spec.split_tolerance
                 });
-                symbol_steps.push(Step { row, prev_time: pt, time: t, ret: ratio.ln(), split });
+                steps.push(Step { row, prev: p, idx, split, ret: ratio.ln() });
             }
-            prev = Some((t, c));
+            prev = Some((idx, c));
         }
         out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
-        steps.push(symbol_steps);
     }
+    starts.push(steps.len());
 
-    let market = market_path(spec, &steps);
-    for (s, symbol_steps) in steps.iter().enumerate() {
+    let level = market_levels(spec, &steps, times.len());
+    let mut residuals: Vec<(usize, f64)> = Vec::new();
+    let mut scratch: Vec<f64> = Vec::new();
+    for s in 0..bars.len() {
+        let symbol_steps = &steps[starts[s]..starts[s + 1]];
         for st in symbol_steps.iter().filter(|st| st.split) {
             let ratio = st.ret.exp();
+            let at = instant(times[st.idx as usize]);
             out.push(
                 Finding::new(
                     Kind::SplitLike,
@@ -124,43 +147,44 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                     format!(
                         "{} moved by a split-like ratio {ratio:.4} at {}",
                         bars.symbols[s],
-                        instant(st.time).format("%Y-%m-%d %H:%M")
+                        at.format("%Y-%m-%d %H:%M")
                     ),
                 )
                 .symbol(&bars.symbols[s])
-                .between(instant(st.time), instant(st.time))
+                .between(at, at)
                 .observed(json!({ "ratio": ratio }), json!({ "split_ratios": spec.split_ratios }))
                 .sample(sample(input.frame, [st.row])),
             );
         }
-        let scored: Vec<(usize, f64)> = symbol_steps
-            .iter()
-            .enumerate()
-            .filter(|(_, st)| !st.split)
-            .map(|(i, st)| (i, st.ret - (market.level(st.time) - market.level(st.prev_time))))
-            .collect();
-        if scored.len() < spec.min_returns {
+        residuals.clear();
+        residuals.extend(
+            symbol_steps
+                .iter()
+                .enumerate()
+                .filter(|(_, st)| !st.split)
+                .map(|(i, st)| (i, st.ret - (level[st.idx as usize] - level[st.prev as usize]))),
+        );
+        if residuals.len() < spec.min_returns {
             continue;
         }
-        let mut values: Vec<f64> = scored.iter().map(|(_, e)| *e).collect();
-        let center = median(&mut values);
-        let mut dev: Vec<f64> = scored.iter().map(|(_, e)| (e - center).abs()).collect();
-        let mean_ad = dev.iter().sum::<f64>() / dev.len() as f64;
-        let mut scale = MAD_TO_SIGMA * median(&mut dev);
+        scratch.clear();
+        scratch.extend(residuals.iter().map(|(_, e)| *e));
+        let center = median(&mut scratch);
+        scratch.clear();
+        scratch.extend(residuals.iter().map(|(_, e)| (e - center).abs()));
+        let mean_ad = scratch.iter().sum::<f64>() / scratch.len() as f64;
+        let mut scale = MAD_TO_SIGMA * median(&mut scratch);
         if scale <= 0.0 {
             scale = MEAN_AD_TO_SIGMA * mean_ad;
         }
         if scale.is_nan() || scale <= 0.0 {
             continue;
         }
-        let flagged: Vec<(usize, f64)> = scored
-            .iter()
-            .map(|(i, e)| (*i, (e - center) / scale))
-            .filter(|(_, z)| z.abs() > spec.z_threshold)
-            .collect();
         // Merge outlying returns on consecutive bars: a spike and its reversal are one event.
         let mut groups: Vec<Vec<(usize, f64)>> = Vec::new();
-        for (i, z) in flagged {
+        for (i, z) in
+            residuals.iter().map(|(i, e)| (*i, (e - center) / scale)).filter(|(_, z)| z.abs() > spec.z_threshold)
+        {
             match groups.last_mut() {
                 Some(g) if g.last().is_some_and(|(j, _)| *j + 1 == i) => g.push((i, z)),
                 _ => groups.push(vec![(i, z)]),
@@ -168,6 +192,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
         }
         for g in groups {
             let (first, last) = (&symbol_steps[g[0].0], &symbol_steps[g[g.len() - 1].0]);
+            let (a, b) = (instant(times[first.idx as usize]), instant(times[last.idx as usize]));
             let z = g.iter().map(|(_, z)| *z).fold(0.0_f64, |a, b| if b.abs() > a.abs() { b } else { a });
             out.push(
                 Finding::new(
@@ -176,11 +201,11 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                     format!(
                         "{} return at {} is {z:.1} robust sigmas from its norm",
                         bars.symbols[s],
-                        instant(first.time).format("%Y-%m-%d %H:%M")
+                        a.format("%Y-%m-%d %H:%M")
                     ),
                 )
                 .symbol(&bars.symbols[s])
-                .between(instant(first.time), instant(last.time))
+                .between(a, b)
                 .count(g.len() as u64)
                 .observed(json!({ "z": z, "log_return": first.ret }), json!({ "abs_z_at_most": spec.z_threshold }))
                 .sample(sample(input.frame, g.iter().map(|(i, _)| symbol_steps[*i].row))),
@@ -210,39 +235,16 @@ fn stale(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run:
     )
 }
 
-/// The market's cumulative log move, as a step function of time.
-struct MarketPath {
-    times: Vec<i64>,
-    levels: Vec<f64>,
-}
-
-impl MarketPath {
-    /// The cumulative move up to and including `t`.
-    fn level(&self, t: i64) -> f64 {
-        match self.times.binary_search(&t) {
-            Ok(i) => self.levels[i],
-            Err(0) => 0.0,
-            Err(i) => self.levels[i - 1],
-        }
-    }
-}
-
-/// Median one-bar return across symbols at each time, accumulated into a level path.
-/// Only returns over one bar (previous time = the preceding distinct time) vote.
-fn market_path(spec: &Spec, steps: &[Vec<Step>]) -> MarketPath {
-    let mut times: Vec<i64> = steps.iter().flatten().flat_map(|s| [s.prev_time, s.time]).collect();
-    times.sort_unstable();
-    times.dedup();
-    let index: HashMap<i64, usize> = times.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-    let mut votes: Vec<Vec<f64>> = vec![Vec::new(); times.len()];
-    for st in steps.iter().flatten().filter(|st| !st.split) {
-        let (i, j) = (index[&st.prev_time], index[&st.time]);
-        if j == i + 1 {
-            votes[j].push(st.ret);
-        }
+/// The market's cumulative log move at each time index: the median one-bar return across
+/// symbols, summed. Only returns over exactly one time step vote; a time with fewer than
+/// `min_cross_section` votes moves nothing.
+fn market_levels(spec: &Spec, steps: &[Step], times: usize) -> Vec<f64> {
+    let mut votes: Vec<Vec<f64>> = vec![Vec::new(); times];
+    for st in steps.iter().filter(|st| !st.split && st.idx == st.prev + 1) {
+        votes[st.idx as usize].push(st.ret);
     }
     let mut level = 0.0;
-    let levels = votes
+    votes
         .iter_mut()
         .map(|v| {
             if v.len() >= spec.min_cross_section.max(1) {
@@ -250,8 +252,7 @@ fn market_path(spec: &Spec, steps: &[Vec<Step>]) -> MarketPath {
             }
             level
         })
-        .collect();
-    MarketPath { times, levels }
+        .collect()
 }
 
 /// Median of a non-empty slice (reorders it).
@@ -303,7 +304,7 @@ mod tests {
     #[test]
     fn split_like_jumps_are_not_outliers() {
         let mut rows = clean_daily(2025, "AAA", "2025-11-26");
-        for r in rows.iter_mut().filter(|r| r.date() >= "2025-06-02".to_string()) {
+        for r in rows.iter_mut().filter(|r| r.date().as_str() >= "2025-06-02") {
             scale_bar(r, 0.5);
         }
         let report =
