@@ -75,6 +75,7 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         );
     }
     // The only clock read of a validation: everything downstream gets `as_of`.
+    #[allow(clippy::disallowed_methods)]
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     let mut run = validate_targets(&targets, as_of);
     run.unreadable.extend(problems.into_iter().map(|(p, error)| Unreadable { path: p.display().to_string(), error }));
