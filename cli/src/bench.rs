@@ -71,12 +71,13 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     let full = child("validate", &file, args.runs)?;
     for p in [&floor, &full] {
         out::line(&format!(
-            "{:<9} median {:>7.1} ms  min {:>7.1} ms  {:>6.2} M rows/s  peak RSS {:>6.1} MB  findings {}",
+            "{:<9} median {:>7.1} ms  min {:>7.1} ms  {:>6.2} M rows/s  peak RSS {:>6.1} MB  {} {}",
             p.phase,
             p.median_ms,
             p.min_ms,
             p.rows as f64 / p.median_ms / 1e3,
             p.peak_rss_mb,
+            if p.phase == "floor" { "groups" } else { "findings" },
             p.findings
         ));
     }

@@ -10,6 +10,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use lakewatch_core::Severity;
 
+// polars allocates and frees large buffers per partition; glibc hands them back to the kernel
+// and pays page faults on every reuse. mimalloc keeps them (see ARCHITECTURE.md, Choices).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod calendar_cmd;
 mod demo;

@@ -122,20 +122,30 @@ fn type_error(column: &str, actual: &DataType, expected: &'static str) -> Column
     ColumnError::Type { column: column.to_string(), actual: actual.to_string(), expected }
 }
 
-/// A numeric column as `f64`, NaN for nulls. Borrowed when it already is a dense `f64` column.
+/// A numeric column as `f64`, NaN for nulls. Borrowed when it already is a dense, single-chunk
+/// `f64` column; otherwise copied chunk by chunk (the frame itself is never rechunked).
 pub fn values_f64<'a>(frame: &'a DataFrame, name: &str) -> Result<Cow<'a, [f64]>, ColumnError> {
     let s = column(frame, name)?;
     if !s.dtype().is_primitive_numeric() {
         return Err(type_error(name, s.dtype(), "a number"));
     }
-    if let Ok(ca) = s.f64()
-        && let Ok(slice) = ca.cont_slice()
-    {
-        return Ok(Cow::Borrowed(slice));
+    if let Ok(ca) = s.f64() {
+        return Ok(ca.cont_slice().map_or_else(|_| Cow::Owned(dense(ca)), Cow::Borrowed));
     }
     let cast = s.cast(&DataType::Float64).map_err(|_| type_error(name, s.dtype(), "a number"))?;
     let ca = cast.f64().map_err(|_| type_error(name, s.dtype(), "a number"))?;
-    Ok(Cow::Owned(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect()))
+    Ok(Cow::Owned(dense(ca)))
+}
+
+fn dense(ca: &Float64Chunked) -> Vec<f64> {
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        match arr.validity() {
+            None => out.extend_from_slice(arr.values()),
+            Some(_) => out.extend(arr.iter().map(|v| v.copied().unwrap_or(f64::NAN))),
+        }
+    }
+    out
 }
 
 /// A timestamp or date column as epoch milliseconds, [`NULL_TIME`] for nulls, whatever its unit.

@@ -109,21 +109,36 @@ pub struct Checks {
 }
 
 impl Checks {
-    /// Runs every configured check, in order. Returns the findings and the checks skipped.
+    /// Runs every configured check. The outliers check, the costliest, runs on a second thread
+    /// beside the others; results come back in check order, so output is deterministic.
+    /// Returns the findings and the checks skipped.
     pub fn run(&self, input: &CheckInput<'_>) -> (Vec<Finding>, Vec<Skipped>) {
+        type Outcome = (CheckId, Option<Result<Vec<Finding>, CheckError>>);
+        let (mut results, outliers): (Vec<Outcome>, Outcome) = std::thread::scope(|scope| {
+            let outliers =
+                scope.spawn(|| (CheckId::Outliers, self.outliers.as_ref().map(|s| outliers::evaluate(s, input))));
+            let results = vec![
+                (CheckId::Schema, self.schema.as_ref().map(|s| schema::evaluate(s, input))),
+                (CheckId::Completeness, self.completeness.as_ref().map(|s| completeness::evaluate(s, input))),
+                (CheckId::Gaps, self.gaps.as_ref().map(|s| gaps::evaluate(s, input))),
+                (CheckId::Duplicates, self.duplicates.as_ref().map(|s| duplicates::evaluate(s, input))),
+                (CheckId::Integrity, self.integrity.as_ref().map(|s| integrity::evaluate(s, input))),
+            ];
+            let outliers = outliers.join().unwrap_or_else(|_| {
+                (CheckId::Outliers, Some(Err(CheckError::Contract("the outliers check panicked".into()))))
+            });
+            (results, outliers)
+        });
+        results.push(outliers);
         let mut findings = Vec::new();
         let mut skipped = Vec::new();
-        let mut record = |check: CheckId, result: Option<Result<Vec<Finding>, CheckError>>| match result {
-            Some(Ok(f)) => findings.extend(f),
-            Some(Err(e)) => skipped.push(Skipped { check, reason: e.to_string() }),
-            None => {}
-        };
-        record(CheckId::Schema, self.schema.as_ref().map(|s| schema::evaluate(s, input)));
-        record(CheckId::Completeness, self.completeness.as_ref().map(|s| completeness::evaluate(s, input)));
-        record(CheckId::Gaps, self.gaps.as_ref().map(|s| gaps::evaluate(s, input)));
-        record(CheckId::Duplicates, self.duplicates.as_ref().map(|s| duplicates::evaluate(s, input)));
-        record(CheckId::Integrity, self.integrity.as_ref().map(|s| integrity::evaluate(s, input)));
-        record(CheckId::Outliers, self.outliers.as_ref().map(|s| outliers::evaluate(s, input)));
+        for (check, result) in results {
+            match result {
+                Some(Ok(f)) => findings.extend(f),
+                Some(Err(e)) => skipped.push(Skipped { check, reason: e.to_string() }),
+                None => {}
+            }
+        }
         (findings, skipped)
     }
 

@@ -11,14 +11,12 @@
 
 use std::collections::BTreeMap;
 
-use polars::prelude::{InitHashMaps, PlHashSet};
-
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{CheckError, CheckInput, severity};
 use crate::finding::{Finding, Kind, Severity};
-use crate::frame::{NULL_TIME, instant, sample, values_f64};
+use crate::frame::{Bars, NULL_TIME, instant, sample, values_f64};
 
 /// `[checks.outliers]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,12 +82,16 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     let volume = values_f64(input.frame, &names.volume)?;
     let mut out = Vec::new();
 
-    // Distinct bar times, sorted; each symbol's rows are in time order, so a moving pointer
-    // maps a row to its time index without hashing.
-    let mut distinct: PlHashSet<i64> = PlHashSet::new();
-    distinct.extend(bars.time.iter().copied().filter(|t| *t != NULL_TIME));
-    let mut times: Vec<i64> = distinct.into_iter().collect();
-    times.sort_unstable();
+    let times = distinct_times(bars);
+    // Price ratios near 1:k or k:1; everything strictly between the innermost bands is ordinary.
+    let tol = spec.split_tolerance;
+    let bands: Vec<std::ops::RangeInclusive<f64>> = spec
+        .split_ratios
+        .iter()
+        .flat_map(|k| [(1.0 - tol) / k..=(1.0 + tol) / k, k * (1.0 - tol)..=k * (1.0 + tol)])
+        .collect();
+    let lowest = bands.iter().map(|b| *b.end()).filter(|e| *e < 1.0).fold(0.0, f64::max);
+    let highest = bands.iter().map(|b| *b.start()).filter(|s| *s > 1.0).fold(f64::INFINITY, f64::min);
 
     // Per symbol: returns between consecutive valid closes; stale runs on the way.
     let mut steps: Vec<Step> = Vec::with_capacity(bars.time.len());
@@ -121,9 +123,8 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             }
             if let Some((p, pc)) = prev {
                 let ratio = c / pc;
-                let split = spec.split_ratios.iter().any(|k| {
-                    (ratio * k - 1.0).abs() <= spec.split_tolerance || (ratio / k - 1.0).abs() <= spec.split_tolerance
-                });
+                let ordinary = ratio > lowest && ratio < highest;
+                let split = !ordinary && bands.iter().any(|b| b.contains(&ratio));
                 steps.push(Step { row, prev: p, idx, split, ret: ratio.ln() });
             }
             prev = Some((idx, c));
@@ -233,6 +234,36 @@ fn stale(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run:
         .observed(run.len() as u64, json!({ "less_than": spec.stale_run }))
         .sample(sample(input.frame, run.iter().copied())),
     )
+}
+
+/// Every distinct bar time, sorted. Symbols usually share one grid, so each symbol's (sorted)
+/// times are merged into the running list with a linear walk, and only a symbol with times
+/// the list lacks costs a merge.
+fn distinct_times(bars: &Bars) -> Vec<i64> {
+    let mut times: Vec<i64> = Vec::new();
+    let mut extra: Vec<i64> = Vec::new();
+    for s in 0..bars.len() {
+        let mut j = 0;
+        extra.clear();
+        for &row in bars.rows(s) {
+            let t = bars.time[row as usize];
+            if t == NULL_TIME {
+                continue;
+            }
+            while j < times.len() && times[j] < t {
+                j += 1;
+            }
+            if j == times.len() || times[j] != t {
+                extra.push(t);
+            }
+        }
+        if !extra.is_empty() {
+            times.extend_from_slice(&extra);
+            times.sort_unstable();
+            times.dedup();
+        }
+    }
+    times
 }
 
 /// The market's cumulative log move at each time index: the median one-bar return across
