@@ -10,10 +10,10 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CheckError, CheckInput, severity};
+use super::{CheckError, CheckInput, rows_finding, severity};
 use crate::calendar::Session;
 use crate::finding::{Finding, Kind, Severity};
-use crate::frame::{Bars, column, instant, sample};
+use crate::frame::{Bars, column, sample};
 
 /// `[checks.completeness]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,18 +139,13 @@ fn universe_findings(spec: &Spec, input: &CheckInput<'_>, bars: &Bars, out: &mut
         None => present.iter().copied().collect(),
     };
     for s in candidates.into_iter().filter(|s| !universe.symbols.contains(*s)) {
-        let rows = bars.symbols.iter().position(|x| x == s).map(|i| bars.rows(i).to_vec()).unwrap_or_default();
-        let times: Vec<i64> =
-            rows.iter().map(|&r| bars.time[r as usize]).filter(|t| *t != crate::frame::NULL_TIME).collect();
-        let mut f = Finding::new(Kind::UnknownSymbol, sev(Kind::UnknownSymbol), format!("{s} is not in the universe"))
-            .symbol(s)
-            .count(rows.len() as u64)
-            .observed(s, "a universe symbol")
-            .sample(sample(input.frame, rows.iter().copied()));
-        if let (Some(a), Some(b)) = (times.iter().min(), times.iter().max()) {
-            f = f.between(instant(*a), instant(*b));
-        }
-        out.push(f);
+        let message = format!("{s} is not in the universe");
+        let severity = sev(Kind::UnknownSymbol);
+        let f = match bars.symbols.iter().position(|x| x == s) {
+            Some(i) => rows_finding(Kind::UnknownSymbol, severity, message, input, bars, i, bars.rows(i)),
+            None => Finding::new(Kind::UnknownSymbol, severity, message).symbol(s).count(0),
+        };
+        out.push(f.observed(s, "a universe symbol"));
     }
     // Only an object that holds the whole universe can miss a symbol; per-symbol objects that
     // never arrived are the sweep's business.

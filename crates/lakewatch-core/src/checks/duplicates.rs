@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckError, CheckInput, severity};
+use super::{CheckError, CheckInput, rows_finding, severity};
 use crate::finding::{Finding, Kind, Severity};
-use crate::frame::{NULL_TIME, instant, sample};
+use crate::frame::NULL_TIME;
 
 /// `[checks.duplicates]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,20 +36,14 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             })
             .map(|w| w[1])
             .collect();
-        let (Some(&first), Some(&last)) = (dups.first(), dups.last()) else { continue };
+        if dups.is_empty() {
+            continue;
+        }
         let n = dups.len() as u64;
-        out.push(
-            Finding::new(
-                Kind::DuplicateRows,
-                severity(spec.severity, &spec.kinds, Kind::DuplicateRows),
-                format!("{} has {n} rows repeating ({}, {time_column})", bars.symbols[s], input.contract.entity_column),
-            )
-            .symbol(&bars.symbols[s])
-            .between(instant(bars.time[first as usize]), instant(bars.time[last as usize]))
-            .count(n)
-            .observed(n, 0)
-            .sample(sample(input.frame, dups.iter().copied())),
-        );
+        let message =
+            format!("{} has {n} rows repeating ({}, {time_column})", bars.symbols[s], input.contract.entity_column);
+        let severity = severity(spec.severity, &spec.kinds, Kind::DuplicateRows);
+        out.push(rows_finding(Kind::DuplicateRows, severity, message, input, bars, s, &dups).observed(n, 0));
     }
     Ok(out)
 }

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CheckError, CheckInput, severity};
+use super::{CheckError, CheckInput, rows_finding, severity};
 use crate::calendar::Day;
 use crate::contract::{Interval, SessionHours};
 use crate::finding::{Finding, Kind, Severity};
-use crate::frame::{Bars, NULL_TIME, instant, sample};
+use crate::frame::{Bars, NULL_TIME, instant};
 
 /// `[checks.gaps]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,21 +145,12 @@ fn outside(
     rows: &[u32],
     reason: String,
 ) -> Option<Finding> {
-    let first = bars.time[*rows.first()? as usize];
-    let last = bars.time[*rows.last()? as usize];
-    Some(
-        Finding::new(
-            Kind::OutsideSession,
-            severity,
-            format!("{} has {} bars outside the session", bars.symbols[s], rows.len()),
-        )
-        .symbol(&bars.symbols[s])
-        .between(instant(first), instant(last))
-        .count(rows.len() as u64)
-        .observed(rows.len() as u64, 0)
-        .reason(Some(reason))
-        .sample(sample(input.frame, rows.iter().copied())),
-    )
+    (!rows.is_empty()).then(|| {
+        let message = format!("{} has {} bars outside the session", bars.symbols[s], rows.len());
+        rows_finding(Kind::OutsideSession, severity, message, input, bars, s, rows)
+            .observed(rows.len() as u64, 0)
+            .reason(Some(reason))
+    })
 }
 
 fn daily(spec: &Spec, input: &CheckInput<'_>, bars: &Bars) -> Result<Vec<Finding>, CheckError> {

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckError, CheckInput, severity};
+use super::{CheckError, CheckInput, rows_finding, severity};
 use crate::finding::{Finding, Kind, Severity};
-use crate::frame::{NULL_TIME, instant, sample, values_f64};
+use crate::frame::values_f64;
 
 /// `[checks.integrity]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,23 +71,12 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             }
         }
         for ((kind, rule), rows) in KINDS.iter().zip(hits) {
-            let times: Vec<i64> = rows.iter().map(|&r| bars.time[r as usize]).filter(|t| *t != NULL_TIME).collect();
             if rows.is_empty() {
                 continue;
             }
-            let mut f = Finding::new(
-                *kind,
-                severity(spec.severity, &spec.kinds, *kind),
-                format!("{} has {} bars breaking {rule}", bars.symbols[s], rows.len()),
-            )
-            .symbol(&bars.symbols[s])
-            .count(rows.len() as u64)
-            .observed(rows.len() as u64, *rule)
-            .sample(sample(frame, rows.iter().copied()));
-            if let (Some(a), Some(b)) = (times.iter().min(), times.iter().max()) {
-                f = f.between(instant(*a), instant(*b));
-            }
-            out.push(f);
+            let message = format!("{} has {} bars breaking {rule}", bars.symbols[s], rows.len());
+            let severity = severity(spec.severity, &spec.kinds, *kind);
+            out.push(rows_finding(*kind, severity, message, input, bars, s, &rows).observed(rows.len() as u64, *rule));
         }
     }
     Ok(out)

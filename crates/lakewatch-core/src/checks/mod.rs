@@ -70,6 +70,31 @@ impl CheckInput<'_> {
     }
 }
 
+/// A finding about some rows of symbol number `s`: names the symbol, spans their (non-null)
+/// times, counts them and samples them.
+pub(crate) fn rows_finding(
+    kind: Kind,
+    severity: Severity,
+    message: String,
+    input: &CheckInput<'_>,
+    bars: &Bars,
+    s: usize,
+    rows: &[u32],
+) -> Finding {
+    let times = rows.iter().map(|&r| bars.time[r as usize]).filter(|t| *t != crate::frame::NULL_TIME);
+    let (first, last) = times.fold((None, None), |(a, b): (Option<i64>, Option<i64>), t| {
+        (Some(a.map_or(t, |a| a.min(t))), Some(b.map_or(t, |b| b.max(t))))
+    });
+    let mut f = Finding::new(kind, severity, message)
+        .symbol(&bars.symbols[s])
+        .count(rows.len() as u64)
+        .sample(crate::frame::sample(input.frame, rows.iter().copied()));
+    if let (Some(a), Some(b)) = (first, last) {
+        f = f.between(crate::frame::instant(a), crate::frame::instant(b));
+    }
+    f
+}
+
 /// Severity for a kind: the per-kind override, else the check's default.
 pub fn severity(default: Severity, kinds: &BTreeMap<Kind, Severity>, kind: Kind) -> Severity {
     kinds.get(&kind).copied().unwrap_or(default)

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CheckError, CheckInput, severity};
+use super::{CheckError, CheckInput, rows_finding, severity};
 use crate::finding::{Finding, Kind, Severity};
 use crate::frame::{Bars, NULL_TIME, instant, sample, values_f64};
 
@@ -221,18 +221,10 @@ fn stale(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run:
         return None;
     }
     let bars = input.bars().ok()?;
-    let (a, b) = (bars.time[run[0] as usize], bars.time[run[run.len() - 1] as usize]);
+    let message = format!("{} closed at the same price {} bars in a row", bars.symbols[s], run.len());
     Some(
-        Finding::new(
-            Kind::StalePrice,
-            severity,
-            format!("{} closed at the same price {} bars in a row", bars.symbols[s], run.len()),
-        )
-        .symbol(&bars.symbols[s])
-        .between(instant(a), instant(b))
-        .count(run.len() as u64)
-        .observed(run.len() as u64, json!({ "less_than": spec.stale_run }))
-        .sample(sample(input.frame, run.iter().copied())),
+        rows_finding(Kind::StalePrice, severity, message, input, bars, s, run)
+            .observed(run.len() as u64, json!({ "less_than": spec.stale_run })),
     )
 }
 
