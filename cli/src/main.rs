@@ -19,6 +19,7 @@ mod bench;
 mod calendar_cmd;
 mod demo;
 mod lake;
+mod lint_emf;
 mod out;
 mod validate;
 
@@ -38,6 +39,8 @@ enum Command {
     Demo(demo::Args),
     /// Benchmark: full validation of a 5,000-symbol minute partition against the read floor.
     Bench(bench::Args),
+    /// Lint captured log lines: every EMF document CloudWatch would refuse, by line. Exit 1 on any.
+    LintEmf(lint_emf::Args),
     /// Exchange calendar queries.
     Calendar {
         #[command(subcommand)]
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Calendar { command } => calendar_cmd::run(command),
         Command::Bench(args) => bench::run(args),
+        Command::LintEmf(args) => lint_emf::run(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

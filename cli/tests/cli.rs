@@ -259,3 +259,24 @@ fn demo_refuses_to_clear_a_folder_it_did_not_write() {
     assert!(stderr(&o).contains("was not written by `lakewatch demo`"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(), "keep me");
 }
+
+#[test]
+fn lint_emf_reports_each_bad_document_by_line_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"Rows":5,"service":"validator","_aws":{"Timestamp":1764361200000,"CloudWatchMetrics":[{"Namespace":"Lakewatch","Dimensions":[["service"]],"Metrics":[{"Name":"Rows","Unit":"Count"}]}]}}"#;
+    let bad = good.replace("\"Count\"", "\"Furlongs\"");
+    let file = dir.path().join("stdout.log");
+    std::fs::write(&file, format!("{good}\n{{\"level\":\"INFO\"}}\n{bad}\n")).unwrap();
+    let o = lakewatch(&["lint-emf", "--now", "2025-11-28T20:20:00Z", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        "line 3: metric `Rows` has unit \"Furlongs\", not a CloudWatch unit\n2 EMF documents, 1 violations\n"
+    );
+    std::fs::write(&file, format!("{good}\n")).unwrap();
+    let o = lakewatch(&["lint-emf", "--now", "2025-11-28T20:20:00Z", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = lakewatch(&["lint-emf", dir.path().join("absent.log").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("absent.log: cannot read"), "{}", stderr(&o));
+}
