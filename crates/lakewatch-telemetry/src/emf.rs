@@ -221,6 +221,11 @@ impl Metrics {
         Ok(self)
     }
 
+    /// Records one value of a catalog metric, with the catalog's unit and resolution.
+    pub fn record(&mut self, metric: &crate::catalog::MetricSpec, value: f64) -> Result<&mut Self, EmfError> {
+        self.put(metric.name, metric.unit, metric.resolution, value)
+    }
+
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.metrics.is_empty()
@@ -321,6 +326,18 @@ mod tests {
             ]
         );
         assert!(m.is_empty(), "flush clears the values");
+    }
+
+    #[test]
+    fn catalog_metrics_carry_their_unit() {
+        let mut m = metrics();
+        let duration = crate::catalog::METRICS.iter().find(|s| s.name == "ValidationDuration").unwrap();
+        m.record(duration, 12.0).unwrap();
+        let doc: Value = serde_json::from_str(&m.flush(NOW, NOW).unwrap()[0]).unwrap();
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
+            json!({ "Name": "ValidationDuration", "Unit": "Milliseconds" })
+        );
     }
 
     #[test]

@@ -7,5 +7,6 @@
 //! metrics, so lakewatch writes its own small writer (see ARCHITECTURE.md).
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod emf;
 pub mod lint;

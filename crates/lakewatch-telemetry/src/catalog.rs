@@ -1,0 +1,408 @@
+//! The telemetry catalog: every metric, dimension and log event lakewatch emits, in one place.
+//! Dashboards, alarms and queries are generated from and checked against it; `docs/telemetry.md`
+//! is rendered from it (a test fails when the file is stale).
+
+use crate::emf::{Resolution, Unit};
+
+/// A declared dimension. Values are low-cardinality identifiers, never symbols or keys.
+#[derive(Debug, Clone, Copy)]
+pub struct DimensionSpec {
+    /// Name, as in EMF documents.
+    pub name: &'static str,
+    /// What its values are.
+    pub values: &'static str,
+}
+
+/// A declared metric.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricSpec {
+    /// PascalCase name.
+    pub name: &'static str,
+    /// Unit.
+    pub unit: Unit,
+    /// Storage resolution.
+    pub resolution: Resolution,
+    /// Dimension set (always with `service`).
+    pub dimensions: &'static [&'static str],
+    /// Who emits it.
+    pub emitter: &'static str,
+    /// What it measures.
+    pub description: &'static str,
+}
+
+/// A declared log event: a stable `event` name with typed fields.
+#[derive(Debug, Clone, Copy)]
+pub struct EventSpec {
+    /// snake_case event name (the `event` field).
+    pub name: &'static str,
+    /// Log level.
+    pub level: &'static str,
+    /// Fields beyond the common ones: (name, type).
+    pub fields: &'static [(&'static str, &'static str)],
+    /// When it is logged.
+    pub description: &'static str,
+}
+
+/// Fields on every log line (the Powertools for AWS Lambda names).
+pub const COMMON_FIELDS: &[(&str, &str)] = &[
+    ("level", "string"),
+    ("message", "string"),
+    ("timestamp", "ISO-8601 UTC, ms"),
+    ("service", "string"),
+    ("event", "string"),
+    ("cold_start", "bool"),
+    ("function_name", "string"),
+    ("function_arn", "string"),
+    ("function_memory_size", "int"),
+    ("function_request_id", "string"),
+    ("xray_trace_id", "string"),
+    ("correlation_id", "string"),
+    ("sampling_rate", "float"),
+];
+
+/// Every dimension.
+pub const DIMENSIONS: &[DimensionSpec] = &[
+    DimensionSpec {
+        name: "service",
+        values: "`validator`, `sweep`, `collector_daily`, `collector_minute`, `collector_fundamentals`",
+    },
+    DimensionSpec { name: "dataset", values: "a contract's `dataset`, e.g. `minute_bars`" },
+    DimensionSpec { name: "check", values: "`schema`, `completeness`, `gaps`, `duplicates`, `integrity`, `outliers`" },
+    DimensionSpec { name: "severity", values: "`info`, `warning`, `error`, `critical`" },
+    DimensionSpec { name: "collector", values: "`daily`, `minute`, `fundamentals`" },
+];
+
+const S: Resolution = Resolution::Standard;
+
+/// Every metric.
+pub const METRICS: &[MetricSpec] = &[
+    MetricSpec {
+        name: "ColdStart",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service"],
+        emitter: "all",
+        description: "1 on the first invocation of an execution environment, in its own document",
+    },
+    MetricSpec {
+        name: "Heartbeat",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service"],
+        emitter: "validator, sweep",
+        description: "1 per invocation; alarms treat missing data as breaching",
+    },
+    MetricSpec {
+        name: "ObjectsValidated",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator",
+        description: "objects validated",
+    },
+    MetricSpec {
+        name: "RowsChecked",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator",
+        description: "rows read from validated objects",
+    },
+    MetricSpec {
+        name: "BytesRead",
+        unit: Unit::Bytes,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator",
+        description: "object bytes read",
+    },
+    MetricSpec {
+        name: "ValidationDuration",
+        unit: Unit::Milliseconds,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator",
+        description: "time to decode and check one object",
+    },
+    MetricSpec {
+        name: "CompletenessRatio",
+        unit: Unit::None,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator",
+        description: "present / expected bars of an intraday partition",
+    },
+    MetricSpec {
+        name: "GapCount",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator",
+        description: "missing bars plus missing sessions",
+    },
+    MetricSpec {
+        name: "OutlierCount",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator",
+        description: "return outliers",
+    },
+    MetricSpec {
+        name: "Findings",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset", "check", "severity"],
+        emitter: "validator",
+        description: "findings by check and severity",
+    },
+    MetricSpec {
+        name: "UnreadableObjects",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator",
+        description: "objects that could not be decoded",
+    },
+    MetricSpec {
+        name: "AlertsPublished",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset", "severity"],
+        emitter: "validator, sweep",
+        description: "SNS alerts sent",
+    },
+    MetricSpec {
+        name: "AlertsResolved",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "validator, sweep",
+        description: "SNS resolved messages sent",
+    },
+    MetricSpec {
+        name: "MissingPartitions",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "dataset"],
+        emitter: "sweep",
+        description: "partitions past their deadline that never arrived",
+    },
+    MetricSpec {
+        name: "CollectedRows",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "rows written",
+    },
+    MetricSpec {
+        name: "SymbolsSucceeded",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "symbols collected",
+    },
+    MetricSpec {
+        name: "SymbolsFailed",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "symbols that failed this run",
+    },
+    MetricSpec {
+        name: "ApiLatency",
+        unit: Unit::Milliseconds,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "market-data API request latency",
+    },
+    MetricSpec {
+        name: "ApiRetries",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "retried API requests",
+    },
+    MetricSpec {
+        name: "ApiThrottles",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "HTTP 429 responses",
+    },
+    MetricSpec {
+        name: "BytesWritten",
+        unit: Unit::Bytes,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "bytes written to the lake",
+    },
+    MetricSpec {
+        name: "ObjectsWritten",
+        unit: Unit::Count,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "objects written to the lake",
+    },
+    MetricSpec {
+        name: "DataLag",
+        unit: Unit::Seconds,
+        resolution: S,
+        dimensions: &["service", "collector"],
+        emitter: "collectors",
+        description: "now minus the newest bar collected",
+    },
+];
+
+/// Every log event.
+pub const EVENTS: &[EventSpec] = &[
+    EventSpec {
+        name: "partition_validated",
+        level: "INFO",
+        fields: &[
+            ("dataset", "string"),
+            ("key", "string"),
+            ("rows", "int"),
+            ("findings", "int"),
+            ("max_severity", "string"),
+            ("duration_ms", "float"),
+        ],
+        description: "an object was validated",
+    },
+    EventSpec {
+        name: "object_unreadable",
+        level: "ERROR",
+        fields: &[("dataset", "string"), ("key", "string"), ("error", "string")],
+        description: "an object could not be decoded; an alert follows",
+    },
+    EventSpec {
+        name: "older_version_skipped",
+        level: "INFO",
+        fields: &[("key", "string"), ("version", "string"), ("validated_version", "string")],
+        description: "an event for a version older than the one already validated",
+    },
+    EventSpec {
+        name: "alert_published",
+        level: "WARN",
+        fields: &[
+            ("dataset", "string"),
+            ("partition", "string"),
+            ("checks", "string"),
+            ("severity", "string"),
+            ("dedup_key", "string"),
+        ],
+        description: "an SNS alert was sent",
+    },
+    EventSpec {
+        name: "alert_resolved",
+        level: "INFO",
+        fields: &[("dataset", "string"), ("partition", "string"), ("dedup_key", "string")],
+        description: "a resolved message was sent",
+    },
+    EventSpec {
+        name: "symbol_failed",
+        level: "ERROR",
+        fields: &[("collector", "string"), ("symbol", "string"), ("error", "string"), ("attempts", "int")],
+        description: "one symbol failed; the batch goes on",
+    },
+    EventSpec {
+        name: "collection_finished",
+        level: "INFO",
+        fields: &[
+            ("collector", "string"),
+            ("session", "date"),
+            ("status", "string"),
+            ("succeeded", "int"),
+            ("failed", "int"),
+            ("rows", "int"),
+        ],
+        description: "a collector run ended (`complete` or `partial`)",
+    },
+    EventSpec {
+        name: "partition_missing",
+        level: "WARN",
+        fields: &[("dataset", "string"), ("session", "date"), ("expected", "int"), ("present", "int")],
+        description: "the sweep found a partition past its deadline",
+    },
+];
+
+/// `docs/telemetry.md`, rendered from the catalog.
+pub fn markdown() -> String {
+    let mut md = String::from(
+        "# Telemetry catalog\n\nGenerated from `crates/lakewatch-telemetry/src/catalog.rs`; do not edit.\n\
+         Regenerate with `UPDATE_DOCS=1 cargo test -p lakewatch-telemetry`.\n\n## Dimensions\n\n| name | values |\n|---|---|\n",
+    );
+    for d in DIMENSIONS {
+        md.push_str(&format!("| `{}` | {} |\n", d.name, d.values));
+    }
+    md.push_str(
+        "\n## Metrics\n\n| name | unit | resolution | dimensions | emitted by | meaning |\n|---|---|---|---|---|---|\n",
+    );
+    for m in METRICS {
+        let res = match m.resolution {
+            Resolution::Standard => "60 s",
+            Resolution::High => "1 s",
+        };
+        md.push_str(&format!(
+            "| `{}` | {} | {res} | {} | {} | {} |\n",
+            m.name,
+            m.unit.as_str(),
+            m.dimensions.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", "),
+            m.emitter,
+            m.description
+        ));
+    }
+    md.push_str("\n## Log events\n\nEvery line carries: ");
+    md.push_str(&COMMON_FIELDS.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", "));
+    md.push_str(".\n\n| event | level | fields | when |\n|---|---|---|---|\n");
+    for e in EVENTS {
+        let fields = e.fields.iter().map(|(n, t)| format!("`{n}` ({t})")).collect::<Vec<_>>().join(", ");
+        md.push_str(&format!("| `{}` | {} | {fields} | {} |\n", e.name, e.level, e.description));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_dimensions_declared() {
+        let mut names: Vec<&str> = METRICS.iter().map(|m| m.name).chain(EVENTS.iter().map(|e| e.name)).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "duplicate names in the catalog");
+        for m in METRICS {
+            assert!(m.dimensions.first() == Some(&"service"), "{} lacks the service dimension", m.name);
+            for d in m.dimensions {
+                assert!(DIMENSIONS.iter().any(|x| x.name == *d), "{}: dimension `{d}` is not declared", m.name);
+            }
+            assert!(m.name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && m.name.is_ascii(), "{}", m.name);
+        }
+        for e in EVENTS {
+            assert!(e.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", e.name);
+        }
+    }
+
+    #[test]
+    fn docs_telemetry_md_is_fresh() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/telemetry.md");
+        let want = markdown();
+        #[allow(clippy::disallowed_methods)] // a test switch, not configuration
+        let update = std::env::var("UPDATE_DOCS").is_ok();
+        if update {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(have == want, "docs/telemetry.md is stale: run `UPDATE_DOCS=1 cargo test -p lakewatch-telemetry`");
+    }
+}
