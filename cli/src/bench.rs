@@ -11,7 +11,9 @@ use lakewatch_core::{Contracts, Object, Universe, validate};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{Dir, Outcome, out};
+use lakewatch_telemetry::console as out;
+
+use crate::{Dir, Outcome};
 
 /// `lakewatch bench [--symbols N] [--runs N] [--dir DIR]`
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,9 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use lakewatch_core::Calendar;
 
-use crate::{Outcome, out};
+use lakewatch_telemetry::console as out;
+
+use crate::Outcome;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {

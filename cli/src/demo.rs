@@ -7,7 +7,9 @@ use lakewatch_synth::{LakeSpec, Scorecard, build, score, to_parquet};
 use serde::Serialize;
 
 use crate::validate::{print_human, validate_targets};
-use crate::{Dir, Outcome, lake, out};
+use lakewatch_telemetry::console as out;
+
+use crate::{Dir, Outcome, lake};
 
 /// Marks a folder the demo wrote, so that it may clear it on the next run (and only it).
 const MARKER: &str = ".lakewatch-demo";

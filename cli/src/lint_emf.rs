@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use lakewatch_telemetry::lint::lint;
 
-use crate::{Outcome, out};
+use lakewatch_telemetry::console as out;
+
+use crate::Outcome;
 
 /// `lakewatch lint-emf [--now TS] [FILE|-]`
 #[derive(Debug, clap::Args)]

@@ -20,7 +20,6 @@ mod calendar_cmd;
 mod demo;
 mod lake;
 mod lint_emf;
-mod out;
 mod validate;
 
 /// Data quality for market-data lakes: contracts, the XNYS calendar, and checks.
@@ -77,7 +76,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
         Err(e) => {
-            out::error(&format!("{e:#}"));
+            lakewatch_telemetry::console::error(&format!("{e:#}"));
             ExitCode::from(2)
         }
     }

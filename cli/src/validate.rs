@@ -8,7 +8,9 @@ use lakewatch_core::{Object, Report, Severity, validate};
 use serde::Serialize;
 
 use crate::lake::{self, Target, Universes};
-use crate::{Dir, Outcome, out};
+use lakewatch_telemetry::console as out;
+
+use crate::{Dir, Outcome};
 
 /// `lakewatch validate [--contracts DIR] [--root DIR] [--as-of TS] [--json] [--fail-on SEVERITY] PATH...`
 #[derive(Debug, clap::Args)]

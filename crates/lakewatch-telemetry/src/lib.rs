@@ -8,5 +8,6 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod console;
 pub mod emf;
 pub mod lint;
