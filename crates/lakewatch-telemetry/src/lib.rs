@@ -11,3 +11,4 @@ pub mod catalog;
 pub mod console;
 pub mod emf;
 pub mod lint;
+pub mod log;
