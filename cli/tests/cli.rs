@@ -5,6 +5,36 @@ use std::process::{Command, Output};
 
 use lakewatch_synth::{LakeSpec, build, to_parquet};
 
+/// A temporary folder removed on drop. (Not the `tempfile` crate: as a dev-dependency it
+/// changes the feature set of crates polars shares, and `cargo run` would rebuild polars.)
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+mod tempfile {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    pub fn tempdir() -> std::io::Result<super::TempDir> {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("lakewatch-cli-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(super::TempDir(dir))
+    }
+}
+
 const MINUTE: &str = include_str!("../../validator/contracts/minute_bars.toml");
 
 fn lakewatch(args: &[&str]) -> Output {
@@ -20,7 +50,7 @@ fn stdout(o: &Output) -> String {
 }
 
 /// A small clean lake (no defects) written to a temp folder.
-fn clean_lake() -> (tempfile::TempDir, Vec<PathBuf>) {
+fn clean_lake() -> (TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
     let mut lake = build(LakeSpec { symbols: 15, sessions: 3, seed: 1, defects: false });
     let mut paths = Vec::new();
