@@ -124,9 +124,7 @@ fn route_file<'c>(path: &Path, root: Option<&Path>, contracts: &'c Contracts) ->
         }
         root = r.parent().map(Path::to_path_buf);
     }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let err = contracts.route(name).err().map(|e| e.to_string()).unwrap_or_default();
-    bail!("{display}: {}", err.replacen(&format!("key `{name}`"), "the path", 1))
+    bail!("{display}: the path matches no contract (templates: {})", contracts.templates())
 }
 
 /// Universe files, read once per (root, file).

@@ -54,6 +54,8 @@ pub(crate) enum Outcome {
     Clean,
     /// Findings at or above the threshold.
     Findings,
+    /// Input that could not be read; the reasons are already on stderr.
+    Unreadable,
 }
 
 fn main() -> ExitCode {
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
+        Ok(Outcome::Unreadable) => ExitCode::from(2),
         Err(e) => {
             lakewatch_telemetry::console::error(&format!("{e:#}"));
             ExitCode::from(2)

@@ -90,11 +90,11 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         out::error(&format!("{}: {}", u.path, u.error));
     }
     if !run.unreadable.is_empty() {
-        anyhow::bail!(
-            "{} of {} files could not be read",
-            run.unreadable.len(),
-            run.reports.len() + run.unreadable.len()
-        );
+        let total = run.reports.len() + run.unreadable.len();
+        if total > 1 {
+            out::error(&format!("{} of {total} files could not be read", run.unreadable.len()));
+        }
+        return Ok(Outcome::Unreadable);
     }
     let worst = run.reports.iter().filter_map(Report::max_severity).max();
     Ok(if worst.is_some_and(|w| w >= args.fail_on) { Outcome::Findings } else { Outcome::Clean })

@@ -78,6 +78,7 @@ fn assert_unreadable(o: &Output, path: &Path, needle: &str) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
     let line = err.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in: {err}"));
     assert!(line.contains(&path.display().to_string()), "{line}");
 }

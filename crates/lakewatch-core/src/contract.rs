@@ -445,6 +445,11 @@ impl Contracts {
         self.iter().find(|c| c.dataset == dataset)
     }
 
+    /// The key templates, comma-separated, for error messages.
+    pub fn templates(&self) -> String {
+        self.iter().map(|c| c.key.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
     /// The contract whose key template matches `key`, with the partition fields.
     pub fn route(&self, key: &str) -> Result<(&Contract, Partition), RouteError> {
         for (contract, template) in &self.entries {
@@ -452,10 +457,7 @@ impl Contracts {
                 return p.map(|p| (contract, p)).map_err(RouteError::BadField);
             }
         }
-        Err(RouteError::NoContract {
-            key: key.to_string(),
-            templates: self.iter().map(|c| c.key.as_str()).collect::<Vec<_>>().join(", "),
-        })
+        Err(RouteError::NoContract { key: key.to_string(), templates: self.templates() })
     }
 }
 
