@@ -182,18 +182,21 @@ fn csv_bad_input_exits_2_naming_the_file_column_or_byte() {
     let lake = dir.path().join("lake");
     std::fs::create_dir_all(lake.join("reference")).unwrap();
     std::fs::write(lake.join("reference/stock_universe.json"), r#"{"symbols": ["AAPL"]}"#).unwrap();
+    let validate_csv = |file: &Path| {
+        lakewatch(&[
+            "validate",
+            "--contracts",
+            contracts.to_str().unwrap(),
+            "--root",
+            lake.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ])
+    };
 
     let header_without_vwap =
         "symbol,timestamp,open,high,low,close,volume,trade_count\nAAPL,2025-11-26T14:30:00Z,1,1,1,1,10,1\n";
     let missing = put(&lake, "data/ticks/minute/date=2025-11-26/bars.csv", header_without_vwap.as_bytes());
-    let o = lakewatch(&[
-        "validate",
-        "--contracts",
-        contracts.to_str().unwrap(),
-        "--root",
-        lake.to_str().unwrap(),
-        missing.to_str().unwrap(),
-    ]);
+    let o = validate_csv(&missing);
     assert_unreadable(&o, &missing, "column `vwap` declared by contract `minute_bars` is missing from the csv header");
 
     let mut latin1 =
@@ -201,14 +204,7 @@ fn csv_bad_input_exits_2_naming_the_file_column_or_byte() {
             .to_vec();
     latin1[70] = 0xE9;
     let bad = put(&lake, "data/ticks/minute/date=2025-11-25/bars.csv", &latin1);
-    let o = lakewatch(&[
-        "validate",
-        "--contracts",
-        contracts.to_str().unwrap(),
-        "--root",
-        lake.to_str().unwrap(),
-        bad.to_str().unwrap(),
-    ]);
+    let o = validate_csv(&bad);
     assert_unreadable(&o, &bad, "not utf-8 text: invalid byte at offset 70");
 
     let bad_time = put(
@@ -216,14 +212,7 @@ fn csv_bad_input_exits_2_naming_the_file_column_or_byte() {
         "data/ticks/minute/date=2025-11-24/bars.csv",
         b"symbol,timestamp,open,high,low,close,volume,vwap,trade_count\nAAPL,yesterday,1,1,1,1,10,1,1\n",
     );
-    let o = lakewatch(&[
-        "validate",
-        "--contracts",
-        contracts.to_str().unwrap(),
-        "--root",
-        lake.to_str().unwrap(),
-        bad_time.to_str().unwrap(),
-    ]);
+    let o = validate_csv(&bad_time);
     assert_unreadable(&o, &bad_time, "column `timestamp` row 1: cannot parse `yesterday`");
 }
 
