@@ -26,15 +26,27 @@ pub trait LogEvent: Serialize {
     const MESSAGE: &'static str;
 }
 
+thread_local! {
+    /// The typed fields of the event being emitted on this thread: handed to the layer
+    /// directly, so they are serialized once instead of going through `tracing`'s text fields.
+    static PENDING: std::cell::RefCell<Option<Map<String, Value>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Emits a typed event.
 pub fn emit<E: LogEvent>(event: &E) {
-    let fields = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    let fields = match serde_json::to_value(event) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    PENDING.with(|p| *p.borrow_mut() = Some(fields));
     match E::LEVEL {
-        Level::ERROR => tracing::error!(event = E::NAME, lakewatch_fields = %fields, "{}", E::MESSAGE),
-        Level::WARN => tracing::warn!(event = E::NAME, lakewatch_fields = %fields, "{}", E::MESSAGE),
-        Level::INFO => tracing::info!(event = E::NAME, lakewatch_fields = %fields, "{}", E::MESSAGE),
-        _ => tracing::debug!(event = E::NAME, lakewatch_fields = %fields, "{}", E::MESSAGE),
+        Level::ERROR => tracing::error!(event = E::NAME, message = E::MESSAGE),
+        Level::WARN => tracing::warn!(event = E::NAME, message = E::MESSAGE),
+        Level::INFO => tracing::info!(event = E::NAME, message = E::MESSAGE),
+        _ => tracing::debug!(event = E::NAME, message = E::MESSAGE),
     }
+    // Filtered out by every layer: nothing took the fields.
+    PENDING.with(|p| p.borrow_mut().take());
 }
 
 /// Who is logging: set at cold start and per invocation.
@@ -66,8 +78,8 @@ pub struct LogContext {
 const SECRET_HINTS: &[&str] = &["authorization", "api_key", "apikey", "secret", "password", "token", "credential"];
 
 fn is_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    SECRET_HINTS.iter().any(|h| k.contains(h))
+    let k = key.as_bytes();
+    SECRET_HINTS.iter().any(|h| k.windows(h.len()).any(|w| w.eq_ignore_ascii_case(h.as_bytes())))
 }
 
 fn redact(v: &mut Value) {
@@ -145,11 +157,6 @@ impl Visit for Fields {
         match field.name() {
             "message" => self.message = Some(text),
             "event" => self.event = Some(text.trim_matches('"').to_string()),
-            "lakewatch_fields" => {
-                if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&text) {
-                    self.extra.extend(m);
-                }
-            }
             name => {
                 self.extra.insert(name.to_string(), Value::String(text));
             }
@@ -173,13 +180,16 @@ impl Visit for Fields {
 impl<S: Subscriber> Layer<S> for JsonLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
-        let ctx = self.context.lock().map(|c| c.clone()).unwrap_or_default();
+        let Ok(ctx) = self.context.lock() else { return };
         let threshold = if ctx.debug_sampled { Level::DEBUG } else { self.level };
         if level > threshold {
             return;
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
+        if let Some(typed) = PENDING.with(|p| p.borrow_mut().take()) {
+            fields.extra.extend(typed);
+        }
         let mut line = Map::new();
         let level_name = match level {
             Level::ERROR => "ERROR",
@@ -191,15 +201,15 @@ impl<S: Subscriber> Layer<S> for JsonLayer {
         line.insert("level".into(), level_name.into());
         line.insert("message".into(), fields.message.unwrap_or_default().into());
         line.insert("timestamp".into(), (self.clock)().to_rfc3339_opts(SecondsFormat::Millis, true).into());
-        line.insert("service".into(), ctx.service.into());
+        line.insert("service".into(), ctx.service.as_str().into());
         line.insert("cold_start".into(), ctx.cold_start.into());
         let optional: [(&str, Option<Value>); 6] = [
-            ("function_name", ctx.function_name.map(Value::from)),
-            ("function_arn", ctx.function_arn.map(Value::from)),
+            ("function_name", ctx.function_name.as_deref().map(Value::from)),
+            ("function_arn", ctx.function_arn.as_deref().map(Value::from)),
             ("function_memory_size", ctx.function_memory_size.map(Value::from)),
-            ("function_request_id", ctx.function_request_id.map(Value::from)),
-            ("xray_trace_id", ctx.xray_trace_id.map(Value::from)),
-            ("correlation_id", ctx.correlation_id.map(Value::from)),
+            ("function_request_id", ctx.function_request_id.as_deref().map(Value::from)),
+            ("xray_trace_id", ctx.xray_trace_id.as_deref().map(Value::from)),
+            ("correlation_id", ctx.correlation_id.as_deref().map(Value::from)),
         ];
         for (k, v) in optional {
             if let Some(v) = v {
@@ -216,6 +226,7 @@ impl<S: Subscriber> Layer<S> for JsonLayer {
         for (k, v) in fields.extra {
             line.entry(k).or_insert(v);
         }
+        drop(ctx);
         let mut value = Value::Object(line);
         redact(&mut value);
         if let Ok(mut out) = self.out.lock() {
