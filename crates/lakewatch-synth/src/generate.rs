@@ -1,6 +1,7 @@
 //! Building the lake.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
+use lakewatch_core::frame::instant;
 use lakewatch_core::{Calendar, Kind, Session};
 use polars::prelude::*;
 use rand_chacha::ChaCha8Rng;
@@ -160,10 +161,6 @@ impl Bar {
     fn flat(&mut self, price: f64) {
         (self.open, self.high, self.low, self.close, self.vwap) = (price, price, price, Some(price), price);
     }
-}
-
-fn instant(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
 /// Bars as a frame in the bar contracts' schema.
