@@ -74,192 +74,261 @@ pub const DIMENSIONS: &[DimensionSpec] = &[
 
 const S: Resolution = Resolution::Standard;
 
+/// `ColdStart`: 1 on the first invocation of an execution environment, in its own document.
+pub const COLD_START: MetricSpec = MetricSpec {
+    name: "ColdStart",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service"],
+    emitter: "all",
+    description: "1 on the first invocation of an execution environment, in its own document",
+};
+
+/// `Heartbeat`: 1 per invocation; alarms treat missing data as breaching.
+pub const HEARTBEAT: MetricSpec = MetricSpec {
+    name: "Heartbeat",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service"],
+    emitter: "validator, sweep",
+    description: "1 per invocation; alarms treat missing data as breaching",
+};
+
+/// `ObjectsValidated`: objects validated.
+pub const OBJECTS_VALIDATED: MetricSpec = MetricSpec {
+    name: "ObjectsValidated",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator",
+    description: "objects validated",
+};
+
+/// `RowsChecked`: rows read from validated objects.
+pub const ROWS_CHECKED: MetricSpec = MetricSpec {
+    name: "RowsChecked",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator",
+    description: "rows read from validated objects",
+};
+
+/// `BytesRead`: object bytes read.
+pub const BYTES_READ: MetricSpec = MetricSpec {
+    name: "BytesRead",
+    unit: Unit::Bytes,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator",
+    description: "object bytes read",
+};
+
+/// `ValidationDuration`: time to decode and check one object.
+pub const VALIDATION_DURATION: MetricSpec = MetricSpec {
+    name: "ValidationDuration",
+    unit: Unit::Milliseconds,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator",
+    description: "time to decode and check one object",
+};
+
+/// `CompletenessRatio`: present / expected bars of an intraday partition.
+pub const COMPLETENESS_RATIO: MetricSpec = MetricSpec {
+    name: "CompletenessRatio",
+    unit: Unit::None,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator",
+    description: "present / expected bars of an intraday partition",
+};
+
+/// `GapCount`: missing bars plus missing sessions.
+pub const GAP_COUNT: MetricSpec = MetricSpec {
+    name: "GapCount",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator",
+    description: "missing bars plus missing sessions",
+};
+
+/// `OutlierCount`: return outliers.
+pub const OUTLIER_COUNT: MetricSpec = MetricSpec {
+    name: "OutlierCount",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator",
+    description: "return outliers",
+};
+
+/// `Findings`: findings by check and severity.
+pub const FINDINGS: MetricSpec = MetricSpec {
+    name: "Findings",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset", "check", "severity"],
+    emitter: "validator",
+    description: "findings by check and severity",
+};
+
+/// `UnreadableObjects`: objects that could not be decoded.
+pub const UNREADABLE_OBJECTS: MetricSpec = MetricSpec {
+    name: "UnreadableObjects",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator",
+    description: "objects that could not be decoded",
+};
+
+/// `AlertsPublished`: SNS alerts sent.
+pub const ALERTS_PUBLISHED: MetricSpec = MetricSpec {
+    name: "AlertsPublished",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset", "severity"],
+    emitter: "validator, sweep",
+    description: "SNS alerts sent",
+};
+
+/// `AlertsResolved`: SNS resolved messages sent.
+pub const ALERTS_RESOLVED: MetricSpec = MetricSpec {
+    name: "AlertsResolved",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "validator, sweep",
+    description: "SNS resolved messages sent",
+};
+
+/// `MissingPartitions`: partitions past their deadline that never arrived.
+pub const MISSING_PARTITIONS: MetricSpec = MetricSpec {
+    name: "MissingPartitions",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "sweep",
+    description: "partitions past their deadline that never arrived",
+};
+
+/// `CollectedRows`: rows written.
+pub const COLLECTED_ROWS: MetricSpec = MetricSpec {
+    name: "CollectedRows",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "rows written",
+};
+
+/// `SymbolsSucceeded`: symbols collected.
+pub const SYMBOLS_SUCCEEDED: MetricSpec = MetricSpec {
+    name: "SymbolsSucceeded",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "symbols collected",
+};
+
+/// `SymbolsFailed`: symbols that failed this run.
+pub const SYMBOLS_FAILED: MetricSpec = MetricSpec {
+    name: "SymbolsFailed",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "symbols that failed this run",
+};
+
+/// `ApiLatency`: market-data API request latency.
+pub const API_LATENCY: MetricSpec = MetricSpec {
+    name: "ApiLatency",
+    unit: Unit::Milliseconds,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "market-data API request latency",
+};
+
+/// `ApiRetries`: retried API requests.
+pub const API_RETRIES: MetricSpec = MetricSpec {
+    name: "ApiRetries",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "retried API requests",
+};
+
+/// `ApiThrottles`: HTTP 429 responses.
+pub const API_THROTTLES: MetricSpec = MetricSpec {
+    name: "ApiThrottles",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "HTTP 429 responses",
+};
+
+/// `BytesWritten`: bytes written to the lake.
+pub const BYTES_WRITTEN: MetricSpec = MetricSpec {
+    name: "BytesWritten",
+    unit: Unit::Bytes,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "bytes written to the lake",
+};
+
+/// `ObjectsWritten`: objects written to the lake.
+pub const OBJECTS_WRITTEN: MetricSpec = MetricSpec {
+    name: "ObjectsWritten",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "objects written to the lake",
+};
+
+/// `DataLag`: now minus the newest bar collected.
+pub const DATA_LAG: MetricSpec = MetricSpec {
+    name: "DataLag",
+    unit: Unit::Seconds,
+    resolution: S,
+    dimensions: &["service", "collector"],
+    emitter: "collectors",
+    description: "now minus the newest bar collected",
+};
+
 /// Every metric.
 pub const METRICS: &[MetricSpec] = &[
-    MetricSpec {
-        name: "ColdStart",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service"],
-        emitter: "all",
-        description: "1 on the first invocation of an execution environment, in its own document",
-    },
-    MetricSpec {
-        name: "Heartbeat",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service"],
-        emitter: "validator, sweep",
-        description: "1 per invocation; alarms treat missing data as breaching",
-    },
-    MetricSpec {
-        name: "ObjectsValidated",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator",
-        description: "objects validated",
-    },
-    MetricSpec {
-        name: "RowsChecked",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator",
-        description: "rows read from validated objects",
-    },
-    MetricSpec {
-        name: "BytesRead",
-        unit: Unit::Bytes,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator",
-        description: "object bytes read",
-    },
-    MetricSpec {
-        name: "ValidationDuration",
-        unit: Unit::Milliseconds,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator",
-        description: "time to decode and check one object",
-    },
-    MetricSpec {
-        name: "CompletenessRatio",
-        unit: Unit::None,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator",
-        description: "present / expected bars of an intraday partition",
-    },
-    MetricSpec {
-        name: "GapCount",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator",
-        description: "missing bars plus missing sessions",
-    },
-    MetricSpec {
-        name: "OutlierCount",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator",
-        description: "return outliers",
-    },
-    MetricSpec {
-        name: "Findings",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset", "check", "severity"],
-        emitter: "validator",
-        description: "findings by check and severity",
-    },
-    MetricSpec {
-        name: "UnreadableObjects",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator",
-        description: "objects that could not be decoded",
-    },
-    MetricSpec {
-        name: "AlertsPublished",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset", "severity"],
-        emitter: "validator, sweep",
-        description: "SNS alerts sent",
-    },
-    MetricSpec {
-        name: "AlertsResolved",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "validator, sweep",
-        description: "SNS resolved messages sent",
-    },
-    MetricSpec {
-        name: "MissingPartitions",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "dataset"],
-        emitter: "sweep",
-        description: "partitions past their deadline that never arrived",
-    },
-    MetricSpec {
-        name: "CollectedRows",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "rows written",
-    },
-    MetricSpec {
-        name: "SymbolsSucceeded",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "symbols collected",
-    },
-    MetricSpec {
-        name: "SymbolsFailed",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "symbols that failed this run",
-    },
-    MetricSpec {
-        name: "ApiLatency",
-        unit: Unit::Milliseconds,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "market-data API request latency",
-    },
-    MetricSpec {
-        name: "ApiRetries",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "retried API requests",
-    },
-    MetricSpec {
-        name: "ApiThrottles",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "HTTP 429 responses",
-    },
-    MetricSpec {
-        name: "BytesWritten",
-        unit: Unit::Bytes,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "bytes written to the lake",
-    },
-    MetricSpec {
-        name: "ObjectsWritten",
-        unit: Unit::Count,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "objects written to the lake",
-    },
-    MetricSpec {
-        name: "DataLag",
-        unit: Unit::Seconds,
-        resolution: S,
-        dimensions: &["service", "collector"],
-        emitter: "collectors",
-        description: "now minus the newest bar collected",
-    },
+    COLD_START,
+    HEARTBEAT,
+    OBJECTS_VALIDATED,
+    ROWS_CHECKED,
+    BYTES_READ,
+    VALIDATION_DURATION,
+    COMPLETENESS_RATIO,
+    GAP_COUNT,
+    OUTLIER_COUNT,
+    FINDINGS,
+    UNREADABLE_OBJECTS,
+    ALERTS_PUBLISHED,
+    ALERTS_RESOLVED,
+    MISSING_PARTITIONS,
+    COLLECTED_ROWS,
+    SYMBOLS_SUCCEEDED,
+    SYMBOLS_FAILED,
+    API_LATENCY,
+    API_RETRIES,
+    API_THROTTLES,
+    BYTES_WRITTEN,
+    OBJECTS_WRITTEN,
+    DATA_LAG,
 ];
 
 /// Every log event.
@@ -332,6 +401,35 @@ pub const EVENTS: &[EventSpec] = &[
         fields: &[("dataset", "string"), ("session", "date"), ("expected", "int"), ("present", "int")],
         description: "the sweep found a partition past its deadline",
     },
+    EventSpec {
+        name: "traces_off",
+        level: "INFO",
+        fields: &[("endpoint", "string")],
+        description: "the OTLP endpoint did not take an export; traces stay off in this execution environment",
+    },
+];
+
+/// A declared span: what `tracing` span names mean in a trace.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanSpec {
+    /// Span name.
+    pub name: &'static str,
+    /// Its parent span.
+    pub parent: &'static str,
+    /// What it covers.
+    pub description: &'static str,
+}
+
+/// Every span.
+pub const SPANS: &[SpanSpec] = &[
+    SpanSpec {
+        name: "invocation",
+        parent: "the X-Ray trace Lambda started",
+        description: "one Lambda invocation; attributes `faas.invocation_id`, `faas.coldstart`",
+    },
+    SpanSpec { name: "partition", parent: "invocation", description: "one object validated (validator)" },
+    SpanSpec { name: "check", parent: "partition", description: "one check run on a partition (`check` attribute)" },
+    SpanSpec { name: "batch", parent: "invocation", description: "one request batch of a collector" },
 ];
 
 /// `docs/telemetry.md`, rendered from the catalog.
@@ -359,6 +457,10 @@ pub fn markdown() -> String {
             m.emitter,
             m.description
         ));
+    }
+    md.push_str("\n## Spans\n\n| span | parent | covers |\n|---|---|---|\n");
+    for s in SPANS {
+        md.push_str(&format!("| `{}` | {} | {} |\n", s.name, s.parent, s.description));
     }
     md.push_str("\n## Log events\n\nEvery line carries: ");
     md.push_str(&COMMON_FIELDS.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", "));

@@ -1,5 +1,5 @@
-//! The CLI's human and JSON output: the only code in the workspace that writes to stdout
-//! (the Lambdas' JSON logs and EMF documents will come through this crate too).
+//! Standard output: the CLI's human and JSON output, and the Lambdas' log lines and EMF
+//! documents ([`stdout_sink`]). The only code in the workspace that writes to stdout.
 
 use std::io::Write;
 
@@ -21,4 +21,16 @@ pub fn json(v: &impl serde::Serialize) {
         Ok(s) => line(&s),
         Err(e) => error(&format!("cannot serialize output: {e}")),
     }
+}
+
+/// Stdout as a telemetry [`Sink`](crate::Sink): one `write` per line, so lines from the log
+/// layer and EMF documents never interleave.
+pub fn stdout_sink() -> crate::Sink {
+    std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()))
+}
+
+/// The wall clock, for binaries (tests pass a fixed one).
+pub fn wall_clock() -> crate::log::Clock {
+    #[allow(clippy::disallowed_methods)] // the one wall clock of the Lambdas' telemetry
+    std::sync::Arc::new(|| chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()))
 }

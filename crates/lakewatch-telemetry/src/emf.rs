@@ -121,6 +121,14 @@ pub enum EmfError {
         /// The refused value.
         value: String,
     },
+    /// A catalog metric recorded with dimensions the catalog does not declare for it.
+    #[error("metric `{metric}` is declared without dimensions [{dimensions}]; see the telemetry catalog")]
+    Undeclared {
+        /// The metric.
+        metric: String,
+        /// The dimension names given.
+        dimensions: String,
+    },
     /// The same metric with two units or resolutions.
     #[error("metric `{0}` was recorded with two units or resolutions")]
     Conflict(String),
@@ -331,8 +339,7 @@ mod tests {
     #[test]
     fn catalog_metrics_carry_their_unit() {
         let mut m = metrics();
-        let duration = crate::catalog::METRICS.iter().find(|s| s.name == "ValidationDuration").unwrap();
-        m.record(duration, 12.0).unwrap();
+        m.record(&crate::catalog::VALIDATION_DURATION, 12.0).unwrap();
         let doc: Value = serde_json::from_str(&m.flush(NOW, NOW).unwrap()[0]).unwrap();
         assert_eq!(
             doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],

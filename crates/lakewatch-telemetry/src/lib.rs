@@ -1,6 +1,8 @@
-//! lakewatch's telemetry. So far: CloudWatch Embedded Metric Format (EMF) documents that
-//! respect every CloudWatch limit ([`emf`]), and an offline linter for captured log lines
-//! ([`lint`]). Structured logs, traces and the catalog come next (issue 3).
+//! lakewatch's telemetry, and the only code in the workspace that writes to stdout:
+//! Powertools-style JSON logs ([`log`]), CloudWatch Embedded Metric Format documents within
+//! every CloudWatch limit ([`emf`]), OTLP traces joined to X-Ray ([`trace`]), all wired per
+//! execution environment and per invocation by [`Telemetry`]; the catalog of everything
+//! emitted ([`catalog`]); and an offline EMF linter ([`lint`]).
 //!
 //! Neither `metrique` nor `metrics_cloudwatch_embedded` splits a flush of more than 100
 //! metrics or 100 values into several documents, and the latter has no high-resolution
@@ -10,5 +12,13 @@
 pub mod catalog;
 pub mod console;
 pub mod emf;
+mod invocation;
 pub mod lint;
 pub mod log;
+pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod trace;
+
+pub use invocation::{Finished, Invocation, InvocationInfo, Sink, Telemetry};
+pub use settings::Settings;

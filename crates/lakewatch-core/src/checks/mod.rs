@@ -100,6 +100,16 @@ pub fn severity(default: Severity, kinds: &BTreeMap<Kind, Severity>, kind: Kind)
     kinds.get(&kind).copied().unwrap_or(default)
 }
 
+/// Runs one configured check inside a `check` span.
+fn traced<S>(
+    check: CheckId,
+    spec: Option<&S>,
+    evaluate: impl FnOnce(&S) -> Result<Vec<Finding>, CheckError>,
+) -> (CheckId, Option<Result<Vec<Finding>, CheckError>>) {
+    let result = spec.map(|s| tracing::info_span!("check", check = %check).in_scope(|| evaluate(s)));
+    (check, result)
+}
+
 /// A check that could not run on a partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
@@ -139,15 +149,24 @@ impl Checks {
     /// Returns the findings and the checks skipped.
     pub fn run(&self, input: &CheckInput<'_>) -> (Vec<Finding>, Vec<Skipped>) {
         type Outcome = (CheckId, Option<Result<Vec<Finding>, CheckError>>);
+        // Each check runs in a `check` span, a child of the caller's (the validator's
+        // `partition` span); the outliers thread joins the caller's subscriber and span.
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let parent = tracing::Span::current();
         let (mut results, outliers): (Vec<Outcome>, Outcome) = std::thread::scope(|scope| {
-            let outliers =
-                scope.spawn(|| (CheckId::Outliers, self.outliers.as_ref().map(|s| outliers::evaluate(s, input))));
+            let outliers = scope.spawn(|| {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    parent.in_scope(|| {
+                        traced(CheckId::Outliers, self.outliers.as_ref(), |s| outliers::evaluate(s, input))
+                    })
+                })
+            });
             let results = vec![
-                (CheckId::Schema, self.schema.as_ref().map(|s| schema::evaluate(s, input))),
-                (CheckId::Completeness, self.completeness.as_ref().map(|s| completeness::evaluate(s, input))),
-                (CheckId::Gaps, self.gaps.as_ref().map(|s| gaps::evaluate(s, input))),
-                (CheckId::Duplicates, self.duplicates.as_ref().map(|s| duplicates::evaluate(s, input))),
-                (CheckId::Integrity, self.integrity.as_ref().map(|s| integrity::evaluate(s, input))),
+                traced(CheckId::Schema, self.schema.as_ref(), |s| schema::evaluate(s, input)),
+                traced(CheckId::Completeness, self.completeness.as_ref(), |s| completeness::evaluate(s, input)),
+                traced(CheckId::Gaps, self.gaps.as_ref(), |s| gaps::evaluate(s, input)),
+                traced(CheckId::Duplicates, self.duplicates.as_ref(), |s| duplicates::evaluate(s, input)),
+                traced(CheckId::Integrity, self.integrity.as_ref(), |s| integrity::evaluate(s, input)),
             ];
             let outliers = outliers.join().unwrap_or_else(|_| {
                 (CheckId::Outliers, Some(Err(CheckError::Contract("the outliers check panicked".into()))))
