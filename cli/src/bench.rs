@@ -184,7 +184,7 @@ impl lakewatch_telemetry::log::LogEvent for Validated<'_> {
 fn telemetry(runs: usize) -> Result<Outcome> {
     use std::sync::{Arc, Mutex};
 
-    use lakewatch_telemetry::catalog::METRICS;
+    use lakewatch_telemetry::catalog::VALIDATION_DURATION;
     use lakewatch_telemetry::emf::Metrics;
     use lakewatch_telemetry::log::{Clock, JsonLayer, LogContext, emit};
     use tracing_subscriber::layer::SubscriberExt;
@@ -220,7 +220,9 @@ fn telemetry(runs: usize) -> Result<Outcome> {
         let _ = serde_json::to_writer(&mut sink, &line);
     });
     let out: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
-    let clock: Clock = Arc::new(|| "2025-11-28T20:20:00.123Z".parse().unwrap_or_default());
+    // A fixed instant, as cheap as the wall clock (a parse per call would be measured too).
+    let instant: chrono::DateTime<chrono::Utc> = "2025-11-28T20:20:00.123Z".parse()?;
+    let clock: Clock = Arc::new(move || instant);
     let writer: Arc<Mutex<dyn std::io::Write + Send>> = out.clone();
     let layer = JsonLayer::new(tracing::Level::INFO, Arc::new(Mutex::new(context)), writer, clock);
     let log = tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -232,7 +234,7 @@ fn telemetry(runs: usize) -> Result<Outcome> {
         })
     });
 
-    let spec = METRICS.iter().find(|m| m.name == "ValidationDuration").context("catalog lacks ValidationDuration")?;
+    let spec = &VALIDATION_DURATION;
     let now = 1_764_361_200_000;
     let mut metrics = Metrics::new("Lakewatch", "validator")?;
     metrics.dimension("dataset", "minute_bars")?;

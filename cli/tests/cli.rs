@@ -37,8 +37,13 @@ mod tempfile {
 
 const MINUTE: &str = include_str!("../../validator/contracts/minute_bars.toml");
 
+/// Runs the binary; whatever it printed passes the EMF linter (issue 3: every binary's tests
+/// lint their captured stdout).
 fn lakewatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lakewatch")).args(args).output().unwrap()
+    let o = Command::new(env!("CARGO_BIN_EXE_lakewatch")).args(args).output().unwrap();
+    let violations = lakewatch_telemetry::lint::lint(&String::from_utf8_lossy(&o.stdout), None);
+    assert!(violations.is_empty(), "lakewatch {args:?} printed invalid EMF: {violations:?}");
+    o
 }
 
 fn stderr(o: &Output) -> String {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// At most this many metrics in one directive.
 pub const MAX_METRICS: usize = 100;
@@ -273,35 +273,73 @@ impl Metrics {
         Ok(docs)
     }
 
+    /// One document, written directly (no intermediate JSON tree): `_aws` first, then the
+    /// dimensions, the properties and the values.
     fn document(&self, batch: &[(&String, &Series, &[f64])], timestamp: i64) -> String {
-        let mut root = self.properties.clone();
+        let mut doc = Vec::with_capacity(256 + 64 * batch.len());
+        doc.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
+        doc.extend_from_slice(timestamp.to_string().as_bytes());
+        doc.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
+        string(&mut doc, &self.namespace);
+        doc.extend_from_slice(b",\"Dimensions\":[[");
+        for (i, k) in self.dimensions.keys().enumerate() {
+            if i > 0 {
+                doc.push(b',');
+            }
+            string(&mut doc, k);
+        }
+        doc.extend_from_slice(b"]],\"Metrics\":[");
+        for (i, (name, s, _)) in batch.iter().enumerate() {
+            if i > 0 {
+                doc.push(b',');
+            }
+            doc.extend_from_slice(b"{\"Name\":");
+            string(&mut doc, name);
+            doc.extend_from_slice(b",\"Unit\":\"");
+            doc.extend_from_slice(s.unit.as_str().as_bytes());
+            doc.push(b'"');
+            if s.resolution == Resolution::High {
+                doc.extend_from_slice(b",\"StorageResolution\":1");
+            }
+            doc.push(b'}');
+        }
+        doc.extend_from_slice(b"]}]}");
         for (k, v) in &self.dimensions {
-            root.insert(k.clone(), Value::String(v.clone()));
+            doc.push(b',');
+            string(&mut doc, k);
+            doc.push(b':');
+            string(&mut doc, v);
         }
-        let definitions: Vec<Value> = batch
-            .iter()
-            .map(|(name, s, _)| match s.resolution {
-                Resolution::Standard => json!({ "Name": name, "Unit": s.unit.as_str() }),
-                Resolution::High => json!({ "Name": name, "Unit": s.unit.as_str(), "StorageResolution": 1 }),
-            })
-            .collect();
+        for (k, v) in &self.properties {
+            // A dimension or a metric of the same name wins: a document has no duplicate keys.
+            if self.dimensions.contains_key(k) || self.metrics_named(batch, k) {
+                continue;
+            }
+            doc.push(b',');
+            string(&mut doc, k);
+            doc.push(b':');
+            let _ = serde_json::to_writer(&mut doc, v);
+        }
         for (name, _, values) in batch {
-            let v = if values.len() == 1 { json!(values[0]) } else { json!(values) };
-            root.insert((*name).clone(), v);
+            doc.push(b',');
+            string(&mut doc, name);
+            doc.push(b':');
+            let _ = match values {
+                [one] => serde_json::to_writer(&mut doc, one),
+                many => serde_json::to_writer(&mut doc, many),
+            };
         }
-        root.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp,
-                "CloudWatchMetrics": [{
-                    "Namespace": self.namespace,
-                    "Dimensions": [self.dimensions.keys().collect::<Vec<_>>()],
-                    "Metrics": definitions,
-                }],
-            }),
-        );
-        Value::Object(root).to_string()
+        doc.push(b'}');
+        String::from_utf8(doc).unwrap_or_default()
     }
+
+    fn metrics_named(&self, batch: &[(&String, &Series, &[f64])], key: &str) -> bool {
+        batch.iter().any(|(n, _, _)| n.as_str() == key)
+    }
+}
+
+fn string(doc: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(&mut *doc, s);
 }
 
 #[cfg(test)]
@@ -330,7 +368,7 @@ mod tests {
         assert_eq!(
             docs,
             vec![
-                r#"{"RowsChecked":1950000.0,"ValidationDuration":176.5,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["dataset","service"]],"Metrics":[{"Name":"RowsChecked","Unit":"Count"},{"Name":"ValidationDuration","StorageResolution":1,"Unit":"Milliseconds"}],"Namespace":"Lakewatch"}],"Timestamp":1764361200000},"dataset":"minute_bars","key":"data/ticks/minute/date=2025-11-28/bars.parquet","service":"validator"}"#
+                r#"{"_aws":{"Timestamp":1764361200000,"CloudWatchMetrics":[{"Namespace":"Lakewatch","Dimensions":[["dataset","service"]],"Metrics":[{"Name":"RowsChecked","Unit":"Count"},{"Name":"ValidationDuration","Unit":"Milliseconds","StorageResolution":1}]}]},"dataset":"minute_bars","service":"validator","key":"data/ticks/minute/date=2025-11-28/bars.parquet","RowsChecked":1950000.0,"ValidationDuration":176.5}"#
             ]
         );
         assert!(m.is_empty(), "flush clears the values");
@@ -343,7 +381,7 @@ mod tests {
         let doc: Value = serde_json::from_str(&m.flush(NOW, NOW).unwrap()[0]).unwrap();
         assert_eq!(
             doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
-            json!({ "Name": "ValidationDuration", "Unit": "Milliseconds" })
+            serde_json::json!({ "Name": "ValidationDuration", "Unit": "Milliseconds" })
         );
     }
 
@@ -435,5 +473,21 @@ mod tests {
         assert!(docs.len() > 1);
         assert!(docs.iter().all(|d| d.len() <= MAX_DOCUMENT), "{:?}", docs.iter().map(String::len).collect::<Vec<_>>());
         assert!(lint(&docs.join("\n"), NOW).is_empty());
+    }
+
+    #[test]
+    fn a_property_never_duplicates_a_dimension_or_metric_key() {
+        let mut m = metrics();
+        m.dimension("dataset", "minute_bars").unwrap();
+        m.property("dataset", "other").property("Rows", "text").property("key", "k");
+        m.put("Rows", Unit::Count, Resolution::Standard, 3.0).unwrap();
+        let doc = &m.flush(NOW, NOW).unwrap()[0];
+        assert_eq!(doc.matches("\"dataset\":").count(), 1, "{doc}");
+        assert_eq!(doc.matches("\"Rows\":").count(), 1, "{doc}");
+        let v: Value = serde_json::from_str(doc).unwrap();
+        assert_eq!(
+            (v["dataset"].as_str(), v["Rows"].as_f64(), v["key"].as_str()),
+            (Some("minute_bars"), Some(3.0), Some("k"))
+        );
     }
 }

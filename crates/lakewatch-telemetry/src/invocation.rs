@@ -285,6 +285,49 @@ mod tests {
     }
 
     #[test]
+    fn the_first_invocation_writes_cold_start_in_its_own_document() {
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let settings = Settings {
+            function_name: Some("lakewatch-validator".into()),
+            function_memory_size: Some(1024),
+            ..Settings::local("validator")
+        };
+        let mut telemetry =
+            Telemetry::new(settings, out.clone(), Arc::new(|| "2025-11-28T20:20:00Z".parse().unwrap())).unwrap();
+        let dispatch = telemetry.dispatch();
+        let mut written = Vec::new();
+        for request_id in ["req-1", "req-2"] {
+            tracing::dispatcher::with_default(&dispatch, || {
+                let mut inv = telemetry.start(InvocationInfo {
+                    request_id: request_id.into(),
+                    xray_trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0".into()),
+                    ..InvocationInfo::default()
+                });
+                inv.record(&OBJECTS_VALIDATED, &[("dataset", "minute_bars")], 1.0).unwrap();
+                emit(&TracesOff { endpoint: "marker" });
+                written.push(telemetry.finish(inv).documents);
+            });
+        }
+        assert_eq!(written, [2, 1], "ColdStart only on the first invocation");
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert_eq!(
+            lines[1],
+            r#"{"_aws":{"Timestamp":1764361200000,"CloudWatchMetrics":[{"Namespace":"Lakewatch","Dimensions":[["service"]],"Metrics":[{"Name":"ColdStart","Unit":"Count"}]}]},"service":"validator","ColdStart":1.0}"#
+        );
+        assert_eq!(
+            lines[2],
+            r#"{"_aws":{"Timestamp":1764361200000,"CloudWatchMetrics":[{"Namespace":"Lakewatch","Dimensions":[["dataset","service"]],"Metrics":[{"Name":"ObjectsValidated","Unit":"Count"}]}]},"dataset":"minute_bars","service":"validator","ObjectsValidated":1.0}"#
+        );
+        assert!(lines[0].contains(r#""cold_start":true"#) && lines[3].contains(r#""cold_start":false"#), "{text}");
+        assert!(lines[0].contains(r#""function_request_id":"req-1""#), "{text}");
+        assert!(lines[0].contains(r#""xray_trace_id":"1-5759e988-bd862e3fe1be46a994272793""#), "{text}");
+        assert!(lines[0].contains(r#""function_memory_size":1024"#), "{text}");
+        assert!(crate::lint::lint(&text, Some(1_764_361_200_000)).is_empty());
+    }
+
+    #[test]
     fn undeclared_dimensions_are_refused() {
         let mut telemetry = Telemetry::new(
             Settings::local("validator"),

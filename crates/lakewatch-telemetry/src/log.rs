@@ -5,10 +5,11 @@
 //! Events are types ([`LogEvent`]): a name from the catalog and serializable fields. They are
 //! emitted through `tracing`, and the [`JsonLayer`] turns them into lines.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -27,18 +28,21 @@ pub trait LogEvent: Serialize {
 }
 
 thread_local! {
-    /// The typed fields of the event being emitted on this thread: handed to the layer
-    /// directly, so they are serialized once instead of going through `tracing`'s text fields.
-    static PENDING: std::cell::RefCell<Option<Map<String, Value>>> = const { std::cell::RefCell::new(None) };
+    /// The typed fields of the event being emitted on this thread, already serialized: handed
+    /// to the layer directly, so they are written once instead of going through `tracing`'s
+    /// text fields. The flag says whether the buffer belongs to the current event.
+    static PENDING: RefCell<(bool, Vec<u8>)> = const { RefCell::new((false, Vec::new())) };
+    /// The line being written (reused: no allocation per line).
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Emits a typed event.
 pub fn emit<E: LogEvent>(event: &E) {
-    let fields = match serde_json::to_value(event) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    PENDING.with(|p| *p.borrow_mut() = Some(fields));
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        p.1.clear();
+        p.0 = serde_json::to_writer(&mut p.1, event).is_ok();
+    });
     match E::LEVEL {
         Level::ERROR => tracing::error!(event = E::NAME, message = E::MESSAGE),
         Level::WARN => tracing::warn!(event = E::NAME, message = E::MESSAGE),
@@ -46,7 +50,7 @@ pub fn emit<E: LogEvent>(event: &E) {
         _ => tracing::debug!(event = E::NAME, message = E::MESSAGE),
     }
     // Filtered out by every layer: nothing took the fields.
-    PENDING.with(|p| p.borrow_mut().take());
+    PENDING.with(|p| p.borrow_mut().0 = false);
 }
 
 /// Who is logging: set at cold start and per invocation.
@@ -187,52 +191,173 @@ impl<S: Subscriber> Layer<S> for JsonLayer {
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        if let Some(typed) = PENDING.with(|p| p.borrow_mut().take()) {
-            fields.extra.extend(typed);
-        }
-        let mut line = Map::new();
-        let level_name = match level {
-            Level::ERROR => "ERROR",
-            Level::WARN => "WARNING",
-            Level::INFO => "INFO",
-            Level::DEBUG => "DEBUG",
-            Level::TRACE => "TRACE",
-        };
-        line.insert("level".into(), level_name.into());
-        line.insert("message".into(), fields.message.unwrap_or_default().into());
-        line.insert("timestamp".into(), (self.clock)().to_rfc3339_opts(SecondsFormat::Millis, true).into());
-        line.insert("service".into(), ctx.service.as_str().into());
-        line.insert("cold_start".into(), ctx.cold_start.into());
-        let optional: [(&str, Option<Value>); 6] = [
-            ("function_name", ctx.function_name.as_deref().map(Value::from)),
-            ("function_arn", ctx.function_arn.as_deref().map(Value::from)),
-            ("function_memory_size", ctx.function_memory_size.map(Value::from)),
-            ("function_request_id", ctx.function_request_id.as_deref().map(Value::from)),
-            ("xray_trace_id", ctx.xray_trace_id.as_deref().map(Value::from)),
-            ("correlation_id", ctx.correlation_id.as_deref().map(Value::from)),
-        ];
-        for (k, v) in optional {
-            if let Some(v) = v {
-                line.insert(k.into(), v);
+        LINE.with(|line| {
+            let mut line = line.borrow_mut();
+            line.clear();
+            write_line(&mut line, level, &ctx, (self.clock)(), &fields);
+            drop(ctx);
+            if let Ok(mut out) = self.out.lock() {
+                let _ = out.write_all(&line);
             }
-        }
-        line.insert(
-            "sampling_rate".into(),
-            serde_json::Number::from_f64(ctx.sampling_rate).map_or(Value::Null, Value::Number),
-        );
-        if let Some(e) = fields.event {
-            line.insert("event".into(), e.into());
-        }
-        for (k, v) in fields.extra {
-            line.entry(k).or_insert(v);
-        }
-        drop(ctx);
-        let mut value = Value::Object(line);
-        redact(&mut value);
-        if let Ok(mut out) = self.out.lock() {
-            let _ = writeln!(out, "{value}");
+        });
+    }
+}
+
+/// Writes one log line: the Powertools fields, then the event's.
+fn write_line(line: &mut Vec<u8>, level: Level, ctx: &LogContext, now: DateTime<Utc>, fields: &Fields) {
+    let level_name = match level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARNING",
+        Level::INFO => "INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
+    };
+    line.extend_from_slice(b"{\"level\":\"");
+    line.extend_from_slice(level_name.as_bytes());
+    line.extend_from_slice(b"\",\"message\":");
+    string(line, fields.message.as_deref().unwrap_or_default());
+    line.extend_from_slice(b",\"timestamp\":\"");
+    timestamp(line, now);
+    line.extend_from_slice(b"\",\"service\":");
+    string(line, &ctx.service);
+    line.extend_from_slice(if ctx.cold_start { b",\"cold_start\":true" } else { b",\"cold_start\":false" });
+    let strings = [("function_name", &ctx.function_name), ("function_arn", &ctx.function_arn)];
+    for (k, v) in strings {
+        if let Some(v) = v {
+            key(line, k);
+            string(line, v);
         }
     }
+    if let Some(mb) = ctx.function_memory_size {
+        key(line, "function_memory_size");
+        line.extend_from_slice(mb.to_string().as_bytes());
+    }
+    let strings = [
+        ("function_request_id", &ctx.function_request_id),
+        ("xray_trace_id", &ctx.xray_trace_id),
+        ("correlation_id", &ctx.correlation_id),
+    ];
+    for (k, v) in strings {
+        if let Some(v) = v {
+            key(line, k);
+            string(line, v);
+        }
+    }
+    key(line, "sampling_rate");
+    let _ = serde_json::to_writer(&mut *line, &ctx.sampling_rate);
+    if let Some(e) = &fields.event {
+        key(line, "event");
+        string(line, e);
+    }
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        if std::mem::take(&mut p.0) {
+            typed_fields(line, &p.1);
+        }
+    });
+    for (k, v) in &fields.extra {
+        key(line, k);
+        if is_secret(k) {
+            line.extend_from_slice(b"\"***\"");
+        } else {
+            let mut v = v.clone();
+            redact(&mut v);
+            let _ = serde_json::to_writer(&mut *line, &v);
+        }
+    }
+    line.extend_from_slice(b"}\n");
+}
+
+/// Appends a serialized typed event (`{"a":1,...}`) as more fields of the line. When any key in
+/// it looks secret, it goes through the slow path that redacts at every depth.
+fn typed_fields(line: &mut Vec<u8>, json: &[u8]) {
+    let inner = match json {
+        [b'{', inner @ .., b'}'] => inner,
+        _ => return,
+    };
+    if inner.is_empty() {
+        return;
+    }
+    if keys_look_secret(inner) {
+        if let Ok(Value::Object(mut m)) = serde_json::from_slice::<Value>(json) {
+            for (k, v) in m.iter_mut() {
+                if is_secret(k) {
+                    *v = Value::String("***".into());
+                } else {
+                    redact(v);
+                }
+            }
+            for (k, v) in &m {
+                key(line, k);
+                let _ = serde_json::to_writer(&mut *line, v);
+            }
+        }
+        return;
+    }
+    line.push(b',');
+    line.extend_from_slice(inner);
+}
+
+/// True when a string followed by `:` (a key, or a value that looks like one) holds a secret
+/// hint. False positives only cost the slow path.
+fn keys_look_secret(json: &[u8]) -> bool {
+    let mut start = None;
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'\\' => i += 1,
+            b'"' => match start {
+                None => start = Some(i + 1),
+                Some(s) => {
+                    if json.get(i + 1) == Some(&b':') && std::str::from_utf8(&json[s..i]).is_ok_and(is_secret) {
+                        return true;
+                    }
+                    start = None;
+                }
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+fn key(line: &mut Vec<u8>, k: &str) {
+    line.push(b',');
+    string(line, k);
+    line.push(b':');
+}
+
+fn string(line: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(&mut *line, s);
+}
+
+/// `2025-11-28T20:20:00.123Z`, written without an intermediate string.
+fn timestamp(line: &mut Vec<u8>, t: DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    let digits = |line: &mut Vec<u8>, v: u32, width: usize| {
+        let mut buf = [b'0'; 4];
+        let mut v = v;
+        for slot in buf[..width].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        line.extend_from_slice(&buf[..width]);
+    };
+    digits(line, t.year().clamp(0, 9999) as u32, 4);
+    line.push(b'-');
+    digits(line, t.month(), 2);
+    line.push(b'-');
+    digits(line, t.day(), 2);
+    line.push(b'T');
+    digits(line, t.hour(), 2);
+    line.push(b':');
+    digits(line, t.minute(), 2);
+    line.push(b':');
+    digits(line, t.second(), 2);
+    line.push(b'.');
+    digits(line, t.timestamp_subsec_millis().min(999), 3);
+    line.push(b'Z');
 }
 
 #[cfg(test)]
@@ -314,13 +439,13 @@ mod tests {
         });
         assert_eq!(
             out,
-            "{\"cold_start\":true,\"dataset\":\"minute_bars\",\"event\":\"partition_validated\",\"findings\":2,\
+            "{\"level\":\"INFO\",\"message\":\"Partition validated\",\"timestamp\":\"2025-11-28T20:20:00.123Z\",\
+             \"service\":\"validator\",\"cold_start\":true,\"function_name\":\"lakewatch-validator\",\
              \"function_arn\":\"arn:aws:lambda:us-east-1:123456789012:function:lakewatch-validator\",\
-             \"function_memory_size\":1024,\"function_name\":\"lakewatch-validator\",\
-             \"function_request_id\":\"c6af9ac6-7b61-11e6-9a41-93e812345678\",\
-             \"key\":\"data/ticks/minute/date=2025-11-28/bars.parquet\",\"level\":\"INFO\",\
-             \"message\":\"Partition validated\",\"rows\":81900,\"sampling_rate\":0.1,\"service\":\"validator\",\
-             \"timestamp\":\"2025-11-28T20:20:00.123Z\",\"xray_trace_id\":\"1-5759e988-bd862e3fe1be46a994272793\"}\n"
+             \"function_memory_size\":1024,\"function_request_id\":\"c6af9ac6-7b61-11e6-9a41-93e812345678\",\
+             \"xray_trace_id\":\"1-5759e988-bd862e3fe1be46a994272793\",\"sampling_rate\":0.1,\
+             \"event\":\"partition_validated\",\"dataset\":\"minute_bars\",\
+             \"key\":\"data/ticks/minute/date=2025-11-28/bars.parquet\",\"rows\":81900,\"findings\":2}\n"
         );
     }
 
@@ -351,5 +476,36 @@ mod tests {
         assert!(sampled.contains("\"level\":\"DEBUG\""), "{sampled}");
         assert_eq!(parse_level("warning"), Some(Level::WARN));
         assert_eq!(parse_level("loud"), None);
+    }
+
+    #[derive(Serialize)]
+    struct Failure<'a> {
+        symbol: &'a str,
+        error: &'a str,
+    }
+    impl LogEvent for Failure<'_> {
+        const NAME: &'static str = "symbol_failed";
+        const LEVEL: Level = Level::ERROR;
+        const MESSAGE: &'static str = "Symbol failed";
+    }
+
+    #[test]
+    fn only_secret_keys_are_redacted_not_values_that_mention_secrets() {
+        let out = capture(Level::INFO, lambda_context(), || {
+            emit(&Failure { symbol: "AAPL", error: "secret \"api_key\": not found in Secrets Manager" });
+        });
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["error"], "secret \"api_key\": not found in Secrets Manager");
+        assert_eq!(v["symbol"], "AAPL");
+    }
+
+    #[test]
+    fn timestamps_match_chrono_rfc3339() {
+        for t in ["2025-11-28T20:20:00.123Z", "2000-01-01T00:00:00.000Z", "2030-12-31T23:59:59.999Z"] {
+            let t: DateTime<Utc> = t.parse().unwrap();
+            let mut line = Vec::new();
+            timestamp(&mut line, t);
+            assert_eq!(String::from_utf8(line).unwrap(), t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        }
     }
 }
