@@ -84,6 +84,8 @@ kinds! {
         WrongType = "wrong_type",
         TimestampUnit = "timestamp_unit",
         TimestampZone = "timestamp_zone",
+        Unreadable = "unreadable",
+        TooLarge = "too_large",
     ],
     Completeness => [
         EmptyPartition = "empty_partition",

@@ -27,4 +27,4 @@ pub mod report;
 pub use calendar::{Calendar, Session};
 pub use contract::{Contract, Contracts, Partition, Universe};
 pub use finding::{CheckId, Finding, Kind, Severity};
-pub use report::{Object, Report, ValidateError, validate};
+pub use report::{Object, Report, ValidateError, unevaluated, validate};

@@ -87,6 +87,41 @@ pub struct Object<'a> {
     pub bytes: &'a [u8],
 }
 
+/// The report of an object that could not be evaluated: `unreadable` (it does not decode) or
+/// `too_large` (above the reader's size limit). One `schema` finding, at the severity the
+/// contract's schema check gives the kind (critical when the contract is silent).
+pub fn unevaluated(
+    contract: &Contract,
+    partition: &Partition,
+    key: &str,
+    bytes: u64,
+    kind: Kind,
+    message: String,
+    as_of: DateTime<Utc>,
+) -> Report {
+    let severity = contract
+        .checks
+        .schema
+        .as_ref()
+        .map_or(Severity::Critical, |s| crate::checks::severity(Severity::Critical, &s.kinds, kind));
+    let finding = Finding::new(kind, severity, message);
+    let mut stats = Stats::default();
+    stats.by_severity.insert(severity, 1);
+    Report {
+        dataset: contract.dataset.clone(),
+        key: key.to_string(),
+        partition: partition.fields.clone(),
+        format: contract.format,
+        as_of,
+        bytes,
+        rows: 0,
+        symbols: 0,
+        stats,
+        findings: vec![finding],
+        skipped: Vec::new(),
+    }
+}
+
 /// Decodes `object` and runs the contract's checks on it, as of `as_of`.
 pub fn validate(
     contract: &Contract,

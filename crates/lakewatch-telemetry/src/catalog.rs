@@ -339,23 +339,43 @@ pub const EVENTS: &[EventSpec] = &[
         fields: &[
             ("dataset", "string"),
             ("key", "string"),
+            ("version", "string"),
             ("rows", "int"),
             ("findings", "int"),
             ("max_severity", "string"),
             ("duration_ms", "float"),
+            ("report", "string"),
         ],
-        description: "an object was validated",
+        description: "an object version was validated and its report written",
     },
     EventSpec {
         name: "object_unreadable",
         level: "ERROR",
         fields: &[("dataset", "string"), ("key", "string"), ("error", "string")],
-        description: "an object could not be decoded; an alert follows",
+        description: "an object could not be decoded or was too large; an alert follows",
+    },
+    EventSpec {
+        name: "object_skipped",
+        level: "INFO",
+        fields: &[("bucket", "string"), ("key", "string"), ("reason", "string")],
+        description: "an object was not validated: a duplicate delivery, no contract, a bucket not allowed",
+    },
+    EventSpec {
+        name: "object_failed",
+        level: "ERROR",
+        fields: &[("bucket", "string"), ("key", "string"), ("error", "string"), ("retryable", "bool")],
+        description: "an object could not be validated (S3 or SNS failed, or it was deleted); retried when retryable",
+    },
+    EventSpec {
+        name: "event_unreadable",
+        level: "ERROR",
+        fields: &[("message_id", "string"), ("error", "string")],
+        description: "an SQS message is not an object-created event; it goes back to the queue",
     },
     EventSpec {
         name: "older_version_skipped",
         level: "INFO",
-        fields: &[("key", "string"), ("version", "string"), ("validated_version", "string")],
+        fields: &[("key", "string"), ("sequencer", "string"), ("validated_sequencer", "string")],
         description: "an event for a version older than the one already validated",
     },
     EventSpec {
@@ -366,14 +386,14 @@ pub const EVENTS: &[EventSpec] = &[
             ("partition", "string"),
             ("checks", "string"),
             ("severity", "string"),
-            ("dedup_key", "string"),
+            ("dedup_keys", "list of strings"),
         ],
         description: "an SNS alert was sent",
     },
     EventSpec {
         name: "alert_resolved",
         level: "INFO",
-        fields: &[("dataset", "string"), ("partition", "string"), ("dedup_key", "string")],
+        fields: &[("dataset", "string"), ("partition", "string"), ("checks", "string")],
         description: "a resolved message was sent",
     },
     EventSpec {
@@ -431,6 +451,24 @@ pub const SPANS: &[SpanSpec] = &[
     SpanSpec { name: "check", parent: "partition", description: "one check run on a partition (`check` attribute)" },
     SpanSpec { name: "batch", parent: "invocation", description: "one request batch of a collector" },
 ];
+
+/// Checks one captured stdout line against the catalog: a log line's `event` is declared and
+/// each of its fields is a common field or one the event declares. EMF documents and lines that
+/// are not JSON objects pass (the EMF linter checks the former).
+pub fn check_log_line(line: &str) -> Result<(), String> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(line) else { return Ok(()) };
+    if fields.contains_key("_aws") {
+        return Ok(());
+    }
+    let Some(name) = fields.get("event").and_then(|e| e.as_str()) else { return Ok(()) };
+    let spec = EVENTS.iter().find(|e| e.name == name).ok_or_else(|| format!("event `{name}` is not in the catalog"))?;
+    for key in fields.keys() {
+        if !COMMON_FIELDS.iter().any(|(n, _)| n == key) && !spec.fields.iter().any(|(n, _)| n == key) {
+            return Err(format!("event `{name}` has field `{key}`, which the catalog does not declare"));
+        }
+    }
+    Ok(())
+}
 
 /// `docs/telemetry.md`, rendered from the catalog.
 pub fn markdown() -> String {

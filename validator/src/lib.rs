@@ -1,0 +1,16 @@
+//! The validator Lambda: S3 object-created events (direct, through SQS or SNS, from
+//! EventBridge, or as S3 Batch Operations tasks) -> the partition's checks -> a report in S3,
+//! an SNS alert (or a resolved message), EMF metrics and a trace.
+//!
+//! `event` reads the five event shapes; `service` validates one object version; `handler`
+//! answers each delivery channel; `ports` names what the validator needs from AWS, and `s3` and
+//! `sns` provide it; `config` reads the environment once.
+
+pub mod alert;
+pub mod config;
+pub mod event;
+pub mod handler;
+pub mod ports;
+pub mod s3;
+pub mod service;
+pub mod sns;

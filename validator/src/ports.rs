@@ -1,0 +1,119 @@
+//! What the validator needs from the world, in its own words. The S3 and SNS adapters
+//! implement these in `s3.rs` and `sns.rs`; tests may implement them in memory.
+
+use std::future::Future;
+
+use crate::event::ObjectRef;
+
+/// A failure of the lake or of the alert topic. `retryable` ones (throttling, 5xx, timeouts,
+/// after the SDK's own retries) fail the invocation so Lambda delivers the event again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} `{target}`: {reason}")]
+pub struct IoError {
+    /// What was attempted (`load object`, `publish alert`...).
+    pub operation: &'static str,
+    /// The key or topic.
+    pub target: String,
+    /// Why it failed.
+    pub reason: String,
+    /// Worth another delivery.
+    pub retryable: bool,
+}
+
+/// An object read from the lake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// ETag, without quotes.
+    pub etag: Option<String>,
+    /// Version id, when versioned.
+    pub version_id: Option<String>,
+}
+
+/// What a load found instead of the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Load {
+    /// The object, read whole.
+    Object(Loaded),
+    /// The object is larger than the limit: not read.
+    TooLarge {
+        /// Its size.
+        size: u64,
+    },
+    /// No such object (deleted since the event, or an older version gone).
+    Missing,
+}
+
+/// A small JSON document the validator keeps (a marker, a partition's alert state), with the
+/// ETag a conditional replace needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// ETag.
+    pub etag: String,
+}
+
+/// The precondition of a document write (S3 conditional writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When<'a> {
+    /// Only if nothing is at the key (`If-None-Match: *`).
+    Absent,
+    /// Only if the document still has this ETag (`If-Match`).
+    Unchanged(&'a str),
+    /// Whatever is there.
+    Always,
+}
+
+/// The data lake bucket(s), and where the validator keeps its reports and state.
+pub trait Lake {
+    /// Reads an object whole, unless it is larger than `limit` bytes.
+    fn load_object(&self, object: &ObjectRef, limit: u64) -> impl Future<Output = Result<Load, IoError>> + Send;
+    /// Reads the last `n` bytes of an object (a Parquet footer), without the rest.
+    fn load_tail(&self, object: &ObjectRef, n: u64) -> impl Future<Output = Result<Vec<u8>, IoError>> + Send;
+    /// Reads a small document, if it exists.
+    fn load_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Document>, IoError>> + Send;
+    /// Writes a document if `when` holds; false when another writer got there first.
+    fn save_document(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        when: When<'_>,
+    ) -> impl Future<Output = Result<bool, IoError>> + Send;
+    /// Writes a report (replacing any earlier one at the key).
+    fn save_report(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), IoError>> + Send;
+    /// Removes a document (a marker whose alert could not be sent).
+    fn remove_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<(), IoError>> + Send;
+}
+
+/// An alert or resolved message, ready to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// At most 100 characters.
+    pub subject: String,
+    /// At most 256 KB with the attributes.
+    pub body: String,
+    /// `(name, value)`; a value that is a JSON list is sent as `String.Array`.
+    pub attributes: Vec<(String, AttributeValue)>,
+    /// FIFO topics: the group (dataset and partition) and the deduplication id.
+    pub group: String,
+    /// Stable for the same alert of the same object version.
+    pub dedup_id: String,
+}
+
+/// An SNS message attribute value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue {
+    /// `String`.
+    One(String),
+    /// `String.Array` (subscription filter policies match any element).
+    Many(Vec<String>),
+}
+
+/// The alert topic.
+pub trait Alerts {
+    /// Publishes one message.
+    fn publish_alert(&self, message: &Message) -> impl Future<Output = Result<(), IoError>> + Send;
+}

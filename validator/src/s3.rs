@@ -1,0 +1,203 @@
+//! The lake on S3: objects read whole or by their tail, small documents written with S3
+//! conditional writes (`If-None-Match: *`, `If-Match`), reports.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::event::ObjectRef;
+use crate::ports::{Document, IoError, Lake, Load, Loaded, When};
+
+/// [`Lake`] on an S3 client (built once at cold start).
+#[derive(Debug, Clone)]
+pub struct S3Lake {
+    client: Client,
+}
+
+impl S3Lake {
+    /// Wraps a client.
+    pub fn new(client: Client) -> Self {
+        S3Lake { client }
+    }
+}
+
+fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// Throttling, server errors, timeouts and connection failures are worth another delivery;
+/// other client errors (403, 400) are not.
+fn io_error<E: std::error::Error + 'static>(
+    operation: &'static str,
+    target: String,
+    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> IoError {
+    let code = status(&e);
+    let retryable = code.is_none_or(|c| c >= 500 || c == 429 || c == 408);
+    let reason = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+    IoError { operation, target, reason, retryable }
+}
+
+fn unquote(etag: Option<&str>) -> Option<String> {
+    etag.map(|e| e.trim_matches('"').to_string())
+}
+
+impl S3Lake {
+    /// Every `*.toml` contract under `s3://bucket/prefix` (cold start).
+    pub async fn load_contracts(
+        client: &Client,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<lakewatch_core::Contracts, ContractsError> {
+        let error = |reason: String| ContractsError(format!("s3://{bucket}/{prefix}: {reason}"));
+        let mut sources = Vec::new();
+        let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| error(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+            for key in page.contents().iter().filter_map(|o| o.key()).filter(|k| k.ends_with(".toml")) {
+                let out = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| error(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+                let bytes = out.body.collect().await.map_err(|e| error(e.to_string()))?.to_vec();
+                let text = String::from_utf8(bytes).map_err(|_| error(format!("{key} is not UTF-8")))?;
+                sources.push((format!("s3://{bucket}/{key}"), text));
+            }
+        }
+        if sources.is_empty() {
+            return Err(error("no *.toml contract there".into()));
+        }
+        lakewatch_core::Contracts::from_sources(sources).map_err(|e| ContractsError(e.to_string()))
+    }
+}
+
+/// The contracts could not be loaded at cold start.
+#[derive(Debug, thiserror::Error)]
+#[error("contracts: {0}")]
+pub struct ContractsError(String);
+
+impl Lake for S3Lake {
+    async fn load_object(&self, object: &ObjectRef, limit: u64) -> Result<Load, IoError> {
+        let target = format!("s3://{}/{}", object.bucket, object.key);
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => {
+                return Ok(Load::Missing);
+            }
+            Err(e) => return Err(io_error("load object", target, e)),
+        };
+        let size = out.content_length().unwrap_or(0).max(0) as u64;
+        if size > limit {
+            return Ok(Load::TooLarge { size });
+        }
+        let etag = unquote(out.e_tag());
+        let version_id = out.version_id().map(str::to_string);
+        let bytes = out.body.collect().await.map_err(|e| IoError {
+            operation: "load object",
+            target,
+            reason: e.to_string(),
+            retryable: true,
+        })?;
+        Ok(Load::Object(Loaded { bytes: bytes.to_vec(), etag, version_id }))
+    }
+
+    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Vec<u8>, IoError> {
+        let target = format!("s3://{}/{}", object.bucket, object.key);
+        match self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .range(format!("bytes=-{n}"))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let bytes = out.body.collect().await.map_err(|e| IoError {
+                    operation: "load footer",
+                    target,
+                    reason: e.to_string(),
+                    retryable: true,
+                })?;
+                Ok(bytes.to_vec())
+            }
+            // An empty object has no range to give.
+            Err(e) if status(&e) == Some(416) => Ok(Vec::new()),
+            Err(e) => Err(io_error("load footer", target, e)),
+        }
+    }
+
+    async fn load_document(&self, bucket: &str, key: &str) -> Result<Option<Document>, IoError> {
+        match self.client.get_object().bucket(bucket).key(key).send().await {
+            Ok(out) => {
+                let etag = unquote(out.e_tag()).unwrap_or_default();
+                let bytes = out.body.collect().await.map_err(|e| IoError {
+                    operation: "load document",
+                    target: format!("s3://{bucket}/{key}"),
+                    reason: e.to_string(),
+                    retryable: true,
+                })?;
+                Ok(Some(Document { bytes: bytes.to_vec(), etag }))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(io_error("load document", format!("s3://{bucket}/{key}"), e)),
+        }
+    }
+
+    async fn save_document(&self, bucket: &str, key: &str, bytes: Vec<u8>, when: When<'_>) -> Result<bool, IoError> {
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(bytes));
+        put = match when {
+            When::Absent => put.if_none_match("*"),
+            When::Unchanged(etag) => put.if_match(format!("\"{etag}\"")),
+            When::Always => put,
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            // 412: the precondition failed; 409: a concurrent conditional write won.
+            Err(e) if matches!(status(&e), Some(412 | 409)) => Ok(false),
+            Err(e) => Err(io_error("save document", format!("s3://{bucket}/{key}"), e)),
+        }
+    }
+
+    async fn save_report(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), IoError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| io_error("save report", format!("s3://{bucket}/{key}"), e))
+    }
+
+    async fn remove_document(&self, bucket: &str, key: &str) -> Result<(), IoError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| io_error("remove document", format!("s3://{bucket}/{key}"), e))
+    }
+}

@@ -1,0 +1,58 @@
+//! The alert topic on SNS: string and string-array attributes for subscription filter
+//! policies; group and deduplication ids on FIFO topics.
+
+use aws_sdk_sns::Client;
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use crate::ports::{Alerts, AttributeValue, IoError, Message};
+
+/// [`Alerts`] on an SNS topic.
+#[derive(Debug, Clone)]
+pub struct SnsAlerts {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsAlerts {
+    /// Publishes to `topic_arn` with `client` (built once at cold start).
+    pub fn new(client: Client, topic_arn: String) -> Self {
+        SnsAlerts { client, topic_arn }
+    }
+}
+
+impl Alerts for SnsAlerts {
+    async fn publish_alert(&self, message: &Message) -> Result<(), IoError> {
+        let error = |reason: String, retryable: bool| IoError {
+            operation: "publish alert",
+            target: self.topic_arn.clone(),
+            reason,
+            retryable,
+        };
+        let mut publish =
+            self.client.publish().topic_arn(&self.topic_arn).subject(&message.subject).message(&message.body);
+        for (name, value) in &message.attributes {
+            let (data_type, text) = match value {
+                AttributeValue::One(s) => ("String", s.clone()),
+                AttributeValue::Many(list) => ("String.Array", serde_json::to_string(list).unwrap_or_default()),
+            };
+            if text.is_empty() || text == "[]" {
+                continue;
+            }
+            let attribute = MessageAttributeValue::builder()
+                .data_type(data_type)
+                .string_value(text)
+                .build()
+                .map_err(|e| error(e.to_string(), false))?;
+            publish = publish.message_attributes(name, attribute);
+        }
+        if self.topic_arn.ends_with(".fifo") {
+            let dedup: String = message.dedup_id.chars().filter(|c| c.is_ascii_graphic()).take(128).collect();
+            publish = publish.message_group_id(&message.group).message_deduplication_id(dedup);
+        }
+        publish.send().await.map(|_| ()).map_err(|e| {
+            let code = e.raw_response().map(|r| r.status().as_u16());
+            let retryable = code.is_none_or(|c| c >= 500 || c == 429);
+            error(aws_sdk_sns::error::DisplayErrorContext(&e).to_string(), retryable)
+        })
+    }
+}

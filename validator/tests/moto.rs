@@ -1,0 +1,273 @@
+//! The validator end to end against the moto server (an S3, SNS and SQS emulator on
+//! 127.0.0.1, installed from PyPI by `.ci/run`): real S3 notifications taken from an SQS queue,
+//! run through the handler in process; alerts read back from a queue subscribed to the topic.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use lakewatch_core::Contracts;
+use lakewatch_synth::{LakeSpec, build, to_parquet};
+use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
+use lakewatch_validator::handler::handle;
+use lakewatch_validator::s3::S3Lake;
+use lakewatch_validator::service::{Options, Validator};
+use lakewatch_validator::sns::SnsAlerts;
+use serde_json::{Value, json};
+
+/// A moto server on a free port, stopped on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server is not installed: `pip install 'moto[server]'` (bash .ci/run does)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, endpoint: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct World {
+    s3: aws_sdk_s3::Client,
+    sns: aws_sdk_sns::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+async fn world(endpoint: &str) -> World {
+    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "moto");
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .load()
+        .await;
+    World {
+        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build()),
+        sns: aws_sdk_sns::Client::new(&aws),
+        sqs: aws_sdk_sqs::Client::new(&aws),
+    }
+}
+
+async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let arn = attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    (url, arn)
+}
+
+/// Every message waiting in a queue, deleted as read.
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut out = Vec::new();
+    loop {
+        let got = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.unwrap();
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in &messages {
+            sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+        out.extend(messages);
+    }
+}
+
+/// The SQS event Lambda would receive for these messages.
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                   "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
+                   "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}})
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version() {
+    let moto = Moto::start();
+    let w = world(&moto.endpoint).await;
+    let bucket = "lake";
+    w.s3.create_bucket().bucket(bucket).send().await.unwrap();
+    w.s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let topic = w.sns.create_topic().name("lakewatch-alerts").send().await.unwrap().topic_arn.unwrap();
+    let (events_url, events_arn) = queue(&w.sqs, "lake-events").await;
+    let (alerts_url, alerts_arn) = queue(&w.sqs, "alert-subscriber").await;
+    w.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&alerts_arn).send().await.unwrap();
+    w.s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(
+                    aws_sdk_s3::types::QueueConfiguration::builder()
+                        .queue_arn(&events_arn)
+                        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // The same lake twice: with defects, and clean.
+    let spec = LakeSpec { symbols: 12, sessions: 3, seed: 7, defects: true };
+    let mut defective = build(spec);
+    let mut clean = build(LakeSpec { defects: false, ..spec });
+    let as_of = defective.as_of;
+    let contracts = Contracts::embedded();
+    let universe = json!({ "symbols": defective.universe }).to_string();
+    let minute: Vec<String> =
+        defective.objects.iter().filter(|o| o.key.contains("/minute/")).map(|o| o.key.clone()).collect();
+    let bytes_of = |lake: &mut lakewatch_synth::Lake, key: &str| {
+        to_parquet(&mut lake.objects.iter_mut().find(|o| o.key == key).unwrap().frame).unwrap()
+    };
+    let (clean_key, defect_key, broken_key) = (&minute[0], &minute[1], &minute[2]);
+    let clean_bytes = bytes_of(&mut clean, clean_key);
+    let defect_bytes = bytes_of(&mut defective, defect_key);
+    let fixed_bytes = bytes_of(&mut clean, defect_key);
+    let broken_bytes = fixed_bytes[..fixed_bytes.len() / 2].to_vec();
+
+    let options = Options {
+        buckets: vec![bucket.into()],
+        report_prefix: "lakewatch/reports/".into(),
+        state_prefix: "lakewatch/state/".into(),
+        min_alert_severity: lakewatch_core::Severity::Error,
+        max_object_bytes: 64 << 20,
+    };
+    let validator =
+        Validator::new(S3Lake::new(w.s3.clone()), SnsAlerts::new(w.sns.clone(), topic.clone()), contracts, options);
+    let out: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+    let fixed_now = as_of;
+    let mut telemetry = Telemetry::new(Settings::local("validator"), out.clone(), Arc::new(move || fixed_now)).unwrap();
+    let dispatch = telemetry.dispatch();
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+
+    let mut invocations = 0;
+    let mut deliver = async |payload: Value, telemetry: &mut Telemetry| {
+        invocations += 1;
+        let mut inv =
+            telemetry.start(InvocationInfo { request_id: format!("req-{invocations}"), ..InvocationInfo::default() });
+        let response = handle(&validator, &payload, &mut inv, as_of).await.unwrap();
+        telemetry.finish(inv);
+        response
+    };
+    let mut upload_and_deliver = async |key: &str, body: Vec<u8>, telemetry: &mut Telemetry, twice: bool| {
+        w.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body)).send().await.unwrap();
+        let messages = drain(&w.sqs, &events_url).await;
+        assert!(!messages.is_empty(), "no notification for {key}");
+        let response = deliver(sqs_event(&messages), telemetry).await;
+        assert_eq!(response, json!({ "batchItemFailures": [] }), "{key}");
+        if twice {
+            // At-least-once: the same notification delivered again.
+            let response = deliver(sqs_event(&messages), telemetry).await;
+            assert_eq!(response, json!({ "batchItemFailures": [] }), "{key} again");
+        }
+    };
+
+    upload_and_deliver("reference/stock_universe.json", universe.into_bytes(), &mut telemetry, false).await;
+    upload_and_deliver(clean_key, clean_bytes, &mut telemetry, false).await;
+    upload_and_deliver(defect_key, defect_bytes.clone(), &mut telemetry, true).await;
+    upload_and_deliver(defect_key, defect_bytes, &mut telemetry, false).await;
+    upload_and_deliver(defect_key, fixed_bytes, &mut telemetry, false).await;
+    upload_and_deliver(broken_key, broken_bytes, &mut telemetry, false).await;
+
+    // What the subscriber got: the SNS envelopes, in order.
+    let received: Vec<Value> =
+        drain(&w.sqs, &alerts_url).await.iter().map(|m| serde_json::from_str(m.body().unwrap()).unwrap()).collect();
+    let attr = |m: &Value, k: &str| m["MessageAttributes"][k]["Value"].as_str().unwrap_or_default().to_string();
+    let summary: Vec<(String, String)> = received.iter().map(|m| (attr(m, "type"), attr(m, "partition"))).collect();
+    let date = |key: &str| key.split("date=").nth(1).unwrap().split('/').next().unwrap().to_string();
+    assert_eq!(
+        summary,
+        [
+            ("alert".to_string(), format!("date={}", date(defect_key))),
+            ("resolved".to_string(), format!("date={}", date(defect_key))),
+            ("alert".to_string(), format!("date={}", date(broken_key))),
+        ],
+        "one alert for the defect (not two, not three), its resolution, one for the broken upload; none for the clean one"
+    );
+    let alert = &received[0];
+    let body: Value = serde_json::from_str(alert["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(attr(alert, "dataset"), "minute_bars");
+    assert!(["error", "critical"].contains(&attr(alert, "severity").as_str()));
+    assert_eq!(alert["MessageAttributes"]["checks"]["Type"], "String.Array");
+    assert!(alert["Subject"].as_str().unwrap().len() <= 100);
+    assert_eq!(body["key"], defect_key.as_str());
+    let resolved: Value = serde_json::from_str(received[1]["Message"].as_str().unwrap()).unwrap();
+    let alert_keys: Vec<&Value> = body["alerts"].as_array().unwrap().iter().map(|a| &a["dedup_key"]).collect();
+    let resolved_keys: Vec<&Value> = resolved["dedup_keys"].as_array().unwrap().iter().collect();
+    assert_eq!(alert_keys, resolved_keys, "the resolved message names the alert's dedup keys");
+    let broken: Value = serde_json::from_str(received[2]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(broken["findings"][0]["kind"], "unreadable", "{broken}");
+
+    // Every validated version has its report.
+    let listed = w.s3.list_objects_v2().bucket(bucket).prefix("lakewatch/reports/minute_bars/").send().await.unwrap();
+    let reports: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    for key in [clean_key, defect_key, broken_key] {
+        assert!(
+            reports.iter().any(|r| r.contains(&format!("date={}/", date(key)))),
+            "no report for {key}: {reports:?}"
+        );
+    }
+    assert_eq!(reports.len(), 5, "clean, defect, its re-upload, the fix, the broken one: {reports:?}");
+
+    // The EMF output is valid, and counts what happened.
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    let now_ms = DateTime::<Utc>::timestamp_millis(&as_of);
+    assert_eq!(lakewatch_telemetry::lint::lint(&text, Some(now_ms)), vec![]);
+    let sum = |metric: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.contains("\"_aws\""))
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|d| d.get(metric).and_then(Value::as_f64))
+            .sum()
+    };
+    assert_eq!(sum("ObjectsValidated"), 5.0);
+    assert_eq!(sum("AlertsPublished"), 2.0);
+    assert_eq!(sum("AlertsResolved"), 1.0);
+    assert_eq!(sum("UnreadableObjects"), 1.0);
+    for line in text.lines() {
+        lakewatch_telemetry::catalog::check_log_line(line).unwrap();
+    }
+    assert!(text.contains("\"event\":\"object_skipped\""), "the duplicate delivery and the universe file are skipped");
+}
