@@ -126,7 +126,8 @@ pub async fn handle<L: Lake + Sync, A: Alerts + Sync>(
                             ),
                         ),
                         Ok(Outcome::Skipped(reason)) => ("Succeeded", format!("skipped: {reason}")),
-                        Err(ProcessError::Retry(e)) => ("TemporaryFailure", e.to_string()),
+                        Err(ProcessError::Retry(e)) if e.retryable => ("TemporaryFailure", e.to_string()),
+                        Err(ProcessError::Retry(e)) => ("PermanentFailure", e.to_string()),
                         Err(ProcessError::Permanent(e)) => ("PermanentFailure", e.to_string()),
                     },
                 };

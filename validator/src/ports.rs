@@ -70,8 +70,9 @@ pub enum When<'a> {
 pub trait Lake {
     /// Reads an object whole, unless it is larger than `limit` bytes.
     fn load_object(&self, object: &ObjectRef, limit: u64) -> impl Future<Output = Result<Load, IoError>> + Send;
-    /// Reads the last `n` bytes of an object (a Parquet footer), without the rest.
-    fn load_tail(&self, object: &ObjectRef, n: u64) -> impl Future<Output = Result<Vec<u8>, IoError>> + Send;
+    /// Reads the last `n` bytes of an object (a Parquet footer), without the rest; `None` when
+    /// the object does not exist.
+    fn load_tail(&self, object: &ObjectRef, n: u64) -> impl Future<Output = Result<Option<Vec<u8>>, IoError>> + Send;
     /// Reads a small document, if it exists.
     fn load_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Document>, IoError>> + Send;
     /// Writes a document if `when` holds; false when another writer got there first.

@@ -112,7 +112,7 @@ impl Lake for S3Lake {
         Ok(Load::Object(Loaded { bytes: bytes.to_vec(), etag, version_id }))
     }
 
-    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Vec<u8>, IoError> {
+    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {
         let target = format!("s3://{}/{}", object.bucket, object.key);
         match self
             .client
@@ -131,10 +131,11 @@ impl Lake for S3Lake {
                     reason: e.to_string(),
                     retryable: true,
                 })?;
-                Ok(bytes.to_vec())
+                Ok(Some(bytes.to_vec()))
             }
             // An empty object has no range to give.
-            Err(e) if status(&e) == Some(416) => Ok(Vec::new()),
+            Err(e) if status(&e) == Some(416) => Ok(Some(Vec::new())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => Ok(None),
             Err(e) => Err(io_error("load footer", target, e)),
         }
     }

@@ -320,7 +320,9 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             return Ok(Fetched::too_large(size, limit));
         }
         if contract.format == lakewatch_core::contract::Format::Parquet {
-            let tail = self.lake.load_tail(object, 8).await?;
+            let Some(tail) = self.lake.load_tail(object, 8).await? else {
+                return Err(Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into());
+            };
             if tail.len() < 8 || &tail[4..] != b"PAR1" {
                 return Ok(Fetched::unreadable(format!(
                     "no Parquet footer: the last {} bytes do not end in PAR1 (truncated, or not Parquet)",

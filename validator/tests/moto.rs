@@ -27,18 +27,22 @@ struct Moto {
 impl Moto {
     fn start() -> Moto {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server is not installed: `pip install 'moto[server]'` (bash .ci/run does)");
+            .expect("python3 is needed to run the moto server");
         let started = Instant::now();
+        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not start on port {port}");
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("the moto server exited ({status}): `pip install 'moto[server]'` (bash .ci/run does)");
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "the moto server did not start on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Moto { child, endpoint: format!("http://127.0.0.1:{port}") }
+        moto
     }
 }
 
@@ -270,4 +274,153 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
         lakewatch_telemetry::catalog::check_log_line(line).unwrap();
     }
     assert!(text.contains("\"event\":\"object_skipped\""), "the duplicate delivery and the universe file are skipped");
+}
+
+/// A direct S3 notification in the documented shape.
+fn s3_event(bucket: &str, key: &str, size: usize, sequencer: &str) -> Value {
+    json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2025-11-28T21:05:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDA"}, "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+        "responseElements": {"x-amz-request-id": "R"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "lake", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": key.replace('=', "%3D"), "size": size, "sequencer": sequencer}}}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delivery_channel_older_versions_oversize_objects_and_encoded_keys() {
+    let moto = Moto::start();
+    let w = world(&moto.endpoint).await;
+    let bucket = "lake";
+    w.s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let topic = w.sns.create_topic().name("alerts").send().await.unwrap().topic_arn.unwrap();
+    let (alerts_url, alerts_arn) = queue(&w.sqs, "subscriber").await;
+    w.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&alerts_arn).send().await.unwrap();
+    let (events_url, events_arn) = queue(&w.sqs, "events").await;
+    w.s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(
+                    aws_sdk_s3::types::QueueConfiguration::builder()
+                        .queue_arn(&events_arn)
+                        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let mut lake = build(LakeSpec { symbols: 6, sessions: 4, seed: 3, defects: false });
+    let as_of = lake.as_of;
+    let universe = json!({ "symbols": lake.universe }).to_string().into_bytes();
+    w.s3.put_object()
+        .bucket(bucket)
+        .key("reference/stock_universe.json")
+        .body(ByteStream::from(universe))
+        .send()
+        .await
+        .unwrap();
+    let mut sizes = Vec::new();
+    let keys: Vec<String> = lake.objects.iter().filter(|o| o.key.contains("/minute/")).map(|o| o.key.clone()).collect();
+    for key in &keys {
+        let bytes = to_parquet(&mut lake.objects.iter_mut().find(|o| &o.key == key).unwrap().frame).unwrap();
+        sizes.push(bytes.len());
+        w.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(bytes)).send().await.unwrap();
+    }
+    drain(&w.sqs, &events_url).await;
+
+    let options = |max_object_bytes: u64| Options {
+        buckets: vec![bucket.into()],
+        report_prefix: "lakewatch/reports/".into(),
+        state_prefix: "lakewatch/state/".into(),
+        min_alert_severity: lakewatch_core::Severity::Error,
+        max_object_bytes,
+    };
+    let validator = |max: u64| {
+        Validator::new(
+            S3Lake::new(w.s3.clone()),
+            SnsAlerts::new(w.sns.clone(), topic.clone()),
+            Contracts::embedded(),
+            options(max),
+        )
+    };
+    let (normal, tiny) = (validator(64 << 20), validator(1_000));
+    let out: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut telemetry = Telemetry::new(Settings::local("validator"), out.clone(), Arc::new(move || as_of)).unwrap();
+    let _guard = tracing::dispatcher::set_default(&telemetry.dispatch());
+    let mut run = async |v: &Validator<S3Lake, SnsAlerts>, payload: Value| {
+        let mut inv = telemetry.start(InvocationInfo { request_id: "req".into(), ..InvocationInfo::default() });
+        let response = handle(v, &payload, &mut inv, as_of).await;
+        telemetry.finish(inv);
+        response.unwrap()
+    };
+
+    // Direct S3 events: a newer sequencer is validated, an older one skipped.
+    let r = run(&normal, s3_event(bucket, &keys[0], sizes[0], "0055AED6DCD90281E6")).await;
+    assert_eq!(r, json!({"validated": 1, "skipped": 0, "failed": 0}));
+    let r = run(&normal, s3_event(bucket, &keys[0], sizes[0], "0055AED6DCD90281E5")).await;
+    assert_eq!(r, json!({"validated": 0, "skipped": 1, "failed": 0}), "an event for an older version");
+
+    // Through SNS, from a bucket that is not on the allow-list: skipped.
+    let inner = s3_event("someone-elses-bucket", &keys[1], sizes[1], "01");
+    let sns =
+        json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification", "Message": inner.to_string()}}]});
+    assert_eq!(run(&normal, sns).await, json!({"validated": 0, "skipped": 1, "failed": 0}));
+
+    // EventBridge.
+    let eb = json!({"detail-type": "Object Created", "source": "aws.s3",
+        "detail": {"bucket": {"name": bucket}, "object": {"key": keys[1], "size": sizes[1], "sequencer": "02"}}});
+    assert_eq!(run(&normal, eb).await, json!({"validated": 1, "skipped": 0, "failed": 0}));
+
+    // Above the size limit: a `too_large` finding and an alert, and the object is not read.
+    let r = run(&tiny, s3_event(bucket, &keys[2], sizes[2], "03")).await;
+    assert_eq!(r, json!({"validated": 1, "skipped": 0, "failed": 0}));
+
+    // S3 Batch Operations: one result per task.
+    let batch = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1", "job": {"id": "job-1", "userArguments": {}},
+    "tasks": [
+        {"taskId": "t1", "s3Bucket": bucket, "s3Key": keys[3], "s3VersionId": null},
+        {"taskId": "t2", "s3Bucket": bucket, "s3Key": "data/ticks/minute/date%3D2025-11-20/bars.parquet", "s3VersionId": null},
+        {"taskId": "t3", "s3Bucket": bucket, "s3Key": "bad%FF", "s3VersionId": null},
+    ]});
+    let r = run(&normal, batch).await;
+    assert_eq!(r["invocationId"], "inv-1");
+    let codes: Vec<&str> = r["results"].as_array().unwrap().iter().map(|t| t["resultCode"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["Succeeded", "PermanentFailure", "PermanentFailure"], "{r}");
+
+    // A real notification for a key with a space, `+`, `=` and non-ASCII characters.
+    let odd = "incoming/a b+c=\u{fc}.parquet";
+    w.s3.put_object().bucket(bucket).key(odd).body(ByteStream::from_static(b"x")).send().await.unwrap();
+    let messages = drain(&w.sqs, &events_url).await;
+    let mut event = sqs_event(&messages);
+    event["Records"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"messageId": "not-an-event", "eventSource": "aws:sqs", "body": "{}"}));
+    let r = run(&normal, event).await;
+    assert_eq!(
+        r,
+        json!({"batchItemFailures": [{"itemIdentifier": "not-an-event"}]}),
+        "only the unreadable message fails"
+    );
+
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    assert!(text.contains(&format!("\"key\":\"{odd}\"")), "the key is decoded: {text}");
+    assert!(text.contains("\"event\":\"older_version_skipped\""));
+    for line in text.lines() {
+        lakewatch_telemetry::catalog::check_log_line(line).unwrap();
+    }
+    assert_eq!(lakewatch_telemetry::lint::lint(&text, Some(as_of.timestamp_millis())), vec![]);
+    let alerts: Vec<Value> = drain(&w.sqs, &alerts_url)
+        .await
+        .iter()
+        .map(|m| serde_json::from_str::<Value>(m.body().unwrap()).unwrap())
+        .map(|envelope| serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 1, "only the oversize object alerts: {alerts:?}");
+    assert_eq!(alerts[0]["findings"][0]["kind"], "too_large");
 }
