@@ -1,8 +1,7 @@
 //! One test binary for the workspace-level tests (ripgrep's pattern): golden scenarios,
-//! the same data in three formats, the demo's ground truth over many seeds, and the engine's
-//! spans.
+//! the same data in three formats, and the demo's ground truth over many seeds. (The engine's
+//! spans are tested in `traces.rs`, a binary of its own.)
 
 mod demo_truth;
 mod formats;
 mod scenarios;
-mod traces;

@@ -120,6 +120,18 @@ struct Marker {
     report: Option<String>,
 }
 
+/// The report as stored: which object version it is about, then the report.
+#[derive(Serialize)]
+struct StoredReport<'a> {
+    bucket: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    etag: Option<&'a str>,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
 #[derive(Serialize)]
 struct PartitionValidated<'a> {
     dataset: &'a str,
@@ -446,7 +458,13 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
 
         let report_key = format!("{}{dataset}/{pid}/{version}.json", self.options.report_prefix);
         let report_uri = format!("s3://{bucket}/{report_key}");
-        let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+        let stored = StoredReport {
+            bucket,
+            version_id: object.version_id.as_deref().or(loaded.version_id.as_deref()),
+            etag: object.etag.as_deref().or(loaded.etag.as_deref()),
+            report: &report,
+        };
+        let json = serde_json::to_vec_pretty(&stored).unwrap_or_default();
         self.lake.save_report(bucket, &report_key, json).await?;
 
         // Alert and resolve against the partition's state.

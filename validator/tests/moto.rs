@@ -254,6 +254,10 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
         );
     }
     assert_eq!(reports.len(), 5, "clean, defect, its re-upload, the fix, the broken one: {reports:?}");
+    let first = w.s3.get_object().bucket(bucket).key(reports[0]).send().await.unwrap();
+    let stored: Value = serde_json::from_slice(&first.body.collect().await.unwrap().to_vec()).unwrap();
+    assert!(stored["version_id"].is_string() && stored["etag"].is_string(), "{stored}");
+    assert_eq!(stored["dataset"], "minute_bars");
 
     // The EMF output is valid, and counts what happened.
     let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();

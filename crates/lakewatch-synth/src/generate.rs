@@ -83,7 +83,7 @@ const TICKERS: &[&str] = &[
 ];
 
 /// The name of the symbol number `i`.
-fn ticker(i: usize) -> String {
+pub fn ticker(i: usize) -> String {
     TICKERS.get(i).map_or_else(|| format!("SYN{i:04}"), |t| t.to_string())
 }
 

@@ -1,0 +1,213 @@
+//! Cold start and warm duration of the validator binary, measured against a minimal Lambda
+//! Runtime API on 127.0.0.1 and the moto emulator's S3 and SNS.
+//!
+//! ```sh
+//! cargo build --release -p lakewatch-validator
+//! cargo run --release -p lakewatch-validator --example cold_start -- [SYMBOLS] [RUNS]
+//! ```
+//!
+//! Cold init: from spawning the process to its first `GET /runtime/invocation/next`.
+//! Warm duration: from handing it an event to receiving its response, for one minute partition
+//! of SYMBOLS symbols (default 5,000), a new version each time so every run validates in full.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_s3::primitives::ByteStream;
+use lakewatch_telemetry::console::line as out;
+use serde_json::json;
+
+enum Call {
+    Next(Instant, TcpStream),
+    Response(Instant, String),
+}
+
+/// A minimal Runtime API: hands each `next` request to the benchmark, which answers it.
+fn runtime_api(tx: Sender<Call>) -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || serve(stream, &tx));
+        }
+    });
+    Ok(port)
+}
+
+fn serve(stream: TcpStream, tx: &Sender<Call>) -> Option<()> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    loop {
+        let mut start = String::new();
+        if reader.read_line(&mut start).ok()? == 0 {
+            return Some(());
+        }
+        let at = Instant::now();
+        let path = start.split_whitespace().nth(1)?.to_string();
+        let (mut len, mut chunked) = (0usize, false);
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            let l = line.trim_end().to_ascii_lowercase();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+            chunked |= l.starts_with("transfer-encoding:") && l.contains("chunked");
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).ok()?;
+        if chunked {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size).ok()?;
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                reader.read_exact(&mut chunk).ok()?;
+                body.extend_from_slice(&chunk[..n]);
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        if path.ends_with("/invocation/next") {
+            tx.send(Call::Next(at, stream.try_clone().ok()?)).ok()?;
+        } else {
+            let mut w = stream.try_clone().ok()?;
+            w.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n").ok()?;
+            tx.send(Call::Response(at, format!("{path} {}", String::from_utf8_lossy(&body)))).ok()?;
+        }
+    }
+}
+
+fn give(mut stream: TcpStream, id: usize, event: &serde_json::Value) -> Result<()> {
+    let body = event.to_string();
+    #[allow(clippy::disallowed_methods)] // the Runtime API stamps a real deadline
+    let deadline = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).timestamp_millis() + 120_000;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: req-{id}\r\n\
+         lambda-runtime-deadline-ms: {deadline}\r\nlambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:lakewatch-validator\r\n\
+         lambda-runtime-trace-id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let symbols: usize = args.next().map_or(Ok(5_000), |s| s.parse()).context("SYMBOLS")?;
+    let runs: usize = args.next().map_or(Ok(5), |s| s.parse()).context("RUNS")?;
+    let exe =
+        std::env::current_exe()?.parent().and_then(|p| p.parent()).context("target dir")?.join("lakewatch-validator");
+    if !exe.exists() {
+        bail!("{} is missing: cargo build --release -p lakewatch-validator", exe.display());
+    }
+
+    let moto_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut moto = Command::new("python3")
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &moto_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let endpoint = format!("http://127.0.0.1:{moto_port}");
+    while TcpStream::connect(("127.0.0.1", moto_port)).is_err() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "moto");
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let topic =
+        aws_sdk_sns::Client::new(&aws).create_topic().name("alerts").send().await?.topic_arn.context("topic")?;
+    s3.create_bucket().bucket("lake").send().await?;
+    s3.put_bucket_versioning()
+        .bucket("lake")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await?;
+    let universe: Vec<String> = (0..symbols).map(lakewatch_synth::ticker).collect();
+    s3.put_object()
+        .bucket("lake")
+        .key("reference/stock_universe.json")
+        .body(ByteStream::from(json!({ "symbols": universe }).to_string().into_bytes()))
+        .send()
+        .await?;
+    let date = chrono::NaiveDate::from_ymd_opt(2025, 11, 26).context("date")?;
+    let mut object = lakewatch_synth::minute_partition(symbols, date, 1).context("not a session")?;
+    let bytes = lakewatch_synth::to_parquet(&mut object.frame)?;
+
+    let (tx, rx): (Sender<Call>, Receiver<Call>) = channel();
+    let api = runtime_api(tx)?;
+    let spawned = Instant::now();
+    let mut child = Command::new(&exe)
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{api}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "lakewatch-validator")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("LAKEWATCH_BUCKETS", "lake")
+        .env("LAKEWATCH_ALERT_TOPIC_ARN", &topic)
+        .env("OTEL_TRACES_EXPORTER", "none")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let mut cold = None;
+    let mut warm = Vec::new();
+    for run in 0..=runs {
+        let put = s3.put_object().bucket("lake").key(&object.key).body(ByteStream::from(bytes.clone())).send().await?;
+        let event = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "lake"}, "object": {"key": object.key.replace('=', "%3D"), "size": bytes.len(),
+            "versionId": put.version_id(), "sequencer": format!("{run:08X}")}}}]});
+        let Call::Next(at, stream) = rx.recv_timeout(Duration::from_secs(60))? else { bail!("expected next") };
+        if cold.is_none() {
+            cold = Some(at.duration_since(spawned).as_secs_f64() * 1e3);
+        }
+        let given = Instant::now();
+        give(stream, run, &event)?;
+        let Call::Response(done, body) = rx.recv_timeout(Duration::from_secs(120))? else {
+            bail!("expected a response")
+        };
+        if !body.contains("\"validated\":1") {
+            bail!("run {run}: {body}");
+        }
+        if run > 0 {
+            warm.push(done.duration_since(given).as_secs_f64() * 1e3);
+        } else {
+            out(&format!("first invocation (cold): {:.1} ms", done.duration_since(given).as_secs_f64() * 1e3));
+        }
+    }
+    let _ = child.kill();
+    let _ = moto.kill();
+    out(&format!("cold init: {:.1} ms (process start to first /next)", cold.unwrap_or_default()));
+    out(&format!(
+        "warm: median {:.1} ms over {runs} runs, {symbols} symbols, {} rows, {:.1} MB Parquet",
+        median(warm),
+        object.frame.height(),
+        bytes.len() as f64 / 1e6
+    ));
+    Ok(())
+}
