@@ -36,7 +36,7 @@ pub struct About<'a> {
 }
 
 /// The dedup key of one check of one partition: stable across the partition's versions.
-pub fn dedup_key(dataset: &str, partition: &str, check: CheckId) -> String {
+pub fn dedup_key(dataset: &str, partition: &str, check: impl std::fmt::Display) -> String {
     format!("{dataset}/{partition}/{check}")
 }
 
@@ -101,7 +101,7 @@ pub fn alert(about: &About<'_>, report: &Report, alerting: &[Alerting], threshol
 /// The resolved message for checks that alerted on an earlier version and are clean now.
 pub fn resolved(about: &About<'_>, checks: &[String]) -> Message {
     let subject = subject(&format!("lakewatch RESOLVED {} {}: {}", about.dataset, about.partition, checks.join(", ")));
-    let keys: Vec<String> = checks.iter().map(|c| format!("{}/{}/{c}", about.dataset, about.partition)).collect();
+    let keys: Vec<String> = checks.iter().map(|c| dedup_key(about.dataset, about.partition, c)).collect();
     let attributes = attributes("resolved", "info", about, checks.to_vec());
     let body = json!({
         "type": "resolved",

@@ -87,6 +87,26 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
     (url, arn)
 }
 
+/// Sends the bucket's object-created notifications to a queue.
+async fn notify(s3: &aws_sdk_s3::Client, bucket: &str, queue_arn: &str) {
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(
+                    aws_sdk_s3::types::QueueConfiguration::builder()
+                        .queue_arn(queue_arn)
+                        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Every message waiting in a queue, deleted as read.
 async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
     let mut out = Vec::new();
@@ -136,22 +156,7 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
     let (events_url, events_arn) = queue(&w.sqs, "lake-events").await;
     let (alerts_url, alerts_arn) = queue(&w.sqs, "alert-subscriber").await;
     w.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&alerts_arn).send().await.unwrap();
-    w.s3.put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(
-            aws_sdk_s3::types::NotificationConfiguration::builder()
-                .queue_configurations(
-                    aws_sdk_s3::types::QueueConfiguration::builder()
-                        .queue_arn(&events_arn)
-                        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    notify(&w.s3, bucket, &events_arn).await;
 
     // The same lake twice: with defects, and clean.
     let spec = LakeSpec { symbols: 12, sessions: 3, seed: 7, defects: true };
@@ -301,22 +306,7 @@ async fn every_delivery_channel_older_versions_oversize_objects_and_encoded_keys
     let (alerts_url, alerts_arn) = queue(&w.sqs, "subscriber").await;
     w.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&alerts_arn).send().await.unwrap();
     let (events_url, events_arn) = queue(&w.sqs, "events").await;
-    w.s3.put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(
-            aws_sdk_s3::types::NotificationConfiguration::builder()
-                .queue_configurations(
-                    aws_sdk_s3::types::QueueConfiguration::builder()
-                        .queue_arn(&events_arn)
-                        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    notify(&w.s3, bucket, &events_arn).await;
 
     let mut lake = build(LakeSpec { symbols: 6, sessions: 4, seed: 3, defects: false });
     let as_of = lake.as_of;
