@@ -1,0 +1,179 @@
+//! The Alpaca Market Data v2 bars API (`GET /v2/stocks/bars`): many symbols per request, pages
+//! chained by `next_page_token`, credentials in the `APCA-API-KEY-ID` and
+//! `APCA-API-SECRET-KEY` headers (never in a URL, an error or a log line).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::http::{Http, HttpError};
+
+/// One bar as the API sends it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Bar {
+    /// Start of the bar (UTC).
+    #[serde(rename = "t")]
+    pub time: DateTime<Utc>,
+    /// Open.
+    #[serde(rename = "o")]
+    pub open: f64,
+    /// High.
+    #[serde(rename = "h")]
+    pub high: f64,
+    /// Low.
+    #[serde(rename = "l")]
+    pub low: f64,
+    /// Close.
+    #[serde(rename = "c")]
+    pub close: f64,
+    /// Volume.
+    #[serde(rename = "v")]
+    pub volume: f64,
+    /// Trades.
+    #[serde(rename = "n", default)]
+    pub trades: Option<u64>,
+    /// Volume-weighted average price.
+    #[serde(rename = "vw", default)]
+    pub vwap: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    bars: Option<BTreeMap<String, Vec<Bar>>>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+/// Why a batch of symbols could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The HTTP exchange failed.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// A 2xx answer that is not the documented shape (truncated, HTML, wrong fields).
+    #[error("GET {url}: malformed response: {reason}")]
+    Malformed {
+        /// The URL, without credentials.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The page tokens do not end.
+    #[error("GET {url}: page token `{token}` came back twice")]
+    PageLoop {
+        /// The URL.
+        url: String,
+        /// The repeated token.
+        token: String,
+    },
+}
+
+/// Bar size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeframe {
+    /// `1Min`.
+    Minute,
+    /// `1Day`.
+    Day,
+}
+
+impl Timeframe {
+    fn as_str(self) -> &'static str {
+        match self {
+            Timeframe::Minute => "1Min",
+            Timeframe::Day => "1Day",
+        }
+    }
+}
+
+/// Alpaca credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// `APCA-API-KEY-ID`.
+    pub key_id: String,
+    /// `APCA-API-SECRET-KEY`.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials { key_id: ***, secret_key: *** }")
+    }
+}
+
+/// The bars API.
+#[derive(Debug)]
+pub struct Alpaca {
+    http: Http,
+    base: Url,
+    credentials: Credentials,
+    feed: String,
+}
+
+impl Alpaca {
+    /// A client for `base` (`https://data.alpaca.markets`) and `feed` (`sip` or `iex`).
+    pub fn new(http: Http, base: Url, credentials: Credentials, feed: &str) -> Self {
+        Alpaca { http, base, credentials, feed: feed.to_string() }
+    }
+
+    /// The HTTP client (for its counts).
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// Every bar of `symbols` in `[start, end)`, by symbol, following the page tokens. A symbol
+    /// the API does not know simply has no bars in the answer.
+    pub async fn bars(
+        &self,
+        symbols: &[String],
+        timeframe: Timeframe,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Vec<Bar>>, SourceError> {
+        let mut out: BTreeMap<String, Vec<Bar>> = BTreeMap::new();
+        let mut token: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        let headers = [
+            ("APCA-API-KEY-ID", self.credentials.key_id.as_str()),
+            ("APCA-API-SECRET-KEY", self.credentials.secret_key.as_str()),
+        ];
+        loop {
+            let mut url = self
+                .base
+                .join("/v2/stocks/bars")
+                .map_err(|e| SourceError::Malformed { url: self.base.to_string(), reason: e.to_string() })?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("symbols", &symbols.join(","))
+                    .append_pair("timeframe", timeframe.as_str())
+                    .append_pair("start", &start.to_rfc3339_opts(SecondsFormat::Secs, true))
+                    .append_pair("end", &end.to_rfc3339_opts(SecondsFormat::Secs, true))
+                    .append_pair("limit", "10000")
+                    .append_pair("adjustment", "raw")
+                    .append_pair("feed", &self.feed)
+                    .append_pair("sort", "asc");
+                if let Some(t) = &token {
+                    q.append_pair("page_token", t);
+                }
+            }
+            let body = self.http.get(&url, &headers).await?;
+            let page: Page = serde_json::from_slice(&body)
+                .map_err(|e| SourceError::Malformed { url: url.to_string(), reason: e.to_string() })?;
+            for (symbol, bars) in page.bars.unwrap_or_default() {
+                out.entry(symbol).or_default().extend(bars);
+            }
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                None => return Ok(out),
+                Some(t) => {
+                    if !seen.insert(t.clone()) {
+                        return Err(SourceError::PageLoop { url: url.to_string(), token: t });
+                    }
+                    token = Some(t);
+                }
+            }
+        }
+    }
+}
