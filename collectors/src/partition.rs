@@ -1,0 +1,155 @@
+//! Bars as the lake stores them, and the merge a year file needs: bars keyed by (symbol,
+//! timestamp), a new bar replacing the stored one with the same key (a re-run or a corrected
+//! bar), never a duplicate; Parquet (snappy) in the contracts' column layout.
+
+use std::collections::BTreeMap;
+
+use lakewatch_core::Contract;
+use lakewatch_core::frame::{column, time_ms, values_f64};
+use polars::prelude::*;
+
+/// One bar row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Symbol.
+    pub symbol: String,
+    /// Bar start, epoch ms UTC.
+    pub ts: i64,
+    /// Open.
+    pub open: f64,
+    /// High.
+    pub high: f64,
+    /// Low.
+    pub low: f64,
+    /// Close.
+    pub close: f64,
+    /// Volume.
+    pub volume: i64,
+    /// VWAP (NaN when unknown).
+    pub vwap: f64,
+    /// Trades.
+    pub trade_count: Option<i64>,
+}
+
+/// A stored partition that cannot be read back: the merge stops rather than overwrite it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {reason}")]
+pub struct PartitionError {
+    origin: String,
+    reason: String,
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Merged {
+    /// New keys.
+    pub added: usize,
+    /// Keys whose bar was replaced.
+    pub replaced: usize,
+    /// Rows after the merge.
+    pub rows: usize,
+}
+
+/// Merges `new` into `stored`: by (symbol, timestamp), new wins; ordered by symbol then time.
+pub fn merge(stored: Vec<Row>, new: Vec<Row>) -> (Vec<Row>, Merged) {
+    let mut by_key: BTreeMap<(String, i64), Row> = stored.into_iter().map(|r| ((r.symbol.clone(), r.ts), r)).collect();
+    let mut m = Merged::default();
+    for r in new {
+        match by_key.insert((r.symbol.clone(), r.ts), r) {
+            Some(_) => m.replaced += 1,
+            None => m.added += 1,
+        }
+    }
+    m.rows = by_key.len();
+    (by_key.into_values().collect(), m)
+}
+
+/// Parquet bytes of `rows`.
+pub fn encode(rows: &[Row]) -> Result<Vec<u8>, PartitionError> {
+    let err = |e: PolarsError| PartitionError { origin: "encode".into(), reason: e.to_string() };
+    let ts = Int64Chunked::from_vec("timestamp".into(), rows.iter().map(|r| r.ts).collect())
+        .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
+    let mut frame = DataFrame::new_infer_height(vec![
+        Column::new("symbol".into(), rows.iter().map(|r| r.symbol.as_str()).collect::<Vec<_>>()),
+        ts.into_column(),
+        Column::new("open".into(), rows.iter().map(|r| r.open).collect::<Vec<_>>()),
+        Column::new("high".into(), rows.iter().map(|r| r.high).collect::<Vec<_>>()),
+        Column::new("low".into(), rows.iter().map(|r| r.low).collect::<Vec<_>>()),
+        Column::new("close".into(), rows.iter().map(|r| r.close).collect::<Vec<_>>()),
+        Column::new("volume".into(), rows.iter().map(|r| r.volume).collect::<Vec<_>>()),
+        Column::new("vwap".into(), rows.iter().map(|r| r.vwap).collect::<Vec<_>>()),
+        Column::new("trade_count".into(), rows.iter().map(|r| r.trade_count).collect::<Vec<_>>()),
+    ])
+    .map_err(err)?;
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out).with_compression(ParquetCompression::Snappy).finish(&mut frame).map_err(err)?;
+    Ok(out)
+}
+
+/// The rows of a stored partition, read with its contract; `origin` names it in errors.
+pub fn decode(bytes: &[u8], contract: &Contract, origin: &str) -> Result<Vec<Row>, PartitionError> {
+    let err = |reason: String| PartitionError { origin: origin.to_string(), reason };
+    let frame = lakewatch_core::decode::decode(bytes, contract).map_err(|e| err(e.to_string()))?;
+    let f = |name: &str| values_f64(&frame, name).map_err(|e| err(e.to_string()));
+    let (open, high, low, close, volume, vwap) =
+        (f("open")?, f("high")?, f("low")?, f("close")?, f("volume")?, f("vwap")?);
+    let trades = values_f64(&frame, "trade_count").ok();
+    let ts = time_ms(&frame, "timestamp").map_err(|e| err(e.to_string()))?;
+    let symbols = column(&frame, "symbol").map_err(|e| err(e.to_string()))?;
+    let symbols = symbols.str().map_err(|e| err(e.to_string()))?;
+    let rows = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Row {
+            symbol: s.unwrap_or_default().to_string(),
+            ts: ts[i],
+            open: open[i],
+            high: high[i],
+            low: low[i],
+            close: close[i],
+            volume: volume[i] as i64,
+            vwap: vwap[i],
+            trade_count: trades.as_ref().map(|t| t[i]).filter(|v| v.is_finite()).map(|v| v as i64),
+        })
+        .collect();
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(symbol: &str, day: i64, close: f64) -> Row {
+        Row {
+            symbol: symbol.into(),
+            ts: 1_764_133_200_000 + day * 86_400_000,
+            open: close,
+            high: close + 1.0,
+            low: close - 1.0,
+            close,
+            volume: 1_000,
+            vwap: close,
+            trade_count: Some(10),
+        }
+    }
+
+    #[test]
+    fn a_rerun_replaces_and_never_duplicates() {
+        let stored = vec![row("AAPL", 0, 100.0), row("AAPL", 1, 101.0)];
+        let (rows, m) = merge(stored.clone(), vec![row("AAPL", 1, 101.5), row("AAPL", 2, 102.0)]);
+        assert_eq!(m, Merged { added: 1, replaced: 1, rows: 3 });
+        assert_eq!(rows.iter().map(|r| r.close).collect::<Vec<_>>(), [100.0, 101.5, 102.0]);
+        let (again, m) = merge(rows.clone(), vec![row("AAPL", 1, 101.5), row("AAPL", 2, 102.0)]);
+        assert_eq!((again, m.added), (rows, 0), "the same run twice changes nothing");
+    }
+
+    #[test]
+    fn rows_survive_parquet_and_the_contract_reads_them() {
+        let contract = lakewatch_core::Contracts::embedded().get("daily_bars").unwrap().clone();
+        let rows = vec![row("AAPL", 0, 100.0), Row { trade_count: None, ..row("AAPL", 1, 101.0) }];
+        let bytes = encode(&rows).unwrap();
+        assert_eq!(decode(&bytes, &contract, "k").unwrap(), rows);
+        let err = decode(&bytes[..bytes.len() / 2], &contract, "data/ticks/daily/AAPL/2025/ticks.parquet").unwrap_err();
+        assert!(err.to_string().starts_with("data/ticks/daily/AAPL/2025/ticks.parquet: "), "{err}");
+    }
+}
