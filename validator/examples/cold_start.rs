@@ -117,23 +117,9 @@ async fn main() -> Result<()> {
         bail!("{} is missing: cargo build --release -p lakewatch-validator", exe.display());
     }
 
-    let moto_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut moto = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &moto_port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let endpoint = format!("http://127.0.0.1:{moto_port}");
-    while TcpStream::connect(("127.0.0.1", moto_port)).is_err() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "moto");
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .load()
-        .await;
+    let moto = lakewatch_testkit::Moto::start();
+    let endpoint = moto.endpoint.clone();
+    let aws = moto.aws().await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
     let topic =
         aws_sdk_sns::Client::new(&aws).create_topic().name("alerts").send().await?.topic_arn.context("topic")?;
@@ -201,7 +187,7 @@ async fn main() -> Result<()> {
         }
     }
     let _ = child.kill();
-    let _ = moto.kill();
+    drop(moto);
     out(&format!("cold init: {:.1} ms (process start to first /next)", cold.unwrap_or_default()));
     out(&format!(
         "warm: median {:.1} ms over {runs} runs, {symbols} symbols, {} rows, {:.1} MB Parquet",

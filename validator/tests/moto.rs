@@ -2,56 +2,19 @@
 //! 127.0.0.1, installed from PyPI by `.ci/run`): real S3 notifications taken from an SQS queue,
 //! run through the handler in process; alerts read back from a queue subscribed to the topic.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use lakewatch_core::Contracts;
 use lakewatch_synth::{LakeSpec, build, to_parquet};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
+use lakewatch_testkit::Moto;
 use lakewatch_validator::handler::handle;
 use lakewatch_validator::s3::S3Lake;
 use lakewatch_validator::service::{Options, Validator};
 use lakewatch_validator::sns::SnsAlerts;
 use serde_json::{Value, json};
-
-/// A moto server on a free port, stopped on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 is needed to run the moto server");
-        let started = Instant::now();
-        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("the moto server exited ({status}): `pip install 'moto[server]'` (bash .ci/run does)");
-            }
-            assert!(started.elapsed() < Duration::from_secs(30), "the moto server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct World {
     s3: aws_sdk_s3::Client,
@@ -59,14 +22,8 @@ struct World {
     sqs: aws_sdk_sqs::Client,
 }
 
-async fn world(endpoint: &str) -> World {
-    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "moto");
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .load()
-        .await;
+async fn world(moto: &Moto) -> World {
+    let aws = moto.aws().await;
     World {
         s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build()),
         sns: aws_sdk_sns::Client::new(&aws),
@@ -139,7 +96,7 @@ fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version() {
     let moto = Moto::start();
-    let w = world(&moto.endpoint).await;
+    let w = world(&moto).await;
     let bucket = "lake";
     w.s3.create_bucket().bucket(bucket).send().await.unwrap();
     w.s3.put_bucket_versioning()
@@ -299,7 +256,7 @@ fn s3_event(bucket: &str, key: &str, size: usize, sequencer: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_delivery_channel_older_versions_oversize_objects_and_encoded_keys() {
     let moto = Moto::start();
-    let w = world(&moto.endpoint).await;
+    let w = world(&moto).await;
     let bucket = "lake";
     w.s3.create_bucket().bucket(bucket).send().await.unwrap();
     let topic = w.sns.create_topic().name("alerts").send().await.unwrap().topic_arn.unwrap();

@@ -1,0 +1,139 @@
+//! Where partitions are stored: S3 (conditional writes on the ETag read) or a local folder
+//! (write a temporary file, then rename it over the old one). Either way a reader sees the old
+//! object or the new one whole, never a truncated one.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+
+/// A stored partition and the ETag a conditional replace needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// ETag.
+    pub etag: String,
+}
+
+/// A store that could not be reached or refused a write for a reason other than a conflict.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} `{key}`: {reason}")]
+pub struct StoreError {
+    /// What was attempted.
+    pub operation: &'static str,
+    /// The key.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The lake, as the collectors write it.
+pub trait PartitionStore {
+    /// Reads a partition, if it exists.
+    fn load_partition(&self, key: &str) -> impl Future<Output = Result<Option<Stored>, StoreError>> + Send;
+    /// Writes a partition if it is still as read: `expected` is the ETag read, `None` for "did
+    /// not exist". Returns false when another writer changed it in between.
+    fn save_partition(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// [`PartitionStore`] on S3.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// Partitions in `bucket`.
+    pub fn new(client: Client, bucket: &str) -> Self {
+        S3Store { client, bucket: bucket.to_string() }
+    }
+}
+
+impl PartitionStore for S3Store {
+    async fn load_partition(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        let err = |reason: String| StoreError { operation: "load partition", key: key.to_string(), reason };
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => {
+                let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_string();
+                let bytes = out.body.collect().await.map_err(|e| err(e.to_string()))?.to_vec();
+                Ok(Some(Stored { bytes, etag }))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())),
+        }
+    }
+
+    async fn save_partition(&self, key: &str, bytes: Vec<u8>, expected: Option<&str>) -> Result<bool, StoreError> {
+        let put = self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(bytes));
+        let put = match expected {
+            None => put.if_none_match("*"),
+            Some(etag) => put.if_match(format!("\"{etag}\"")),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(false),
+            Err(e) => Err(StoreError {
+                operation: "save partition",
+                key: key.to_string(),
+                reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            }),
+        }
+    }
+}
+
+/// [`PartitionStore`] on a local folder: the ETag is a hash of the content; a write goes to a
+/// temporary file in the same folder, then is renamed over the old one.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Partitions under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalStore { root: root.into() }
+    }
+}
+
+fn content_tag(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}-{}", bytes.len())
+}
+
+impl PartitionStore for LocalStore {
+    async fn load_partition(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        match std::fs::read(self.root.join(key)) {
+            Ok(bytes) => Ok(Some(Stored { etag: content_tag(&bytes), bytes })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError { operation: "load partition", key: key.to_string(), reason: e.to_string() }),
+        }
+    }
+
+    async fn save_partition(&self, key: &str, bytes: Vec<u8>, expected: Option<&str>) -> Result<bool, StoreError> {
+        let err =
+            |e: std::io::Error| StoreError { operation: "save partition", key: key.to_string(), reason: e.to_string() };
+        let path = self.root.join(key);
+        let current = self.load_partition(key).await?.map(|s| s.etag);
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        std::fs::write(&tmp, &bytes).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,47 @@
+//! The daily layout's read, merge, write of a year file (`data/ticks/daily/{symbol}/{year}/
+//! ticks.parquet`): the new bars merged into what is stored, written only if the file is still
+//! as read, and merged again from a fresh read when another run got there first.
+
+use lakewatch_core::Contract;
+
+use crate::partition::{Merged, PartitionError, Row, decode, encode, merge};
+use crate::store::{PartitionStore, StoreError};
+
+/// Attempts before two runs that keep racing give up.
+const ATTEMPTS: usize = 5;
+
+/// Why a year file was not updated (it is unchanged in every case).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum YearFileError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored file does not decode: it is left for the validator to report, not replaced.
+    #[error("stored file is unreadable, so it is left as it is: {0}")]
+    Unreadable(#[from] PartitionError),
+    /// Other writers won every attempt.
+    #[error("`{0}` changed under every one of {ATTEMPTS} attempts")]
+    Contended(String),
+}
+
+/// Merges `rows` into the year file at `key`.
+pub async fn merge_into(
+    store: &impl PartitionStore,
+    contract: &Contract,
+    key: &str,
+    rows: &[Row],
+) -> Result<Merged, YearFileError> {
+    for _ in 0..ATTEMPTS {
+        let stored = store.load_partition(key).await?;
+        let existing = match &stored {
+            Some(s) => decode(&s.bytes, contract, key)?,
+            None => Vec::new(),
+        };
+        let (merged, counts) = merge(existing, rows.to_vec());
+        let bytes = encode(&merged)?;
+        if store.save_partition(key, bytes, stored.as_ref().map(|s| s.etag.as_str())).await? {
+            return Ok(counts);
+        }
+    }
+    Err(YearFileError::Contended(key.to_string()))
+}

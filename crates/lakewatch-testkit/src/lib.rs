@@ -1,0 +1,59 @@
+//! Test support shared by the Lambdas' tests (a dev-dependency only): the moto AWS emulator
+//! (PyPI `moto[server]`, installed by `.ci/run`) started on a free port of 127.0.0.1, and an AWS
+//! configuration that talks to it.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A moto server, stopped on drop. Each test starts its own, so each starts from nothing.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts a server and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// When python3 or moto is missing, or the server does not start within 30 s.
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0);
+        let child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is needed to run the moto server");
+        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("the moto server exited ({status}): `pip install 'moto[server]'` (bash .ci/run does)");
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "the moto server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// An AWS configuration for this server: region us-east-1, static test credentials.
+    pub async fn aws(&self) -> aws_config::SdkConfig {
+        let creds = aws_credential_types::Credentials::new("test", "test", None, None, "moto");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
