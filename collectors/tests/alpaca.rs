@@ -2,15 +2,12 @@
 //! documented response shapes (fixtures in `tests/fixtures/alpaca/`): a page-token chain, 429
 //! with `Retry-After`, 500s, a truncated body, an unknown symbol, a rejected request.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lakewatch_collectors::alpaca::{Alpaca, Credentials, SourceError, Timeframe};
 use lakewatch_collectors::http::{Http, HttpError, Policy};
+use lakewatch_testkit::http::{Answer, ok, server, status};
 use reqwest::Url;
 
 const PAGE1: &str = include_str!("fixtures/alpaca/page1.json");
@@ -18,75 +15,7 @@ const PAGE2: &str = include_str!("fixtures/alpaca/page2.json");
 const UNKNOWN: &str = include_str!("fixtures/alpaca/unknown_symbol.json");
 const REJECTED: &str = include_str!("fixtures/alpaca/error_422.json");
 
-/// A scripted answer: status, extra headers, body (and a lie about its length, to cut it short).
-#[derive(Clone)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-    claimed_length: Option<usize>,
-}
-
-fn ok(body: &str) -> Answer {
-    Answer { status: 200, headers: vec![], body: body.into(), claimed_length: None }
-}
-
-fn status(code: u16, headers: &[(&str, &str)]) -> Answer {
-    let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Answer { status: code, headers, body: "{\"message\": \"try again\"}".into(), claimed_length: None }
-}
-
-/// What the server saw: request line and headers.
-#[derive(Debug, Clone)]
-struct Seen {
-    target: String,
-    headers: Vec<String>,
-}
-
-/// Serves the script in order, one answer per request, one request per connection.
-fn server(script: Vec<Answer>) -> (Url, Arc<Mutex<Vec<Seen>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let script = Arc::new(Mutex::new(VecDeque::from(script)));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let Some(answer) = script.lock().unwrap().pop_front() else { return };
-            answer_one(stream, &answer, &log);
-        }
-    });
-    (url, seen)
-}
-
-fn answer_one(mut stream: TcpStream, a: &Answer, log: &Mutex<Vec<Seen>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut start = String::new();
-    reader.read_line(&mut start).unwrap();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line.trim().is_empty() {
-            break;
-        }
-        headers.push(line.trim().to_string());
-    }
-    let target = start.split_whitespace().nth(1).unwrap_or_default().to_string();
-    log.lock().unwrap().push(Seen { target, headers });
-    let length = a.claimed_length.unwrap_or(a.body.len());
-    let mut head = format!(
-        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {length}\r\nconnection: close\r\n",
-        a.status
-    );
-    for (k, v) in &a.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let _ = stream.write_all(format!("{head}\r\n{}", a.body).as_bytes());
-    let _ = stream.flush();
-}
-
-fn alpaca(url: Url) -> Alpaca {
+fn alpaca(url: String) -> Alpaca {
     let policy = Policy {
         requests_per_minute: 6_000,
         max_attempts: 3,
@@ -95,7 +24,7 @@ fn alpaca(url: Url) -> Alpaca {
         timeout: Duration::from_secs(2),
     };
     let credentials = Credentials { key_id: "PKTEST123".into(), secret_key: "s3cr3t-value".into() };
-    Alpaca::new(Http::new(policy, "lakewatch-test").unwrap(), url, credentials, "sip")
+    Alpaca::new(Http::new(policy, "lakewatch-test").unwrap(), Url::parse(&url).unwrap(), credentials, "sip")
 }
 
 fn session() -> (DateTime<Utc>, DateTime<Utc>) {

@@ -1,0 +1,84 @@
+//! A scripted HTTP server on 127.0.0.1 for the sources' tests: one answer per request, in
+//! order, one request per connection; what it was asked is kept for assertions.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// A scripted answer: status, extra headers, body (and a lie about its length, to cut it short).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: String,
+    /// A `content-length` to claim instead of the body's (to cut a body short).
+    pub claimed_length: Option<usize>,
+}
+
+/// `200` with a JSON body.
+pub fn ok(body: &str) -> Answer {
+    Answer { status: 200, headers: vec![], body: body.into(), claimed_length: None }
+}
+
+/// A status with extra headers and a short JSON body.
+pub fn status(code: u16, headers: &[(&str, &str)]) -> Answer {
+    let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Answer { status: code, headers, body: "{\"message\": \"try again\"}".into(), claimed_length: None }
+}
+
+/// What the server saw: request line and headers.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Path and query.
+    pub target: String,
+    /// Header lines.
+    pub headers: Vec<String>,
+}
+
+/// Serves the script in order, one answer per request, one request per connection; returns
+/// the base URL (`http://127.0.0.1:PORT`) and the requests seen.
+pub fn server(script: Vec<Answer>) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let script = Arc::new(Mutex::new(VecDeque::from(script)));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Some(answer) = script.lock().unwrap().pop_front() else { return };
+            answer_one(stream, &answer, &log);
+        }
+    });
+    (url, seen)
+}
+
+fn answer_one(mut stream: TcpStream, a: &Answer, log: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut start = String::new();
+    reader.read_line(&mut start).unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        headers.push(line.trim().to_string());
+    }
+    let target = start.split_whitespace().nth(1).unwrap_or_default().to_string();
+    log.lock().unwrap().push(Seen { target, headers });
+    let length = a.claimed_length.unwrap_or(a.body.len());
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {length}\r\nconnection: close\r\n",
+        a.status
+    );
+    for (k, v) in &a.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let _ = stream.write_all(format!("{head}\r\n{}", a.body).as_bytes());
+    let _ = stream.flush();
+}
