@@ -31,6 +31,17 @@ pub struct Loaded {
     pub version_id: Option<String>,
 }
 
+/// What S3 says of an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, without quotes.
+    pub etag: Option<String>,
+    /// Version id, when versioned.
+    pub version_id: Option<String>,
+}
+
 /// What a load found instead of the bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Load {
@@ -68,6 +79,8 @@ pub enum When<'a> {
 
 /// The data lake bucket(s), and where the validator keeps its reports and state.
 pub trait Lake {
+    /// Size, ETag and version of an object (`HeadObject`); `None` when it does not exist.
+    fn describe_object(&self, object: &ObjectRef) -> impl Future<Output = Result<Option<Head>, IoError>> + Send;
     /// Reads an object whole, unless it is larger than `limit` bytes.
     fn load_object(&self, object: &ObjectRef, limit: u64) -> impl Future<Output = Result<Load, IoError>> + Send;
     /// Reads the last `n` bytes of an object (a Parquet footer), without the rest; `None` when

@@ -6,7 +6,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::event::ObjectRef;
-use crate::ports::{Document, IoError, Lake, Load, Loaded, When};
+use crate::ports::{Document, Head, IoError, Lake, Load, Loaded, When};
 
 /// [`Lake`] on an S3 client (built once at cold start).
 #[derive(Debug, Clone)]
@@ -80,6 +80,26 @@ impl S3Lake {
 pub struct ContractsError(String);
 
 impl Lake for S3Lake {
+    async fn describe_object(&self, object: &ObjectRef) -> Result<Option<Head>, IoError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(Head {
+                size: out.content_length().unwrap_or(0).max(0) as u64,
+                etag: unquote(out.e_tag()),
+                version_id: out.version_id().map(str::to_string),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) || status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(io_error("describe object", format!("s3://{}/{}", object.bucket, object.key), e)),
+        }
+    }
+
     async fn load_object(&self, object: &ObjectRef, limit: u64) -> Result<Load, IoError> {
         let target = format!("s3://{}/{}", object.bucket, object.key);
         let out = match self

@@ -288,20 +288,31 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             return Ok(Outcome::Skipped(format!("older than the validated version (sequencer {seq} < {done})")));
         }
 
-        // The version's identity and its marker: a second delivery stops here.
-        let started = Instant::now();
-        let loaded = self.load(object, contract).await?;
-        let version = object
-            .version_id
-            .clone()
-            .or_else(|| loaded.version_id.clone())
-            .or_else(|| object.etag.clone())
-            .or_else(|| loaded.etag.clone())
-            .unwrap_or_else(|| "unversioned".into());
+        // The version's identity (from the event, or from a HEAD when the event names no
+        // version) and its marker: a second delivery stops here, before reading the object.
+        let mut object = object.clone();
+        if object.version_id.is_none() {
+            let Some(head) = self.lake.describe_object(&object).await? else {
+                return Err(Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into());
+            };
+            object.version_id = head.version_id;
+            object.etag = object.etag.or(head.etag);
+            object.size = object.size.or(Some(head.size));
+        }
+        let object = &object;
+        let version = object.version_id.clone().or_else(|| object.etag.clone()).unwrap_or_else(|| "unversioned".into());
         let marker_key = format!("{}markers/{bucket}/{}/{version}.json", self.options.state_prefix, object.key);
         if let Some(reason) = self.claim(bucket, &marker_key, as_of).await? {
             return skip(reason);
         }
+        let started = Instant::now();
+        let loaded = match self.load(object, contract).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let _ = self.lake.remove_document(bucket, &marker_key).await;
+                return Err(e);
+            }
+        };
 
         let result = self
             .validate_and_alert(object, contract, &partition, loaded, &version, &pid, &state_key, inv, as_of, started)

@@ -11,7 +11,7 @@ use lakewatch_synth::{LakeSpec, build, to_parquet};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
 use lakewatch_validator::event::ObjectRef;
 use lakewatch_validator::handler::{HandlerError, handle};
-use lakewatch_validator::ports::{Alerts, Document, IoError, Lake, Load, Loaded, Message, When};
+use lakewatch_validator::ports::{Alerts, Document, Head, IoError, Lake, Load, Loaded, Message, When};
 use lakewatch_validator::service::{Options, Validator};
 use serde_json::{Value, json};
 
@@ -27,6 +27,7 @@ struct Store {
 struct MemoryLake {
     store: Arc<Mutex<Store>>,
     failing: Arc<Mutex<Option<String>>>,
+    loads: Arc<Mutex<usize>>,
 }
 
 impl MemoryLake {
@@ -55,7 +56,17 @@ impl MemoryLake {
 }
 
 impl Lake for MemoryLake {
+    async fn describe_object(&self, object: &ObjectRef) -> Result<Option<Head>, IoError> {
+        let s = self.store.lock().unwrap();
+        Ok(s.objects.get(&object.key).map(|(b, g)| Head {
+            size: b.len() as u64,
+            etag: Some(format!("e{g}")),
+            version_id: None,
+        }))
+    }
+
     async fn load_object(&self, object: &ObjectRef, limit: u64) -> Result<Load, IoError> {
+        *self.loads.lock().unwrap() += 1;
         let s = self.store.lock().unwrap();
         Ok(match s.objects.get(&object.key) {
             None => Load::Missing,
@@ -179,7 +190,13 @@ async fn persistent_s3_and_sns_failures_fail_the_delivery_and_the_retry_still_al
 
     // The retry alerts, once; a further redelivery does not.
     assert_eq!(deliver(sqs.clone()).await.unwrap(), json!({"batchItemFailures": []}));
+    let loads = *lake.loads.lock().unwrap();
     assert_eq!(deliver(sqs).await.unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(
+        *lake.loads.lock().unwrap(),
+        loads,
+        "a duplicate delivery stops at the marker, before reading the object"
+    );
     let published = topic.published.lock().unwrap();
     assert_eq!(published.len(), 1, "{published:?}");
     assert!(published[0].subject.starts_with("lakewatch "), "{}", published[0].subject);
