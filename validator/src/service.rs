@@ -491,7 +491,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             }
         }
         let about = About { dataset, partition: pid, bucket, key: &object.key, version, report: &report_uri };
-        let (state, _) = self.partition_state(bucket, state_key).await?;
+        let (state, state_etag) = self.partition_state(bucket, state_key).await?;
         let fingerprints: BTreeMap<String, String> =
             alerting.iter().map(|a| (a.check.to_string(), fingerprint(&report, a.check, threshold))).collect();
         let news = alerting.iter().any(|a| {
@@ -523,7 +523,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", dataset)], 1.0);
             emit(&AlertResolved { dataset, partition: pid, checks: to_resolve.join(",") });
         }
-        self.save_state(bucket, state_key, object, version, &alerting, &fingerprints, &to_resolve, pid, dataset)
+        let read = (state, state_etag);
+        self.save_state(bucket, state_key, read, object, version, &alerting, &fingerprints, &to_resolve, pid, dataset)
             .await?;
 
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -541,12 +542,14 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         Ok(Outcome::Validated { report: report_key, max_severity: report.max_severity(), alerted, resolved })
     }
 
-    /// Applies this version's alerts to the partition's state, re-reading on a conflict.
+    /// Applies this version's alerts to the partition's state as `read` (and its ETag), re-reading
+    /// on a conflict.
     #[allow(clippy::too_many_arguments)]
     async fn save_state(
         &self,
         bucket: &str,
         key: &str,
+        read: (PartitionState, Option<String>),
         object: &ObjectRef,
         version: &str,
         alerting: &[Alerting],
@@ -555,8 +558,12 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         pid: &str,
         dataset: &str,
     ) -> Result<(), IoError> {
+        let mut read = Some(read);
         for _ in 0..5 {
-            let (mut state, etag) = self.partition_state(bucket, key).await?;
+            let (mut state, etag) = match read.take() {
+                Some(first) => first,
+                None => self.partition_state(bucket, key).await?,
+            };
             if object.sequencer.is_some()
                 && state
                     .sequencer
