@@ -33,17 +33,6 @@ pub struct Config {
     pub telemetry: Settings,
 }
 
-/// Every variable, for the README and the error message.
-pub const VARIABLES: &[(&str, &str)] = &[
-    ("LAKEWATCH_BUCKETS", "required: comma-separated buckets whose objects are validated"),
-    ("LAKEWATCH_ALERT_TOPIC_ARN", "required: the SNS topic alerts go to"),
-    ("LAKEWATCH_CONTRACTS", "`embedded` (default) or `s3://bucket/prefix/` holding *.toml contracts"),
-    ("LAKEWATCH_REPORT_PREFIX", "where reports go in the object's bucket (default `lakewatch/reports/`)"),
-    ("LAKEWATCH_STATE_PREFIX", "where markers and alert state go (default `lakewatch/state/`)"),
-    ("LAKEWATCH_MIN_ALERT_SEVERITY", "`info`, `warning`, `error` (default) or `critical`"),
-    ("LAKEWATCH_MAX_OBJECT_BYTES", "objects above this are not read (default 536870912)"),
-];
-
 impl Config {
     /// Reads the configuration through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {

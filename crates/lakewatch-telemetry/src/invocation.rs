@@ -211,16 +211,6 @@ impl Invocation {
         &self.span
     }
 
-    /// True on the first invocation of the execution environment.
-    pub fn cold_start(&self) -> bool {
-        self.cold_start
-    }
-
-    /// When Lambda stops the invocation.
-    pub fn deadline(&self) -> Option<DateTime<Utc>> {
-        self.deadline
-    }
-
     /// Records one value of a catalog metric with its declared dimensions (besides `service`),
     /// in the catalog's order: `record(&ROWS_CHECKED, &[("dataset", "minute_bars")], 81_900.0)`.
     /// Dimensions the catalog does not declare for the metric are refused, so dashboards and

@@ -181,11 +181,3 @@ pub fn join_xray_trace(span: &tracing::Span, header: &str) {
     let cx = XrayPropagator::new().extract(&carrier);
     let _ = span.set_parent(cx);
 }
-
-/// The X-Ray trace header of `span` (`Root=...;Parent=...;Sampled=...`), to hand to the next
-/// hop (an S3 object's metadata, an SNS message attribute); `None` when it is not traced.
-pub fn xray_header(span: &tracing::Span) -> Option<String> {
-    let mut carrier = HashMap::new();
-    XrayPropagator::new().inject_context(&span.context(), &mut carrier);
-    carrier.remove("x-amzn-trace-id")
-}
