@@ -1,7 +1,8 @@
 //! `lakewatch`: the lakewatch engine on a laptop.
 //!
-//! Exit codes: 0 clean, 1 findings at or above `--fail-on` (or an imperfect demo scorecard),
-//! 2 unreadable input or usage error, with a one-line reason on stderr.
+//! Exit codes: 0 clean, 1 findings at or above `--fail-on` (or an imperfect demo scorecard, or a
+//! `collect` run that left symbols for the next run), 2 unreadable input or usage error, with a
+//! one-line reason on stderr.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod calendar_cmd;
+mod collect;
 mod demo;
 mod lake;
 mod lint_emf;
@@ -36,6 +38,8 @@ enum Command {
     Validate(validate::Args),
     /// Build a synthetic lake with injected defects, validate it, and score what was found.
     Demo(demo::Args),
+    /// Collect one session of daily bars, minute bars or fundamentals into a folder or a bucket.
+    Collect(collect::Args),
     /// Benchmark: full validation of a 5,000-symbol minute partition against the read floor.
     Bench(bench::Args),
     /// Lint captured log lines: every EMF document CloudWatch would refuse, by line. Exit 1 on any.
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Calendar { command } => calendar_cmd::run(command),
+        Command::Collect(args) => collect::run(args),
         Command::Bench(args) => bench::run(args),
         Command::LintEmf(args) => lint_emf::run(args),
     };

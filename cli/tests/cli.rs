@@ -305,3 +305,35 @@ fn lint_emf_reports_each_bad_document_by_line_and_exits_1() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("absent.log: cannot read"), "{}", stderr(&o));
 }
+
+#[test]
+fn collect_writes_a_session_the_validator_passes_and_refuses_a_holiday() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    put(dir.path(), "reference/stock_universe.json", br#"{"symbols": ["AAPL", "MSFT", "NVDA"]}"#);
+    let args = ["collect", "minute", "--source", "synthetic", "--date", "2025-11-26", "--out", root, "--json"];
+    let first = lakewatch(&args);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let outcome: serde_json::Value = serde_json::from_str(&stdout(&first)).unwrap();
+    assert_eq!(
+        (outcome["status"].as_str(), outcome["succeeded"].as_u64(), outcome["rows"].as_u64()),
+        (Some("complete"), Some(3), Some(1_170))
+    );
+    let object = dir.path().join("data/ticks/minute/date=2025-11-26/bars.parquet");
+    let bytes = std::fs::read(&object).unwrap();
+
+    let again: serde_json::Value = serde_json::from_str(&stdout(&lakewatch(&args))).unwrap();
+    assert_eq!((again["succeeded"].as_u64(), again["objects_written"].as_u64()), (Some(0), Some(0)), "{again}");
+    assert_eq!(std::fs::read(&object).unwrap(), bytes, "a re-run leaves the session as it was");
+
+    let checked = lakewatch(&["validate", root, "--as-of", "2025-11-28"]);
+    assert_eq!(checked.status.code(), Some(0), "{}{}", stdout(&checked), stderr(&checked));
+
+    let holiday = lakewatch(&["collect", "daily", "--source", "synthetic", "--date", "2025-11-27", "--out", root]);
+    assert_eq!(holiday.status.code(), Some(2));
+    assert_eq!(
+        stderr(&holiday).trim(),
+        "lakewatch: collection_date `2025-11-27` is not an XNYS session (closed: Thanksgiving Day); nothing to collect"
+    );
+    assert!(!dir.path().join("data/ticks/daily").exists(), "nothing collected as empty");
+}

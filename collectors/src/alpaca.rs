@@ -3,12 +3,17 @@
 //! `APCA-API-SECRET-KEY` headers (never in a URL, an error or a log line).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::http::{Http, HttpError};
+use lakewatch_core::{Calendar, Session};
+
+use crate::http::{Http, HttpError, Stats};
+use crate::partition::Row;
+use crate::source::{Batch, Collector, Fetched, Source, complete, session_midnight};
 
 /// One bar as the API sends it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -61,6 +66,28 @@ pub enum SourceError {
         /// What is wrong.
         reason: String,
     },
+    /// The answer has no rows for the symbol (not listed then, or not yet published).
+    #[error("no rows for `{symbol}`")]
+    NoData {
+        /// The symbol.
+        symbol: String,
+    },
+    /// The source has no such symbol (EDGAR: no CIK for the ticker).
+    #[error("`{symbol}` is not a symbol {source_name} knows")]
+    UnknownSymbol {
+        /// The symbol.
+        symbol: String,
+        /// The source.
+        source_name: &'static str,
+    },
+    /// The source does not serve this collector.
+    #[error("{source_name} does not serve the {collector} collector")]
+    Unsupported {
+        /// The source.
+        source_name: &'static str,
+        /// The collector.
+        collector: &'static str,
+    },
     /// The page tokens do not end.
     #[error("GET {url}: page token `{token}` came back twice")]
     PageLoop {
@@ -107,7 +134,7 @@ impl std::fmt::Debug for Credentials {
 /// The bars API.
 #[derive(Debug)]
 pub struct Alpaca {
-    http: Http,
+    http: Arc<Http>,
     base: Url,
     credentials: Credentials,
     feed: String,
@@ -115,7 +142,9 @@ pub struct Alpaca {
 
 impl Alpaca {
     /// A client for `base` (`https://data.alpaca.markets`) and `feed` (`sip` or `iex`).
-    pub fn new(http: Http, base: Url, credentials: Credentials, feed: &str) -> Self {
+    /// The HTTP client is shared so that its pacing and connections outlive one invocation's
+    /// credentials.
+    pub fn new(http: Arc<Http>, base: Url, credentials: Credentials, feed: &str) -> Self {
         Alpaca { http, base, credentials, feed: feed.to_string() }
     }
 
@@ -175,5 +204,59 @@ impl Alpaca {
                 }
             }
         }
+    }
+}
+
+impl Bar {
+    /// The lake's row for this bar of `symbol`.
+    pub fn row(&self, symbol: &str) -> Row {
+        Row {
+            symbol: symbol.to_string(),
+            ts: self.time.timestamp_millis(),
+            open: self.open,
+            high: self.high,
+            low: self.low,
+            close: self.close,
+            volume: self.volume.round() as i64,
+            vwap: self.vwap.unwrap_or(f64::NAN),
+            trade_count: self.trades.map(|n| n as i64),
+        }
+    }
+}
+
+impl Source for Alpaca {
+    fn batch_size(&self, collector: Collector) -> usize {
+        match collector {
+            // 390 bars a symbol: 100 symbols are 4 pages of 10,000 bars.
+            Collector::Minute => 100,
+            Collector::Daily | Collector::Fundamentals => 200,
+        }
+    }
+
+    async fn fetch(&self, collector: Collector, symbols: &[String], session: &Session) -> Batch {
+        let (timeframe, start) = match collector {
+            Collector::Minute => (Timeframe::Minute, session.open),
+            Collector::Daily => (Timeframe::Day, session_midnight(&Calendar::xnys(), session)),
+            Collector::Fundamentals => {
+                let e = SourceError::Unsupported { source_name: "alpaca", collector: collector.name() };
+                return symbols.iter().map(|s| (s.clone(), Err(e.clone()))).collect();
+            }
+        };
+        let batch = match self.bars(symbols, timeframe, start, session.close).await {
+            Ok(bars) => bars
+                .into_iter()
+                .filter(|(_, b)| !b.is_empty())
+                .map(|(s, b)| {
+                    let rows = b.iter().map(|bar| bar.row(&s)).collect();
+                    (s, Ok(Fetched::Bars(rows)))
+                })
+                .collect(),
+            Err(e) => symbols.iter().map(|s| (s.clone(), Err(e.clone()))).collect(),
+        };
+        complete(symbols, batch)
+    }
+
+    fn take_stats(&self) -> Stats {
+        self.http.take_stats()
     }
 }

@@ -14,8 +14,11 @@ use chrono::NaiveDate;
 use reqwest::Url;
 use serde::Deserialize;
 
+use lakewatch_core::Session;
+
 use crate::alpaca::SourceError;
-use crate::http::{Http, Policy};
+use crate::http::{Http, Policy, Stats};
+use crate::source::{Batch, Collector, Fetched, Source, complete};
 
 /// One quarterly (or fiscal-year) row of the `fundamentals` contract.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +99,7 @@ pub struct Edgar {
     http: Http,
     www: Url,
     data: Url,
+    ciks: tokio::sync::OnceCell<HashMap<String, String>>,
 }
 
 impl Edgar {
@@ -108,7 +112,7 @@ impl Edgar {
             ));
         }
         let policy = Policy { requests_per_minute: policy.requests_per_minute.min(600), ..policy };
-        Ok(Edgar { http: Http::new(policy, user_agent)?, www, data })
+        Ok(Edgar { http: Http::new(policy, user_agent)?, www, data, ciks: tokio::sync::OnceCell::new() })
     }
 
     /// The HTTP client (for its counts).
@@ -140,6 +144,42 @@ impl Edgar {
         let facts: Facts = serde_json::from_slice(&body)
             .map_err(|e| SourceError::Malformed { url: url.to_string(), reason: e.to_string() })?;
         Ok(rows(symbol, cik, &facts))
+    }
+}
+
+impl Source for Edgar {
+    fn batch_size(&self, _: Collector) -> usize {
+        // One company-facts request a symbol; 10 at a time fill the 10-per-second allowance.
+        10
+    }
+
+    /// The ticker map is read once per execution environment, then one company-facts request
+    /// per symbol, concurrently (the client keeps to 10 per second).
+    async fn fetch(&self, collector: Collector, symbols: &[String], _: &Session) -> Batch {
+        if collector != Collector::Fundamentals {
+            let e = SourceError::Unsupported { source_name: "edgar", collector: collector.name() };
+            return symbols.iter().map(|s| (s.clone(), Err(e.clone()))).collect();
+        }
+        let ciks = match self.ciks.get_or_try_init(|| self.ciks()).await {
+            Ok(c) => c,
+            Err(e) => return symbols.iter().map(|s| (s.clone(), Err(e.clone()))).collect(),
+        };
+        let one = async |symbol: &String| {
+            let result = match ciks.get(symbol) {
+                None => Err(SourceError::UnknownSymbol { symbol: symbol.clone(), source_name: "edgar" }),
+                Some(cik) => match self.quarters(symbol, cik).await {
+                    Ok(q) if q.is_empty() => Err(SourceError::NoData { symbol: symbol.clone() }),
+                    Ok(q) => Ok(Fetched::Quarters(q)),
+                    Err(e) => Err(e),
+                },
+            };
+            (symbol.clone(), result)
+        };
+        complete(symbols, futures_util::future::join_all(symbols.iter().map(one)).await.into_iter().collect())
+    }
+
+    fn take_stats(&self) -> Stats {
+        self.http.take_stats()
     }
 }
 

@@ -1,13 +1,25 @@
-//! The collectors: market-data APIs into the lake. So far (issue 5, in progress): a polite
-//! HTTP client (`http`: rate, timeout, retries with backoff and jitter, `Retry-After`) and the
-//! Alpaca Market Data v2 bars source (`alpaca`), SEC EDGAR company facts as quarterly rows
-//! (`edgar`), and the merge of bars into a stored
-//! partition (`partition`: by symbol and timestamp, new wins, Parquet in the contracts' layout),
-//! written back to S3 or a folder only if unchanged since read (`store`, `year_file`).
+//! The collectors: market-data APIs into the lake.
+//!
+//! - `source`: what a source offers a run (one result per symbol), implemented by `alpaca`
+//!   (Alpaca Market Data v2 bars), `edgar` (SEC EDGAR company facts as quarterly rows) and
+//!   `synthetic` (seeded, deterministic, with optional defects), all on the polite client in
+//!   `http` (rate, timeout, retries with backoff and jitter, `Retry-After`);
+//! - `run`: one collector run with its checkpoint, deadline and metrics; `configured`: the
+//!   source a configuration names, built once;
+//! - `partition`, `store`, `year_file`: rows as Parquet in the contracts' layout, written to S3
+//!   or a folder only if unchanged since read;
+//! - `secrets` and `config`: the Lambda's credentials (Secrets Manager, cached with a TTL) and
+//!   settings, read once at cold start.
 
 pub mod alpaca;
+pub mod config;
+pub mod configured;
 pub mod edgar;
 pub mod http;
 pub mod partition;
+pub mod run;
+pub mod secrets;
+pub mod source;
 pub mod store;
+pub mod synthetic;
 pub mod year_file;

@@ -8,6 +8,8 @@ use lakewatch_core::Contract;
 use lakewatch_core::frame::{column, time_ms, values_f64};
 use polars::prelude::*;
 
+use crate::edgar::Quarter;
+
 /// One bar row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -86,6 +88,35 @@ pub fn encode(rows: &[Row]) -> Result<Vec<u8>, PartitionError> {
     Ok(out)
 }
 
+/// Parquet bytes of fundamentals rows (the `fundamentals` contract's columns).
+pub fn encode_quarters(rows: &[Quarter]) -> Result<Vec<u8>, PartitionError> {
+    let err = |e: PolarsError| PartitionError { origin: "encode".into(), reason: e.to_string() };
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let date = |name: &str, f: &dyn Fn(&Quarter) -> chrono::NaiveDate| {
+        Int32Chunked::from_vec(name.into(), rows.iter().map(|r| (f(r) - epoch).num_days() as i32).collect())
+            .into_date()
+            .into_column()
+    };
+    let mut frame = DataFrame::new_infer_height(vec![
+        Column::new("symbol".into(), rows.iter().map(|r| r.symbol.as_str()).collect::<Vec<_>>()),
+        Column::new("cik".into(), rows.iter().map(|r| r.cik.as_str()).collect::<Vec<_>>()),
+        date("period_end", &|r| r.period_end),
+        Column::new("fiscal_year".into(), rows.iter().map(|r| r.fiscal_year).collect::<Vec<_>>()),
+        Column::new("fiscal_period".into(), rows.iter().map(|r| r.fiscal_period.as_str()).collect::<Vec<_>>()),
+        Column::new("form".into(), rows.iter().map(|r| r.form.as_str()).collect::<Vec<_>>()),
+        date("filed", &|r| r.filed),
+        Column::new("revenue".into(), rows.iter().map(|r| r.revenue).collect::<Vec<_>>()),
+        Column::new("net_income".into(), rows.iter().map(|r| r.net_income).collect::<Vec<_>>()),
+        Column::new("eps_diluted".into(), rows.iter().map(|r| r.eps_diluted).collect::<Vec<_>>()),
+        Column::new("total_assets".into(), rows.iter().map(|r| r.total_assets).collect::<Vec<_>>()),
+        Column::new("shares_outstanding".into(), rows.iter().map(|r| r.shares_outstanding).collect::<Vec<_>>()),
+    ])
+    .map_err(err)?;
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out).with_compression(ParquetCompression::Snappy).finish(&mut frame).map_err(err)?;
+    Ok(out)
+}
+
 /// The rows of a stored partition, read with its contract; `origin` names it in errors.
 pub fn decode(bytes: &[u8], contract: &Contract, origin: &str) -> Result<Vec<Row>, PartitionError> {
     let err = |reason: String| PartitionError { origin: origin.to_string(), reason };
@@ -151,5 +182,18 @@ mod tests {
         assert_eq!(decode(&bytes, &contract, "k").unwrap(), rows);
         let err = decode(&bytes[..bytes.len() / 2], &contract, "data/ticks/daily/AAPL/2025/ticks.parquet").unwrap_err();
         assert!(err.to_string().starts_with("data/ticks/daily/AAPL/2025/ticks.parquet: "), "{err}");
+    }
+
+    #[test]
+    fn quarters_are_written_in_the_fundamentals_contract() {
+        let contract = lakewatch_core::Contracts::embedded().get("fundamentals").unwrap().clone();
+        let rows = crate::synthetic::Synthetic::new(3).quarters("AAPL", "2025-11-26".parse().unwrap());
+        let bytes = encode_quarters(&rows).unwrap();
+        let as_of = "2025-11-28T00:00:00Z".parse().unwrap();
+        let key = "data/fundamentals/AAPL/quarterly.parquet";
+        let (_, partition) = lakewatch_core::Contracts::embedded().route(key).unwrap();
+        let object = lakewatch_core::Object { key, bytes: &bytes };
+        let report = lakewatch_core::validate(&contract, &partition, object, None, as_of).unwrap();
+        assert_eq!((report.rows, report.findings.len()), (4, 0), "{:?}", report.findings);
     }
 }

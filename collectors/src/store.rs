@@ -34,13 +34,17 @@ pub trait PartitionStore {
     /// Reads a partition, if it exists.
     fn load_partition(&self, key: &str) -> impl Future<Output = Result<Option<Stored>, StoreError>> + Send;
     /// Writes a partition if it is still as read: `expected` is the ETag read, `None` for "did
-    /// not exist". Returns false when another writer changed it in between.
+    /// not exist". `metadata` goes with the object (S3 user metadata: the writer's trace
+    /// context). Returns the new ETag, or `None` when another writer changed it in between.
     fn save_partition(
         &self,
         key: &str,
         bytes: Vec<u8>,
         expected: Option<&str>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        metadata: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Deletes an object (a run's staged part once it is in the partition); absent is fine.
+    fn discard(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// [`PartitionStore`] on S3.
@@ -71,17 +75,37 @@ impl PartitionStore for S3Store {
         }
     }
 
-    async fn save_partition(&self, key: &str, bytes: Vec<u8>, expected: Option<&str>) -> Result<bool, StoreError> {
-        let put = self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(bytes));
+    async fn save_partition(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+        metadata: &[(&str, &str)],
+    ) -> Result<Option<String>, StoreError> {
+        let mut put = self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(bytes));
+        for (k, v) in metadata {
+            put = put.metadata(*k, *v);
+        }
         let put = match expected {
             None => put.if_none_match("*"),
             Some(etag) => put.if_match(format!("\"{etag}\"")),
         };
         match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(false),
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().trim_matches('"').to_string())),
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(None),
             Err(e) => Err(StoreError {
                 operation: "save partition",
+                key: key.to_string(),
+                reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            }),
+        }
+    }
+
+    async fn discard(&self, key: &str) -> Result<(), StoreError> {
+        match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(StoreError {
+                operation: "discard",
                 key: key.to_string(),
                 reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
             }),
@@ -120,13 +144,19 @@ impl PartitionStore for LocalStore {
         }
     }
 
-    async fn save_partition(&self, key: &str, bytes: Vec<u8>, expected: Option<&str>) -> Result<bool, StoreError> {
+    async fn save_partition(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+        _metadata: &[(&str, &str)],
+    ) -> Result<Option<String>, StoreError> {
         let err =
             |e: std::io::Error| StoreError { operation: "save partition", key: key.to_string(), reason: e.to_string() };
         let path = self.root.join(key);
         let current = self.load_partition(key).await?.map(|s| s.etag);
         if current.as_deref() != expected {
-            return Ok(false);
+            return Ok(None);
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
@@ -134,6 +164,15 @@ impl PartitionStore for LocalStore {
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
         std::fs::write(&tmp, &bytes).map_err(err)?;
         std::fs::rename(&tmp, &path).map_err(err)?;
-        Ok(true)
+        Ok(Some(content_tag(&bytes)))
+    }
+
+    async fn discard(&self, key: &str) -> Result<(), StoreError> {
+        match std::fs::remove_file(self.root.join(key)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(StoreError { operation: "discard", key: key.to_string(), reason: e.to_string() })
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -24,13 +24,16 @@ pub enum YearFileError {
     Contended(String),
 }
 
-/// Merges `rows` into the year file at `key`.
+/// Merges `rows` into the year file at `key` (any stored partition: the minute collector uses
+/// it for a session object too). Returns the counts and the bytes written: 0 when the merge
+/// changes nothing, which is then not written again.
 pub async fn merge_into(
     store: &impl PartitionStore,
     contract: &Contract,
     key: &str,
     rows: &[Row],
-) -> Result<Merged, YearFileError> {
+    metadata: &[(&str, &str)],
+) -> Result<(Merged, usize), YearFileError> {
     for _ in 0..ATTEMPTS {
         let stored = store.load_partition(key).await?;
         let existing = match &stored {
@@ -39,8 +42,12 @@ pub async fn merge_into(
         };
         let (merged, counts) = merge(existing, rows.to_vec());
         let bytes = encode(&merged)?;
-        if store.save_partition(key, bytes, stored.as_ref().map(|s| s.etag.as_str())).await? {
-            return Ok(counts);
+        if stored.as_ref().is_some_and(|s| s.bytes == bytes) {
+            return Ok((counts, 0));
+        }
+        let size = bytes.len();
+        if store.save_partition(key, bytes, stored.as_ref().map(|s| s.etag.as_str()), metadata).await?.is_some() {
+            return Ok((counts, size));
         }
     }
     Err(YearFileError::Contended(key.to_string()))

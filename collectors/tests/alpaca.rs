@@ -24,7 +24,12 @@ fn alpaca(url: String) -> Alpaca {
         timeout: Duration::from_secs(2),
     };
     let credentials = Credentials { key_id: "PKTEST123".into(), secret_key: "s3cr3t-value".into() };
-    Alpaca::new(Http::new(policy, "lakewatch-test").unwrap(), Url::parse(&url).unwrap(), credentials, "sip")
+    Alpaca::new(
+        std::sync::Arc::new(Http::new(policy, "lakewatch-test").unwrap()),
+        Url::parse(&url).unwrap(),
+        credentials,
+        "sip",
+    )
 }
 
 fn session() -> (DateTime<Utc>, DateTime<Utc>) {

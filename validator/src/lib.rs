@@ -4,15 +4,15 @@
 //!
 //! `event` reads the five event shapes; `service` validates one object version; `handler`
 //! answers each delivery channel; `ports` names what the validator needs from AWS, and `s3` and
-//! `sns` provide it; `config` reads the environment once; `runtime` wraps each invocation (a
-//! budget that ends before the deadline, telemetry flushed).
+//! `sns` provide it; `config` reads the environment once. The binary runs each invocation through
+//! `lakewatch_telemetry::runtime::invoke` (a budget that ends before the deadline, telemetry
+//! flushed).
 
 pub mod alert;
 pub mod config;
 pub mod event;
 pub mod handler;
 pub mod ports;
-pub mod runtime;
 pub mod s3;
 pub mod service;
 pub mod sns;

@@ -90,7 +90,7 @@ pub const HEARTBEAT: MetricSpec = MetricSpec {
     unit: Unit::Count,
     resolution: S,
     dimensions: &["service"],
-    emitter: "validator, sweep",
+    emitter: "validator, sweep, collectors",
     description: "1 per invocation; alarms treat missing data as breaching",
 };
 
@@ -449,7 +449,11 @@ pub const SPANS: &[SpanSpec] = &[
     },
     SpanSpec { name: "partition", parent: "invocation", description: "one object validated (validator)" },
     SpanSpec { name: "check", parent: "partition", description: "one check run on a partition (`check` attribute)" },
-    SpanSpec { name: "batch", parent: "invocation", description: "one request batch of a collector" },
+    SpanSpec {
+        name: "batch",
+        parent: "invocation",
+        description: "one batch of symbols of a collector (fetched and written), or the minute session's assembly; objects written carry its W3C `traceparent` in their S3 metadata",
+    },
 ];
 
 /// Checks one captured stdout line against the catalog: a log line's `event` is declared and

@@ -1,7 +1,8 @@
 //! lakewatch's telemetry, and the only code in the workspace that writes to stdout:
 //! Powertools-style JSON logs ([`log`]), CloudWatch Embedded Metric Format documents within
 //! every CloudWatch limit ([`emf`]), OTLP traces joined to X-Ray ([`trace`]), all wired per
-//! execution environment and per invocation by [`Telemetry`]; the catalog of everything
+//! execution environment and per invocation by [`Telemetry`], each invocation run and flushed
+//! before its deadline by [`runtime::invoke`]; the catalog of everything
 //! emitted ([`catalog`]); and an offline EMF linter ([`lint`]).
 //!
 //! Neither `metrique` nor `metrics_cloudwatch_embedded` splits a flush of more than 100
@@ -15,6 +16,7 @@ pub mod emf;
 mod invocation;
 pub mod lint;
 pub mod log;
+pub mod runtime;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -181,3 +181,13 @@ pub fn join_xray_trace(span: &tracing::Span, header: &str) {
     let cx = XrayPropagator::new().extract(&carrier);
     let _ = span.set_parent(cx);
 }
+
+/// The W3C `traceparent` of `span` (`00-{trace id}-{span id}-{flags}`): what a writer puts in an
+/// object's metadata so the span of whoever reads the object can link to the one that wrote it.
+/// `None` when the span is not traced (traces off, or no tracer).
+pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    sc.is_valid().then(|| format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8()))
+}

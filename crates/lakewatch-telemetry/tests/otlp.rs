@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use lakewatch_telemetry::log::Clock;
 use lakewatch_telemetry::testing::{ExportTraceServiceRequest, hex, otlp_receiver};
-use lakewatch_telemetry::trace::TraceFlush;
+use lakewatch_telemetry::trace::{TraceFlush, traceparent};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
 use prost::Message;
 
@@ -44,6 +44,33 @@ fn invoke(telemetry: &mut Telemetry, request_id: &str) -> TraceFlush {
         });
         telemetry.finish(inv).traces
     })
+}
+
+#[test]
+fn traceparent_names_the_exported_span() {
+    let (endpoint, requests) = otlp_receiver(true);
+    let (mut telemetry, _) = telemetry(&endpoint, 2_000);
+    let dispatch = telemetry.dispatch();
+    let parent = tracing::dispatcher::with_default(&dispatch, || {
+        let inv = telemetry.start(InvocationInfo {
+            request_id: "req-9".into(),
+            xray_trace_header: Some(HEADER.into()),
+            ..InvocationInfo::default()
+        });
+        let parent = inv.span().in_scope(|| {
+            let batch = tracing::info_span!("batch", collector = "minute");
+            batch.in_scope(|| traceparent(&batch))
+        });
+        assert_eq!(telemetry.finish(inv).traces, TraceFlush::Exported);
+        parent
+    });
+    let request = requests.recv_timeout(Duration::from_secs(5)).expect("the receiver got no export");
+    let spans = request.spans().unwrap();
+    let batch = spans.iter().find(|s| s.name == "batch").unwrap();
+    let want = format!("00-{}-{}-01", hex(&batch.trace_id), hex(&batch.span_id));
+    assert_eq!(parent.as_deref(), Some(want.as_str()));
+    assert!(want.starts_with("00-5759e988bd862e3fe1be46a994272793-"), "{want}");
+    assert_eq!(traceparent(&tracing::Span::none()), None, "an untraced span has no traceparent");
 }
 
 #[test]

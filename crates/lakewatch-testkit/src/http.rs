@@ -1,5 +1,7 @@
-//! A scripted HTTP server on 127.0.0.1 for the sources' tests: one answer per request, in
-//! order, one request per connection; what it was asked is kept for assertions.
+//! HTTP servers on 127.0.0.1 for the sources' tests: a scripted one (one answer per request, in
+//! order, one request per connection) and one that answers each request with a handler (the
+//! fake APIs of the collector runs and their benchmark). What they were asked is kept for
+//! assertions.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -81,4 +83,61 @@ fn answer_one(mut stream: TcpStream, a: &Answer, log: &Mutex<Vec<Seen>>) {
     }
     let _ = stream.write_all(format!("{head}\r\n{}", a.body).as_bytes());
     let _ = stream.flush();
+}
+
+/// A handler's view of a request: path and query, and header lines.
+pub type Handler = dyn Fn(&Seen) -> Answer + Send + Sync;
+
+/// Serves every request with `handler`, each connection on its own thread, after `latency` (a
+/// network's, injected); returns the base URL and the requests seen. Connections are kept
+/// alive, as a real API's are.
+pub fn serve(latency: std::time::Duration, handler: Arc<Handler>) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (handler, log) = (handler.clone(), log.clone());
+            std::thread::spawn(move || keep_alive(stream, latency, &*handler, &log));
+        }
+    });
+    (url, seen)
+}
+
+fn keep_alive(stream: TcpStream, latency: std::time::Duration, handler: &Handler, log: &Mutex<Vec<Seen>>) {
+    let Ok(mut writer) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut start = String::new();
+        if reader.read_line(&mut start).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line.trim().is_empty() {
+                break;
+            }
+            headers.push(line.trim().to_string());
+        }
+        let seen = Seen { target: start.split_whitespace().nth(1).unwrap_or_default().to_string(), headers };
+        std::thread::sleep(latency);
+        let a = handler(&seen);
+        log.lock().unwrap().push(seen);
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            a.status,
+            a.claimed_length.unwrap_or(a.body.len())
+        );
+        for (k, v) in &a.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if writer.write_all(format!("{head}\r\n{}", a.body).as_bytes()).is_err() || a.claimed_length.is_some() {
+            return;
+        }
+    }
 }

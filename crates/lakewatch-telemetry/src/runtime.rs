@@ -4,8 +4,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::{Invocation, InvocationInfo, Telemetry};
 use chrono::{DateTime, Utc};
-use lakewatch_telemetry::{Invocation, InvocationInfo, Telemetry};
 use tracing::Instrument;
 
 /// Time kept back from the deadline to flush metrics and traces.
@@ -55,8 +55,8 @@ pub async fn invoke<T, E>(
 mod tests {
     use std::sync::Arc;
 
-    use lakewatch_telemetry::Settings;
-    use lakewatch_telemetry::catalog::HEARTBEAT;
+    use crate::Settings;
+    use crate::catalog::HEARTBEAT;
 
     use super::*;
 

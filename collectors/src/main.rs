@@ -1,0 +1,121 @@
+//! The collector Lambda's binary, one for the three collectors (`LAKEWATCH_COLLECTOR` says
+//! which): configuration, clients and telemetry built once at cold start; then per scheduled
+//! invocation the session to collect, the universe from the lake, and one run that stops
+//! `LAKEWATCH_SAFETY_MARGIN_MS` before the deadline with a checkpoint. The response is the
+//! run's outcome (`"status": "complete"` or `"partial"` with counts).
+//!
+//! The event is an EventBridge scheduled event, optionally with a constant input
+//! `{"collection_date": "auto" | "YYYY-MM-DD"}` (`auto` when absent).
+
+#![recursion_limit = "256"]
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, anyhow};
+use chrono::{DateTime, Utc};
+use lakewatch_collectors::config::{Config, SourceConfig};
+use lakewatch_collectors::configured::Configured;
+use lakewatch_collectors::run::{Outcome, Plan, record, resolve_session};
+use lakewatch_collectors::store::{PartitionStore, S3Store};
+use lakewatch_core::{Calendar, Contracts, Universe};
+use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
+use lakewatch_telemetry::runtime::invoke;
+use lakewatch_telemetry::{Invocation, InvocationInfo, Telemetry};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// What the binary builds once.
+struct Collector {
+    config: Config,
+    store: S3Store,
+    contracts: Contracts,
+    source: Configured,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            error(&format!("{e:#}"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
+    let config = Config::from_env()
+        .map_err(|errors| anyhow!("invalid configuration ({} problems): {}", errors.len(), errors.join("; ")))?;
+    let telemetry = Telemetry::new(config.telemetry.clone(), stdout_sink(), wall_clock())?;
+    tracing::dispatcher::set_global_default(telemetry.dispatch()).context("installing the log subscriber")?;
+
+    let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(5);
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry).load().await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let secrets =
+        matches!(config.source, SourceConfig::Alpaca { .. }).then(|| aws_sdk_secretsmanager::Client::new(&aws));
+    let source = Configured::new(&config.source, secrets).map_err(|e| anyhow!(e))?;
+    let collector = Arc::new(Collector {
+        store: S3Store::new(s3, &config.bucket),
+        contracts: Contracts::embedded(),
+        source,
+        config,
+    });
+    let telemetry = Arc::new(Mutex::new(telemetry));
+    let clock = wall_clock();
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let (collector, telemetry, clock) = (collector.clone(), telemetry.clone(), clock.clone());
+        async move {
+            let deadline = DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64);
+            let info = InvocationInfo {
+                request_id: event.context.request_id.clone(),
+                function_arn: Some(event.context.invoked_function_arn.clone()),
+                xray_trace_header: event.context.xray_trace_id.clone(),
+                deadline,
+                correlation_id: None,
+            };
+            let now = clock();
+            invoke(&telemetry, info, now, async |inv: &mut Invocation| {
+                let outcome = collector.handle(&event.payload, now, deadline).await?;
+                record(inv, &outcome, clock());
+                serde_json::to_value(&outcome).map_err(anyhow::Error::from)
+            })
+            .await
+            .map_err(|e| lambda_runtime::Error::from(format!("{e:#}")))
+        }
+    }))
+    .await
+    .map_err(|e| anyhow!("lambda runtime: {e}"))
+}
+
+impl Collector {
+    async fn handle(&self, payload: &Value, now: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> Result<Outcome> {
+        let date = payload.get("collection_date").and_then(Value::as_str).unwrap_or("auto");
+        let session = resolve_session(&Calendar::xnys(), date, now).map_err(|e| anyhow!(e))?;
+        let key = &self.config.universe_key;
+        let stored = self.store.load_partition(key).await?.with_context(|| {
+            format!("universe `s3://{}/{key}` does not exist (write {{\"symbols\": [...]}} there)", self.config.bucket)
+        })?;
+        let universe: Vec<String> = Universe::from_json(&stored.bytes, key)?.symbols.into_iter().collect();
+        let dataset = self.config.collector.dataset();
+        let contract = self.contracts.get(dataset).with_context(|| format!("no contract for `{dataset}`"))?;
+        let stop_at = deadline
+            .map(|d| Instant::now() + (d - now).to_std().unwrap_or_default().saturating_sub(self.config.safety_margin));
+        let plan = Plan {
+            collector: self.config.collector,
+            session,
+            universe: &universe,
+            contract,
+            checkpoints: &self.config.checkpoints,
+            stop_at,
+            writers: self.config.writers,
+            batch_size: None,
+        };
+        Ok(self.source.collect(&self.store, &plan).await?)
+    }
+}

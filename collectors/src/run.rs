@@ -1,0 +1,548 @@
+//! One collector run: the universe in batches from a [`Source`] into the lake, with a
+//! checkpoint in the lake after every batch so that a run stopped before its deadline resumes
+//! where it stopped, and a symbol that failed is retried by the next run.
+//!
+//! - daily: each symbol's bar merged into its year file (see `year_file`);
+//! - minute: each batch staged as a part under the checkpoint prefix; when every symbol has
+//!   been fetched the parts become the session's one object (merged into it when an earlier run
+//!   wrote it without some symbols), so the validator only ever sees whole sessions;
+//! - fundamentals: each symbol's object replaced when its rows changed.
+//!
+//! Objects are written only when their bytes change, so a re-run writes nothing new.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
+use futures_util::StreamExt as _;
+use lakewatch_core::{Calendar, Contract, Session};
+use lakewatch_telemetry::catalog as m;
+use lakewatch_telemetry::log::{LogEvent, emit};
+use lakewatch_telemetry::{Invocation, trace::traceparent};
+use serde::{Deserialize, Serialize};
+use tracing::{Instrument as _, Level};
+
+use crate::partition::{PartitionError, Row, decode, encode, encode_quarters};
+use crate::source::{Collector, Fetched, Source};
+use crate::store::{PartitionStore, StoreError};
+use crate::year_file::{YearFileError, merge_into};
+
+/// What a run is asked to do.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// Which collector.
+    pub collector: Collector,
+    /// The session collected.
+    pub session: Session,
+    /// Every symbol to collect.
+    pub universe: &'a [String],
+    /// The contract of the dataset written (its key template and columns).
+    pub contract: &'a Contract,
+    /// Where checkpoints and staged parts go, e.g. `lakewatch/checkpoints/`.
+    pub checkpoints: &'a str,
+    /// Stop starting batches at this instant (the deadline less the safety margin).
+    pub stop_at: Option<Instant>,
+    /// Objects written at once.
+    pub writers: usize,
+    /// Symbols per batch, when not the source's own choice.
+    pub batch_size: Option<usize>,
+}
+
+/// `complete`: every symbol collected and written; `partial`: some are left for the next run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Nothing is left.
+    Complete,
+    /// Symbols failed or were not reached before the deadline.
+    Partial,
+}
+
+impl Status {
+    /// `complete` or `partial`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::Partial => "partial",
+        }
+    }
+}
+
+/// What a run did: the collector Lambda's response and `lakewatch collect`'s summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// `complete` or `partial`.
+    pub status: Status,
+    /// The collector.
+    pub collector: &'static str,
+    /// The session.
+    pub session: NaiveDate,
+    /// Symbols collected by this run.
+    pub succeeded: usize,
+    /// Symbols that failed in this run (retried by the next).
+    pub failed: usize,
+    /// Symbols not collected yet (failed, or not reached before the deadline).
+    pub remaining: usize,
+    /// Rows fetched and stored by this run.
+    pub rows: u64,
+    /// Objects written (staged parts included).
+    pub objects_written: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// HTTP requests sent (retries included).
+    pub requests: u64,
+    /// Retried requests.
+    pub retries: u64,
+    /// HTTP 429 answers.
+    pub throttles: u64,
+    /// Start of the newest bar collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_bar: Option<DateTime<Utc>>,
+    /// Each failed symbol's error.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, String>,
+    /// The checkpoint's key.
+    pub checkpoint: String,
+    /// Latency of each request, ms (for the `ApiLatency` metric).
+    #[serde(skip)]
+    pub latency_ms: Vec<f64>,
+}
+
+/// Why a run could not go on (what it wrote until then stays, and the checkpoint says so).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The lake could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The checkpoint is not one this version wrote.
+    #[error("checkpoint `{key}` is unreadable ({reason}); delete it to collect the session again")]
+    Checkpoint {
+        /// Its key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Another run of the same collector and session saved the checkpoint first.
+    #[error("checkpoint `{0}` was changed by another run of this collector for the same session; this run stops")]
+    Concurrent(String),
+    /// A staged part or the session's object could not be merged.
+    #[error(transparent)]
+    Partition(#[from] PartitionError),
+    /// The session's object could not be updated.
+    #[error(transparent)]
+    YearFile(#[from] YearFileError),
+}
+
+/// What the lake remembers of a run between invocations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Checkpoint {
+    collector: String,
+    session: Option<NaiveDate>,
+    /// Symbols collected (for minute: staged or in the session's object).
+    done: BTreeSet<String>,
+    /// Symbols whose last attempt failed.
+    failed: BTreeMap<String, Failure>,
+    /// Minute parts staged and not yet in the session's object.
+    parts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Failure {
+    error: String,
+    attempts: u32,
+}
+
+#[derive(Serialize)]
+struct SymbolFailed<'a> {
+    collector: &'a str,
+    symbol: &'a str,
+    error: &'a str,
+    attempts: u32,
+}
+impl LogEvent for SymbolFailed<'_> {
+    const NAME: &'static str = "symbol_failed";
+    const LEVEL: Level = Level::ERROR;
+    const MESSAGE: &'static str = "Symbol failed; the batch goes on";
+}
+
+#[derive(Serialize)]
+struct CollectionFinished<'a> {
+    collector: &'a str,
+    session: NaiveDate,
+    status: &'a str,
+    succeeded: usize,
+    failed: usize,
+    rows: u64,
+}
+impl LogEvent for CollectionFinished<'_> {
+    const NAME: &'static str = "collection_finished";
+    const LEVEL: Level = Level::INFO;
+    const MESSAGE: &'static str = "Collector run ended";
+}
+
+/// The session `collection_date` names: `auto` is the last session closed at `now`; a date must
+/// be a session that has closed.
+pub fn resolve_session(calendar: &Calendar, collection_date: &str, now: DateTime<Utc>) -> Result<Session, String> {
+    let text = collection_date.trim();
+    if text.eq_ignore_ascii_case("auto") {
+        return calendar.last_closed_session(now).map_err(|e| format!("collection_date `auto`: {e}"));
+    }
+    let date: NaiveDate =
+        text.parse().map_err(|_| format!("collection_date `{text}` is neither `auto` nor a date (YYYY-MM-DD)"))?;
+    match calendar.day(date).map_err(|e| format!("collection_date `{text}`: {e}"))? {
+        lakewatch_core::calendar::Day::Closed(reason) => Err(format!(
+            "collection_date `{text}` is not an {} session ({reason}); nothing to collect",
+            calendar.name()
+        )),
+        lakewatch_core::calendar::Day::Session(s) if s.close > now => {
+            Err(format!("collection_date `{text}`: the session has not closed yet (it closes at {})", s.close))
+        }
+        lakewatch_core::calendar::Day::Session(s) => Ok(s),
+    }
+}
+
+/// The key of `symbol`'s object for `session` in `contract`'s layout.
+pub fn object_key(contract: &Contract, symbol: &str, session: NaiveDate) -> String {
+    contract
+        .key
+        .replace("{symbol}", symbol)
+        .replace("{year}", &session.year().to_string())
+        .replace("{date}", &session.to_string())
+}
+
+/// Runs `plan`: fetches what the checkpoint says is left, writes it, and saves the checkpoint
+/// after every batch.
+pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &Plan<'_>) -> Result<Outcome, RunError> {
+    let name = plan.collector.name();
+    let date = plan.session.date;
+    let cp_key = format!("{}{name}/{date}.json", plan.checkpoints);
+    let (mut cp, mut etag) = match store.load_partition(&cp_key).await? {
+        Some(stored) => {
+            let cp: Checkpoint = serde_json::from_slice(&stored.bytes)
+                .map_err(|e| RunError::Checkpoint { key: cp_key.clone(), reason: e.to_string() })?;
+            (cp, Some(stored.etag))
+        }
+        None => (Checkpoint { collector: name.into(), session: Some(date), ..Checkpoint::default() }, None),
+    };
+    let todo: Vec<String> = plan.universe.iter().filter(|s| !cp.done.contains(*s)).cloned().collect();
+    let mut out = Outcome {
+        status: Status::Partial,
+        collector: name,
+        session: date,
+        succeeded: 0,
+        failed: 0,
+        remaining: todo.len(),
+        rows: 0,
+        objects_written: 0,
+        bytes_written: 0,
+        requests: 0,
+        retries: 0,
+        throttles: 0,
+        newest_bar: None,
+        failures: BTreeMap::new(),
+        checkpoint: cp_key.clone(),
+        latency_ms: Vec::new(),
+    };
+
+    let mut longest = Duration::ZERO;
+    let mut stopped = false;
+    let size = plan.batch_size.unwrap_or_else(|| source.batch_size(plan.collector)).max(1);
+    for batch in todo.chunks(size) {
+        let started = Instant::now();
+        if plan.stop_at.is_some_and(|stop| started + longest >= stop) {
+            stopped = true;
+            break;
+        }
+        let span = tracing::info_span!("batch", collector = name, symbols = batch.len(), first = %batch[0]);
+        let fetched = async {
+            match plan.stop_at {
+                Some(stop) => {
+                    tokio::time::timeout_at(stop.into(), source.fetch(plan.collector, batch, &plan.session)).await.ok()
+                }
+                None => Some(source.fetch(plan.collector, batch, &plan.session).await),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        let Some(fetched) = fetched else {
+            // The deadline came during the fetch: this batch is left for the next run.
+            stopped = true;
+            break;
+        };
+        let results = write_batch(store, plan, &mut cp, fetched, &span, &mut out).instrument(span.clone()).await?;
+        for (symbol, result) in results {
+            match result {
+                Ok(()) => {
+                    cp.failed.remove(&symbol);
+                    cp.done.insert(symbol);
+                    out.succeeded += 1;
+                }
+                Err(error) => {
+                    let attempts = cp.failed.get(&symbol).map_or(0, |f| f.attempts) + 1;
+                    span.in_scope(|| emit(&SymbolFailed { collector: name, symbol: &symbol, error: &error, attempts }));
+                    cp.failed.insert(symbol.clone(), Failure { error: error.clone(), attempts });
+                    out.failures.insert(symbol, error);
+                    out.failed += 1;
+                }
+            }
+        }
+        etag = Some(save_checkpoint(store, &cp_key, &cp, etag.as_deref()).await?);
+        longest = longest.max(started.elapsed());
+    }
+
+    if !stopped && !cp.parts.is_empty() && plan.stop_at.is_none_or(|stop| Instant::now() + longest < stop) {
+        assemble_session(store, plan, &mut cp, &mut out).await?;
+        save_checkpoint(store, &cp_key, &cp, etag.as_deref()).await?;
+    }
+
+    let stats = source.take_stats();
+    out.requests = stats.requests;
+    out.retries = stats.retries;
+    out.throttles = stats.throttles;
+    out.latency_ms = stats.latency_ms;
+    out.remaining = plan.universe.iter().filter(|s| !cp.done.contains(*s)).count();
+    out.status = if out.remaining == 0 && cp.parts.is_empty() { Status::Complete } else { Status::Partial };
+    emit(&CollectionFinished {
+        collector: name,
+        session: date,
+        status: out.status.as_str(),
+        succeeded: out.succeeded,
+        failed: out.failed,
+        rows: out.rows,
+    });
+    Ok(out)
+}
+
+/// Rows and bytes written for one symbol, or why not.
+type Written = Result<(u64, usize), String>;
+
+/// Writes one batch's rows; one result per symbol.
+async fn write_batch(
+    store: &impl PartitionStore,
+    plan: &Plan<'_>,
+    cp: &mut Checkpoint,
+    fetched: crate::source::Batch,
+    span: &tracing::Span,
+    out: &mut Outcome,
+) -> Result<Vec<(String, Result<(), String>)>, RunError> {
+    let trace = traceparent(span);
+    let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
+    let mut results = Vec::new();
+    let mut ok = Vec::new();
+    for (symbol, result) in fetched {
+        match result {
+            Ok(rows) => ok.push((symbol, rows)),
+            Err(e) => results.push((symbol, Err(e.to_string()))),
+        }
+    }
+    for (_, rows) in &ok {
+        if let Fetched::Bars(bars) = rows
+            && let Some(newest) = bars.iter().map(|r| r.ts).max().and_then(DateTime::from_timestamp_millis)
+        {
+            out.newest_bar = out.newest_bar.max(Some(newest));
+        }
+    }
+    match plan.collector {
+        Collector::Minute => {
+            let rows: Vec<Row> = ok
+                .iter()
+                .flat_map(|(_, f)| match f {
+                    Fetched::Bars(b) => b.clone(),
+                    Fetched::Quarters(_) => Vec::new(),
+                })
+                .collect();
+            if !rows.is_empty() {
+                let key =
+                    format!("{}minute/{}/part-{:05}.parquet", plan.checkpoints, plan.session.date, cp.parts.len());
+                let bytes = encode(&rows)?;
+                out.bytes_written += bytes.len() as u64;
+                out.objects_written += 1;
+                replace(store, &key, bytes, &metadata).await?;
+                cp.parts.push(key);
+            }
+            out.rows += rows.len() as u64;
+            results.extend(ok.into_iter().map(|(s, _)| (s, Ok(()))));
+        }
+        Collector::Daily | Collector::Fundamentals => {
+            let metadata = &metadata;
+            let written: Vec<(String, Written)> = futures_util::stream::iter(ok)
+                .map(|(symbol, fetched)| async move {
+                    let key = object_key(plan.contract, &symbol, plan.session.date);
+                    let result = match &fetched {
+                        Fetched::Bars(bars) => merge_into(store, plan.contract, &key, bars, metadata)
+                            .await
+                            .map(|(_, bytes)| (bars.len() as u64, bytes))
+                            .map_err(|e| e.to_string()),
+                        Fetched::Quarters(q) => {
+                            replace_if_changed(store, &key, q, metadata).await.map(|b| (q.len() as u64, b))
+                        }
+                    };
+                    (symbol, result)
+                })
+                .buffer_unordered(plan.writers.max(1))
+                .collect()
+                .await;
+            for (symbol, result) in written {
+                match result {
+                    Ok((rows, bytes)) => {
+                        out.rows += rows;
+                        if bytes > 0 {
+                            out.objects_written += 1;
+                            out.bytes_written += bytes as u64;
+                        }
+                        results.push((symbol, Ok(())));
+                    }
+                    Err(e) => results.push((symbol, Err(e))),
+                }
+            }
+        }
+    }
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(results)
+}
+
+/// Writes `q` as `key` unless the stored object already holds exactly these bytes.
+async fn replace_if_changed(
+    store: &impl PartitionStore,
+    key: &str,
+    q: &[crate::edgar::Quarter],
+    metadata: &[(&str, &str)],
+) -> Result<usize, String> {
+    let bytes = encode_quarters(q).map_err(|e| e.to_string())?;
+    let stored = store.load_partition(key).await.map_err(|e| e.to_string())?;
+    if stored.as_ref().is_some_and(|s| s.bytes == bytes) {
+        return Ok(0);
+    }
+    let size = bytes.len();
+    match store.save_partition(key, bytes, stored.as_ref().map(|s| s.etag.as_str()), metadata).await {
+        Ok(Some(_)) => Ok(size),
+        Ok(None) => Err(format!("`{key}` changed while it was written; retried next run")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Writes `key` whether or not it exists (a part left by a run that stopped before its
+/// checkpoint was saved is overwritten).
+async fn replace(
+    store: &impl PartitionStore,
+    key: &str,
+    bytes: Vec<u8>,
+    metadata: &[(&str, &str)],
+) -> Result<(), RunError> {
+    let existing = store.load_partition(key).await?;
+    match store.save_partition(key, bytes, existing.as_ref().map(|s| s.etag.as_str()), metadata).await? {
+        Some(_) => Ok(()),
+        None => Err(RunError::Concurrent(key.to_string())),
+    }
+}
+
+/// The staged parts become (or are merged into) the session's object; then they are deleted.
+async fn assemble_session(
+    store: &impl PartitionStore,
+    plan: &Plan<'_>,
+    cp: &mut Checkpoint,
+    out: &mut Outcome,
+) -> Result<(), RunError> {
+    let span =
+        tracing::info_span!("batch", collector = plan.collector.name(), step = "assemble", parts = cp.parts.len());
+    async {
+        let mut rows = Vec::new();
+        for key in &cp.parts {
+            let part = store.load_partition(key).await?.ok_or_else(|| StoreError {
+                operation: "load part",
+                key: key.clone(),
+                reason: "the staged part is gone; delete the checkpoint to collect the session again".into(),
+            })?;
+            rows.extend(decode(&part.bytes, plan.contract, key)?);
+        }
+        let key = object_key(plan.contract, "", plan.session.date);
+        let trace = traceparent(&tracing::Span::current());
+        let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
+        let (_, bytes) = merge_into(store, plan.contract, &key, &rows, &metadata).await?;
+        if bytes > 0 {
+            out.objects_written += 1;
+            out.bytes_written += bytes as u64;
+        }
+        for part in std::mem::take(&mut cp.parts) {
+            store.discard(&part).await?;
+        }
+        Ok::<(), RunError>(())
+    }
+    .instrument(span)
+    .await
+}
+
+async fn save_checkpoint(
+    store: &impl PartitionStore,
+    key: &str,
+    cp: &Checkpoint,
+    etag: Option<&str>,
+) -> Result<String, RunError> {
+    let bytes = serde_json::to_vec(cp).map_err(|e| RunError::Checkpoint { key: key.into(), reason: e.to_string() })?;
+    store.save_partition(key, bytes, etag, &[]).await?.ok_or_else(|| RunError::Concurrent(key.to_string()))
+}
+
+/// Records a run's metrics on the invocation: rows, symbols, API latency, retries, throttles,
+/// bytes and objects written, and the lag between the newest bar and `now`.
+pub fn record(inv: &mut Invocation, outcome: &Outcome, now: DateTime<Utc>) {
+    let d = [("collector", outcome.collector)];
+    let mut put = |metric: &m::MetricSpec, dims: &[(&str, &str)], v: f64| {
+        let _ = inv.record(metric, dims, v);
+    };
+    put(&m::HEARTBEAT, &[], 1.0);
+    put(&m::COLLECTED_ROWS, &d, outcome.rows as f64);
+    put(&m::SYMBOLS_SUCCEEDED, &d, outcome.succeeded as f64);
+    put(&m::SYMBOLS_FAILED, &d, outcome.failed as f64);
+    put(&m::API_RETRIES, &d, outcome.retries as f64);
+    put(&m::API_THROTTLES, &d, outcome.throttles as f64);
+    put(&m::BYTES_WRITTEN, &d, outcome.bytes_written as f64);
+    put(&m::OBJECTS_WRITTEN, &d, outcome.objects_written as f64);
+    for ms in &outcome.latency_ms {
+        put(&m::API_LATENCY, &d, *ms);
+    }
+    if let Some(newest) = outcome.newest_bar {
+        put(&m::DATA_LAG, &d, (now - newest).num_milliseconds().max(0) as f64 / 1e3);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collection_date_is_a_closed_session_or_auto() {
+        let cal = Calendar::xnys();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Friday after Thanksgiving, before its 13:00 early close: `auto` is Wednesday.
+        let s = resolve_session(&cal, "auto", at("2025-11-28T17:00:00Z")).unwrap();
+        assert_eq!(s.date.to_string(), "2025-11-26");
+        assert_eq!(resolve_session(&cal, "AUTO", at("2025-11-28T18:00:00Z")).unwrap().date.to_string(), "2025-11-28");
+        assert_eq!(
+            resolve_session(&cal, "2025-11-25", at("2025-11-28T17:00:00Z")).unwrap().date.to_string(),
+            "2025-11-25"
+        );
+        let refused = |d: &str| resolve_session(&cal, d, at("2025-11-28T17:00:00Z")).unwrap_err();
+        assert_eq!(
+            refused("2025-11-27"),
+            "collection_date `2025-11-27` is not an XNYS session (closed: Thanksgiving Day); nothing to collect"
+        );
+        assert!(refused("2025-11-29").contains("not an XNYS session (closed: "), "{}", refused("2025-11-29"));
+        assert!(refused("2025-11-28").contains("has not closed yet"));
+        assert_eq!(refused("yesterday"), "collection_date `yesterday` is neither `auto` nor a date (YYYY-MM-DD)");
+        assert!(refused("1999-12-31").starts_with("collection_date `1999-12-31`: "), "{}", refused("1999-12-31"));
+    }
+
+    #[test]
+    fn keys_follow_the_contracts_layout() {
+        let contracts = lakewatch_core::Contracts::embedded();
+        let d: NaiveDate = "2025-11-26".parse().unwrap();
+        let key = |dataset: &str, symbol: &str| object_key(contracts.get(dataset).unwrap(), symbol, d);
+        assert_eq!(key("daily_bars", "BRK.B"), "data/ticks/daily/BRK.B/2025/ticks.parquet");
+        assert_eq!(key("minute_bars", ""), "data/ticks/minute/date=2025-11-26/bars.parquet");
+        assert_eq!(key("fundamentals", "AAPL"), "data/fundamentals/AAPL/quarterly.parquet");
+        for (dataset, symbol) in [("daily_bars", "BRK.B"), ("minute_bars", ""), ("fundamentals", "AAPL")] {
+            let (c, _) = contracts.route(&key(dataset, symbol)).unwrap();
+            assert_eq!(c.dataset, dataset, "the validator routes what the collector writes");
+        }
+    }
+}
