@@ -72,6 +72,8 @@ pub struct Stats {
     pub throttles: u64,
     /// Latency of each answered request, in ms.
     pub latency_ms: Vec<f64>,
+    /// Time spent waiting for a slot of the request rate, in ms.
+    pub paced_ms: f64,
 }
 
 /// The client.
@@ -123,6 +125,7 @@ impl Http {
             slot - now
         };
         if !wait.is_zero() {
+            self.count(|s| s.paced_ms += wait.as_secs_f64() * 1e3);
             tokio::time::sleep(wait).await;
         }
     }

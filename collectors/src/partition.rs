@@ -2,8 +2,6 @@
 //! timestamp), a new bar replacing the stored one with the same key (a re-run or a corrected
 //! bar), never a duplicate; Parquet (snappy) in the contracts' column layout.
 
-use std::collections::BTreeMap;
-
 use lakewatch_core::Contract;
 use lakewatch_core::frame::{column, time_ms, values_f64};
 use polars::prelude::*;
@@ -53,17 +51,30 @@ pub struct Merged {
 }
 
 /// Merges `new` into `stored`: by (symbol, timestamp), new wins; ordered by symbol then time.
+/// A stable sort and one pass, so a 1.95 M-row session costs no map of its keys.
 pub fn merge(stored: Vec<Row>, new: Vec<Row>) -> (Vec<Row>, Merged) {
-    let mut by_key: BTreeMap<(String, i64), Row> = stored.into_iter().map(|r| ((r.symbol.clone(), r.ts), r)).collect();
-    let mut m = Merged::default();
-    for r in new {
-        match by_key.insert((r.symbol.clone(), r.ts), r) {
-            Some(_) => m.replaced += 1,
-            None => m.added += 1,
+    let new_rows = new.len();
+    let mut rows = sorted_last_wins(stored);
+    let stored_keys = rows.len();
+    rows.extend(new);
+    let mut rows = sorted_last_wins(rows);
+    let added = rows.len() - stored_keys;
+    rows.shrink_to_fit();
+    let m = Merged { added, replaced: new_rows - added, rows: rows.len() };
+    (rows, m)
+}
+
+/// Sorted by (symbol, timestamp); of rows with the same key, the last one given stays.
+fn sorted_last_wins(mut rows: Vec<Row>) -> Vec<Row> {
+    rows.sort_by(|a, b| (&a.symbol, a.ts).cmp(&(&b.symbol, b.ts)));
+    rows.dedup_by(|later, kept| {
+        let same = later.ts == kept.ts && later.symbol == kept.symbol;
+        if same {
+            std::mem::swap(later, kept);
         }
-    }
-    m.rows = by_key.len();
-    (by_key.into_values().collect(), m)
+        same
+    });
+    rows
 }
 
 /// Parquet bytes of `rows`.

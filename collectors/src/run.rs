@@ -106,6 +106,9 @@ pub struct Outcome {
     /// Latency of each request, ms (for the `ApiLatency` metric).
     #[serde(skip)]
     pub latency_ms: Vec<f64>,
+    /// Time spent waiting for the request rate, ms.
+    #[serde(skip)]
+    pub paced_ms: f64,
 }
 
 /// Why a run could not go on (what it wrote until then stays, and the checkpoint says so).
@@ -242,6 +245,7 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
         failures: BTreeMap::new(),
         checkpoint: cp_key.clone(),
         latency_ms: Vec::new(),
+        paced_ms: 0.0,
     };
 
     let mut longest = Duration::ZERO;
@@ -300,6 +304,7 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
     out.retries = stats.retries;
     out.throttles = stats.throttles;
     out.latency_ms = stats.latency_ms;
+    out.paced_ms = stats.paced_ms;
     out.remaining = plan.universe.iter().filter(|s| !cp.done.contains(*s)).count();
     out.status = if out.remaining == 0 && cp.parts.is_empty() { Status::Complete } else { Status::Partial };
     emit(&CollectionFinished {

@@ -10,8 +10,6 @@
 //! Warm duration: from handing it an event to receiving its response, for one minute partition
 //! of SYMBOLS symbols (default 5,000), a new version each time so every run validates in full.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
@@ -19,87 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::primitives::ByteStream;
 use lakewatch_telemetry::console::line as out;
+use lakewatch_testkit::lambda::{Call, give, runtime_api};
 use serde_json::json;
-
-enum Call {
-    Next(Instant, TcpStream),
-    Response(Instant, String),
-}
-
-/// A minimal Runtime API: hands each `next` request to the benchmark, which answers it.
-fn runtime_api(tx: Sender<Call>) -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let tx = tx.clone();
-            std::thread::spawn(move || serve(stream, &tx));
-        }
-    });
-    Ok(port)
-}
-
-fn serve(stream: TcpStream, tx: &Sender<Call>) -> Option<()> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    loop {
-        let mut start = String::new();
-        if reader.read_line(&mut start).ok()? == 0 {
-            return Some(());
-        }
-        let at = Instant::now();
-        let path = start.split_whitespace().nth(1)?.to_string();
-        let (mut len, mut chunked) = (0usize, false);
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).ok()?;
-            let l = line.trim_end().to_ascii_lowercase();
-            if l.is_empty() {
-                break;
-            }
-            if let Some(v) = l.strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-            chunked |= l.starts_with("transfer-encoding:") && l.contains("chunked");
-        }
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).ok()?;
-        if chunked {
-            loop {
-                let mut size = String::new();
-                reader.read_line(&mut size).ok()?;
-                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-                let mut chunk = vec![0; n + 2];
-                reader.read_exact(&mut chunk).ok()?;
-                body.extend_from_slice(&chunk[..n]);
-                if n == 0 {
-                    break;
-                }
-            }
-        }
-        if path.ends_with("/invocation/next") {
-            tx.send(Call::Next(at, stream.try_clone().ok()?)).ok()?;
-        } else {
-            let mut w = stream.try_clone().ok()?;
-            w.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n").ok()?;
-            tx.send(Call::Response(at, format!("{path} {}", String::from_utf8_lossy(&body)))).ok()?;
-        }
-    }
-}
-
-fn give(mut stream: TcpStream, id: usize, event: &serde_json::Value) -> Result<()> {
-    let body = event.to_string();
-    #[allow(clippy::disallowed_methods)] // the Runtime API stamps a real deadline
-    let deadline = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).timestamp_millis() + 120_000;
-    write!(
-        stream,
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: req-{id}\r\n\
-         lambda-runtime-deadline-ms: {deadline}\r\nlambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:lakewatch-validator\r\n\
-         lambda-runtime-trace-id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0\r\n\
-         content-length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    Ok(())
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -173,7 +92,7 @@ async fn main() -> Result<()> {
             cold = Some(at.duration_since(spawned).as_secs_f64() * 1e3);
         }
         let given = Instant::now();
-        give(stream, run, &event)?;
+        give(stream, run, &event.to_string(), 120_000)?;
         let Call::Response(done, body) = rx.recv_timeout(Duration::from_secs(120))? else {
             bail!("expected a response")
         };

@@ -29,6 +29,8 @@ pub struct Loaded {
     pub etag: Option<String>,
     /// Version id, when versioned.
     pub version_id: Option<String>,
+    /// The W3C `traceparent` its writer left in the object's metadata (the collectors do).
+    pub writer: Option<String>,
 }
 
 /// What S3 says of an object without reading it.

@@ -123,13 +123,14 @@ impl Lake for S3Lake {
         }
         let etag = unquote(out.e_tag());
         let version_id = out.version_id().map(str::to_string);
+        let writer = out.metadata().and_then(|m| m.get("traceparent")).cloned();
         let bytes = out.body.collect().await.map_err(|e| IoError {
             operation: "load object",
             target,
             reason: e.to_string(),
             retryable: true,
         })?;
-        Ok(Load::Object(Loaded { bytes: bytes.to_vec(), etag, version_id }))
+        Ok(Load::Object(Loaded { bytes: bytes.to_vec(), etag, version_id, writer }))
     }
 
     async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {

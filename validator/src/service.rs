@@ -16,6 +16,7 @@ use lakewatch_core::{CheckId, Contract, Contracts, Kind, Object, Partition, Repo
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
+use lakewatch_telemetry::trace::link_to_writer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{Instrument, Level};
@@ -358,7 +359,13 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             }
         }
         Ok(match self.lake.load_object(object, limit).await? {
-            Load::Object(o) => Fetched { bytes: o.bytes, etag: o.etag, version_id: o.version_id, problem: None },
+            Load::Object(o) => {
+                // The `partition` span links to the collector's `batch` span that wrote the object.
+                if let Some(writer) = &o.writer {
+                    link_to_writer(&tracing::Span::current(), writer);
+                }
+                Fetched { bytes: o.bytes, etag: o.etag, version_id: o.version_id, problem: None }
+            }
             Load::TooLarge { size } => Fetched::too_large(size, limit),
             Load::Missing => {
                 return Err(Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into());

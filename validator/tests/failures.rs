@@ -71,7 +71,9 @@ impl Lake for MemoryLake {
         Ok(match s.objects.get(&object.key) {
             None => Load::Missing,
             Some((b, _)) if b.len() as u64 > limit => Load::TooLarge { size: b.len() as u64 },
-            Some((b, g)) => Load::Object(Loaded { bytes: b.clone(), etag: Some(format!("e{g}")), version_id: None }),
+            Some((b, g)) => {
+                Load::Object(Loaded { bytes: b.clone(), etag: Some(format!("e{g}")), version_id: None, writer: None })
+            }
         })
     }
 

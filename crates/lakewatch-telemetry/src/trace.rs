@@ -191,3 +191,20 @@ pub fn traceparent(span: &tracing::Span) -> Option<String> {
     let sc = cx.span().span_context().clone();
     sc.is_valid().then(|| format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8()))
 }
+
+/// Links `span` to the span a W3C `traceparent` names (the writer of an object the span
+/// reads). A malformed value is ignored: it is metadata, not input.
+pub fn link_to_writer(span: &tracing::Span, traceparent: &str) {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    let parts: Vec<&str> = traceparent.trim().split('-').collect();
+    let [version, trace, id, flags] = parts[..] else { return };
+    let (Ok(trace), Ok(id), Ok(flags)) =
+        (TraceId::from_hex(trace), SpanId::from_hex(id), u8::from_str_radix(flags, 16))
+    else {
+        return;
+    };
+    let cx = SpanContext::new(trace, id, TraceFlags::new(flags), true, TraceState::default());
+    if version == "00" && cx.is_valid() {
+        span.add_link(cx);
+    }
+}

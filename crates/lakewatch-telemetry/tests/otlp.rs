@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use lakewatch_telemetry::log::Clock;
 use lakewatch_telemetry::testing::{ExportTraceServiceRequest, hex, otlp_receiver};
-use lakewatch_telemetry::trace::{TraceFlush, traceparent};
+use lakewatch_telemetry::trace::{TraceFlush, link_to_writer, traceparent};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
 use prost::Message;
 
@@ -59,7 +59,12 @@ fn traceparent_names_the_exported_span() {
         });
         let parent = inv.span().in_scope(|| {
             let batch = tracing::info_span!("batch", collector = "minute");
-            batch.in_scope(|| traceparent(&batch))
+            let parent = batch.in_scope(|| traceparent(&batch));
+            // A reader of the object links to its writer; a malformed value is ignored.
+            let partition = tracing::info_span!("partition");
+            link_to_writer(&partition, parent.as_deref().unwrap());
+            link_to_writer(&partition, "00-zz-11-01");
+            parent
         });
         assert_eq!(telemetry.finish(inv).traces, TraceFlush::Exported);
         parent
@@ -70,6 +75,9 @@ fn traceparent_names_the_exported_span() {
     let want = format!("00-{}-{}-01", hex(&batch.trace_id), hex(&batch.span_id));
     assert_eq!(parent.as_deref(), Some(want.as_str()));
     assert!(want.starts_with("00-5759e988bd862e3fe1be46a994272793-"), "{want}");
+    let partition = spans.iter().find(|s| s.name == "partition").unwrap();
+    let links: Vec<(String, String)> = partition.links.iter().map(|l| (hex(&l.trace_id), hex(&l.span_id))).collect();
+    assert_eq!(links, [(hex(&batch.trace_id), hex(&batch.span_id))], "one link, to the writer's span");
     assert_eq!(traceparent(&tracing::Span::none()), None, "an untraced span has no traceparent");
 }
 

@@ -1,9 +1,10 @@
 //! Test support shared by the Lambdas' tests (a dev-dependency only): the moto AWS emulator
 //! (PyPI `moto[server]`, installed by `.ci/run`) started on a free port of 127.0.0.1, and an AWS
 //! configuration that talks to it; and a scripted HTTP server for the market-data sources
-//! (`http`).
+//! (`http`); a minimal Lambda Runtime API to run a Lambda binary as Lambda would (`lambda`).
 
 pub mod http;
+pub mod lambda;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
