@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use lakewatch_core::{Contracts, Object, Universe, validate};
 use lakewatch_synth::{LakeSpec, build, to_parquet};
-use lakewatch_telemetry::testing::otlp_receiver;
 use lakewatch_telemetry::trace::TraceFlush;
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
+use lakewatch_testkit::otlp::otlp_receiver;
 
 #[test]
 fn every_check_is_a_child_span_of_its_partition() {

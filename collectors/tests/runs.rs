@@ -17,10 +17,10 @@ use lakewatch_collectors::source::Collector;
 use lakewatch_collectors::store::{PartitionStore, S3Store};
 use lakewatch_core::{Calendar, Contract, Contracts, Session};
 use lakewatch_telemetry::catalog::check_log_line;
-use lakewatch_telemetry::testing::{hex, otlp_receiver};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
 use lakewatch_testkit::Moto;
 use lakewatch_testkit::http::{ok, server};
+use lakewatch_testkit::otlp::{hex, otlp_receiver};
 use reqwest::Url;
 use support::{Fake, alpaca, requested, served};
 

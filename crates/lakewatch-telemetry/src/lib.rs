@@ -18,8 +18,6 @@ pub mod lint;
 pub mod log;
 pub mod runtime;
 pub mod settings;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod trace;
 
 pub use invocation::{Finished, Invocation, InvocationInfo, Sink, Telemetry};

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lakewatch_telemetry::log::Clock;
-use lakewatch_telemetry::testing::{ExportTraceServiceRequest, hex, otlp_receiver};
 use lakewatch_telemetry::trace::{TraceFlush, link_to_writer, traceparent};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
+use lakewatch_testkit::otlp::{ExportTraceServiceRequest, hex, otlp_receiver};
 use prost::Message;
 
 const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";

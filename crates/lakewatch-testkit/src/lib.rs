@@ -1,10 +1,11 @@
 //! Test support shared by the Lambdas' tests (a dev-dependency only): the moto AWS emulator
 //! (PyPI `moto[server]`, installed by `.ci/run`) started on a free port of 127.0.0.1, and an AWS
 //! configuration that talks to it; and a scripted HTTP server for the market-data sources
-//! (`http`); a minimal Lambda Runtime API to run a Lambda binary as Lambda would (`lambda`).
+//! (`http`); a minimal Lambda Runtime API to run a Lambda binary as Lambda would (`lambda`); an OTLP receiver for the trace tests (`otlp`).
 
 pub mod http;
 pub mod lambda;
+pub mod otlp;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

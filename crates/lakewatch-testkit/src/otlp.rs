@@ -1,5 +1,5 @@
-//! Test support for binaries' tests (feature `testing`): a minimal OTLP/HTTP receiver on
-//! 127.0.0.1 that decodes the protobuf it is sent.
+//! A minimal OTLP/HTTP receiver on 127.0.0.1 that decodes the protobuf it is sent: what the
+//! trace tests export to.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
