@@ -4,14 +4,16 @@
 //!   (Alpaca Market Data v2 bars), `edgar` (SEC EDGAR company facts as quarterly rows) and
 //!   `synthetic` (seeded, deterministic, with optional defects), all on the polite client in
 //!   `http` (rate, timeout, retries with backoff and jitter, `Retry-After`);
-//! - `run`: one collector run with its checkpoint, deadline and metrics; `configured`: the
-//!   source a configuration names, built once;
+//! - `run`: one collector run with its checkpoint, deadline and metrics; `collector`: how each
+//!   of the three writes what a batch fetched (one file each); `configured`: the source a
+//!   configuration names, built once;
 //! - `partition`, `store`, `year_file`: rows as Parquet in the contracts' layout, written to S3
 //!   or a folder only if unchanged since read;
 //! - `secrets` and `config`: the Lambda's credentials (Secrets Manager, cached with a TTL) and
 //!   settings, read once at cold start.
 
 pub mod alpaca;
+mod collector;
 pub mod config;
 pub mod configured;
 pub mod edgar;

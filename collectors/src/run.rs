@@ -1,20 +1,13 @@
-//! One collector run: the universe in batches from a [`Source`] into the lake, with a
-//! checkpoint in the lake after every batch so that a run stopped before its deadline resumes
-//! where it stopped, and a symbol that failed is retried by the next run.
-//!
-//! - daily: each symbol's bar merged into its year file (see `year_file`);
-//! - minute: each batch staged as a part under the checkpoint prefix; when every symbol has
-//!   been fetched the parts become the session's one object (merged into it when an earlier run
-//!   wrote it without some symbols), so the validator only ever sees whole sessions;
-//! - fundamentals: each symbol's object replaced when its rows changed.
-//!
-//! Objects are written only when their bytes change, so a re-run writes nothing new.
+//! One collector run: the universe in batches from a [`Source`] into the lake (how each
+//! collector writes is in `collector/`), with a checkpoint in the lake after every batch so that
+//! a run stopped before its deadline resumes where it stopped, and a symbol that failed is
+//! retried by the next run. Objects are written only when their bytes change, so a re-run
+//! writes nothing new.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
-use futures_util::StreamExt as _;
 use lakewatch_core::{Calendar, Contract, Session};
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -22,10 +15,11 @@ use lakewatch_telemetry::{Invocation, trace::traceparent};
 use serde::{Deserialize, Serialize};
 use tracing::{Instrument as _, Level};
 
-use crate::partition::{PartitionError, Row, decode, encode, encode_quarters};
+use crate::collector::Target;
+use crate::partition::PartitionError;
 use crate::source::{Collector, Fetched, Source};
 use crate::store::{PartitionStore, StoreError};
-use crate::year_file::{YearFileError, merge_into};
+use crate::year_file::YearFileError;
 
 /// What a run is asked to do.
 #[derive(Debug, Clone)]
@@ -258,25 +252,37 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
             break;
         }
         let span = tracing::info_span!("batch", collector = name, symbols = batch.len(), first = %batch[0]);
-        let fetched = async {
-            match plan.stop_at {
-                Some(stop) => {
-                    tokio::time::timeout_at(stop.into(), source.fetch(plan.collector, batch, &plan.session)).await.ok()
-                }
-                None => Some(source.fetch(plan.collector, batch, &plan.session).await),
-            }
-        }
-        .instrument(span.clone())
-        .await;
+        let fetch = source.fetch(plan.collector, batch, &plan.session).instrument(span.clone());
+        let fetched = match plan.stop_at {
+            Some(stop) => tokio::time::timeout_at(stop.into(), fetch).await.ok(),
+            None => Some(fetch.await),
+        };
         let Some(fetched) = fetched else {
             // The deadline came during the fetch: this batch is left for the next run.
             stopped = true;
             break;
         };
-        let results = write_batch(store, plan, &mut cp, fetched, &span, &mut out).instrument(span.clone()).await?;
+        let mut results: Vec<(String, Result<u64, String>)> = Vec::new();
+        let mut ok = Vec::new();
+        for (symbol, result) in fetched {
+            match result {
+                Ok(rows) => ok.push((symbol, rows)),
+                Err(e) => results.push((symbol, Err(e.to_string()))),
+            }
+        }
+        out.newest_bar = out.newest_bar.max(newest_bar(&ok));
+        let trace = traceparent(&span);
+        let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
+        let target = Target { store, plan, metadata: &metadata };
+        let written = plan.collector.write(&target, &mut cp.parts, ok).instrument(span.clone()).await?;
+        out.objects_written += written.objects;
+        out.bytes_written += written.bytes;
+        results.extend(written.symbols);
+        results.sort_by(|a, b| a.0.cmp(&b.0));
         for (symbol, result) in results {
             match result {
-                Ok(()) => {
+                Ok(rows) => {
+                    out.rows += rows;
                     cp.failed.remove(&symbol);
                     cp.done.insert(symbol);
                     out.succeeded += 1;
@@ -295,7 +301,13 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
     }
 
     if !stopped && !cp.parts.is_empty() && plan.stop_at.is_none_or(|stop| Instant::now() + longest < stop) {
-        assemble_session(store, plan, &mut cp, &mut out).await?;
+        let span = tracing::info_span!("batch", collector = name, step = "finish", parts = cp.parts.len());
+        let trace = traceparent(&span);
+        let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
+        let target = Target { store, plan, metadata: &metadata };
+        let written = plan.collector.finish(&target, &mut cp.parts).instrument(span).await?;
+        out.objects_written += written.objects;
+        out.bytes_written += written.bytes;
         save_checkpoint(store, &cp_key, &cp, etag.as_deref()).await?;
     }
 
@@ -318,163 +330,13 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
     Ok(out)
 }
 
-/// Rows and bytes written for one symbol, or why not.
-type Written = Result<(u64, usize), String>;
-
-/// Writes one batch's rows; one result per symbol.
-async fn write_batch(
-    store: &impl PartitionStore,
-    plan: &Plan<'_>,
-    cp: &mut Checkpoint,
-    fetched: crate::source::Batch,
-    span: &tracing::Span,
-    out: &mut Outcome,
-) -> Result<Vec<(String, Result<(), String>)>, RunError> {
-    let trace = traceparent(span);
-    let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
-    let mut results = Vec::new();
-    let mut ok = Vec::new();
-    for (symbol, result) in fetched {
-        match result {
-            Ok(rows) => ok.push((symbol, rows)),
-            Err(e) => results.push((symbol, Err(e.to_string()))),
-        }
-    }
-    for (_, rows) in &ok {
-        if let Fetched::Bars(bars) = rows
-            && let Some(newest) = bars.iter().map(|r| r.ts).max().and_then(DateTime::from_timestamp_millis)
-        {
-            out.newest_bar = out.newest_bar.max(Some(newest));
-        }
-    }
-    match plan.collector {
-        Collector::Minute => {
-            let rows: Vec<Row> = ok
-                .iter()
-                .flat_map(|(_, f)| match f {
-                    Fetched::Bars(b) => b.clone(),
-                    Fetched::Quarters(_) => Vec::new(),
-                })
-                .collect();
-            if !rows.is_empty() {
-                let key =
-                    format!("{}minute/{}/part-{:05}.parquet", plan.checkpoints, plan.session.date, cp.parts.len());
-                let bytes = encode(&rows)?;
-                out.bytes_written += bytes.len() as u64;
-                out.objects_written += 1;
-                replace(store, &key, bytes, &metadata).await?;
-                cp.parts.push(key);
-            }
-            out.rows += rows.len() as u64;
-            results.extend(ok.into_iter().map(|(s, _)| (s, Ok(()))));
-        }
-        Collector::Daily | Collector::Fundamentals => {
-            let metadata = &metadata;
-            let written: Vec<(String, Written)> = futures_util::stream::iter(ok)
-                .map(|(symbol, fetched)| async move {
-                    let key = object_key(plan.contract, &symbol, plan.session.date);
-                    let result = match &fetched {
-                        Fetched::Bars(bars) => merge_into(store, plan.contract, &key, bars, metadata)
-                            .await
-                            .map(|(_, bytes)| (bars.len() as u64, bytes))
-                            .map_err(|e| e.to_string()),
-                        Fetched::Quarters(q) => {
-                            replace_if_changed(store, &key, q, metadata).await.map(|b| (q.len() as u64, b))
-                        }
-                    };
-                    (symbol, result)
-                })
-                .buffer_unordered(plan.writers.max(1))
-                .collect()
-                .await;
-            for (symbol, result) in written {
-                match result {
-                    Ok((rows, bytes)) => {
-                        out.rows += rows;
-                        if bytes > 0 {
-                            out.objects_written += 1;
-                            out.bytes_written += bytes as u64;
-                        }
-                        results.push((symbol, Ok(())));
-                    }
-                    Err(e) => results.push((symbol, Err(e))),
-                }
-            }
-        }
-    }
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(results)
-}
-
-/// Writes `q` as `key` unless the stored object already holds exactly these bytes.
-async fn replace_if_changed(
-    store: &impl PartitionStore,
-    key: &str,
-    q: &[crate::edgar::Quarter],
-    metadata: &[(&str, &str)],
-) -> Result<usize, String> {
-    let bytes = encode_quarters(q).map_err(|e| e.to_string())?;
-    let stored = store.load_partition(key).await.map_err(|e| e.to_string())?;
-    if stored.as_ref().is_some_and(|s| s.bytes == bytes) {
-        return Ok(0);
-    }
-    let size = bytes.len();
-    match store.save_partition(key, bytes, stored.as_ref().map(|s| s.etag.as_str()), metadata).await {
-        Ok(Some(_)) => Ok(size),
-        Ok(None) => Err(format!("`{key}` changed while it was written; retried next run")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Writes `key` whether or not it exists (a part left by a run that stopped before its
-/// checkpoint was saved is overwritten).
-async fn replace(
-    store: &impl PartitionStore,
-    key: &str,
-    bytes: Vec<u8>,
-    metadata: &[(&str, &str)],
-) -> Result<(), RunError> {
-    let existing = store.load_partition(key).await?;
-    match store.save_partition(key, bytes, existing.as_ref().map(|s| s.etag.as_str()), metadata).await? {
-        Some(_) => Ok(()),
-        None => Err(RunError::Concurrent(key.to_string())),
-    }
-}
-
-/// The staged parts become (or are merged into) the session's object; then they are deleted.
-async fn assemble_session(
-    store: &impl PartitionStore,
-    plan: &Plan<'_>,
-    cp: &mut Checkpoint,
-    out: &mut Outcome,
-) -> Result<(), RunError> {
-    let span =
-        tracing::info_span!("batch", collector = plan.collector.name(), step = "assemble", parts = cp.parts.len());
-    async {
-        let mut rows = Vec::new();
-        for key in &cp.parts {
-            let part = store.load_partition(key).await?.ok_or_else(|| StoreError {
-                operation: "load part",
-                key: key.clone(),
-                reason: "the staged part is gone; delete the checkpoint to collect the session again".into(),
-            })?;
-            rows.extend(decode(&part.bytes, plan.contract, key)?);
-        }
-        let key = object_key(plan.contract, "", plan.session.date);
-        let trace = traceparent(&tracing::Span::current());
-        let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
-        let (_, bytes) = merge_into(store, plan.contract, &key, &rows, &metadata).await?;
-        if bytes > 0 {
-            out.objects_written += 1;
-            out.bytes_written += bytes as u64;
-        }
-        for part in std::mem::take(&mut cp.parts) {
-            store.discard(&part).await?;
-        }
-        Ok::<(), RunError>(())
-    }
-    .instrument(span)
-    .await
+/// Start of the newest bar among `fetched`.
+fn newest_bar(fetched: &[(String, Fetched)]) -> Option<DateTime<Utc>> {
+    let newest = fetched.iter().filter_map(|(_, f)| match f {
+        Fetched::Bars(bars) => bars.iter().map(|r| r.ts).max(),
+        Fetched::Quarters(_) => None,
+    });
+    newest.max().and_then(DateTime::from_timestamp_millis)
 }
 
 async fn save_checkpoint(

@@ -13,53 +13,7 @@ use crate::edgar::Quarter;
 use crate::http::Stats;
 use crate::partition::Row;
 
-/// The three collectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Collector {
-    /// Daily bars, merged into one year file per symbol.
-    Daily,
-    /// Minute bars, one object per session with the whole universe.
-    Minute,
-    /// Quarterly fundamentals, one object per symbol.
-    Fundamentals,
-}
-
-impl Collector {
-    /// All of them.
-    pub const ALL: [Collector; 3] = [Collector::Daily, Collector::Minute, Collector::Fundamentals];
-
-    /// `daily`, `minute`, `fundamentals` (the `collector` dimension's values).
-    pub fn name(self) -> &'static str {
-        match self {
-            Collector::Daily => "daily",
-            Collector::Minute => "minute",
-            Collector::Fundamentals => "fundamentals",
-        }
-    }
-
-    /// The collector named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Collector::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    /// The contract (dataset) it writes.
-    pub fn dataset(self) -> &'static str {
-        match self {
-            Collector::Daily => "daily_bars",
-            Collector::Minute => "minute_bars",
-            Collector::Fundamentals => "fundamentals",
-        }
-    }
-
-    /// The telemetry `service` of its Lambda.
-    pub fn service(self) -> &'static str {
-        match self {
-            Collector::Daily => "collector_daily",
-            Collector::Minute => "collector_minute",
-            Collector::Fundamentals => "collector_fundamentals",
-        }
-    }
-}
+pub use crate::collector::Collector;
 
 /// The rows fetched for one symbol.
 #[derive(Debug, Clone, PartialEq)]

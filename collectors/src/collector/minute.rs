@@ -1,0 +1,76 @@
+//! Minute bars: one object per session with the whole universe
+//! (`data/ticks/minute/date={date}/bars.parquet`). Each batch is staged as a part under the
+//! checkpoint prefix; once every symbol is in (or has failed), the parts are merged into the
+//! session's object in one write and deleted. A later run that collects symbols which failed
+//! merges them into the object the same way.
+
+use super::{Target, Written};
+use crate::partition::{Row, decode, encode};
+use crate::run::{RunError, object_key};
+use crate::source::Fetched;
+use crate::store::{PartitionStore, StoreError};
+use crate::year_file::merge_into;
+
+pub(super) async fn write(
+    to: &Target<'_, impl PartitionStore>,
+    parts: &mut Vec<String>,
+    fetched: Vec<(String, Fetched)>,
+) -> Result<Written, RunError> {
+    let mut written = Written::default();
+    let mut rows: Vec<Row> = Vec::new();
+    for (symbol, f) in fetched {
+        match f {
+            Fetched::Bars(bars) => {
+                written.symbols.push((symbol, Ok(bars.len() as u64)));
+                rows.extend(bars);
+            }
+            Fetched::Quarters(_) => {
+                written.symbols.push((symbol, Err("the source sent fundamentals for minute bars".into())));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Ok(written);
+    }
+    let plan = to.plan;
+    let key = format!("{}minute/{}/part-{:05}.parquet", plan.checkpoints, plan.session.date, parts.len());
+    let bytes = encode(&rows)?;
+    written.bytes = bytes.len() as u64;
+    written.objects = 1;
+    // A part left by a run that stopped before saving its checkpoint is overwritten.
+    let existing = to.store.load_partition(&key).await?;
+    if to.store.save_partition(&key, bytes, existing.as_ref().map(|s| s.etag.as_str()), to.metadata).await?.is_none() {
+        return Err(RunError::Concurrent(key));
+    }
+    parts.push(key);
+    Ok(written)
+}
+
+pub(super) async fn assemble(
+    to: &Target<'_, impl PartitionStore>,
+    parts: &mut Vec<String>,
+) -> Result<Written, RunError> {
+    let mut written = Written::default();
+    if parts.is_empty() {
+        return Ok(written);
+    }
+    let mut rows = Vec::new();
+    for key in parts.iter() {
+        let part = to.store.load_partition(key).await?.ok_or_else(|| StoreError {
+            operation: "load part",
+            key: key.clone(),
+            reason: "the staged part is gone; delete the checkpoint to collect the session again".into(),
+        })?;
+        rows.extend(decode(&part.bytes, to.plan.contract, key)?);
+    }
+    let key = object_key(to.plan.contract, "", to.plan.session.date);
+    let (_, bytes) = merge_into(to.store, to.plan.contract, &key, &rows, to.metadata).await?;
+    if bytes > 0 {
+        written.objects = 1;
+        written.bytes = bytes as u64;
+    }
+    for part in std::mem::take(parts) {
+        to.store.discard(&part).await?;
+    }
+    Ok(written)
+}
