@@ -57,7 +57,7 @@ impl<S: PartitionStore + Sync> PartitionStore for Interfering<S> {
         let rival = self.rival.lock().unwrap().take();
         if let Some(rows) = rival {
             // The other run reads, merges and writes first.
-            Box::pin(merge_into(&self.inner, &contract(), key, &rows, &[])).await.unwrap();
+            Box::pin(merge_into(&self.inner, &contract(), key, rows, &[])).await.unwrap();
         }
         self.inner.save_partition(key, bytes, expected, metadata).await
     }
@@ -77,29 +77,32 @@ async fn exercise(store: impl PartitionStore + Sync) {
     // First run: the file is created with exactly the bars given.
     let first = vec![bar(0, 100.0), bar(1, 101.0)];
     assert_eq!(
-        merge_into(&store, &contract, KEY, &first, &[]).await.unwrap().0,
+        merge_into(&store, &contract, KEY, first.clone(), &[]).await.unwrap().0,
         Merged { added: 2, replaced: 0, rows: 2 }
     );
     assert_eq!(stored_rows(&store).await, first);
     // A re-run changes nothing.
     let before = store.load_partition(KEY).await.unwrap().unwrap();
-    let again = merge_into(&store, &contract, KEY, &first, &[]).await.unwrap();
+    let again = merge_into(&store, &contract, KEY, first.clone(), &[]).await.unwrap();
     assert_eq!(again, (Merged { added: 0, replaced: 2, rows: 2 }, 0), "nothing changed, so nothing is written");
     assert_eq!(store.load_partition(KEY).await.unwrap().unwrap().bytes, before.bytes, "byte for byte");
     // A corrected bar replaces; a new day appends.
-    merge_into(&store, &contract, KEY, &[bar(1, 101.5), bar(2, 102.0)], &[]).await.unwrap();
+    merge_into(&store, &contract, KEY, vec![bar(1, 101.5), bar(2, 102.0)], &[]).await.unwrap();
     assert_eq!(stored_rows(&store).await, vec![bar(0, 100.0), bar(1, 101.5), bar(2, 102.0)]);
 
     // Two runs at once: the rival writes between our read and our write; both runs' bars stay.
     let racing = Interfering { inner: store, rival: Mutex::new(Some(vec![bar(3, 103.0)])), crash: false };
-    merge_into(&racing, &contract, KEY, &[bar(4, 104.0)], &[]).await.unwrap();
+    merge_into(&racing, &contract, KEY, vec![bar(4, 104.0)], &[]).await.unwrap();
     let closes: Vec<f64> = stored_rows(&racing.inner).await.iter().map(|r| r.close).collect();
     assert_eq!(closes, [100.0, 101.5, 102.0, 103.0, 104.0]);
 
     // A crash at the write leaves the stored file readable and complete.
     let crashing = Interfering { inner: racing.inner, rival: Mutex::new(None), crash: true };
     let before = crashing.inner.load_partition(KEY).await.unwrap().unwrap();
-    assert!(matches!(merge_into(&crashing, &contract, KEY, &[bar(5, 105.0)], &[]).await, Err(YearFileError::Store(_))));
+    assert!(matches!(
+        merge_into(&crashing, &contract, KEY, vec![bar(5, 105.0)], &[]).await,
+        Err(YearFileError::Store(_))
+    ));
     assert_eq!(crashing.inner.load_partition(KEY).await.unwrap().unwrap(), before);
 }
 
@@ -115,7 +118,7 @@ async fn year_file_on_s3() {
     let key = "data/ticks/daily/MSFT/2025/ticks.parquet";
     s3.put_object().bucket("lake").key(key).body(ByteStream::from_static(b"<html>503</html>")).send().await.unwrap();
     let store = S3Store::new(s3.clone(), "lake");
-    let err = merge_into(&store, &contract(), key, &[bar(0, 1.0)], &[]).await.unwrap_err();
+    let err = merge_into(&store, &contract(), key, vec![bar(0, 1.0)], &[]).await.unwrap_err();
     assert!(err.to_string().contains(key), "{err}");
     assert_eq!(store.load_partition(key).await.unwrap().unwrap().bytes, b"<html>503</html>");
 }

@@ -13,7 +13,7 @@ pub(super) async fn write(to: &Target<'_, impl PartitionStore>, fetched: Vec<(St
         let Fetched::Bars(bars) = rows else { return Err("the source sent fundamentals for daily bars".into()) };
         let key = object_key(to.plan.contract, symbol, to.plan.session.date);
         let (_, bytes) =
-            merge_into(to.store, to.plan.contract, &key, bars, to.metadata).await.map_err(|e| e.to_string())?;
+            merge_into(to.store, to.plan.contract, &key, bars.clone(), to.metadata).await.map_err(|e| e.to_string())?;
         Ok((bars.len() as u64, bytes))
     })
     .await

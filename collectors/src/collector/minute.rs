@@ -64,7 +64,7 @@ pub(super) async fn assemble(
         rows.extend(decode(&part.bytes, to.plan.contract, key)?);
     }
     let key = object_key(to.plan.contract, "", to.plan.session.date);
-    let (_, bytes) = merge_into(to.store, to.plan.contract, &key, &rows, to.metadata).await?;
+    let (_, bytes) = merge_into(to.store, to.plan.contract, &key, rows, to.metadata).await?;
     if bytes > 0 {
         written.objects = 1;
         written.bytes = bytes as u64;

@@ -3,7 +3,7 @@
 //! (so a test knows exactly what was served), in pages of `page_size` bars chained by
 //! `next_page_token`. Symbols starting with `ZZ` are unknown (absent from the answer, as
 //! Alpaca does). With `flaky_start`, the first request gets 429 with `Retry-After: 1` and the
-//! second a 500.
+//! second a 500. Also the lake and plans the collector tests share.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -12,10 +12,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use lakewatch_collectors::alpaca::{Alpaca, Credentials};
+use lakewatch_collectors::http::{Http, Policy};
 use lakewatch_collectors::partition::Row;
+use lakewatch_collectors::run::Plan;
+use lakewatch_collectors::source::Collector;
+use lakewatch_collectors::store::S3Store;
 use lakewatch_collectors::synthetic::Synthetic;
-use lakewatch_core::{Calendar, Session};
+use lakewatch_core::{Calendar, Contract, Contracts, Session};
+use lakewatch_testkit::Moto;
 use lakewatch_testkit::http::{Answer, Seen, ok, serve, status};
+use reqwest::Url;
 use serde_json::json;
 
 /// The fake API's knobs.
@@ -114,4 +121,66 @@ pub fn requested(seen: &Mutex<Vec<Seen>>) -> Vec<Vec<String>> {
         .filter(|s| !query(&s.target).contains_key("page_token"))
         .map(|s| query(&s.target)["symbols"].split(',').map(String::from).collect())
         .collect()
+}
+
+/// The fake API's secret key: never in a log line.
+pub const SECRET: &str = "s3cr3t-value";
+
+/// A lake in a moto emulator of its own: bucket `lake`.
+pub struct Lake {
+    _moto: Moto,
+    pub s3: aws_sdk_s3::Client,
+    pub store: S3Store,
+    pub aws: aws_config::SdkConfig,
+}
+
+/// Starts moto and creates the bucket.
+pub async fn lake() -> Lake {
+    let moto = Moto::start();
+    let aws = moto.aws().await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    s3.create_bucket().bucket("lake").send().await.unwrap();
+    Lake { store: S3Store::new(s3.clone(), "lake"), s3, aws, _moto: moto }
+}
+
+/// An Alpaca client for the fake at `url`, fast retries.
+pub fn client(url: &str) -> Alpaca {
+    let policy = Policy {
+        requests_per_minute: 60_000,
+        max_attempts: 4,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(1_500),
+        timeout: Duration::from_secs(5),
+    };
+    let credentials = Credentials { key_id: "PKTEST123".into(), secret_key: SECRET.into() };
+    Alpaca::new(Arc::new(Http::new(policy, "lakewatch-test").unwrap()), Url::parse(url).unwrap(), credentials, "sip")
+}
+
+/// The embedded contract `collector` writes.
+pub fn contract(collector: Collector) -> Contract {
+    Contracts::embedded().get(collector.dataset()).unwrap().clone()
+}
+
+/// The XNYS session of `date`.
+pub fn session(date: &str) -> Session {
+    Calendar::xnys().session(date.parse().unwrap()).unwrap().unwrap()
+}
+
+/// Owned symbols.
+pub fn symbols(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// A plan without deadline, with the source's batch size.
+pub fn plan<'a>(collector: Collector, date: &str, universe: &'a [String], contract: &'a Contract) -> Plan<'a> {
+    Plan {
+        collector,
+        session: session(date),
+        universe,
+        contract,
+        checkpoints: "lakewatch/checkpoints/",
+        stop_at: None,
+        writers: 4,
+        batch_size: None,
+    }
 }
