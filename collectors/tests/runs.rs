@@ -183,3 +183,29 @@ async fn credentials_come_from_secrets_manager_and_are_cached_for_the_ttl() {
     let broken = broken.to_string();
     assert!(broken.contains("lakewatch/broken") && broken.contains("not JSON") && !broken.contains(SECRET), "{broken}");
 }
+
+#[tokio::test]
+async fn a_symbol_that_failed_is_merged_into_the_session_by_the_next_run() {
+    let lake = lake().await;
+    let source = served();
+    source.set_failing(&["MSFT"]);
+    let universe = symbols(&["AAPL", "MSFT", "NVDA"]);
+    let contract = contract(Collector::Minute);
+    let plan = plan(Collector::Minute, "2025-11-26", &universe, &contract);
+    let key = "data/ticks/minute/date=2025-11-26/bars.parquet";
+
+    let first = collect(&source, &lake.store, &plan).await.unwrap();
+    assert_eq!((first.status, first.failed, first.remaining), (Status::Partial, 1, 1));
+    assert!(first.failures["MSFT"].contains("injected failure"), "{:?}", first.failures);
+    assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "NVDA"], "2025-11-26"));
+
+    source.set_failing(&[]);
+    let second = collect(&source, &lake.store, &plan).await.unwrap();
+    assert_eq!(
+        (second.status, second.succeeded, second.objects_written),
+        (Status::Complete, 1, 2),
+        "a part, then the session"
+    );
+    assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
+    assert_eq!(keys(&lake.s3, "lakewatch/checkpoints/minute/2025-11-26/").await, Vec::<String>::new());
+}

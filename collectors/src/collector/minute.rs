@@ -5,7 +5,7 @@
 //! merges them into the object the same way.
 
 use super::{Target, Written};
-use crate::partition::{Row, decode, encode};
+use crate::partition::{Row, concat, decode, encode};
 use crate::run::{RunError, object_key};
 use crate::source::Fetched;
 use crate::store::{PartitionStore, StoreError};
@@ -54,17 +54,35 @@ pub(super) async fn assemble(
     if parts.is_empty() {
         return Ok(written);
     }
-    let mut rows = Vec::new();
+    let mut staged = Vec::with_capacity(parts.len());
     for key in parts.iter() {
         let part = to.store.load_partition(key).await?.ok_or_else(|| StoreError {
             operation: "load part",
             key: key.clone(),
             reason: "the staged part is gone; delete the checkpoint to collect the session again".into(),
         })?;
-        rows.extend(decode(&part.bytes, to.plan.contract, key)?);
+        staged.push((key.clone(), part.bytes));
     }
     let key = object_key(to.plan.contract, "", to.plan.session.date);
-    let (_, bytes) = merge_into(to.store, to.plan.contract, &key, rows, to.metadata).await?;
+    // The usual case: no object yet, and parts of disjoint symbols are simply appended.
+    let mut created = None;
+    if to.store.load_partition(&key).await?.is_none() {
+        let bytes = concat(&staged)?;
+        let size = bytes.len();
+        created = to.store.save_partition(&key, bytes, None, to.metadata).await?.map(|_| size);
+    }
+    // An earlier run wrote the session without some symbols (or another run just did): merge.
+    let bytes = match created {
+        Some(size) => size,
+        None => {
+            let mut rows = Vec::new();
+            for (key, bytes) in &staged {
+                rows.extend(decode(bytes, to.plan.contract, key)?);
+            }
+            drop(staged);
+            merge_into(to.store, to.plan.contract, &key, rows, to.metadata).await?.1
+        }
+    };
     if bytes > 0 {
         written.objects = 1;
         written.bytes = bytes as u64;
