@@ -39,7 +39,7 @@ pub(crate) fn contracts(dir: Option<&Path>) -> Result<Contracts> {
 }
 
 /// Every file under `dir`, sorted, skipping hidden entries.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+pub(crate) fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("{}: cannot read folder", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -56,7 +56,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn key_of(path: &Path, root: &Path) -> Option<String> {
+pub(crate) fn key_of(path: &Path, root: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
     let parts: Vec<&str> = rel.components().map(|c| c.as_os_str().to_str()).collect::<Option<_>>()?;
     Some(parts.join("/"))
@@ -136,12 +136,17 @@ pub(crate) struct Universes {
 impl Universes {
     /// The universe the target's contract declares, if any.
     pub(crate) fn get(&mut self, target: &Target<'_>) -> Result<Option<Universe>> {
-        let Some(source) = &target.contract.universe else { return Ok(None) };
+        self.of(target.contract, &target.root)
+    }
+
+    /// The universe `contract` declares, for the lake at `root`, if any.
+    pub(crate) fn of(&mut self, contract: &Contract, root: &Path) -> Result<Option<Universe>> {
+        let Some(source) = &contract.universe else { return Ok(None) };
         if let Some(symbols) = &source.symbols {
             return Ok(Some(Universe { symbols: symbols.iter().cloned().collect() }));
         }
         let Some(file) = &source.file else { return Ok(None) };
-        let path = target.root.join(file);
+        let path = root.join(file);
         if let Some(u) = self.cache.get(&path) {
             return Ok(Some(u.clone()));
         }
@@ -149,7 +154,7 @@ impl Universes {
             anyhow!(
                 "{}: universe file of contract `{}` cannot be read ({e}); pass --root for the lake's top folder",
                 path.display(),
-                target.contract.dataset
+                contract.dataset
             )
         })?;
         let u = Universe::from_json(&bytes, &path.display().to_string())?;

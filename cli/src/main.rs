@@ -22,6 +22,7 @@ mod collect;
 mod demo;
 mod lake;
 mod lint_emf;
+mod sweep;
 mod validate;
 
 /// Data quality for market-data lakes: contracts, the XNYS calendar, and checks.
@@ -40,6 +41,8 @@ enum Command {
     Demo(demo::Args),
     /// Collect one session of daily bars, minute bars or fundamentals into a folder or a bucket.
     Collect(collect::Args),
+    /// What never arrived: sessions past their freshness deadline whose objects or symbols are missing.
+    Sweep(sweep::Args),
     /// Benchmark: full validation of a 5,000-symbol minute partition against the read floor.
     Bench(bench::Args),
     /// Lint captured log lines: every EMF document CloudWatch would refuse, by line. Exit 1 on any.
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Calendar { command } => calendar_cmd::run(command),
         Command::Collect(args) => collect::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Bench(args) => bench::run(args),
         Command::LintEmf(args) => lint_emf::run(args),
     };

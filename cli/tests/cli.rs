@@ -337,3 +337,60 @@ fn collect_writes_a_session_the_validator_passes_and_refuses_a_holiday() {
     );
     assert!(!dir.path().join("data/ticks/daily").exists(), "nothing collected as empty");
 }
+
+#[test]
+fn sweep_names_exactly_the_missing_symbols_and_never_a_closed_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    put(
+        dir.path(),
+        "reference/stock_universe.json",
+        br#"{"symbols": ["AAPL", "AMZN", "META", "MSFT", "NVDA", "TSLA"]}"#,
+    );
+    let collect = |kind: &str, date: &str, symbols: &str| {
+        let o =
+            lakewatch(&["collect", kind, "--source", "synthetic", "--date", date, "--symbols", symbols, "--out", root]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    collect("daily", "2025-11-26", "AAPL,AMZN,META,MSFT,NVDA,TSLA");
+    collect("daily", "2025-11-28", "AAPL,MSFT,NVDA");
+    collect("minute", "2025-11-26", "AAPL");
+    collect("minute", "2025-11-28", "AAPL");
+
+    let sweep = || lakewatch(&["sweep", "--root", root, "--as-of", "2025-12-01T12:00:00Z", "--json"]);
+    let out = sweep();
+    assert_eq!(out.status.code(), Some(1), "something is missing: {}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let sessions = report["sessions"].as_array().unwrap();
+    let find = |dataset: &str, date: &str| {
+        sessions
+            .iter()
+            .find(|s| s["dataset"] == dataset && s["session"] == date)
+            .unwrap_or_else(|| panic!("{dataset} {date}"))
+    };
+    let friday = find("daily_bars", "2025-11-28");
+    assert_eq!(friday["missing"], serde_json::json!(["AMZN", "META", "TSLA"]));
+    assert_eq!((friday["expected"].as_u64(), friday["present"].as_u64()), (Some(6), Some(3)));
+    assert_eq!(friday["due"], "2025-11-28T18:45:00Z", "the early close is due at 13:00 + 45 minutes");
+    assert_eq!(find("daily_bars", "2025-11-26")["missing"], serde_json::json!([]));
+    assert_eq!(find("minute_bars", "2025-11-28")["bars_per_symbol"], 210);
+    assert_eq!(
+        find("minute_bars", "2025-11-25")["missing"],
+        serde_json::json!(["data/ticks/minute/date=2025-11-25/bars.parquet"])
+    );
+    for closed in ["2025-11-27", "2025-11-29", "2025-11-30"] {
+        assert!(sessions.iter().all(|s| s["session"] != closed), "{closed} is not a session");
+    }
+
+    // The stragglers land: the session is complete.
+    collect("daily", "2025-11-28", "AMZN,META,TSLA");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&sweep())).unwrap();
+    let friday = report["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["dataset"] == "daily_bars" && s["session"] == "2025-11-28")
+        .cloned()
+        .unwrap();
+    assert_eq!(friday["missing"], serde_json::json!([]));
+}

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use lakewatch_core::{Calendar, Contract, Session};
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -196,15 +196,6 @@ pub fn resolve_session(calendar: &Calendar, collection_date: &str, now: DateTime
         }
         lakewatch_core::calendar::Day::Session(s) => Ok(s),
     }
-}
-
-/// The key of `symbol`'s object for `session` in `contract`'s layout.
-pub fn object_key(contract: &Contract, symbol: &str, session: NaiveDate) -> String {
-    contract
-        .key
-        .replace("{symbol}", symbol)
-        .replace("{year}", &session.year().to_string())
-        .replace("{date}", &session.to_string())
 }
 
 /// Runs `plan`: fetches what the checkpoint says is left, writes it, and saves the checkpoint
@@ -403,7 +394,7 @@ mod tests {
     fn keys_follow_the_contracts_layout() {
         let contracts = lakewatch_core::Contracts::embedded();
         let d: NaiveDate = "2025-11-26".parse().unwrap();
-        let key = |dataset: &str, symbol: &str| object_key(contracts.get(dataset).unwrap(), symbol, d);
+        let key = |dataset: &str, symbol: &str| contracts.get(dataset).unwrap().key_for(symbol, d);
         assert_eq!(key("daily_bars", "BRK.B"), "data/ticks/daily/BRK.B/2025/ticks.parquet");
         assert_eq!(key("minute_bars", ""), "data/ticks/minute/date=2025-11-26/bars.parquet");
         assert_eq!(key("fundamentals", "AAPL"), "data/fundamentals/AAPL/quarterly.parquet");

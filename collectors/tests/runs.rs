@@ -10,7 +10,7 @@ use lakewatch_collectors::alpaca::Credentials;
 use lakewatch_collectors::edgar::Edgar;
 use lakewatch_collectors::http::Policy;
 use lakewatch_collectors::partition::{Row, decode};
-use lakewatch_collectors::run::{Status, collect, object_key};
+use lakewatch_collectors::run::{Status, collect};
 use lakewatch_collectors::secrets::SecretCache;
 use lakewatch_collectors::source::Collector;
 use lakewatch_collectors::store::{PartitionStore, S3Store};
@@ -55,7 +55,7 @@ async fn a_minute_session_is_what_was_served_and_a_rerun_only_retries_the_failed
     assert_eq!((first.rows, first.objects_written), (1_170, 2), "one staged part, then the session's object");
     assert!(seen.lock().unwrap().len() >= 2, "1,170 bars in pages of 1,000 take two pages");
     let key = "data/ticks/minute/date=2025-11-26/bars.parquet";
-    assert_eq!(object_key(&contract, "", session("2025-11-26").date), key);
+    assert_eq!(contract.key_for("", session("2025-11-26").date), key);
     assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
     assert_eq!(keys(&lake.s3, "lakewatch/checkpoints/").await, ["lakewatch/checkpoints/minute/2025-11-26.json"]);
 

@@ -4,14 +4,13 @@
 
 use super::{Target, Written, per_symbol};
 use crate::partition::encode_quarters;
-use crate::run::object_key;
 use crate::source::Fetched;
 use crate::store::PartitionStore;
 
 pub(super) async fn write(to: &Target<'_, impl PartitionStore>, fetched: Vec<(String, Fetched)>) -> Written {
     per_symbol(to, fetched, async |symbol: &str, rows: &Fetched| {
         let Fetched::Quarters(quarters) = rows else { return Err("the source sent bars for fundamentals".into()) };
-        let key = object_key(to.plan.contract, symbol, to.plan.session.date);
+        let key = to.plan.contract.key_for(symbol, to.plan.session.date);
         let bytes = encode_quarters(quarters).map_err(|e| e.to_string())?;
         let stored = to.store.load_partition(&key).await.map_err(|e| e.to_string())?;
         if stored.as_ref().is_some_and(|s| s.bytes == bytes) {

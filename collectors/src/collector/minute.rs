@@ -6,7 +6,7 @@
 
 use super::{Target, Written};
 use crate::partition::{Row, concat, decode, encode};
-use crate::run::{RunError, object_key};
+use crate::run::RunError;
 use crate::source::Fetched;
 use crate::store::{PartitionStore, StoreError};
 use crate::year_file::merge_into;
@@ -63,7 +63,7 @@ pub(super) async fn assemble(
         })?;
         staged.push((key.clone(), part.bytes));
     }
-    let key = object_key(to.plan.contract, "", to.plan.session.date);
+    let key = to.plan.contract.key_for("", to.plan.session.date);
     // The usual case: no object yet, and parts of disjoint symbols are simply appended.
     let mut created = None;
     if to.store.load_partition(&key).await?.is_none() {

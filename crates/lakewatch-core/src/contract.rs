@@ -99,6 +99,59 @@ impl From<Interval> for String {
     }
 }
 
+/// A duration a contract writes as `15m`, `45m`, `2h`, `90s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Lag(pub Duration);
+
+impl TryFrom<String> for Lag {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a duration such as 90s, 15m or 2h");
+        let (n, unit) = s.trim().split_at(s.trim().len().saturating_sub(1));
+        let n: i64 = n.parse().map_err(|_| bad())?;
+        let d = match unit {
+            "s" => Duration::seconds(n),
+            "m" => Duration::minutes(n),
+            "h" => Duration::hours(n),
+            _ => return Err(bad()),
+        };
+        if n < 0 || d > Duration::days(7) {
+            return Err(format!("`{s}` must be from 0 to 7 days"));
+        }
+        Ok(Lag(d))
+    }
+}
+
+impl From<Lag> for String {
+    fn from(l: Lag) -> String {
+        let s = l.0.num_seconds();
+        if s % 3600 == 0 {
+            format!("{}h", s / 3600)
+        } else if s % 60 == 0 {
+            format!("{}m", s / 60)
+        } else {
+            format!("{s}s")
+        }
+    }
+}
+
+/// When a session's partition is due, relative to the session's close (not the wall clock), and
+/// how far back the sweep looks for what never arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Freshness {
+    /// Due this long after the session's close, e.g. `15m`.
+    pub due_after_close: Lag,
+    /// The sweep checks this many of the latest sessions whose deadline has passed.
+    #[serde(default = "default_lookback")]
+    pub lookback_sessions: u32,
+}
+
+fn default_lookback() -> u32 {
+    5
+}
+
 /// Logical column types a contract can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -245,6 +298,9 @@ pub struct Contract {
     /// OHLCV column names, for bar datasets.
     #[serde(default)]
     pub ohlcv: Option<Ohlcv>,
+    /// When a session's partition is due (datasets without it are not swept).
+    #[serde(default)]
+    pub freshness: Option<Freshness>,
     /// Declared columns, in order.
     pub columns: Vec<ColumnSpec>,
     /// Checks and their thresholds.
@@ -261,6 +317,16 @@ impl Contract {
         })?;
         contract.validate(origin)?;
         Ok(contract)
+    }
+
+    /// The key of `symbol`'s object for the session of `date` (placeholders the template lacks
+    /// are ignored): `data/ticks/daily/AAPL/2025/ticks.parquet`.
+    pub fn key_for(&self, symbol: &str, date: NaiveDate) -> String {
+        use chrono::Datelike as _;
+        self.key
+            .replace("{symbol}", symbol)
+            .replace("{year}", &date.year().to_string())
+            .replace("{date}", &date.to_string())
     }
 
     /// The declared column named `name`.
@@ -313,6 +379,19 @@ impl Contract {
             && u.symbols.is_some() == u.file.is_some()
         {
             return Err(err("universe: give exactly one of `symbols` or `file`".into()));
+        }
+        if let Some(f) = &self.freshness {
+            if !(1..=260).contains(&f.lookback_sessions) {
+                return Err(err(format!("freshness.lookback_sessions {} must be from 1 to 260", f.lookback_sessions)));
+            }
+            if self.key.contains("{symbol}") && self.universe.is_none() {
+                return Err(err(
+                    "freshness: a key with `{symbol}` needs a `universe` to know which objects are due".into()
+                ));
+            }
+            if !self.key.contains("{symbol}") && !self.key.contains("{date}") {
+                return Err(err("freshness: the key needs `{date}` or `{symbol}` to tell sessions apart".into()));
+            }
         }
         self.checks.validate(self).map_err(|m| err(format!("checks.{m}")))
     }
@@ -511,6 +590,30 @@ mod tests {
             .replace("[checks.duplicates]", "[checks.duplicates]\nthreshhold = 3");
         let err = Contract::parse(&nested, "daily_bars.toml").unwrap_err().to_string();
         assert!(err.contains("unknown field `threshhold`"), "{err}");
+    }
+
+    #[test]
+    fn bad_freshness_is_named() {
+        let daily = include_str!("../../../validator/contracts/daily_bars.toml");
+        let with = |f: &str| {
+            let text = daily.replace(r#"freshness = { due_after_close = "45m", lookback_sessions = 5 }"#, f);
+            Contract::parse(&text, "daily_bars.toml").map(|c| c.freshness)
+        };
+        let ok = with(r#"freshness = { due_after_close = "2h" }"#).unwrap().unwrap();
+        assert_eq!((ok.due_after_close.0, ok.lookback_sessions), (Duration::hours(2), 5));
+        let err = with(r#"freshness = { due_after_close = "soon" }"#).unwrap_err().to_string();
+        assert!(
+            err.starts_with("daily_bars.toml:") && err.contains("`soon` is not a duration such as 90s, 15m or 2h"),
+            "{err}"
+        );
+        let err = with(r#"freshness = { due_after_close = "9d" }"#).unwrap_err().to_string();
+        assert!(err.contains("`9d` is not a duration"), "{err}");
+        let err = with(r#"freshness = { due_after_close = "200h" }"#).unwrap_err().to_string();
+        assert!(err.contains("`200h` must be from 0 to 7 days"), "{err}");
+        let err = with(r#"freshness = { due_after_close = "15m", lookback_sessions = 0 }"#).unwrap_err().to_string();
+        assert!(err.contains("freshness.lookback_sessions 0 must be from 1 to 260"), "{err}");
+        let err = with(r#"freshness = { due_after_close = "15m", lookback = 3 }"#).unwrap_err().to_string();
+        assert!(err.contains("unknown field `lookback`"), "{err}");
     }
 
     #[test]

@@ -262,3 +262,95 @@ fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     }
     None
 }
+
+/// Why a file's newest time could not be read from its footer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FooterError {
+    /// Not the end of a Parquet file.
+    #[error("not a parquet file: the last bytes are not `PAR1`")]
+    NotParquet,
+    /// The footer is longer than the bytes given: read this many from the end and ask again.
+    #[error("the footer needs the last {0} bytes")]
+    NeedBytes(u64),
+    /// The footer does not decode.
+    #[error("unreadable parquet footer: {0}")]
+    Corrupt(String),
+}
+
+/// The newest value of `contract`'s time column in a Parquet file, from the footer's column
+/// statistics alone: `tail` is the file's last bytes (64 KiB is plenty for lakewatch's files;
+/// [`FooterError::NeedBytes`] says when it is not). `None` when the file has no statistics for
+/// the column (then the whole file would have to be read).
+pub fn newest_time(tail: &[u8], contract: &Contract) -> Result<Option<DateTime<Utc>>, FooterError> {
+    use polars_parquet::parquet::statistics::Statistics;
+    let n = tail.len();
+    if n < 12 || &tail[n - 4..] != b"PAR1" {
+        return Err(FooterError::NotParquet);
+    }
+    let footer = u64::from(u32::from_le_bytes([tail[n - 8], tail[n - 7], tail[n - 6], tail[n - 5]]));
+    if footer + 8 > n as u64 {
+        return Err(FooterError::NeedBytes(footer + 8));
+    }
+    let metadata = polars_parquet::parquet::read::read_metadata(&mut Cursor::new(tail))
+        .map_err(|e| FooterError::Corrupt(e.to_string()))?;
+    let spec = contract.column(&contract.time_column);
+    let mut newest: Option<i64> = None;
+    for group in &metadata.row_groups {
+        let Some(mut columns) = group.columns_under_root_iter(&contract.time_column) else { return Ok(None) };
+        let Some(column) = columns.next() else { return Ok(None) };
+        let max = match column.statistics(&metadata.footer_buf) {
+            Some(Ok(Statistics::Int64(s))) => s.max_value,
+            Some(Ok(Statistics::Int32(s))) => s.max_value.map(i64::from),
+            Some(Err(e)) => return Err(FooterError::Corrupt(e.to_string())),
+            _ => None,
+        };
+        let Some(max) = max else { return Ok(None) };
+        newest = newest.max(Some(max));
+    }
+    let Some(v) = newest else { return Ok(None) };
+    Ok(match spec.map(|c| (c.kind, c.unit)) {
+        Some((ColumnType::Date, _)) => DateTime::from_timestamp(v * 86_400, 0),
+        Some((_, Some(CUnit::Us))) => DateTime::from_timestamp_micros(v),
+        Some((_, Some(CUnit::Ns))) => Some(DateTime::from_timestamp_nanos(v)),
+        _ => DateTime::from_timestamp_millis(v),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Contracts;
+
+    fn bars_file(times_ms: &[i64]) -> Vec<u8> {
+        let n = times_ms.len();
+        let ts = Int64Chunked::from_vec("timestamp".into(), times_ms.to_vec())
+            .into_datetime(polars::prelude::TimeUnit::Milliseconds, Some(TimeZone::UTC));
+        let mut frame = DataFrame::new_infer_height(vec![
+            Column::new("symbol".into(), vec!["AAPL"; n]),
+            ts.into_column(),
+            Column::new("close".into(), vec![1.0; n]),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        ParquetWriter::new(&mut out).with_row_group_size(Some(2)).finish(&mut frame).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_newest_bar_comes_from_the_footer_alone() {
+        let contracts = Contracts::embedded();
+        let daily = contracts.get("daily_bars").unwrap();
+        // Three row groups; the newest bar is in the middle one.
+        let file =
+            bars_file(&[1_764_133_200_000, 1_764_219_600_000, 1_764_306_000_000, 1_764_046_800_000, 1_764_000_000_000]);
+        let tail = &file[file.len().saturating_sub(4_096)..];
+        assert_eq!(newest_time(tail, daily).unwrap().unwrap().to_rfc3339(), "2025-11-28T05:00:00+00:00");
+        let footer = u32::from_le_bytes(file[file.len() - 8..file.len() - 4].try_into().unwrap()) as u64;
+        assert_eq!(newest_time(&file[file.len() - 20..], daily), Err(FooterError::NeedBytes(footer + 8)));
+        assert_eq!(newest_time(b"<html>503</html>", daily), Err(FooterError::NotParquet));
+        let mut corrupt = file[file.len() - (footer as usize + 8)..].to_vec();
+        corrupt[3] ^= 0xff;
+        corrupt[10] ^= 0xff;
+        assert!(matches!(newest_time(&corrupt, daily), Err(FooterError::Corrupt(_)) | Ok(_)), "never a panic");
+    }
+}

@@ -23,6 +23,7 @@ pub mod decode;
 pub mod finding;
 pub mod frame;
 pub mod report;
+pub mod sweep;
 
 pub use calendar::{Calendar, Session};
 pub use contract::{Contract, Contracts, Partition, Universe};

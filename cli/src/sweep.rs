@@ -1,0 +1,110 @@
+//! `lakewatch sweep`: what never arrived. For each dataset with a freshness deadline and each
+//! session whose deadline has passed (within the contract's look-back), the objects or symbols
+//! the lake lacks. Per-symbol files are not read: the newest bar comes from the Parquet footer.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use lakewatch_core::Contract;
+use lakewatch_core::decode::{FooterError, newest_time};
+use lakewatch_core::sweep::{Inventory, SessionStatus, sweep};
+use lakewatch_telemetry::console::{json, line};
+
+use crate::Outcome;
+use crate::lake::{Universes, contracts, key_of, walk};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The lake's top folder.
+    #[arg(long)]
+    root: PathBuf,
+    /// Contracts folder (default: the embedded contracts).
+    #[arg(long)]
+    contracts: Option<PathBuf>,
+    /// The time to sweep as of (RFC 3339 or a date; default now).
+    #[arg(long, value_parser = crate::parse_as_of)]
+    as_of: Option<DateTime<Utc>>,
+    /// Print every due session as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Bytes read from the end of a file for its footer (more only when the footer says so).
+const TAIL: u64 = 64 * 1024;
+
+pub(crate) fn run(args: Args) -> Result<Outcome> {
+    let contracts = contracts(args.contracts.as_deref())?;
+    let as_of = args.as_of.unwrap_or_else(|| lakewatch_telemetry::console::wall_clock()());
+    if !args.root.is_dir() {
+        anyhow::bail!("{}: no such folder", args.root.display());
+    }
+    let mut files = Vec::new();
+    walk(&args.root, &mut files)?;
+    let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
+    for path in files {
+        let Some(key) = key_of(&path, &args.root) else { continue };
+        let Ok((contract, _)) = contracts.route(&key) else { continue };
+        if contract.freshness.is_none() {
+            continue;
+        }
+        let newest = if contract.key.contains("{symbol}") { newest_in(&path, contract)? } else { None };
+        inventories.entry(contract.dataset.clone()).or_default().objects.insert(key, newest);
+    }
+    let mut universes = Universes::default();
+    let mut all: Vec<SessionStatus> = Vec::new();
+    for contract in contracts.iter().filter(|c| c.freshness.is_some()) {
+        let universe = universes.of(contract, &args.root)?;
+        let inventory = inventories.remove(&contract.dataset).unwrap_or_default();
+        all.extend(sweep(contract, universe.as_ref(), &inventory, as_of)?);
+    }
+    if args.json {
+        json(&serde_json::json!({ "as_of": as_of, "sessions": all }));
+    } else {
+        for s in &all {
+            let early = if s.early_close { " (early close)" } else { "" };
+            let mut text = format!(
+                "{} {}{early}: {} of {} {} landed by {}",
+                s.dataset,
+                s.session,
+                s.present,
+                s.expected,
+                s.counts,
+                s.due.format("%Y-%m-%d %H:%M UTC")
+            );
+            if !s.missing.is_empty() {
+                let shown: Vec<&str> = s.missing.iter().take(20).map(String::as_str).collect();
+                let more = s.missing.len().saturating_sub(shown.len());
+                text.push_str(&format!("; missing: {}", shown.join(", ")));
+                if more > 0 {
+                    text.push_str(&format!(" and {more} more"));
+                }
+            }
+            line(&text);
+        }
+        let missing = all.iter().filter(|s| !s.complete()).count();
+        line(&format!("{} sessions due, {missing} with something missing (as of {as_of})", all.len()));
+    }
+    Ok(if all.iter().all(SessionStatus::complete) { Outcome::Clean } else { Outcome::Findings })
+}
+
+/// The newest time in a file, from its footer: the last 64 KiB, or more if the footer is longer.
+/// A file that is not Parquet counts as present with an unknown newest bar (the validator
+/// reports it when it lands).
+fn newest_in(path: &Path, contract: &Contract) -> Result<Option<DateTime<Utc>>> {
+    let read_tail = |n: u64| -> Result<Vec<u8>> {
+        let mut f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let len = f.metadata()?.len();
+        f.seek(SeekFrom::Start(len.saturating_sub(n)))?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf).with_context(|| format!("{}: cannot read", path.display()))?;
+        Ok(buf)
+    };
+    match newest_time(&read_tail(TAIL)?, contract) {
+        Ok(t) => Ok(t),
+        Err(FooterError::NeedBytes(n)) => Ok(newest_time(&read_tail(n)?, contract).ok().flatten()),
+        Err(_) => Ok(None),
+    }
+}
