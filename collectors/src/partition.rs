@@ -128,27 +128,27 @@ pub fn encode_quarters(rows: &[Quarter]) -> Result<Vec<u8>, PartitionError> {
     Ok(out)
 }
 
-/// Staged parts holding disjoint symbols as one Parquet object, appended frame to frame
-/// without going through rows (a 1.95 M-row session never exists as `Row`s); `parts` are
-/// (key, bytes), the key naming a part in errors.
+/// Staged parts holding disjoint symbols as one Parquet object, streamed part by part into
+/// row groups: only one part is ever decoded at a time, and a session never exists as `Row`s.
+/// `parts` are (key, bytes), the key naming a part in errors.
 pub fn concat(parts: &[(String, Vec<u8>)]) -> Result<Vec<u8>, PartitionError> {
-    let mut frame: Option<DataFrame> = None;
+    let mut out = Vec::new();
+    let mut writer = None;
     for (key, bytes) in parts {
         let err = |e: PolarsError| PartitionError { origin: key.clone(), reason: e.to_string() };
         let part = ParquetReader::new(std::io::Cursor::new(bytes)).finish().map_err(err)?;
-        match frame.as_mut() {
-            None => frame = Some(part),
-            Some(f) => {
-                f.vstack_mut(&part).map_err(err)?;
-            }
+        if writer.is_none() {
+            let w = ParquetWriter::new(&mut out).with_compression(ParquetCompression::Snappy);
+            writer = Some(w.batched(part.schema()).map_err(err)?);
+        }
+        if let Some(w) = writer.as_mut() {
+            w.write_batch(&part).map_err(err)?;
         }
     }
-    let mut frame = frame.unwrap_or_default();
-    let mut out = Vec::new();
-    ParquetWriter::new(&mut out)
-        .with_compression(ParquetCompression::Snappy)
-        .finish(&mut frame)
-        .map_err(|e| PartitionError { origin: "concat".into(), reason: e.to_string() })?;
+    let Some(w) = writer else {
+        return Err(PartitionError { origin: "concat".into(), reason: "no parts to concatenate".into() });
+    };
+    w.finish().map_err(|e| PartitionError { origin: "concat".into(), reason: e.to_string() })?;
     Ok(out)
 }
 
