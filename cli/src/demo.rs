@@ -1,4 +1,7 @@
-//! `lakewatch demo`: a synthetic lake with known defects, validated like any other lake.
+//! `lakewatch demo`: a synthetic lake with known defects, validated like any other lake. One
+//! more minute session, clean, arrives the way production data does: through the minute
+//! collector, from the synthetic source, so the demo also shows the collector's output passing
+//! the validator.
 
 use std::path::{Path, PathBuf};
 
@@ -90,6 +93,7 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         &serde_json::to_vec_pretty(&serde_json::json!({ "symbols": lake.universe }))?,
     )?;
     write(&dir.join("ground_truth.json"), &serde_json::to_vec_pretty(&lake.truth)?)?;
+    let collected = collect_clean_session(&dir, &lake.universe, args.seed)?;
 
     // Validate what is on disk, exactly as `lakewatch validate --root DIR DIR` would.
     let contracts = lake::contracts(None)?;
@@ -117,9 +121,44 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         if args.verbose {
             print_human(&run.reports);
         }
+        out::line(&format!(
+            "{} minute bars arrived through the minute collector (synthetic source, clean): {} symbols, {} rows",
+            collected.session, collected.succeeded, collected.rows
+        ));
         print_scorecard(&dir, run.reports.len(), rows, &card);
     }
     Ok(if perfect { Outcome::Clean } else { Outcome::Findings })
+}
+
+/// A session before every minute session the demo lake holds (they start on 2025-10-31).
+const COLLECTED_SESSION: &str = "2025-10-30";
+
+/// Collects the clean minute session [`COLLECTED_SESSION`] of `universe` into `dir` through the
+/// minute collector, as `lakewatch collect minute --source synthetic` would.
+fn collect_clean_session(dir: &Path, universe: &[String], seed: u64) -> Result<lakewatch_collectors::run::Outcome> {
+    use lakewatch_collectors::run::{Plan, Status, collect};
+    use lakewatch_collectors::source::Collector;
+    let contracts = lakewatch_core::Contracts::embedded();
+    let contract = contracts.get(Collector::Minute.dataset()).context("the embedded minute contract")?;
+    let session = lakewatch_core::Calendar::xnys().session(COLLECTED_SESSION.parse()?)?.context("a session")?;
+    let plan = Plan {
+        collector: Collector::Minute,
+        session,
+        universe,
+        contract,
+        checkpoints: "lakewatch/checkpoints/",
+        stop_at: None,
+        writers: 4,
+        batch_size: None,
+    };
+    let source = lakewatch_collectors::synthetic::Synthetic::new(seed);
+    let store = lakewatch_collectors::store::LocalStore::new(dir);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let outcome = runtime.block_on(collect(&source, &store, &plan))?;
+    if outcome.status != Status::Complete {
+        bail!("the demo's minute collection ended {}: {:?}", outcome.status.as_str(), outcome.failures);
+    }
+    Ok(outcome)
 }
 
 fn print_scorecard(dir: &Path, objects: usize, rows: u64, card: &Scorecard) {

@@ -121,7 +121,8 @@ impl Synthetic {
 
     /// A smooth path with daily noise: consecutive closes move about 1%.
     fn daily_close(&self, symbol: &str, date: NaiveDate) -> f64 {
-        let base = 20.0 + (self.mix(symbol, NaiveDate::MIN, 0) % 380) as f64;
+        // From $50: a cent is well under one minute's move, so closes do not repeat by rounding.
+        let base = 50.0 + (self.mix(symbol, NaiveDate::MIN, 0) % 350) as f64;
         let phase = (self.mix(symbol, NaiveDate::MIN, 1) % 628) as f64 / 100.0;
         let day = f64::from(date.num_days_from_ce());
         cents(base * (1.0 + 0.2 * (day / 37.0 + phase).sin()) * (1.0 + 0.01 * self.normal(symbol, date, 0)))
