@@ -6,6 +6,7 @@
 //! `String.Array`) and `partition` for subscription filter policies; a dedup key per
 //! (dataset, partition, check) that stays the same across versions of the partition.
 
+use lakewatch_core::sweep::SessionStatus;
 use lakewatch_core::{CheckId, Finding, Report, Severity};
 use serde_json::{Value, json};
 
@@ -17,6 +18,8 @@ pub const MAX_MESSAGE: usize = 256 * 1024;
 pub const MAX_SUBJECT: usize = 100;
 /// Findings carried in full in a message; the report has them all.
 const MAX_FINDINGS: usize = 50;
+/// Missing symbols named in a `missing` alert (the count is always whole).
+const MAX_MISSING: usize = 500;
 
 /// Which object a message is about.
 #[derive(Debug, Clone)]
@@ -117,6 +120,64 @@ pub fn resolved(about: &About<'_>, checks: &[String]) -> Message {
     .to_string();
     let dedup_id = format!("{}/{}/{}/resolved", about.dataset, about.partition, about.version);
     Message { subject, body, attributes, group: format!("{}/{}", about.dataset, about.partition), dedup_id }
+}
+
+/// The alert for a session whose partition is past its deadline and (partly) missing: one per
+/// (dataset, session), dedup key `{dataset}/date={session}/freshness`.
+pub fn missing(bucket: &str, status: &SessionStatus) -> Message {
+    let partition = format!("date={}", status.session);
+    let what = if status.counts == "symbols" {
+        format!("{} of {} symbols missing", status.missing.len(), status.expected)
+    } else {
+        "partition missing".to_string()
+    };
+    let subject = subject(&format!("lakewatch ERROR {} {partition}: freshness, {what}", status.dataset));
+    let about = About { dataset: &status.dataset, partition: &partition, bucket, key: "", version: "", report: "" };
+    let attributes = attributes("alert", "error", &about, vec!["freshness".into()]);
+    let shown: Vec<&String> = status.missing.iter().take(MAX_MISSING).collect();
+    let mut body = json!({
+        "type": "alert",
+        "severity": "error",
+        "dataset": status.dataset,
+        "partition": partition,
+        "bucket": bucket,
+        "checks": ["freshness"],
+        "dedup_key": dedup_key(&status.dataset, &partition, "freshness"),
+        "session": status.session,
+        "due": status.due,
+        "early_close": status.early_close,
+        "counts": status.counts,
+        "expected": status.expected,
+        "present": status.present,
+        "missing_total": status.missing.len(),
+        "missing": shown,
+        "truncated": status.missing.len() > shown.len(),
+    });
+    let body = fit(&mut body, &attributes, &subject);
+    let dedup_id = format!("{}/{partition}/freshness/{}", status.dataset, status.missing.len());
+    Message { subject, body, attributes, group: format!("{}/{partition}", status.dataset), dedup_id }
+}
+
+/// The resolved message for a session whose missing partition has landed.
+pub fn missing_resolved(bucket: &str, status: &SessionStatus) -> Message {
+    let partition = format!("date={}", status.session);
+    let subject = subject(&format!("lakewatch RESOLVED {} {partition}: freshness", status.dataset));
+    let about = About { dataset: &status.dataset, partition: &partition, bucket, key: "", version: "", report: "" };
+    let attributes = attributes("resolved", "info", &about, vec!["freshness".into()]);
+    let body = json!({
+        "type": "resolved",
+        "dataset": status.dataset,
+        "partition": partition,
+        "bucket": bucket,
+        "checks": ["freshness"],
+        "dedup_keys": [dedup_key(&status.dataset, &partition, "freshness")],
+        "session": status.session,
+        "expected": status.expected,
+        "present": status.present,
+    })
+    .to_string();
+    let dedup_id = format!("{}/{partition}/freshness/resolved", status.dataset);
+    Message { subject, body, attributes, group: format!("{}/{partition}", status.dataset), dedup_id }
 }
 
 fn attributes(kind: &str, severity: &str, about: &About<'_>, checks: Vec<String>) -> Vec<(String, AttributeValue)> {

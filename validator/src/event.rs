@@ -35,6 +35,8 @@ pub enum Incoming {
     Objects(Vec<ObjectRef>),
     /// SQS messages, each with its objects or why its body could not be read.
     Sqs(Vec<(String, Result<Vec<ObjectRef>, EventError>)>),
+    /// An EventBridge schedule: sweep for partitions that never arrived.
+    Sweep,
     /// S3 Batch Operations tasks: one result each.
     Batch {
         /// `invocationSchemaVersion` (echoed back).
@@ -145,6 +147,10 @@ fn malformed(shape: &'static str, e: impl std::fmt::Display) -> EventError {
 
 /// Reads an invocation's payload.
 pub fn parse(payload: &Value) -> Result<Incoming, EventError> {
+    let scheduled = payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
+    if scheduled || payload.get("lakewatch").and_then(Value::as_str) == Some("sweep") {
+        return Ok(Incoming::Sweep);
+    }
     if payload.get("invocationSchemaVersion").is_some() && payload.get("tasks").is_some() {
         return batch(payload);
     }

@@ -16,3 +16,4 @@ pub mod ports;
 pub mod s3;
 pub mod service;
 pub mod sns;
+pub mod sweep;

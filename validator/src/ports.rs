@@ -88,6 +88,8 @@ pub trait Lake {
     /// Reads the last `n` bytes of an object (a Parquet footer), without the rest; `None` when
     /// the object does not exist.
     fn load_tail(&self, object: &ObjectRef, n: u64) -> impl Future<Output = Result<Option<Vec<u8>>, IoError>> + Send;
+    /// Every key under `prefix` (`ListObjectsV2`, all pages).
+    fn list_keys(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<String>, IoError>> + Send;
     /// Reads a small document, if it exists.
     fn load_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Document>, IoError>> + Send;
     /// Writes a document if `when` holds; false when another writer got there first.

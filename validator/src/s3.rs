@@ -161,6 +161,16 @@ impl Lake for S3Lake {
         }
     }
 
+    async fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, IoError> {
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| io_error("list keys", format!("s3://{bucket}/{prefix}"), e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        Ok(keys)
+    }
+
     async fn load_document(&self, bucket: &str, key: &str) -> Result<Option<Document>, IoError> {
         match self.client.get_object().bucket(bucket).key(key).send().await {
             Ok(out) => {

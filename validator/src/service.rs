@@ -52,10 +52,10 @@ type UniverseCache = HashMap<(String, String), (Universe, DateTime<Utc>)>;
 /// The validator: contracts, adapters, options.
 #[derive(Debug)]
 pub struct Validator<L, A> {
-    lake: L,
-    alerts: A,
-    contracts: Contracts,
-    options: Options,
+    pub(crate) lake: L,
+    pub(crate) alerts: A,
+    pub(crate) contracts: Contracts,
+    pub(crate) options: Options,
     universes: Mutex<UniverseCache>,
 }
 
@@ -409,7 +409,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         })
     }
 
-    async fn universe(
+    pub(crate) async fn universe(
         &self,
         bucket: &str,
         contract: &Contract,

@@ -56,6 +56,10 @@ impl MemoryLake {
 }
 
 impl Lake for MemoryLake {
+    async fn list_keys(&self, _bucket: &str, prefix: &str) -> Result<Vec<String>, IoError> {
+        Ok(self.keys(prefix))
+    }
+
     async fn describe_object(&self, object: &ObjectRef) -> Result<Option<Head>, IoError> {
         let s = self.store.lock().unwrap();
         Ok(s.objects.get(&object.key).map(|(b, g)| Head {

@@ -1,0 +1,204 @@
+//! The scheduled sweep: what never arrived. For every allowed bucket and every contract with a
+//! freshness deadline, list the dataset's keys, read each per-symbol file's newest bar from its
+//! Parquet footer (a ranged GET of the last 64 KiB, never the whole file), compare with what the
+//! calendar and the universe expect (`lakewatch_core::sweep`), and publish one `missing` alert
+//! per (dataset, session), again only when the missing list changes, and a `resolved` message
+//! when the stragglers land. The open alerts live in a state document replaced with `If-Match`,
+//! so a sweep that runs twice sends nothing new.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::StreamExt as _;
+use lakewatch_core::Contract;
+use lakewatch_core::decode::{FooterError, newest_time};
+use lakewatch_core::sweep::{Inventory, due_sessions, sweep};
+use lakewatch_telemetry::Invocation;
+use lakewatch_telemetry::catalog as m;
+use lakewatch_telemetry::log::{LogEvent, emit};
+use serde::{Deserialize, Serialize};
+use tracing::{Instrument as _, Level};
+
+use crate::alert;
+use crate::event::ObjectRef;
+use crate::ports::{Alerts, IoError, Lake, When};
+use crate::service::Validator;
+
+/// Bytes read from the end of a file for its footer.
+const TAIL: u64 = 64 * 1024;
+/// Footers read at once.
+const READERS: usize = 32;
+
+/// The open `missing` alerts of one dataset in one bucket: session -> the symbols (or key)
+/// alerted as missing.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SweepState {
+    open: BTreeMap<NaiveDate, Vec<String>>,
+}
+
+/// What the sweep found for one dataset in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Swept {
+    /// Bucket.
+    pub bucket: String,
+    /// Dataset.
+    pub dataset: String,
+    /// Sessions due.
+    pub sessions: usize,
+    /// Sessions with something missing.
+    pub incomplete: usize,
+    /// `missing` alerts sent (new or changed).
+    pub alerted: usize,
+    /// `resolved` messages sent.
+    pub resolved: usize,
+}
+
+#[derive(Serialize)]
+struct PartitionMissing<'a> {
+    dataset: &'a str,
+    session: NaiveDate,
+    expected: usize,
+    present: usize,
+}
+impl LogEvent for PartitionMissing<'_> {
+    const NAME: &'static str = "partition_missing";
+    const LEVEL: Level = Level::WARN;
+    const MESSAGE: &'static str = "Partition past its deadline is missing";
+}
+
+/// A file's newest bar (unknown without statistics), or why its footer could not be read.
+type Newest = Result<Option<DateTime<Utc>>, IoError>;
+
+fn sweep_error(target: String, reason: impl std::fmt::Display) -> IoError {
+    IoError { operation: "sweep", target, reason: reason.to_string(), retryable: false }
+}
+
+impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
+    /// Sweeps every allowed bucket as of `as_of`.
+    pub async fn sweep(&self, inv: &mut Invocation, as_of: DateTime<Utc>) -> Result<Vec<Swept>, IoError> {
+        let mut out = Vec::new();
+        for bucket in &self.options.buckets {
+            for contract in self.contracts.iter().filter(|c| c.freshness.is_some()) {
+                let span = tracing::info_span!("sweep", bucket = %bucket, dataset = %contract.dataset);
+                out.push(self.sweep_dataset(bucket, contract, inv, as_of).instrument(span).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn sweep_dataset(
+        &self,
+        bucket: &str,
+        contract: &Contract,
+        inv: &mut Invocation,
+        as_of: DateTime<Utc>,
+    ) -> Result<Swept, IoError> {
+        let dataset = contract.dataset.as_str();
+        let target = format!("s3://{bucket}/{dataset}");
+        let universe = self.universe(bucket, contract, as_of).await.map_err(|e| sweep_error(target.clone(), e))?;
+        let per_symbol = contract.key.contains("{symbol}");
+
+        // Only the objects due sessions need: their keys, listed once under the layout's prefix.
+        let freshness = contract.freshness.unwrap_or_else(|| unreachable!("swept contracts have freshness"));
+        let calendar =
+            lakewatch_core::Calendar::by_name(&contract.calendar).map_err(|e| sweep_error(target.clone(), e))?;
+        let due = due_sessions(&calendar, freshness.due_after_close.0, freshness.lookback_sessions, as_of)
+            .map_err(|e| sweep_error(target.clone(), e))?;
+        let wanted: BTreeSet<String> = match (&universe, per_symbol) {
+            (Some(u), true) => {
+                due.iter().flat_map(|(s, _)| u.symbols.iter().map(|sym| contract.key_for(sym, s.date))).collect()
+            }
+            _ => due.iter().map(|(s, _)| contract.key_for("", s.date)).collect(),
+        };
+        let prefix = &contract.key[..contract.key.find('{').unwrap_or(contract.key.len())];
+        let keys: Vec<String> =
+            self.lake.list_keys(bucket, prefix).await?.into_iter().filter(|k| wanted.contains(k)).collect();
+        let newest: Vec<(String, Newest)> = futures_util::stream::iter(keys)
+            .map(|key| async move {
+                let newest = if per_symbol { self.newest_bar(bucket, &key, contract).await } else { Ok(None) };
+                (key, newest)
+            })
+            .buffer_unordered(READERS)
+            .collect()
+            .await;
+        let mut inventory = Inventory::default();
+        for (key, newest) in newest {
+            inventory.objects.insert(key, newest?);
+        }
+        let statuses =
+            sweep(contract, universe.as_ref(), &inventory, as_of).map_err(|e| sweep_error(target.clone(), e))?;
+
+        let state_key = format!("{}sweep/{bucket}/{dataset}.json", self.options.state_prefix);
+        let (mut state, etag): (SweepState, Option<String>) = match self.lake.load_document(bucket, &state_key).await? {
+            // An unreadable state document is replaced, not trusted.
+            Some(doc) => (serde_json::from_slice(&doc.bytes).unwrap_or_default(), Some(doc.etag)),
+            None => (SweepState::default(), None),
+        };
+        let mut swept = Swept {
+            bucket: bucket.to_string(),
+            dataset: dataset.to_string(),
+            sessions: statuses.len(),
+            incomplete: 0,
+            alerted: 0,
+            resolved: 0,
+        };
+        for status in &statuses {
+            if !status.complete() {
+                swept.incomplete += 1;
+                emit(&PartitionMissing {
+                    dataset,
+                    session: status.session,
+                    expected: status.expected,
+                    present: status.present,
+                });
+            }
+            match (status.complete(), state.open.get(&status.session)) {
+                (false, Some(alerted)) if *alerted == status.missing => {}
+                (false, _) => {
+                    self.alerts.publish_alert(&alert::missing(bucket, status)).await?;
+                    state.open.insert(status.session, status.missing.clone());
+                    swept.alerted += 1;
+                    let _ = inv.record(&m::ALERTS_PUBLISHED, &[("dataset", dataset), ("severity", "error")], 1.0);
+                }
+                (true, Some(_)) => {
+                    self.alerts.publish_alert(&alert::missing_resolved(bucket, status)).await?;
+                    state.open.remove(&status.session);
+                    swept.resolved += 1;
+                    let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", dataset)], 1.0);
+                }
+                (true, None) => {}
+            }
+        }
+        // Sessions that left the look-back window are no longer tracked.
+        if let Some(oldest) = statuses.first().map(|s| s.session) {
+            state.open.retain(|session, _| *session >= oldest);
+        }
+        let bytes = serde_json::to_vec(&state).map_err(|e| sweep_error(state_key.clone(), e))?;
+        let when = etag.as_deref().map_or(When::Absent, When::Unchanged);
+        if !self.lake.save_document(bucket, &state_key, bytes, when).await? {
+            return Err(IoError {
+                operation: "save sweep state",
+                target: format!("s3://{bucket}/{state_key}"),
+                reason: "another sweep saved it first".into(),
+                retryable: true,
+            });
+        }
+        let _ = inv.record(&m::MISSING_PARTITIONS, &[("dataset", dataset)], swept.incomplete as f64);
+        Ok(swept)
+    }
+
+    /// The newest bar in a file, from its footer alone. A file whose footer does not decode
+    /// counts as present with an unknown newest bar: the validator reports it on arrival.
+    async fn newest_bar(&self, bucket: &str, key: &str, contract: &Contract) -> Newest {
+        let object = ObjectRef { bucket: bucket.to_string(), key: key.to_string(), ..ObjectRef::default() };
+        let Some(tail) = self.lake.load_tail(&object, TAIL).await? else { return Ok(None) };
+        Ok(match newest_time(&tail, contract) {
+            Ok(t) => t,
+            Err(FooterError::NeedBytes(n)) => match self.lake.load_tail(&object, n).await? {
+                Some(tail) => newest_time(&tail, contract).ok().flatten(),
+                None => None,
+            },
+            Err(_) => None,
+        })
+    }
+}
