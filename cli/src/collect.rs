@@ -164,14 +164,9 @@ async fn collect(
     let contracts = Contracts::embedded();
     let contract = contracts.get(config.collector.dataset()).context("the embedded contracts lack this dataset")?;
     let plan = Plan {
-        collector: config.collector,
-        session,
-        universe: &universe,
-        contract,
         checkpoints: &config.checkpoints,
-        stop_at: None,
         writers: config.writers,
-        batch_size: None,
+        ..Plan::new(config.collector, session, &universe, contract)
     };
     Ok(source.collect(store, &plan).await?)
 }

@@ -141,16 +141,7 @@ fn collect_clean_session(dir: &Path, universe: &[String], seed: u64) -> Result<l
     let contracts = lakewatch_core::Contracts::embedded();
     let contract = contracts.get(Collector::Minute.dataset()).context("the embedded minute contract")?;
     let session = lakewatch_core::Calendar::xnys().session(COLLECTED_SESSION.parse()?)?.context("a session")?;
-    let plan = Plan {
-        collector: Collector::Minute,
-        session,
-        universe,
-        contract,
-        checkpoints: "lakewatch/checkpoints/",
-        stop_at: None,
-        writers: 4,
-        batch_size: None,
-    };
+    let plan = Plan::new(Collector::Minute, session, universe, contract);
     let source = lakewatch_collectors::synthetic::Synthetic::new(seed);
     let store = lakewatch_collectors::store::LocalStore::new(dir);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

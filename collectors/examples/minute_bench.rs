@@ -60,16 +60,7 @@ async fn main() -> Result<()> {
     let contracts = Contracts::embedded();
     let contract = contracts.get("minute_bars").context("minute contract")?;
     let session = Calendar::xnys().session("2025-11-26".parse()?)?.context("a session")?;
-    let plan = Plan {
-        collector: Collector::Minute,
-        session,
-        universe: &universe,
-        contract,
-        checkpoints: "lakewatch/checkpoints/",
-        stop_at: None,
-        writers: 16,
-        batch_size: None,
-    };
+    let plan = Plan::new(Collector::Minute, session, &universe, contract);
     let rss_before = peak_rss_mb();
     let started = Instant::now();
     let outcome = collect(&source, &S3Store::new(s3.clone(), "lake"), &plan).await?;

@@ -107,14 +107,10 @@ impl Collector {
         let stop_at = deadline
             .map(|d| Instant::now() + (d - now).to_std().unwrap_or_default().saturating_sub(self.config.safety_margin));
         let plan = Plan {
-            collector: self.config.collector,
-            session,
-            universe: &universe,
-            contract,
             checkpoints: &self.config.checkpoints,
             stop_at,
             writers: self.config.writers,
-            batch_size: None,
+            ..Plan::new(self.config.collector, session, &universe, contract)
         };
         Ok(self.source.collect(&self.store, &plan).await?)
     }

@@ -42,6 +42,23 @@ pub struct Plan<'a> {
     pub batch_size: Option<usize>,
 }
 
+impl<'a> Plan<'a> {
+    /// A plan with the defaults: checkpoints under `lakewatch/checkpoints/`, no deadline, 16
+    /// writers, the source's batch size.
+    pub fn new(collector: Collector, session: Session, universe: &'a [String], contract: &'a Contract) -> Self {
+        Plan {
+            collector,
+            session,
+            universe,
+            contract,
+            checkpoints: "lakewatch/checkpoints/",
+            stop_at: None,
+            writers: 16,
+            batch_size: None,
+        }
+    }
+}
+
 /// `complete`: every symbol collected and written; `partial`: some are left for the next run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -173,14 +173,5 @@ pub fn symbols(list: &[&str]) -> Vec<String> {
 
 /// A plan without deadline, with the source's batch size.
 pub fn plan<'a>(collector: Collector, date: &str, universe: &'a [String], contract: &'a Contract) -> Plan<'a> {
-    Plan {
-        collector,
-        session: session(date),
-        universe,
-        contract,
-        checkpoints: "lakewatch/checkpoints/",
-        stop_at: None,
-        writers: 4,
-        batch_size: None,
-    }
+    Plan { writers: 4, ..Plan::new(collector, session(date), universe, contract) }
 }
