@@ -209,3 +209,35 @@ async fn a_symbol_that_failed_is_merged_into_the_session_by_the_next_run() {
     assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
     assert_eq!(keys(&lake.s3, "lakewatch/checkpoints/minute/2025-11-26/").await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_corrupt_checkpoint_or_session_object_is_named_and_left_as_it_is() {
+    let dir = std::env::temp_dir().join(format!("lakewatch-runs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = lakewatch_collectors::store::LocalStore::new(&dir);
+    let universe = symbols(&["AAPL", "MSFT"]);
+    let contract = contract(Collector::Minute);
+    let plan = plan(Collector::Minute, "2025-11-26", &universe, &contract);
+    let source = served();
+
+    let checkpoint = dir.join("lakewatch/checkpoints/minute/2025-11-26.json");
+    std::fs::create_dir_all(checkpoint.parent().unwrap()).unwrap();
+    std::fs::write(&checkpoint, b"{\"done\": [").unwrap();
+    let err = collect(&source, &store, &plan).await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("checkpoint `lakewatch/checkpoints/minute/2025-11-26.json` is unreadable (")
+            && err.ends_with("delete it to collect the session again"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), b"{\"done\": [", "the checkpoint is left as it is");
+
+    // A session object that does not decode is not replaced by the merge.
+    std::fs::remove_file(&checkpoint).unwrap();
+    let object = dir.join("data/ticks/minute/date=2025-11-26/bars.parquet");
+    std::fs::create_dir_all(object.parent().unwrap()).unwrap();
+    std::fs::write(&object, b"<html>503</html>").unwrap();
+    let err = collect(&source, &store, &plan).await.unwrap_err().to_string();
+    assert!(err.contains("data/ticks/minute/date=2025-11-26/bars.parquet"), "{err}");
+    assert_eq!(std::fs::read(&object).unwrap(), b"<html>503</html>");
+    let _ = std::fs::remove_dir_all(&dir);
+}
