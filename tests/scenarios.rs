@@ -54,6 +54,7 @@ fn golden_scenarios() {
             &partition,
             Object { key: &s.key, bytes: s.data.trim_start().as_bytes() },
             universe.as_ref(),
+            None,
             s.as_of.parse().unwrap(),
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));

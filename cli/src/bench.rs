@@ -124,7 +124,7 @@ fn run_phase(phase: &str, file: &Path, runs: usize) -> Result<Phase> {
             }
             "validate" => {
                 let report =
-                    validate(contract, &partition, Object { key: KEY, bytes: &bytes }, None::<&Universe>, as_of)?;
+                    validate(contract, &partition, Object { key: KEY, bytes: &bytes }, None::<&Universe>, None, as_of)?;
                 rows = report.rows as usize;
                 findings = report.findings.len();
             }

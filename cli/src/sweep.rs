@@ -1,26 +1,37 @@
 //! `lakewatch sweep`: what never arrived. For each dataset with a freshness deadline and each
 //! session whose deadline has passed (within the contract's look-back), the objects or symbols
-//! the lake lacks. Per-symbol files are not read: the newest bar comes from the Parquet footer.
+//! the lake (a folder, or a bucket) lacks, and those that landed late. Per-symbol files are not
+//! read: the newest bar comes from the Parquet footer.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, anyhow};
 use chrono::{DateTime, Utc};
-use lakewatch_core::Contract;
 use lakewatch_core::decode::{FooterError, newest_time};
-use lakewatch_core::sweep::{Inventory, SessionStatus, sweep};
+use lakewatch_core::sweep::{Inventory, SessionStatus, Stored, sweep};
+use lakewatch_core::{Contract, Contracts};
 use lakewatch_telemetry::console::{json, line};
+use lakewatch_validator::s3::S3Lake;
+use lakewatch_validator::service::load_universe;
+use lakewatch_validator::sweep::session_statuses;
 
 use crate::Outcome;
 use crate::lake::{Universes, contracts, key_of, walk};
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("lake").required(true).args(["root", "bucket"])))]
 pub(crate) struct Args {
     /// The lake's top folder.
     #[arg(long)]
-    root: PathBuf,
+    root: Option<PathBuf>,
+    /// The lake's S3 bucket (credentials and region from the usual AWS settings).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// An S3 endpoint other than AWS's (an emulator); with --bucket.
+    #[arg(long, requires = "bucket")]
+    endpoint_url: Option<String>,
     /// Contracts folder (default: the embedded contracts).
     #[arg(long)]
     contracts: Option<PathBuf>,
@@ -38,28 +49,11 @@ const TAIL: u64 = 64 * 1024;
 pub(crate) fn run(args: Args) -> Result<Outcome> {
     let contracts = contracts(args.contracts.as_deref())?;
     let as_of = args.as_of.unwrap_or_else(|| lakewatch_telemetry::console::wall_clock()());
-    if !args.root.is_dir() {
-        anyhow::bail!("{}: no such folder", args.root.display());
-    }
-    let mut files = Vec::new();
-    walk(&args.root, &mut files)?;
-    let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
-    for path in files {
-        let Some(key) = key_of(&path, &args.root) else { continue };
-        let Ok((contract, _)) = contracts.route(&key) else { continue };
-        if contract.freshness.is_none() {
-            continue;
-        }
-        let newest = if contract.key.contains("{symbol}") { newest_in(&path, contract)? } else { None };
-        inventories.entry(contract.dataset.clone()).or_default().objects.insert(key, newest);
-    }
-    let mut universes = Universes::default();
-    let mut all: Vec<SessionStatus> = Vec::new();
-    for contract in contracts.iter().filter(|c| c.freshness.is_some()) {
-        let universe = universes.of(contract, &args.root)?;
-        let inventory = inventories.remove(&contract.dataset).unwrap_or_default();
-        all.extend(sweep(contract, universe.as_ref(), &inventory, as_of)?);
-    }
+    let all = match (&args.root, &args.bucket) {
+        (Some(root), _) => sweep_folder(&contracts, root, as_of)?,
+        (None, Some(bucket)) => sweep_bucket(&contracts, bucket, args.endpoint_url.as_deref(), as_of)?,
+        (None, None) => anyhow::bail!("--root or --bucket is required"),
+    };
     if args.json {
         json(&serde_json::json!({ "as_of": as_of, "sessions": all }));
     } else {
@@ -74,10 +68,13 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
                 s.counts,
                 s.due.format("%Y-%m-%d %H:%M UTC")
             );
-            if !s.missing.is_empty() {
-                let shown: Vec<&str> = s.missing.iter().take(20).map(String::as_str).collect();
-                let more = s.missing.len().saturating_sub(shown.len());
-                text.push_str(&format!("; missing: {}", shown.join(", ")));
+            for (label, list) in [("missing", &s.missing), ("late", &s.late)] {
+                if list.is_empty() {
+                    continue;
+                }
+                let shown: Vec<&str> = list.iter().take(20).map(String::as_str).collect();
+                let more = list.len().saturating_sub(shown.len());
+                text.push_str(&format!("; {label}: {}", shown.join(", ")));
                 if more > 0 {
                     text.push_str(&format!(" and {more} more"));
                 }
@@ -88,6 +85,60 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         line(&format!("{} sessions due, {missing} with something missing (as of {as_of})", all.len()));
     }
     Ok(if all.iter().all(SessionStatus::complete) { Outcome::Clean } else { Outcome::Findings })
+}
+
+/// Sweeps a lake in a folder: a file's modification time is when it landed.
+fn sweep_folder(contracts: &Contracts, root: &Path, as_of: DateTime<Utc>) -> Result<Vec<SessionStatus>> {
+    if !root.is_dir() {
+        anyhow::bail!("{}: no such folder", root.display());
+    }
+    let mut files = Vec::new();
+    walk(root, &mut files)?;
+    let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
+    for path in files {
+        let Some(key) = key_of(&path, root) else { continue };
+        let Ok((contract, _)) = contracts.route(&key) else { continue };
+        if contract.freshness.is_none() {
+            continue;
+        }
+        let newest = if contract.key.contains("{symbol}") { newest_in(&path, contract)? } else { None };
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);
+        inventories.entry(contract.dataset.clone()).or_default().objects.insert(key, Stored { newest, modified });
+    }
+    let mut universes = Universes::default();
+    let mut all = Vec::new();
+    for contract in contracts.iter().filter(|c| c.freshness.is_some()) {
+        let universe = universes.of(contract, root)?;
+        let inventory = inventories.remove(&contract.dataset).unwrap_or_default();
+        all.extend(sweep(contract, universe.as_ref(), &inventory, as_of)?);
+    }
+    Ok(all)
+}
+
+/// Sweeps a lake in S3 as the validator's scheduled sweep does (listing, footers by ranged
+/// GETs), but only reports: it sends no alert and keeps no state.
+fn sweep_bucket(
+    contracts: &Contracts,
+    bucket: &str,
+    endpoint_url: Option<&str>,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<SessionStatus>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let aws = loader.load().await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+        let lake = S3Lake::new(s3);
+        let mut all = Vec::new();
+        for contract in contracts.iter().filter(|c| c.freshness.is_some()) {
+            let universe = load_universe(&lake, bucket, contract).await.map_err(|e| anyhow!(e))?;
+            all.extend(session_statuses(&lake, bucket, contract, universe.as_ref(), as_of).await?);
+        }
+        Ok(all)
+    })
 }
 
 /// The newest time in a file, from its footer: the last 64 KiB, or more if the footer is longer.

@@ -57,7 +57,14 @@ pub(crate) fn validate_targets(targets: &[Target<'_>], as_of: DateTime<Utc>) -> 
     for t in targets {
         let result = std::fs::read(&t.path).map_err(anyhow::Error::from).and_then(|bytes| {
             let universe = universes.get(t)?;
-            Ok(validate(t.contract, &t.partition, Object { key: &t.key, bytes: &bytes }, universe.as_ref(), as_of)?)
+            Ok(validate(
+                t.contract,
+                &t.partition,
+                Object { key: &t.key, bytes: &bytes },
+                universe.as_ref(),
+                None,
+                as_of,
+            )?)
         });
         match result {
             Ok(report) => run.reports.push(report),

@@ -382,9 +382,21 @@ fn sweep_names_exactly_the_missing_symbols_and_never_a_closed_day() {
         assert!(sessions.iter().all(|s| s["session"] != closed), "{closed} is not a session");
     }
 
-    // The stragglers land: the session is complete.
+    // Everything so far landed on time (a file's modification time is when it landed); the
+    // stragglers land at 20:00 UTC, after the 18:45 deadline: complete, and named as late.
+    let on_time: std::time::SystemTime =
+        "2025-11-28T18:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap().into();
+    let after: std::time::SystemTime = "2025-11-28T20:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap().into();
+    let touch = |path: &Path, at| std::fs::File::options().write(true).open(path).unwrap().set_modified(at).unwrap();
+    for file in walk(&dir.path().join("data")) {
+        touch(&file, on_time);
+    }
     collect("daily", "2025-11-28", "AMZN,META,TSLA");
-    let report: serde_json::Value = serde_json::from_str(&stdout(&sweep())).unwrap();
+    for symbol in ["AMZN", "META", "TSLA"] {
+        touch(&dir.path().join(format!("data/ticks/daily/{symbol}/2025/ticks.parquet")), after);
+    }
+    let out = sweep();
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let friday = report["sessions"]
         .as_array()
         .unwrap()
@@ -393,4 +405,81 @@ fn sweep_names_exactly_the_missing_symbols_and_never_a_closed_day() {
         .cloned()
         .unwrap();
     assert_eq!(friday["missing"], serde_json::json!([]));
+    assert_eq!(friday["late"], serde_json::json!(["AMZN", "META", "TSLA"]));
+    let text = lakewatch(&["sweep", "--root", root, "--as-of", "2025-12-01T12:00:00Z"]);
+    assert!(
+        stdout(&text).contains(
+            "daily_bars 2025-11-28 (early close): 6 of 6 symbols landed by 2025-11-28 18:45 UTC; late: AMZN, META, TSLA"
+        ),
+        "{}",
+        stdout(&text)
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+#[test]
+fn sweep_reads_a_bucket_as_the_lambda_does_and_sends_nothing() {
+    let moto = lakewatch_testkit::Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let s3 = runtime.block_on(async {
+        let aws = moto.aws().await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+        s3.create_bucket().bucket("lake").send().await.unwrap();
+        let universe = br#"{"symbols": ["AAPL", "AMZN", "META", "MSFT", "NVDA", "TSLA"]}"#.to_vec();
+        let body = aws_sdk_s3::primitives::ByteStream::from(universe);
+        s3.put_object().bucket("lake").key("reference/stock_universe.json").body(body).send().await.unwrap();
+        s3
+    });
+    let aws_env = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_lakewatch")).args(args).envs(aws_env).output().unwrap();
+        assert!(lakewatch_telemetry::lint::lint(&String::from_utf8_lossy(&o.stdout), None).is_empty());
+        o
+    };
+    let bucket = ["--bucket", "lake", "--endpoint-url", moto.endpoint.as_str()];
+    for (date, symbols) in [("2025-11-26", "AAPL,AMZN,META,MSFT,NVDA,TSLA"), ("2025-11-28", "AAPL,MSFT,NVDA")] {
+        let mut args = vec!["collect", "daily", "--source", "synthetic", "--date", date, "--symbols", symbols];
+        args.extend(bucket);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let keys_before = runtime.block_on(async {
+        let listed = s3.list_objects_v2().bucket("lake").send().await.unwrap();
+        listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect::<Vec<_>>()
+    });
+
+    let mut args = vec!["sweep", "--as-of", "2025-12-01T12:00:00Z", "--json"];
+    args.extend(bucket);
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(1), "something is missing: {}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let sessions = report["sessions"].as_array().unwrap();
+    let daily = |date: &str| sessions.iter().find(|s| s["dataset"] == "daily_bars" && s["session"] == date).unwrap();
+    assert_eq!(daily("2025-11-28")["missing"], serde_json::json!(["AMZN", "META", "TSLA"]));
+    assert_eq!(daily("2025-11-26")["missing"], serde_json::json!([]));
+    assert!(sessions.iter().all(|s| s["session"] != "2025-11-27"), "Thanksgiving is never due");
+
+    let keys_after = runtime.block_on(async {
+        let listed = s3.list_objects_v2().bucket("lake").send().await.unwrap();
+        listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect::<Vec<_>>()
+    });
+    assert_eq!(keys_after, keys_before, "the local sweep writes no state to the lake");
+
+    let neither = lakewatch(&["sweep", "--as-of", "2025-12-01"]);
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(stderr(&neither).contains("--root <ROOT>|--bucket <BUCKET>"), "{}", stderr(&neither));
 }

@@ -26,6 +26,9 @@ pub struct ObjectRef {
     pub size: Option<u64>,
     /// S3's event sequencer: orders events of one key (hex, compare after padding).
     pub sequencer: Option<String>,
+    /// Named by an S3 Batch Operations job (a backfill): validated, but kept out of the
+    /// volume baseline.
+    pub backfill: bool,
 }
 
 /// What an invocation carries.
@@ -203,6 +206,7 @@ fn objects_in(v: &Value) -> Result<Vec<ObjectRef>, EventError> {
             etag: d.object.etag.map(|e| e.trim_matches('"').to_string()),
             size: d.object.size,
             sequencer: d.object.sequencer,
+            backfill: false,
         }]);
     }
     let Some(records) = v.get("Records").and_then(Value::as_array) else {
@@ -230,6 +234,7 @@ fn objects_in(v: &Value) -> Result<Vec<ObjectRef>, EventError> {
             etag: rec.s3.object.etag.map(|e| e.trim_matches('"').to_string()),
             size: rec.s3.object.size,
             sequencer: rec.s3.object.sequencer,
+            backfill: false,
         });
     }
     Ok(out)
@@ -251,6 +256,7 @@ fn batch(v: &Value) -> Result<Incoming, EventError> {
                 bucket,
                 key,
                 version_id: task.s3_version_id.filter(|v| !v.is_empty()),
+                backfill: true,
                 ..ObjectRef::default()
             });
             Ok((task.task_id, object))
@@ -310,6 +316,7 @@ mod tests {
                 etag: Some("0123abcd".into()),
                 size: Some(1024),
                 sequencer: Some("0A1B2C3D4E5F678901".into()),
+                backfill: false,
             }]
         );
     }
@@ -361,6 +368,7 @@ mod tests {
         assert_eq!((schema.as_str(), invocation_id.as_str()), ("1.0", "inv"));
         assert_eq!(tasks[0].1.as_ref().unwrap().bucket, "lake");
         assert_eq!(tasks[0].1.as_ref().unwrap().key, "a b.parquet");
+        assert!(tasks[0].1.as_ref().unwrap().backfill, "a batch job's objects stay out of the volume baseline");
         let v2 = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv", "job": {"id": "j", "userArguments": {}},
             "tasks": [{"taskId": "t1", "s3Key": "k", "s3VersionId": "v9", "s3Bucket": "lake"}]});
         let Incoming::Batch { tasks, .. } = parse(&v2).unwrap() else { panic!() };

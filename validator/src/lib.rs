@@ -4,7 +4,8 @@
 //!
 //! `event` reads the five event shapes; `service` validates one object version; `handler`
 //! answers each delivery channel; `ports` names what the validator needs from AWS, and `s3` and
-//! `sns` provide it; `config` reads the environment once. The binary runs each invocation through
+//! `sns` provide it; `config` reads the environment once; `sweep` finds what never arrived and
+//! `volume` keeps each dataset's per-session volume history. The binary runs each invocation through
 //! `lakewatch_telemetry::runtime::invoke` (a budget that ends before the deadline, telemetry
 //! flushed).
 
@@ -17,3 +18,4 @@ pub mod s3;
 pub mod service;
 pub mod sns;
 pub mod sweep;
+mod volume;

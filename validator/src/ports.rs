@@ -44,6 +44,15 @@ pub struct Head {
     pub version_id: Option<String>,
 }
 
+/// An object found by a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Its key.
+    pub key: String,
+    /// When it was last written.
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// What a load found instead of the bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Load {
@@ -88,8 +97,8 @@ pub trait Lake {
     /// Reads the last `n` bytes of an object (a Parquet footer), without the rest; `None` when
     /// the object does not exist.
     fn load_tail(&self, object: &ObjectRef, n: u64) -> impl Future<Output = Result<Option<Vec<u8>>, IoError>> + Send;
-    /// Every key under `prefix` (`ListObjectsV2`, all pages).
-    fn list_keys(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<String>, IoError>> + Send;
+    /// Every object under `prefix` (`ListObjectsV2`, all pages).
+    fn list_objects(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<Listed>, IoError>> + Send;
     /// Reads a small document, if it exists.
     fn load_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Document>, IoError>> + Send;
     /// Writes a document if `when` holds; false when another writer got there first.

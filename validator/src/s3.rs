@@ -6,7 +6,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::event::ObjectRef;
-use crate::ports::{Document, Head, IoError, Lake, Load, Loaded, When};
+use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, When};
 
 /// [`Lake`] on an S3 client (built once at cold start).
 #[derive(Debug, Clone)]
@@ -161,14 +161,18 @@ impl Lake for S3Lake {
         }
     }
 
-    async fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, IoError> {
-        let mut keys = Vec::new();
+    async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, IoError> {
+        let mut listed = Vec::new();
         let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| io_error("list keys", format!("s3://{bucket}/{prefix}"), e))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            let page = page.map_err(|e| io_error("list objects", format!("s3://{bucket}/{prefix}"), e))?;
+            listed.extend(page.contents().iter().filter_map(|o| {
+                let modified =
+                    o.last_modified().and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+                o.key().map(|key| Listed { key: key.to_string(), modified })
+            }));
         }
-        Ok(keys)
+        Ok(listed)
     }
 
     async fn load_document(&self, bucket: &str, key: &str) -> Result<Option<Document>, IoError> {

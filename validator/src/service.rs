@@ -427,13 +427,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         {
             return Ok(Some(u.clone()));
         }
-        let doc = self.lake.load_document(bucket, &key).await.map_err(|e| e.to_string())?;
-        let Some(doc) = doc else { return Err(format!("universe file s3://{bucket}/{key} does not exist")) };
-        let universe = Universe::from_json(&doc.bytes, &format!("s3://{bucket}/{key}")).map_err(|e| e.to_string())?;
-        if let Ok(mut cache) = self.universes.lock() {
-            cache.insert(cache_key, (universe.clone(), as_of));
+        let universe = load_universe(&self.lake, bucket, contract).await?;
+        if let (Ok(mut cache), Some(u)) = (self.universes.lock(), &universe) {
+            cache.insert(cache_key, (u.clone(), as_of));
         }
-        Ok(Some(universe))
+        Ok(universe)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -456,6 +454,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             Ok(u) => u,
             Err(e) => return Err(Permanent(format!("contract `{dataset}`: {e}")).into()),
         };
+        let history = self.volume_history(bucket, contract, partition).await?;
         let unevaluated = |kind: Kind, message: String| {
             lakewatch_core::unevaluated(contract, partition, &object.key, loaded.size(), kind, message, as_of)
         };
@@ -463,7 +462,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             Some((kind, message)) => unevaluated(*kind, message.clone()),
             None => {
                 let input = Object { key: &object.key, bytes: &loaded.bytes };
-                match lakewatch_core::validate(contract, partition, input, universe.as_ref(), as_of) {
+                let points = history.as_ref().map(|h| h.points.as_slice());
+                match lakewatch_core::validate(contract, partition, input, universe.as_ref(), points, as_of) {
                     Ok(r) => r,
                     Err(e) => unevaluated(Kind::Unreadable, e.to_string()),
                 }
@@ -533,6 +533,9 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let read = (state, state_etag);
         self.save_state(bucket, state_key, read, object, version, &alerting, &fingerprints, &to_resolve, pid, dataset)
             .await?;
+        if let Some(history) = history {
+            self.record_volume(object, contract, partition, &report, history).await?;
+        }
 
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;
         self.record_metrics(inv, &report, unreadable, duration_ms);
@@ -658,4 +661,21 @@ impl Fetched {
     fn size(&self) -> u64 {
         self.bytes.len() as u64
     }
+}
+
+/// The symbols `contract` expects in `bucket`: listed in the contract, or read from the universe
+/// file it names (in the bucket). `None` when the contract declares no universe.
+pub async fn load_universe<L: Lake + Sync>(
+    lake: &L,
+    bucket: &str,
+    contract: &Contract,
+) -> Result<Option<Universe>, String> {
+    let Some(source) = &contract.universe else { return Ok(None) };
+    if let Some(symbols) = &source.symbols {
+        return Ok(Some(Universe { symbols: symbols.iter().cloned().collect() }));
+    }
+    let Some(key) = &source.file else { return Ok(None) };
+    let doc = lake.load_document(bucket, key).await.map_err(|e| e.to_string())?;
+    let Some(doc) = doc else { return Err(format!("universe file s3://{bucket}/{key} does not exist")) };
+    Universe::from_json(&doc.bytes, &format!("s3://{bucket}/{key}")).map(Some).map_err(|e| e.to_string())
 }

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::StreamExt as _;
-use lakewatch_core::Contract;
 use lakewatch_core::decode::{FooterError, newest_time};
-use lakewatch_core::sweep::{Inventory, due_sessions, sweep};
+use lakewatch_core::sweep::{Inventory, SessionStatus, Stored, due_sessions, sweep};
+use lakewatch_core::{Contract, Universe};
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -21,7 +21,7 @@ use tracing::{Instrument as _, Level};
 
 use crate::alert;
 use crate::event::ObjectRef;
-use crate::ports::{Alerts, IoError, Lake, When};
+use crate::ports::{Alerts, IoError, Lake, Listed, When};
 use crate::service::Validator;
 
 /// Bytes read from the end of a file for its footer.
@@ -51,6 +51,8 @@ pub struct Swept {
     pub alerted: usize,
     /// `resolved` messages sent.
     pub resolved: usize,
+    /// Symbols or objects that landed after their deadline, over the sessions due.
+    pub late: usize,
 }
 
 #[derive(Serialize)]
@@ -96,37 +98,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let dataset = contract.dataset.as_str();
         let target = format!("s3://{bucket}/{dataset}");
         let universe = self.universe(bucket, contract, as_of).await.map_err(|e| sweep_error(target.clone(), e))?;
-        let per_symbol = contract.key.contains("{symbol}");
-
-        // Only the objects due sessions need: their keys, listed once under the layout's prefix.
-        let freshness = contract.freshness.unwrap_or_else(|| unreachable!("swept contracts have freshness"));
-        let calendar =
-            lakewatch_core::Calendar::by_name(&contract.calendar).map_err(|e| sweep_error(target.clone(), e))?;
-        let due = due_sessions(&calendar, freshness.due_after_close.0, freshness.lookback_sessions, as_of)
-            .map_err(|e| sweep_error(target.clone(), e))?;
-        let wanted: BTreeSet<String> = match (&universe, per_symbol) {
-            (Some(u), true) => {
-                due.iter().flat_map(|(s, _)| u.symbols.iter().map(|sym| contract.key_for(sym, s.date))).collect()
-            }
-            _ => due.iter().map(|(s, _)| contract.key_for("", s.date)).collect(),
-        };
-        let prefix = &contract.key[..contract.key.find('{').unwrap_or(contract.key.len())];
-        let keys: Vec<String> =
-            self.lake.list_keys(bucket, prefix).await?.into_iter().filter(|k| wanted.contains(k)).collect();
-        let newest: Vec<(String, Newest)> = futures_util::stream::iter(keys)
-            .map(|key| async move {
-                let newest = if per_symbol { self.newest_bar(bucket, &key, contract).await } else { Ok(None) };
-                (key, newest)
-            })
-            .buffer_unordered(READERS)
-            .collect()
-            .await;
-        let mut inventory = Inventory::default();
-        for (key, newest) in newest {
-            inventory.objects.insert(key, newest?);
-        }
-        let statuses =
-            sweep(contract, universe.as_ref(), &inventory, as_of).map_err(|e| sweep_error(target.clone(), e))?;
+        let statuses = session_statuses(&self.lake, bucket, contract, universe.as_ref(), as_of).await?;
 
         let state_key = format!("{}sweep/{bucket}/{dataset}.json", self.options.state_prefix);
         let (mut state, etag): (SweepState, Option<String>) = match self.lake.load_document(bucket, &state_key).await? {
@@ -141,6 +113,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             incomplete: 0,
             alerted: 0,
             resolved: 0,
+            late: statuses.iter().map(|s| s.late.len()).sum(),
         };
         for status in &statuses {
             if !status.complete() {
@@ -186,19 +159,60 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let _ = inv.record(&m::MISSING_PARTITIONS, &[("dataset", dataset)], swept.incomplete as f64);
         Ok(swept)
     }
+}
 
-    /// The newest bar in a file, from its footer alone. A file whose footer does not decode
-    /// counts as present with an unknown newest bar: the validator reports it on arrival.
-    async fn newest_bar(&self, bucket: &str, key: &str, contract: &Contract) -> Newest {
-        let object = ObjectRef { bucket: bucket.to_string(), key: key.to_string(), ..ObjectRef::default() };
-        let Some(tail) = self.lake.load_tail(&object, TAIL).await? else { return Ok(None) };
-        Ok(match newest_time(&tail, contract) {
-            Ok(t) => t,
-            Err(FooterError::NeedBytes(n)) => match self.lake.load_tail(&object, n).await? {
-                Some(tail) => newest_time(&tail, contract).ok().flatten(),
-                None => None,
-            },
-            Err(_) => None,
+/// Every due session of `contract` in `bucket` as of `as_of`: what the calendar and the universe
+/// expect against what a listing finds, with each per-symbol file's newest bar read from its
+/// footer (32 files at a time). Reads only; sends nothing. `lakewatch sweep --bucket` shares it.
+pub async fn session_statuses<L: Lake + Sync>(
+    lake: &L,
+    bucket: &str,
+    contract: &Contract,
+    universe: Option<&Universe>,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<SessionStatus>, IoError> {
+    let target = format!("s3://{bucket}/{}", contract.dataset);
+    let Some(freshness) = contract.freshness else { return Ok(Vec::new()) };
+    let per_symbol = contract.key.contains("{symbol}");
+    // Only the objects due sessions need: their keys, listed once under the layout's prefix.
+    let calendar = lakewatch_core::Calendar::by_name(&contract.calendar).map_err(|e| sweep_error(target.clone(), e))?;
+    let due = due_sessions(&calendar, freshness.due_after_close.0, freshness.lookback_sessions, as_of)
+        .map_err(|e| sweep_error(target.clone(), e))?;
+    let wanted: BTreeSet<String> = match (universe, per_symbol) {
+        (Some(u), true) => {
+            due.iter().flat_map(|(s, _)| u.symbols.iter().map(|sym| contract.key_for(sym, s.date))).collect()
+        }
+        _ => due.iter().map(|(s, _)| contract.key_for("", s.date)).collect(),
+    };
+    let prefix = &contract.key[..contract.key.find('{').unwrap_or(contract.key.len())];
+    let listed: Vec<Listed> =
+        lake.list_objects(bucket, prefix).await?.into_iter().filter(|l| wanted.contains(&l.key)).collect();
+    let found: Vec<(Listed, Newest)> = futures_util::stream::iter(listed)
+        .map(|l| async move {
+            let newest = if per_symbol { newest_bar(lake, bucket, &l.key, contract).await } else { Ok(None) };
+            (l, newest)
         })
+        .buffer_unordered(READERS)
+        .collect()
+        .await;
+    let mut inventory = Inventory::default();
+    for (listed, newest) in found {
+        inventory.objects.insert(listed.key, Stored { newest: newest?, modified: listed.modified });
     }
+    sweep(contract, universe, &inventory, as_of).map_err(|e| sweep_error(target, e))
+}
+
+/// The newest bar in a file, from its footer alone. A file whose footer does not decode counts
+/// as present with an unknown newest bar: the validator reports it on arrival.
+async fn newest_bar<L: Lake + Sync>(lake: &L, bucket: &str, key: &str, contract: &Contract) -> Newest {
+    let object = ObjectRef { bucket: bucket.to_string(), key: key.to_string(), ..ObjectRef::default() };
+    let Some(tail) = lake.load_tail(&object, TAIL).await? else { return Ok(None) };
+    Ok(match newest_time(&tail, contract) {
+        Ok(t) => t,
+        Err(FooterError::NeedBytes(n)) => match lake.load_tail(&object, n).await? {
+            Some(tail) => newest_time(&tail, contract).ok().flatten(),
+            None => None,
+        },
+        Err(_) => None,
+    })
 }

@@ -11,7 +11,7 @@ use lakewatch_synth::{LakeSpec, build, to_parquet};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
 use lakewatch_validator::event::ObjectRef;
 use lakewatch_validator::handler::{HandlerError, handle};
-use lakewatch_validator::ports::{Alerts, Document, Head, IoError, Lake, Load, Loaded, Message, When};
+use lakewatch_validator::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Message, When};
 use lakewatch_validator::service::{Options, Validator};
 use serde_json::{Value, json};
 
@@ -56,8 +56,8 @@ impl MemoryLake {
 }
 
 impl Lake for MemoryLake {
-    async fn list_keys(&self, _bucket: &str, prefix: &str) -> Result<Vec<String>, IoError> {
-        Ok(self.keys(prefix))
+    async fn list_objects(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, IoError> {
+        Ok(self.keys(prefix).into_iter().map(|key| Listed { key, modified: None }).collect())
     }
 
     async fn describe_object(&self, object: &ObjectRef) -> Result<Option<Head>, IoError> {

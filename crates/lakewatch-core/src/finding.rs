@@ -114,6 +114,10 @@ kinds! {
         SplitLike = "split_like",
         StalePrice = "stale_price",
     ],
+    Volume => [
+        RowVolume = "row_volume",
+        SymbolVolume = "symbol_volume",
+    ],
 }
 
 impl CheckId {
@@ -126,6 +130,7 @@ impl CheckId {
             Self::Duplicates => "duplicates",
             Self::Integrity => "integrity",
             Self::Outliers => "outliers",
+            Self::Volume => "volume",
         }
     }
 }

@@ -11,7 +11,7 @@
 //! let bytes = std::fs::read(key).unwrap();
 //! let (contract, partition) = contracts.route(key).unwrap();
 //! let as_of = "2025-11-28T22:00:00Z".parse().unwrap();
-//! let report = validate(contract, &partition, Object { key, bytes: &bytes }, None, as_of).unwrap();
+//! let report = validate(contract, &partition, Object { key, bytes: &bytes }, None, None, as_of).unwrap();
 //! println!("{} findings", report.findings.len());
 //! ```
 #![warn(missing_docs)]

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
+use crate::checks::volume::Point;
 use crate::checks::{CheckInput, Skipped, completeness::present_bars};
 use crate::contract::{Contract, Format, Partition, Universe};
 use crate::decode::{DecodeError, decode};
@@ -122,18 +123,22 @@ pub fn unevaluated(
     }
 }
 
-/// Decodes `object` and runs the contract's checks on it, as of `as_of`.
+/// Decodes `object` and runs the contract's checks on it, as of `as_of`. `universe` is the
+/// symbols expected; `history` the volumes of earlier sessions (the `volume` check runs only
+/// with one).
 pub fn validate(
     contract: &Contract,
     partition: &Partition,
     object: Object<'_>,
     universe: Option<&Universe>,
+    history: Option<&[Point]>,
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
     let frame = decode(object.bytes, contract)?;
     let calendar = Calendar::by_name(&contract.calendar)?;
     let bars = Bars::new(&frame, &contract.entity_column, &contract.time_column);
-    let input = CheckInput { frame: &frame, bars: &bars, contract, partition, calendar: &calendar, universe, as_of };
+    let input =
+        CheckInput { frame: &frame, bars: &bars, contract, partition, calendar: &calendar, universe, history, as_of };
     let (mut findings, skipped) = contract.checks.run(&input);
     findings.sort_by(|a, b| (a.check, a.kind, &a.symbol, a.start).cmp(&(b.check, b.kind, &b.symbol, b.start)));
 

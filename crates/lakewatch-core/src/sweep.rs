@@ -14,12 +14,20 @@ use serde::Serialize;
 use crate::calendar::{Calendar, CalendarError, Session};
 use crate::contract::{Contract, Universe};
 
-/// What the lake holds of a dataset: each object's key, with the newest value of its time
-/// column when known (from the Parquet footer's statistics).
+/// What the lake holds of a dataset, by key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
-    /// Key to newest time.
-    pub objects: BTreeMap<String, Option<DateTime<Utc>>>,
+    /// Key to what is known of the object.
+    pub objects: BTreeMap<String, Stored>,
+}
+
+/// What the sweep knows of one stored object without reading it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// The newest value of its time column (from the Parquet footer's statistics), when known.
+    pub newest: Option<DateTime<Utc>>,
+    /// When it was last written (S3 `LastModified`, a file's modification time).
+    pub modified: Option<DateTime<Utc>>,
 }
 
 /// One session of one dataset whose deadline has passed.
@@ -42,6 +50,10 @@ pub struct SessionStatus {
     pub present: usize,
     /// The symbols missing, or the session object's key.
     pub missing: Vec<String>,
+    /// The symbols (or the session object's key) that landed after the deadline. For files
+    /// holding many sessions, only those whose newest bar is this session's can be told.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub late: Vec<String>,
     /// Bars each symbol should have (intraday datasets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bars_per_symbol: Option<i64>,
@@ -108,25 +120,31 @@ pub fn sweep(
     let step = contract.bar_interval.intraday_step();
     let sessions = due_sessions(&calendar, freshness.due_after_close.0, freshness.lookback_sessions, as_of)?;
     let statuses = sessions.into_iter().map(|(session, due)| {
-        let missing: Vec<String> = match universe.filter(|_| per_symbol) {
-            Some(u) => u
-                .symbols
-                .iter()
-                .filter(|symbol| {
-                    let key = contract.key_for(symbol, session.date);
-                    match inventory.objects.get(&key) {
-                        None => true,
-                        Some(None) => false,
-                        Some(Some(newest)) => calendar.local_date(*newest) < session.date,
+        let late_after = |stored: &Stored| stored.modified.is_some_and(|m| m > due);
+        let mut missing = Vec::new();
+        let mut late = Vec::new();
+        match universe.filter(|_| per_symbol) {
+            Some(u) => {
+                for symbol in &u.symbols {
+                    let stored = inventory.objects.get(&contract.key_for(symbol, session.date));
+                    let newest = stored.and_then(|s| s.newest).map(|t| calendar.local_date(t));
+                    match stored {
+                        None => missing.push(symbol.clone()),
+                        Some(_) if newest.is_some_and(|d| d < session.date) => missing.push(symbol.clone()),
+                        Some(s) if newest == Some(session.date) && late_after(s) => late.push(symbol.clone()),
+                        Some(_) => {}
                     }
-                })
-                .cloned()
-                .collect(),
+                }
+            }
             None => {
                 let key = contract.key_for("", session.date);
-                if inventory.objects.contains_key(&key) { Vec::new() } else { vec![key] }
+                match inventory.objects.get(&key) {
+                    None => missing.push(key),
+                    Some(s) if late_after(s) => late.push(key),
+                    Some(_) => {}
+                }
             }
-        };
+        }
         let expected = universe.filter(|_| per_symbol).map_or(1, |u| u.symbols.len());
         SessionStatus {
             dataset: contract.dataset.clone(),
@@ -137,6 +155,7 @@ pub fn sweep(
             expected,
             present: expected - missing.len(),
             missing,
+            late,
             bars_per_symbol: step.map(|s| session.bars(s)),
         }
     });
@@ -183,9 +202,17 @@ mod tests {
         let mut inventory = Inventory::default();
         // Friday 2025-11-28 (early close) is in AAPL's and NVDA's year files; MSFT stops on
         // Wednesday; BRK.B and TSLA have no file.
-        inventory.objects.insert(daily.key_for("AAPL", d("2025-11-28")), Some(at("2025-11-28T05:00:00Z")));
-        inventory.objects.insert(daily.key_for("NVDA", d("2025-11-28")), Some(at("2025-11-28T05:00:00Z")));
-        inventory.objects.insert(daily.key_for("MSFT", d("2025-11-28")), Some(at("2025-11-26T05:00:00Z")));
+        let stored = |newest: &str, modified: &str| Stored { newest: Some(at(newest)), modified: Some(at(modified)) };
+        inventory
+            .objects
+            .insert(daily.key_for("AAPL", d("2025-11-28")), stored("2025-11-28T05:00:00Z", "2025-11-28T18:40:00Z"));
+        // NVDA's file was written at 19:30, after the 18:45 deadline: late, not missing.
+        inventory
+            .objects
+            .insert(daily.key_for("NVDA", d("2025-11-28")), stored("2025-11-28T05:00:00Z", "2025-11-28T19:30:00Z"));
+        inventory
+            .objects
+            .insert(daily.key_for("MSFT", d("2025-11-28")), stored("2025-11-26T05:00:00Z", "2025-11-26T21:00:00Z"));
         let out = sweep(daily, Some(&u), &inventory, at("2025-12-01T12:00:00Z")).unwrap();
         let last = out.last().unwrap();
         assert_eq!(last.session.to_string(), "2025-11-28");
@@ -194,8 +221,10 @@ mod tests {
             (5, 2, vec!["BRK.B".into(), "MSFT".into(), "TSLA".into()])
         );
         assert_eq!(last.due, at("2025-11-28T18:45:00Z"), "13:00 close + 45 minutes");
+        assert_eq!(last.late, ["NVDA"]);
         let wednesday = out.iter().find(|s| s.session.to_string() == "2025-11-26").unwrap();
         assert_eq!(wednesday.missing, ["BRK.B", "TSLA"]);
+        assert!(wednesday.late.is_empty(), "a file whose newest bar is later says nothing of Wednesday");
         assert!(out.iter().all(|s| s.session.to_string() != "2025-11-27"), "Thanksgiving is never due");
         assert_eq!(
             sweep(daily, None, &inventory, at("2025-12-01T12:00:00Z")),
@@ -208,7 +237,9 @@ mod tests {
         let contracts = Contracts::embedded();
         let minute = contracts.get("minute_bars").unwrap();
         let mut inventory = Inventory::default();
-        inventory.objects.insert(minute.key_for("", d("2025-11-26")), None);
+        inventory.objects.insert(minute.key_for("", d("2025-11-26")), Stored::default());
+        let late = Stored { newest: None, modified: Some(at("2025-11-25T23:00:00Z")) };
+        inventory.objects.insert(minute.key_for("", d("2025-11-25")), late);
         let out = sweep(minute, None, &inventory, at("2025-11-28T18:20:00Z")).unwrap();
         let by_date = |s: &str| out.iter().find(|x| x.session.to_string() == s).unwrap();
         assert!(by_date("2025-11-26").complete());
@@ -216,6 +247,8 @@ mod tests {
         assert_eq!(friday.missing, ["data/ticks/minute/date=2025-11-28/bars.parquet"]);
         assert_eq!((friday.bars_per_symbol, friday.early_close), (Some(210), true));
         assert_eq!(by_date("2025-11-25").bars_per_symbol, Some(390));
+        assert_eq!(by_date("2025-11-25").late, ["data/ticks/minute/date=2025-11-25/bars.parquet"], "due 21:15 UTC");
+        assert!(by_date("2025-11-26").late.is_empty(), "no modification time known");
         let fundamentals = contracts.get("fundamentals").unwrap();
         assert_eq!(
             sweep(fundamentals, None, &inventory, at("2025-11-28T18:20:00Z")),

@@ -67,7 +67,10 @@ pub const DIMENSIONS: &[DimensionSpec] = &[
         values: "`validator`, `sweep`, `collector_daily`, `collector_minute`, `collector_fundamentals`",
     },
     DimensionSpec { name: "dataset", values: "a contract's `dataset`, e.g. `minute_bars`" },
-    DimensionSpec { name: "check", values: "`schema`, `completeness`, `gaps`, `duplicates`, `integrity`, `outliers`" },
+    DimensionSpec {
+        name: "check",
+        values: "`schema`, `completeness`, `gaps`, `duplicates`, `integrity`, `outliers`, `volume`",
+    },
     DimensionSpec { name: "severity", values: "`info`, `warning`, `error`, `critical`" },
     DimensionSpec { name: "collector", values: "`daily`, `minute`, `fundamentals`" },
 ];

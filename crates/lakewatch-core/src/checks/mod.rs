@@ -26,6 +26,7 @@ pub mod gaps;
 pub mod integrity;
 pub mod outliers;
 pub mod schema;
+pub mod volume;
 
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -42,6 +43,9 @@ pub enum CheckError {
     /// The calendar does not cover the partition.
     #[error(transparent)]
     Calendar(#[from] crate::calendar::CalendarError),
+    /// The history a baseline needs is too short.
+    #[error("{0}")]
+    History(String),
 }
 
 /// Everything a check may look at. Nothing here does I/O.
@@ -59,6 +63,8 @@ pub struct CheckInput<'a> {
     pub calendar: &'a Calendar,
     /// The expected universe, when the contract declares one.
     pub universe: Option<&'a Universe>,
+    /// Earlier sessions' volumes, when the caller keeps them (the validator Lambda does).
+    pub history: Option<&'a [volume::Point]>,
     /// The instant the validation is "as of"; nothing later is expected to exist.
     pub as_of: DateTime<Utc>,
 }
@@ -141,6 +147,9 @@ pub struct Checks {
     /// Return outliers, split-like jumps, stale prices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outliers: Option<outliers::Spec>,
+    /// Rows and symbols against the median of comparable earlier sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<volume::Spec>,
 }
 
 impl Checks {
@@ -167,6 +176,7 @@ impl Checks {
                 traced(CheckId::Gaps, self.gaps.as_ref(), |s| gaps::evaluate(s, input)),
                 traced(CheckId::Duplicates, self.duplicates.as_ref(), |s| duplicates::evaluate(s, input)),
                 traced(CheckId::Integrity, self.integrity.as_ref(), |s| integrity::evaluate(s, input)),
+                traced(CheckId::Volume, self.volume.as_ref(), |s| volume::evaluate(s, input)),
             ];
             let outliers = outliers.join().unwrap_or_else(|_| {
                 (CheckId::Outliers, Some(Err(CheckError::Contract("the outliers check panicked".into()))))
@@ -174,6 +184,7 @@ impl Checks {
             (results, outliers)
         });
         results.push(outliers);
+        results.sort_by_key(|(check, _)| *check);
         let mut findings = Vec::new();
         let mut skipped = Vec::new();
         for (check, result) in results {
@@ -188,13 +199,14 @@ impl Checks {
 
     /// Checks the table against the rest of the contract; the error names the check.
     pub(crate) fn validate(&self, contract: &Contract) -> Result<(), String> {
-        let kinds: [(CheckId, Option<&BTreeMap<Kind, Severity>>); 6] = [
+        let kinds: [(CheckId, Option<&BTreeMap<Kind, Severity>>); 7] = [
             (CheckId::Schema, self.schema.as_ref().map(|s| &s.kinds)),
             (CheckId::Completeness, self.completeness.as_ref().map(|s| &s.kinds)),
             (CheckId::Gaps, self.gaps.as_ref().map(|s| &s.kinds)),
             (CheckId::Duplicates, self.duplicates.as_ref().map(|s| &s.kinds)),
             (CheckId::Integrity, self.integrity.as_ref().map(|s| &s.kinds)),
             (CheckId::Outliers, self.outliers.as_ref().map(|s| &s.kinds)),
+            (CheckId::Volume, self.volume.as_ref().map(|s| &s.kinds)),
         ];
         for (check, map) in kinds {
             for kind in map.into_iter().flat_map(|m| m.keys()) {
@@ -208,6 +220,9 @@ impl Checks {
         }
         if let Some(o) = &self.outliers {
             o.validate().map_err(|m| format!("outliers.{m}"))?;
+        }
+        if let Some(v) = &self.volume {
+            v.validate().map_err(|m| format!("volume.{m}"))?;
         }
         Ok(())
     }

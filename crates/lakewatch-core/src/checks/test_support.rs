@@ -197,7 +197,7 @@ pub fn shift_days(mut frame: DataFrame, days: i64) -> DataFrame {
 
 /// Validates a frame, written as Parquet, against an embedded contract.
 pub fn run_frame(dataset: &str, key: &str, frame: DataFrame, as_of: &str) -> Report {
-    run_frame_universe(dataset, key, frame, as_of, None)
+    run_frame_universe(dataset, key, frame, as_of, None, None)
 }
 
 fn run_frame_universe(
@@ -206,6 +206,7 @@ fn run_frame_universe(
     mut frame: DataFrame,
     as_of: &str,
     universe: Option<&[&str]>,
+    history: Option<&[crate::checks::volume::Point]>,
 ) -> Report {
     let contracts = Contracts::embedded();
     let (contract, partition) = contracts.route(key).unwrap();
@@ -214,12 +215,24 @@ fn run_frame_universe(
     ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
     let universe = universe.map(|u| Universe { symbols: u.iter().map(|s| s.to_string()).collect() });
     let as_of: DateTime<Utc> = as_of.parse().unwrap();
-    crate::report::validate(contract, &partition, Object { key, bytes: &bytes }, universe.as_ref(), as_of).unwrap()
+    crate::report::validate(contract, &partition, Object { key, bytes: &bytes }, universe.as_ref(), history, as_of)
+        .unwrap()
 }
 
 /// Validates rows against an embedded contract, with an optional universe.
 pub fn run_rows(dataset: &str, key: &str, rows: &[Row], as_of: &str, universe: Option<&[&str]>) -> Report {
-    run_frame_universe(dataset, key, minute_frame(rows), as_of, universe)
+    run_frame_universe(dataset, key, minute_frame(rows), as_of, universe, None)
+}
+
+/// Validates rows against an embedded contract with a volume history.
+pub fn run_rows_with_history(
+    dataset: &str,
+    key: &str,
+    rows: &[Row],
+    as_of: &str,
+    history: &[crate::checks::volume::Point],
+) -> Report {
+    run_frame_universe(dataset, key, minute_frame(rows), as_of, None, Some(history))
 }
 
 /// (kind, symbol, column) of each finding, optionally of one check only.
