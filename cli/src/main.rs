@@ -22,6 +22,7 @@ mod collect;
 mod demo;
 mod lake;
 mod lint_emf;
+mod ops;
 mod sweep;
 mod validate;
 
@@ -47,6 +48,11 @@ enum Command {
     Bench(bench::Args),
     /// Lint captured log lines: every EMF document CloudWatch would refuse, by line. Exit 1 on any.
     LintEmf(lint_emf::Args),
+    /// Operations as code: CloudWatch dashboards, alarms and saved Logs Insights queries.
+    Ops {
+        #[command(subcommand)]
+        command: ops::Command,
+    },
     /// Exchange calendar queries.
     Calendar {
         #[command(subcommand)]
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Bench(args) => bench::run(args),
         Command::LintEmf(args) => lint_emf::run(args),
+        Command::Ops { command } => ops::run(command),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -483,3 +483,41 @@ fn sweep_reads_a_bucket_as_the_lambda_does_and_sends_nothing() {
     assert_eq!(neither.status.code(), Some(2));
     assert!(stderr(&neither).contains("--root <ROOT>|--bucket <BUCKET>"), "{}", stderr(&neither));
 }
+
+#[test]
+fn committed_dashboards_alarms_and_queries_are_what_render_writes() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let check = lakewatch(&["ops", "render", "--check", "--out", repo.to_str().unwrap()]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "run `cargo run -p lakewatch -- ops render` and commit the result: {}",
+        stdout(&check)
+    );
+
+    // Rendered into an empty folder, then one file edited by hand and one left over.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let first = lakewatch(&["ops", "render", "--out", out]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let committed = |folder: &str| std::fs::read_dir(repo.join(folder)).unwrap().count();
+    let rendered = |folder: &str| std::fs::read_dir(dir.path().join(folder)).unwrap().count();
+    for folder in ["dashboards", "alarms", "queries"] {
+        assert_eq!(rendered(folder) + 1, committed(folder), "{folder}: the same files, and the committed README");
+    }
+    let query = dir.path().join("queries/failed-symbols-by-error.query");
+    std::fs::write(&query, std::fs::read_to_string(&query).unwrap().replace("error", "err")).unwrap();
+    put(dir.path(), "alarms/lakewatch-old.json", b"{}");
+    let check = lakewatch(&["ops", "render", "--check", "--out", out]);
+    assert_eq!(check.status.code(), Some(1));
+    assert_eq!(
+        stdout(&check).trim(),
+        "2 files differ from what `lakewatch ops render` writes: queries/failed-symbols-by-error.query, alarms/lakewatch-old.json (not rendered any more)"
+    );
+    let again = lakewatch(&["ops", "render", "--out", out]);
+    assert_eq!(
+        stdout(&again).trim(),
+        "31 files rendered into dashboards/, alarms/, queries/ (1 written, 1 stale removed)"
+    );
+    assert!(!dir.path().join("alarms/lakewatch-old.json").exists());
+}

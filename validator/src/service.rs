@@ -140,6 +140,8 @@ struct PartitionValidated<'a> {
     version: &'a str,
     rows: u64,
     findings: usize,
+    /// The checks with findings, comma-separated in check order (empty when clean).
+    checks: String,
     max_severity: Option<Severity>,
     duration_ms: f64,
     report: &'a str,
@@ -545,6 +547,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             version,
             rows: report.rows,
             findings: report.findings.len(),
+            checks: {
+                let mut checks: Vec<CheckId> = report.findings.iter().map(|f| f.check).collect();
+                checks.dedup();
+                checks.into_iter().map(CheckId::as_str).collect::<Vec<_>>().join(",")
+            },
             max_severity: report.max_severity(),
             duration_ms,
             report: &report_uri,

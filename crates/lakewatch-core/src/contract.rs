@@ -152,6 +152,19 @@ fn default_lookback() -> u32 {
     5
 }
 
+/// Thresholds of the dataset's CloudWatch alarms (`lakewatch ops render` turns them into alarms;
+/// a dataset without them gets only the missing-partition and collector alarms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmThresholds {
+    /// Alarm when a partition's completeness ratio (present / expected bars) falls below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_completeness: Option<f64>,
+    /// Alarm when an hour's validated partitions hold more return outliers than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outliers_per_hour: Option<u64>,
+}
+
 /// Logical column types a contract can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -301,6 +314,9 @@ pub struct Contract {
     /// When a session's partition is due (datasets without it are not swept).
     #[serde(default)]
     pub freshness: Option<Freshness>,
+    /// Alarm thresholds.
+    #[serde(default)]
+    pub alarms: AlarmThresholds,
     /// Declared columns, in order.
     pub columns: Vec<ColumnSpec>,
     /// Checks and their thresholds.
@@ -392,6 +408,14 @@ impl Contract {
             if !self.key.contains("{symbol}") && !self.key.contains("{date}") {
                 return Err(err("freshness: the key needs `{date}` or `{symbol}` to tell sessions apart".into()));
             }
+        }
+        if let Some(m) = self.alarms.min_completeness
+            && !(m > 0.0 && m <= 1.0)
+        {
+            return Err(err(format!("alarms.min_completeness {m} must be in (0, 1]")));
+        }
+        if self.alarms.min_completeness.is_some() && self.bar_interval.intraday_step().is_none() {
+            return Err(err("alarms.min_completeness: only intraday datasets report a completeness ratio".into()));
         }
         self.checks.validate(self).map_err(|m| err(format!("checks.{m}")))
     }

@@ -64,7 +64,7 @@ pub const COMMON_FIELDS: &[(&str, &str)] = &[
 pub const DIMENSIONS: &[DimensionSpec] = &[
     DimensionSpec {
         name: "service",
-        values: "`validator`, `sweep`, `collector_daily`, `collector_minute`, `collector_fundamentals`",
+        values: "`validator` (its sweep too), `collector_daily`, `collector_minute`, `collector_fundamentals`",
     },
     DimensionSpec { name: "dataset", values: "a contract's `dataset`, e.g. `minute_bars`" },
     DimensionSpec {
@@ -345,6 +345,7 @@ pub const EVENTS: &[EventSpec] = &[
             ("version", "string"),
             ("rows", "int"),
             ("findings", "int"),
+            ("checks", "string"),
             ("max_severity", "string"),
             ("duration_ms", "float"),
             ("report", "string"),

@@ -1,0 +1,136 @@
+//! Operations as code: CloudWatch dashboards, alarms and saved Logs Insights queries, generated
+//! from the telemetry catalog and the dataset contracts, so that they name only what the code
+//! emits. Pure: [`render`] returns the files; `lakewatch ops render` writes them to
+//! `dashboards/`, `alarms/` and `queries/`, and `lakewatch ops deploy` puts them.
+//! [`conformance::check`] reads rendered files back and checks every metric, dimension, log
+//! field and event they name against the catalog.
+
+pub mod alarm;
+pub mod conformance;
+pub mod dashboard;
+pub mod query;
+
+use lakewatch_core::Contracts;
+
+/// What the rendered assets point at. The committed files use CloudFormation placeholders
+/// (`${AWS::Region}`, `${AlertTopic}`) that the SAM template's `Fn::Sub` fills in, and that
+/// `lakewatch ops deploy` replaces with its own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// The EMF namespace the functions write to (`LAKEWATCH_METRICS_NAMESPACE`).
+    pub namespace: String,
+    /// The region of the dashboards' widgets.
+    pub region: String,
+    /// The SNS topic alarms notify.
+    pub topic_arn: String,
+    /// Function names start with this (`lakewatch-validator`, `lakewatch-collector-daily`).
+    pub prefix: String,
+}
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Deployment {
+            namespace: "Lakewatch".into(),
+            region: "${AWS::Region}".into(),
+            topic_arn: "${AlertTopic}".into(),
+            prefix: "lakewatch".into(),
+        }
+    }
+}
+
+/// A function lakewatch deploys: its name, the `service` dimension its metrics carry, and how
+/// often its schedule invokes it (the heartbeat alarms match it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    /// The function's name.
+    pub name: String,
+    /// The `service` dimension value.
+    pub service: &'static str,
+    /// Seconds between scheduled invocations.
+    pub every_seconds: u32,
+    /// The dataset it fills (collectors).
+    pub dataset: Option<&'static str>,
+}
+
+/// The validator's sweep runs every 15 minutes.
+pub const SWEEP_EVERY_SECONDS: u32 = 900;
+/// The collectors run once a day, every day: on a weekend or a holiday `auto` re-checks the last
+/// session (nothing to do when it is complete), so their heartbeat never pauses.
+pub const COLLECT_EVERY_SECONDS: u32 = 86_400;
+
+impl Deployment {
+    /// The validator function.
+    pub fn validator(&self) -> Function {
+        Function {
+            name: format!("{}-validator", self.prefix),
+            service: "validator",
+            every_seconds: SWEEP_EVERY_SECONDS,
+            dataset: None,
+        }
+    }
+
+    /// The collector functions.
+    pub fn collectors(&self) -> Vec<Function> {
+        [("daily", "collector_daily", "daily_bars"), ("minute", "collector_minute", "minute_bars")]
+            .into_iter()
+            .chain([("fundamentals", "collector_fundamentals", "fundamentals")])
+            .map(|(name, service, dataset)| Function {
+                name: format!("{}-collector-{name}", self.prefix),
+                service,
+                every_seconds: COLLECT_EVERY_SECONDS,
+                dataset: Some(dataset),
+            })
+            .collect()
+    }
+
+    /// Every function.
+    pub fn functions(&self) -> Vec<Function> {
+        std::iter::once(self.validator()).chain(self.collectors()).collect()
+    }
+
+    /// The validator's dead-letter queue (failed SQS deliveries).
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}-validator-dlq", self.prefix)
+    }
+
+    /// A function's log group.
+    pub fn log_group(&self, function: &Function) -> String {
+        format!("/aws/lambda/{}", function.name)
+    }
+}
+
+/// A rendered file: its path relative to the repository root and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// E.g. `dashboards/overview.json`.
+    pub path: String,
+    /// Its content.
+    pub text: String,
+}
+
+/// Every dashboard, alarm and query for `contracts`, in a stable order.
+pub fn render(contracts: &Contracts, deployment: &Deployment) -> Vec<File> {
+    let json = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+    let mut files = Vec::new();
+    for (name, body) in dashboard::dashboards(contracts, deployment) {
+        files.push(File { path: format!("dashboards/{name}.json"), text: json(&body) });
+    }
+    for alarm in alarm::alarms(contracts, deployment) {
+        files.push(File { path: format!("alarms/{}.json", alarm.name()), text: json(&alarm.to_json()) });
+    }
+    for q in query::QUERIES {
+        let groups = query_groups(q.groups, deployment);
+        files.push(File { path: format!("queries/{}.query", q.name), text: query::file(q, &groups) });
+    }
+    files
+}
+
+/// The log groups a query reads.
+pub fn query_groups(groups: query::Groups, deployment: &Deployment) -> Vec<String> {
+    let functions = match groups {
+        query::Groups::Validator => vec![deployment.validator()],
+        query::Groups::Collectors => deployment.collectors(),
+        query::Groups::All => deployment.functions(),
+    };
+    functions.iter().map(|f| deployment.log_group(f)).collect()
+}
