@@ -18,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod calendar_cmd;
+mod cloudwatch;
 mod collect;
 mod demo;
 mod lake;

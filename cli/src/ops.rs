@@ -1,22 +1,48 @@
 //! `lakewatch ops`: the operations assets. `render` writes the dashboards, alarms and saved
 //! queries generated from the telemetry catalog and the contracts into `dashboards/`, `alarms/`
 //! and `queries/` (and checks them against the catalog); `render --check` only says whether the
-//! committed files are what `render` would write.
+//! committed files are what `render` would write; `deploy` puts them into CloudWatch.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
+use lakewatch_ops::deploy::{Parts, deploy};
 use lakewatch_ops::{Deployment, File, conformance, render};
 use lakewatch_telemetry::console::line;
 
 use crate::Outcome;
+use crate::cloudwatch::CloudWatch;
 use crate::lake::contracts;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Write dashboards/, alarms/ and queries/ from the telemetry catalog and the contracts.
     Render(RenderArgs),
+    /// Put the dashboards, alarms and saved queries into CloudWatch; only what differs is written.
+    Deploy(DeployArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DeployArgs {
+    /// The SNS topic the composite alarms notify (the lakewatch alert topic).
+    #[arg(long)]
+    topic_arn: String,
+    /// Function names start with this, as in the SAM template.
+    #[arg(long, default_value = "lakewatch")]
+    prefix: String,
+    /// The functions' EMF namespace (`LAKEWATCH_METRICS_NAMESPACE`).
+    #[arg(long, default_value = "Lakewatch")]
+    namespace: String,
+    /// Deploy only these: dashboards, alarms, queries (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', value_parser = ["dashboards", "alarms", "queries"])]
+    only: Vec<String>,
+    /// A CloudWatch endpoint other than AWS's (an emulator).
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Contracts folder (default: the embedded contracts).
+    #[arg(long)]
+    contracts: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -38,7 +64,46 @@ const FOLDERS: [&str; 3] = ["dashboards", "alarms", "queries"];
 pub(crate) fn run(command: Command) -> Result<Outcome> {
     match command {
         Command::Render(args) => render_cmd(&args),
+        Command::Deploy(args) => deploy_cmd(&args),
     }
+}
+
+fn deploy_cmd(args: &DeployArgs) -> Result<Outcome> {
+    let contracts = contracts(args.contracts.as_deref())?;
+    let wants = |part: &str| args.only.is_empty() || args.only.iter().any(|o| o == part);
+    let parts = Parts {
+        dashboards: wants("dashboards"),
+        metric_alarms: wants("alarms"),
+        composite_alarms: wants("alarms"),
+        queries: wants("queries"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let deployed = runtime.block_on(async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(url) = &args.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let aws = loader.load().await;
+        let region = aws.region().map(ToString::to_string).ok_or_else(|| {
+            anyhow!("no AWS region: set AWS_REGION (or a profile's region) for the dashboards' widgets")
+        })?;
+        let deployment = Deployment {
+            namespace: args.namespace.clone(),
+            region,
+            topic_arn: args.topic_arn.clone(),
+            prefix: args.prefix.clone(),
+        };
+        let monitoring = CloudWatch {
+            metrics: aws_sdk_cloudwatch::Client::new(&aws),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&aws),
+        };
+        Ok::<_, anyhow::Error>(deploy(&monitoring, &contracts, &deployment, parts).await?)
+    })?;
+    for name in &deployed.written {
+        line(&format!("written: {name}"));
+    }
+    line(&format!("{} written, {} unchanged", deployed.written.len(), deployed.unchanged));
+    Ok(Outcome::Clean)
 }
 
 fn render_cmd(args: &RenderArgs) -> Result<Outcome> {

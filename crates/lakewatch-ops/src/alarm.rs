@@ -92,6 +92,15 @@ impl Alarm {
         }
     }
 
+    /// The same alarm with its dimensions in name order (CloudWatch need not keep the order
+    /// they were put in).
+    pub fn normalized(mut self) -> Alarm {
+        if let Alarm::Metric(m) = &mut self {
+            m.dimensions.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        self
+    }
+
     /// Reads a file [`Alarm::to_json`] wrote.
     pub fn from_json(v: &Value) -> Result<Alarm, String> {
         if let Some(a) = v.get("MetricAlarm") {

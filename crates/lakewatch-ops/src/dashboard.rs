@@ -2,7 +2,7 @@
 //! Every metric comes from a catalog constant, so a widget cannot name a metric the code does
 //! not emit, nor leave out one of its dimensions.
 
-use lakewatch_core::{Contract, Contracts};
+use lakewatch_core::{CheckId, Contract, Contracts};
 use lakewatch_telemetry::catalog::{self as m, MetricSpec};
 use serde_json::{Value, json};
 
@@ -214,13 +214,18 @@ fn dataset(c: &Contract, d: &Deployment) -> Value {
     if c.freshness.is_some() {
         l.graph(d, "Sessions with something missing", "Maximum", vec![ours(d, &m::MISSING_PARTITIONS, &v, ds)]);
     }
-    let checks: Vec<String> = serde_json::to_value(&c.checks)
+    // The contract's configured checks, in the order they run.
+    let mut checks: Vec<CheckId> = serde_json::to_value(&c.checks)
         .ok()
-        .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+        .and_then(|v| v.as_object().map(|o| o.keys().filter_map(|k| serde_json::from_value(json!(k)).ok()).collect()))
         .unwrap_or_default();
+    checks.sort_unstable();
     let by_check = checks
         .iter()
-        .map(|check| total(d, &m::FINDINGS, &[("dataset", ds), ("check", check)], &format!("findings_{check}"), check))
+        .map(|check| {
+            let check = check.as_str();
+            total(d, &m::FINDINGS, &[("dataset", ds), ("check", check)], &format!("findings_{check}"), check)
+        })
         .collect();
     l.graph(d, "Findings by check", "Sum", by_check);
     l.graph(

@@ -8,6 +8,7 @@
 pub mod alarm;
 pub mod conformance;
 pub mod dashboard;
+pub mod deploy;
 pub mod query;
 
 use lakewatch_core::Contracts;
@@ -108,9 +109,23 @@ pub struct File {
     pub text: String,
 }
 
+/// `v` with every object's keys in sorted order, whether or not serde_json preserves insertion
+/// order (a feature another crate in the build may turn on), so rendered files never churn.
+fn sorted(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&o[k]))).collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Every dashboard, alarm and query for `contracts`, in a stable order.
 pub fn render(contracts: &Contracts, deployment: &Deployment) -> Vec<File> {
-    let json = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+    let json = |v: &serde_json::Value| serde_json::to_string_pretty(&sorted(v)).unwrap_or_default() + "\n";
     let mut files = Vec::new();
     for (name, body) in dashboard::dashboards(contracts, deployment) {
         files.push(File { path: format!("dashboards/{name}.json"), text: json(&body) });
