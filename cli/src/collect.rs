@@ -111,7 +111,8 @@ pub(crate) fn run(args: Args) -> Result<Exit> {
             }
             (None, Some(bucket), Some(aws)) => {
                 let s3 = aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build(),
+                    // Emulators serve buckets by path; AWS by virtual host.
+                    aws_sdk_s3::config::Builder::from(aws).force_path_style(args.endpoint_url.is_some()).build(),
                 );
                 collect(&args, &config, session, &source, &S3Store::new(s3, bucket), &format!("s3://{bucket}")).await
             }

@@ -17,7 +17,7 @@ use crate::lake::contracts;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Write dashboards/, alarms/ and queries/ from the telemetry catalog and the contracts.
+    /// Write dashboards/, alarms/, queries/ and ops.template.json from the telemetry catalog and the contracts.
     Render(RenderArgs),
     /// Put the dashboards, alarms and saved queries into CloudWatch; only what differs is written.
     Deploy(DeployArgs),
@@ -144,10 +144,10 @@ fn render_cmd(args: &RenderArgs) -> Result<Outcome> {
     for p in &stale {
         std::fs::remove_file(args.out.join(p)).with_context(|| format!("{}: cannot remove", p.display()))?;
     }
+    let [a, b, c] = FOLDERS;
     line(&format!(
-        "{} files rendered into {} ({written} written, {} stale removed)",
+        "{} files rendered into {a}/, {b}/, {c}/ and ops.template.json ({written} written, {} stale removed)",
         files.len(),
-        FOLDERS.map(|f| format!("{f}/")).join(", "),
         stale.len()
     ));
     Ok(Outcome::Clean)

@@ -130,7 +130,9 @@ fn sweep_bucket(
             loader = loader.endpoint_url(url);
         }
         let aws = loader.load().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+        // Emulators serve buckets by path; AWS by virtual host.
+        let config = aws_sdk_s3::config::Builder::from(&aws).force_path_style(endpoint_url.is_some());
+        let s3 = aws_sdk_s3::Client::from_conf(config.build());
         let lake = S3Lake::new(s3);
         let mut all = Vec::new();
         for contract in contracts.iter().filter(|c| c.freshness.is_some()) {

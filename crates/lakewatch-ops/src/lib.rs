@@ -1,11 +1,13 @@
 //! Operations as code: CloudWatch dashboards, alarms and saved Logs Insights queries, generated
 //! from the telemetry catalog and the dataset contracts, so that they name only what the code
 //! emits. Pure: [`render`] returns the files; `lakewatch ops render` writes them to
-//! `dashboards/`, `alarms/` and `queries/`, and `lakewatch ops deploy` puts them.
+//! `dashboards/`, `alarms/` and `queries/` (and all of them as one CloudFormation template,
+//! `ops.template.json`, for the SAM template), and `lakewatch ops deploy` puts them.
 //! [`conformance::check`] reads rendered files back and checks every metric, dimension, log
 //! field and event they name against the catalog.
 
 pub mod alarm;
+pub mod cloudformation;
 pub mod conformance;
 pub mod dashboard;
 pub mod deploy;
@@ -111,7 +113,7 @@ pub struct File {
 
 /// `v` with every object's keys in sorted order, whether or not serde_json preserves insertion
 /// order (a feature another crate in the build may turn on), so rendered files never churn.
-fn sorted(v: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn sorted(v: &serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Object(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
@@ -137,6 +139,8 @@ pub fn render(contracts: &Contracts, deployment: &Deployment) -> Vec<File> {
         let groups = query_groups(q.groups, deployment);
         files.push(File { path: format!("queries/{}.query", q.name), text: query::file(q, &groups) });
     }
+    let template = cloudformation::template(contracts, deployment);
+    files.push(File { path: "ops.template.json".into(), text: json(&template) });
     files
 }
 
