@@ -214,7 +214,7 @@ mod tests {
             .into_iter()
             .filter_map(|a| if let Alarm::Metric(m) = a { Some(m) } else { None })
             .collect();
-        assert_eq!((first.written.len(), first.unchanged), (4 + 14, 0), "{:?}", first.written);
+        assert_eq!((first.written.len(), first.unchanged), (4 + 15, 0), "{:?}", first.written);
         assert_eq!(first.written.len(), dashboards.len() + metric_alarms.len());
 
         for (name, body) in &dashboards {
@@ -293,13 +293,13 @@ mod tests {
             .into_iter()
             .filter_map(|a| if let Alarm::Composite(c) = a { Some(c) } else { None })
             .collect();
-        assert_eq!(composites.len(), 4, "the validator's and one per dataset");
+        assert_eq!(composites.len(), 4, "lakewatch's own and one per dataset");
 
-        // CloudWatch already holds every composite alarm but the validator's, which has a stale rule.
+        // CloudWatch already holds every composite alarm but lakewatch's own, which has a stale rule.
         let stored: Vec<CwComposite> = composites
             .iter()
             .map(|c| {
-                let rule = if c.alarm_name == "lakewatch-validator" { "ALARM(\"old\")" } else { c.alarm_rule.as_str() };
+                let rule = if c.alarm_name == "lakewatch-platform" { "ALARM(\"old\")" } else { c.alarm_rule.as_str() };
                 CwComposite::builder()
                     .alarm_name(&c.alarm_name)
                     .alarm_description(&c.alarm_description)
@@ -353,13 +353,13 @@ mod tests {
 
         let puts = puts.lock().unwrap();
         assert_eq!(puts.len(), 1, "{puts:?}");
-        let validator = composites.iter().find(|c| c.alarm_name == "lakewatch-validator").unwrap();
-        assert_eq!(puts[0].alarm_name(), Some("lakewatch-validator"));
-        assert_eq!(puts[0].alarm_rule(), Some(validator.alarm_rule.as_str()));
+        let platform = composites.iter().find(|c| c.alarm_name == "lakewatch-platform").unwrap();
+        assert_eq!(puts[0].alarm_name(), Some("lakewatch-platform"));
+        assert_eq!(puts[0].alarm_rule(), Some(platform.alarm_rule.as_str()));
         assert_eq!(
             puts[0].alarm_rule(),
             Some(
-                "ALARM(\"lakewatch-validator-errors\") OR ALARM(\"lakewatch-validator-heartbeat\") OR ALARM(\"lakewatch-validator-dead-letters\")"
+                "ALARM(\"lakewatch-validator-errors\") OR ALARM(\"lakewatch-validator-heartbeat\") OR ALARM(\"lakewatch-validator-dead-letters\") OR ALARM(\"lakewatch-failed-invocations\")"
             )
         );
         assert_eq!(puts[0].alarm_actions(), ["arn:aws:sns:us-east-1:123456789012:lakewatch-alerts"]);

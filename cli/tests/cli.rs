@@ -517,7 +517,7 @@ fn committed_dashboards_alarms_and_queries_are_what_render_writes() {
     let again = lakewatch(&["ops", "render", "--out", out]);
     assert_eq!(
         stdout(&again).trim(),
-        "32 files rendered into dashboards/, alarms/, queries/ and ops.template.json (1 written, 1 stale removed)"
+        "33 files rendered into dashboards/, alarms/, queries/ and ops.template.json (1 written, 1 stale removed)"
     );
     assert!(!dir.path().join("alarms/lakewatch-old.json").exists());
 }

@@ -1,5 +1,5 @@
 //! CloudWatch alarms. Metric alarms watch one thing each and notify no one; one composite alarm
-//! per dataset (and one for the validator itself) combines them and is the only alarm with
+//! per dataset (and one for lakewatch itself) combines them and is the only alarm with
 //! actions, so an incident is one page, not five.
 
 use lakewatch_core::Contracts;
@@ -219,14 +219,23 @@ pub fn alarms(contracts: &Contracts, d: &Deployment) -> Vec<Alarm> {
             aws("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", &d.dead_letter_queue()),
             Threshold { statistic: "Maximum", ..ANY },
         ),
+        metric(
+            format!("{}-failed-invocations", d.prefix),
+            format!(
+                "A scheduled invocation of a lakewatch function failed after Lambda's retries and landed in {}. Its message names the function and the error.",
+                d.failed_invocations_queue()
+            ),
+            aws("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", &d.failed_invocations_queue()),
+            Threshold { statistic: "Maximum", ..ANY },
+        ),
     ] {
         platform.push(a.name().to_string());
         out.push(a);
     }
     let mut composites = vec![composite(
         d,
-        format!("{}-validator", d.prefix),
-        "The validator is failing, silent, or dead-lettering events: every dataset goes unchecked.".into(),
+        format!("{}-platform", d.prefix),
+        "lakewatch itself: the validator failing, silent or dead-lettering events (every dataset goes unchecked), or a scheduled invocation failing for good.".into(),
         &platform,
     )];
 

@@ -96,6 +96,11 @@ impl Deployment {
         format!("{}-validator-dlq", self.prefix)
     }
 
+    /// The on-failure destination of every function's scheduled invocations.
+    pub fn failed_invocations_queue(&self) -> String {
+        format!("{}-failed-invocations", self.prefix)
+    }
+
     /// A function's log group.
     pub fn log_group(&self, function: &Function) -> String {
         format!("/aws/lambda/{}", function.name)

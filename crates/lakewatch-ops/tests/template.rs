@@ -50,6 +50,10 @@ fn the_template_deploys_the_functions_the_assets_watch_on_the_schedules_their_al
         assert_eq!(seconds(schedule), Some(f.every_seconds), "{}: `{schedule}`", f.name);
     }
     assert!(template.contains(&format!("QueueName: {}", d.dead_letter_queue())), "the dead-letter alarm's queue");
+    assert!(
+        template.contains(&format!("QueueName: {}", d.failed_invocations_queue())),
+        "the failed-invocations alarm's queue"
+    );
     assert_eq!(seconds("rate(15 minutes)"), Some(900));
     assert_eq!(seconds("cron(0 16 ? * MON-FRI *)"), None, "weekdays only would starve the heartbeat");
 }
