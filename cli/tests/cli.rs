@@ -432,7 +432,7 @@ fn sweep_reads_a_bucket_as_the_lambda_does_and_sends_nothing() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let s3 = runtime.block_on(async {
         let aws = moto.aws().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+        let s3 = lakewatch_testkit::s3_client(&aws);
         s3.create_bucket().bucket("lake").send().await.unwrap();
         let universe = br#"{"symbols": ["AAPL", "AMZN", "META", "MSFT", "NVDA", "TSLA"]}"#.to_vec();
         let body = aws_sdk_s3::primitives::ByteStream::from(universe);

@@ -17,7 +17,7 @@ use serde_json::Value;
 async fn scheduled_invocations_collect_stop_before_the_deadline_and_resume() {
     let moto = Moto::start();
     let aws = moto.aws().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let s3 = lakewatch_testkit::s3_client(&aws);
     s3.create_bucket().bucket("lake").send().await.unwrap();
     let universe = br#"{"symbols": ["AAPL", "MSFT", "NVDA"]}"#;
     s3.put_object()

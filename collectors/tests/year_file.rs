@@ -110,7 +110,7 @@ async fn exercise(store: impl PartitionStore + Sync) {
 async fn year_file_on_s3() {
     let moto = Moto::start();
     let aws = moto.aws().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let s3 = lakewatch_testkit::s3_client(&aws);
     s3.create_bucket().bucket("lake").send().await.unwrap();
     exercise(S3Store::new(s3.clone(), "lake")).await;
 

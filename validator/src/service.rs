@@ -417,21 +417,18 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         contract: &Contract,
         as_of: DateTime<Utc>,
     ) -> Result<Option<Universe>, String> {
-        let Some(source) = &contract.universe else { return Ok(None) };
-        if let Some(symbols) = &source.symbols {
-            return Ok(Some(Universe { symbols: symbols.iter().cloned().collect() }));
-        }
-        let Some(key) = source.file.clone() else { return Ok(None) };
-        let cache_key = (bucket.to_string(), key.clone());
-        if let Ok(cache) = self.universes.lock()
-            && let Some((u, at)) = cache.get(&cache_key)
+        // Only a universe read from a file is cached; `load_universe` answers the rest.
+        let file = contract.universe.as_ref().filter(|u| u.symbols.is_none()).and_then(|u| u.file.clone());
+        let cache_key = file.map(|key| (bucket.to_string(), key));
+        if let (Some(k), Ok(cache)) = (&cache_key, self.universes.lock())
+            && let Some((u, at)) = cache.get(k)
             && (as_of - *at).num_seconds() < UNIVERSE_TTL_SECONDS
         {
             return Ok(Some(u.clone()));
         }
         let universe = load_universe(&self.lake, bucket, contract).await?;
-        if let (Ok(mut cache), Some(u)) = (self.universes.lock(), &universe) {
-            cache.insert(cache_key, (u.clone(), as_of));
+        if let (Some(k), Ok(mut cache), Some(u)) = (cache_key, self.universes.lock(), &universe) {
+            cache.insert(k, (u.clone(), as_of));
         }
         Ok(universe)
     }

@@ -25,7 +25,7 @@ struct World {
 async fn world(moto: &Moto) -> World {
     let aws = moto.aws().await;
     World {
-        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build()),
+        s3: lakewatch_testkit::s3_client(&aws),
         sns: aws_sdk_sns::Client::new(&aws),
         sqs: aws_sdk_sqs::Client::new(&aws),
     }

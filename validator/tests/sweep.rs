@@ -36,7 +36,7 @@ async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
 async fn missing_partitions_alert_once_and_resolve_when_they_land() {
     let moto = Moto::start();
     let aws = moto.aws().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let s3 = lakewatch_testkit::s3_client(&aws);
     let sns = aws_sdk_sns::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     s3.create_bucket().bucket("lake").send().await.unwrap();

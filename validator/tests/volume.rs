@@ -26,7 +26,7 @@ const HISTORY: &str = "lakewatch/state/volume/lake/minute_bars.jsonl";
 async fn half_empty_sessions_are_flagged_early_closes_are_not_and_backfills_stay_out() {
     let moto = Moto::start();
     let aws = moto.aws().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let s3 = lakewatch_testkit::s3_client(&aws);
     let sns = aws_sdk_sns::Client::new(&aws);
     s3.create_bucket().bucket("lake").send().await.unwrap();
     let topic = sns.create_topic().name("alerts").send().await.unwrap().topic_arn.unwrap();

@@ -138,7 +138,7 @@ pub struct Lake {
 pub async fn lake() -> Lake {
     let moto = Moto::start();
     let aws = moto.aws().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let s3 = lakewatch_testkit::s3_client(&aws);
     s3.create_bucket().bucket("lake").send().await.unwrap();
     Lake { store: S3Store::new(s3.clone(), "lake"), s3, aws, _moto: moto }
 }

@@ -7,7 +7,7 @@ use lakewatch_telemetry::catalog::{self as m, MetricSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Deployment, Function};
+use crate::{Deployment, Function, dimension_values};
 
 /// A metric's dimension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +75,13 @@ pub enum Alarm {
     Composite(CompositeAlarm),
 }
 
+impl CompositeAlarm {
+    /// The alarms its rule names, in order.
+    pub fn children(&self) -> impl Iterator<Item = &str> {
+        self.alarm_rule.split("ALARM(\"").skip(1).filter_map(|s| s.split('"').next())
+    }
+}
+
 impl Alarm {
     /// Its name (the file stem).
     pub fn name(&self) -> &str {
@@ -133,13 +140,9 @@ const ANY: Threshold = Threshold {
 };
 
 fn ours(d: &Deployment, spec: &MetricSpec, dims: &[(&str, &str)]) -> (String, String, Vec<Dimension>) {
-    let dimensions = spec
-        .dimensions
-        .iter()
-        .map(|name| Dimension {
-            name: name.to_string(),
-            value: dims.iter().find(|(n, _)| n == name).map_or(String::new(), |(_, v)| v.to_string()),
-        })
+    let dimensions = dimension_values(spec, dims)
+        .into_iter()
+        .map(|(name, value)| Dimension { name: name.into(), value: value.into() })
         .collect();
     (d.namespace.clone(), spec.name.to_string(), dimensions)
 }
@@ -202,6 +205,13 @@ fn errors(f: &Function) -> Alarm {
     metric(format!("{}-errors", f.name), description, aws("AWS/Lambda", "Errors", "FunctionName", &f.name), t)
 }
 
+/// Something is waiting in `queue` (a dead-letter or on-failure queue); `{queue}` in
+/// `description` names it.
+fn queue_not_empty(name: String, description: &str, queue: &str) -> Alarm {
+    let depth = aws("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue);
+    metric(name, description.replace("{queue}", queue), depth, Threshold { statistic: "Maximum", ..ANY })
+}
+
 /// Every alarm: per-function metric alarms, per-dataset metric alarms, then the composites.
 pub fn alarms(contracts: &Contracts, d: &Deployment) -> Vec<Alarm> {
     let validator = d.validator();
@@ -210,23 +220,15 @@ pub fn alarms(contracts: &Contracts, d: &Deployment) -> Vec<Alarm> {
     for a in [
         errors(&validator),
         heartbeat(d, &validator),
-        metric(
+        queue_not_empty(
             format!("{}-dead-letters", validator.name),
-            format!(
-                "Events the validator could not process after every retry wait in {}. Read one, fix the cause, then redrive the queue.",
-                d.dead_letter_queue()
-            ),
-            aws("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", &d.dead_letter_queue()),
-            Threshold { statistic: "Maximum", ..ANY },
+            "Events the validator could not process after every retry wait in {queue}. Read one, fix the cause, then redrive the queue.",
+            &d.dead_letter_queue(),
         ),
-        metric(
+        queue_not_empty(
             format!("{}-failed-invocations", d.prefix),
-            format!(
-                "A scheduled invocation of a lakewatch function failed after Lambda's retries and landed in {}. Its message names the function and the error.",
-                d.failed_invocations_queue()
-            ),
-            aws("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", &d.failed_invocations_queue()),
-            Threshold { statistic: "Maximum", ..ANY },
+            "A scheduled invocation of a lakewatch function failed after Lambda's retries and landed in {queue}. Its message names the function and the error.",
+            &d.failed_invocations_queue(),
         ),
     ] {
         platform.push(a.name().to_string());

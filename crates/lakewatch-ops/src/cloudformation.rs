@@ -46,13 +46,8 @@ pub fn template(contracts: &Contracts, d: &Deployment) -> Value {
         let resource = match alarm {
             Alarm::Metric(a) => json!({ "Type": "AWS::CloudWatch::Alarm", "Properties": a }),
             Alarm::Composite(a) => {
-                let children: Vec<String> = a
-                    .alarm_rule
-                    .split("ALARM(\"")
-                    .skip(1)
-                    .filter_map(|s| s.split('"').next())
-                    .map(|child| format!("Alarm{}", logical(child, &prefix)))
-                    .collect();
+                let children: Vec<String> =
+                    a.children().map(|child| format!("Alarm{}", logical(child, &prefix))).collect();
                 let mut properties = serde_json::to_value(&a).unwrap_or_default();
                 properties["AlarmActions"] = json!([{ "Ref": "AlertTopic" }]);
                 properties["OKActions"] = json!([{ "Ref": "AlertTopic" }]);

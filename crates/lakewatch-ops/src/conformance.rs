@@ -204,7 +204,7 @@ fn alarm_problems(a: &Alarm, names: &BTreeSet<String>, d: &Deployment) -> Vec<St
             }
         }
         Alarm::Composite(c) => {
-            for child in c.alarm_rule.split("ALARM(\"").skip(1).filter_map(|s| s.split('"').next()) {
+            for child in c.children() {
                 if !names.contains(child) {
                     out.push(format!("rule names `{child}`, which is not an alarm here"));
                 }

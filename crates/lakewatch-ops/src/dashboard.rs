@@ -7,7 +7,7 @@ use lakewatch_telemetry::catalog::{self as m, MetricSpec};
 use serde_json::{Value, json};
 
 use crate::query::{QUERIES, Query};
-use crate::{Deployment, Function};
+use crate::{Deployment, Function, dimension_values};
 
 /// The dashboard grid is 24 units wide.
 pub const GRID_WIDTH: u32 = 24;
@@ -84,8 +84,7 @@ impl Layout {
 /// A metric of ours with every dimension its catalog entry declares, in that order.
 fn ours(d: &Deployment, spec: &MetricSpec, dims: &[(&str, &str)], label: &str) -> Value {
     let mut row = vec![json!(d.namespace), json!(spec.name)];
-    for name in spec.dimensions {
-        let value = dims.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v);
+    for (name, value) in dimension_values(spec, dims) {
         row.extend([json!(name), json!(value)]);
     }
     row.push(json!({ "label": label }));
@@ -116,7 +115,7 @@ fn lambda(name: &str, f: &Function, stat: Option<&str>) -> Value {
 }
 
 fn collector_dims(f: &Function) -> [(&'static str, &str); 2] {
-    [("service", f.service), ("collector", f.service.trim_start_matches("collector_"))]
+    [("service", f.service), ("collector", f.collector())]
 }
 
 fn query(name: &str) -> &'static Query {
@@ -276,8 +275,7 @@ fn dataset(c: &Contract, d: &Deployment) -> Value {
     let recent = format!("filter dataset = \"{ds}\"\n| {}", query("recent-findings").text);
     l.logs(d, "Recent findings", &[d.log_group(&d.validator())], recent);
     if let Some(f) = &collector {
-        let collector = f.service.trim_start_matches("collector_");
-        let failed = format!("filter collector = \"{collector}\"\n| {}", query("recent-failed-symbols").text);
+        let failed = format!("filter collector = \"{}\"\n| {}", f.collector(), query("recent-failed-symbols").text);
         l.logs(d, "Recent failed symbols", &[d.log_group(f)], failed);
     }
     l.body()

@@ -107,6 +107,22 @@ impl Deployment {
     }
 }
 
+/// Every dimension `spec` declares, in its order, with its value from `given` (empty when not
+/// given: the conformance check then names it). Dashboards and alarms build metrics from this.
+pub(crate) fn dimension_values<'a>(
+    spec: &lakewatch_telemetry::catalog::MetricSpec,
+    given: &[(&str, &'a str)],
+) -> Vec<(&'static str, &'a str)> {
+    spec.dimensions.iter().map(|name| (*name, given.iter().find(|(n, _)| n == name).map_or("", |(_, v)| *v))).collect()
+}
+
+impl Function {
+    /// The `collector` dimension value of a collector (`daily` for `collector_daily`).
+    pub fn collector(&self) -> &'static str {
+        self.service.trim_start_matches("collector_")
+    }
+}
+
 /// A rendered file: its path relative to the repository root and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {

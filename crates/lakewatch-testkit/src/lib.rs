@@ -55,6 +55,16 @@ impl Moto {
             .load()
             .await
     }
+
+    /// An S3 client for this server (buckets by path, as moto serves them).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.aws().await)
+    }
+}
+
+/// An S3 client for `aws` with buckets addressed by path, as emulators serve them.
+pub fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build())
 }
 
 impl Drop for Moto {
