@@ -4,4 +4,5 @@
 
 mod demo_truth;
 mod formats;
+mod iam_harness;
 mod scenarios;

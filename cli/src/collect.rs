@@ -166,6 +166,7 @@ async fn collect(
     let contract = contracts.get(config.collector.dataset()).context("the embedded contracts lack this dataset")?;
     let plan = Plan {
         checkpoints: &config.checkpoints,
+        staging: &config.staging,
         writers: config.writers,
         ..Plan::new(config.collector, session, &universe, contract)
     };

@@ -70,8 +70,12 @@ pub struct Config {
     /// `LAKEWATCH_SOURCE`: `alpaca` (default for bars), `edgar` (default for fundamentals) or
     /// `synthetic`.
     pub source: SourceConfig,
-    /// `LAKEWATCH_CHECKPOINT_PREFIX` (default `lakewatch/checkpoints/`).
+    /// `LAKEWATCH_CHECKPOINT_PREFIX` (default `lakewatch/checkpoints/`): each collector's
+    /// checkpoints under `{prefix}{collector}/`.
     pub checkpoints: String,
+    /// `LAKEWATCH_STAGING_PREFIX` (default `lakewatch/staging/`): the minute collector's parts
+    /// under `{prefix}minute/` (the lake's lifecycle rule expires what a cut-off run leaves).
+    pub staging: String,
     /// `LAKEWATCH_SAFETY_MARGIN_MS`: no batch starts later than this before the deadline
     /// (default 30000).
     pub safety_margin: Duration,
@@ -124,11 +128,15 @@ impl Config {
         let rate = number("ALPACA_REQUESTS_PER_MINUTE", 200, 1..=100_000) as u32;
         let ttl = Duration::from_secs(number("LAKEWATCH_SECRET_TTL_SECONDS", 300, 0..=86_400));
         let seed = number("LAKEWATCH_SYNTHETIC_SEED", 7, 0..=u64::MAX);
-        let checkpoints = get("LAKEWATCH_CHECKPOINT_PREFIX").unwrap_or_else(|| "lakewatch/checkpoints/".into());
-        if !checkpoints.ends_with('/') || checkpoints.starts_with('/') {
-            errors
-                .push(format!("LAKEWATCH_CHECKPOINT_PREFIX `{checkpoints}` must end with `/` and not start with one"));
-        }
+        let mut prefix = |var: &str, default: &str| {
+            let v = get(var).unwrap_or_else(|| default.into());
+            if !v.ends_with('/') || v.starts_with('/') {
+                errors.push(format!("{var} `{v}` must end with `/` and not start with one"));
+            }
+            v
+        };
+        let checkpoints = prefix("LAKEWATCH_CHECKPOINT_PREFIX", "lakewatch/checkpoints/");
+        let staging = prefix("LAKEWATCH_STAGING_PREFIX", "lakewatch/staging/");
         let mut url = |var: &str, default: &str| {
             let v = get(var).unwrap_or_else(|| default.into());
             Url::parse(&v).ok().filter(|u| matches!(u.scheme(), "http" | "https")).unwrap_or_else(|| {
@@ -188,7 +196,7 @@ impl Config {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Config { collector, bucket, universe_key, source, checkpoints, safety_margin, writers, telemetry })
+        Ok(Config { collector, bucket, universe_key, source, checkpoints, staging, safety_margin, writers, telemetry })
     }
 
     /// Reads the process environment.

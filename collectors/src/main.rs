@@ -108,6 +108,7 @@ impl Collector {
             .map(|d| Instant::now() + (d - now).to_std().unwrap_or_default().saturating_sub(self.config.safety_margin));
         let plan = Plan {
             checkpoints: &self.config.checkpoints,
+            staging: &self.config.staging,
             stop_at,
             writers: self.config.writers,
             ..Plan::new(self.config.collector, session, &universe, contract)

@@ -15,7 +15,7 @@ use lakewatch_telemetry::{Invocation, trace::traceparent};
 use serde::{Deserialize, Serialize};
 use tracing::{Instrument as _, Level};
 
-use crate::collector::Target;
+use crate::collector::{Staged, Target};
 use crate::partition::PartitionError;
 use crate::source::{Collector, Fetched, Source};
 use crate::store::{PartitionStore, StoreError};
@@ -32,8 +32,10 @@ pub struct Plan<'a> {
     pub universe: &'a [String],
     /// The contract of the dataset written (its key template and columns).
     pub contract: &'a Contract,
-    /// Where checkpoints and staged parts go, e.g. `lakewatch/checkpoints/`.
+    /// Where checkpoints go, e.g. `lakewatch/checkpoints/` (each collector under its own name).
     pub checkpoints: &'a str,
+    /// Where the minute collector stages its parts, e.g. `lakewatch/staging/`.
+    pub staging: &'a str,
     /// Stop starting batches at this instant (the deadline less the safety margin).
     pub stop_at: Option<Instant>,
     /// Objects written at once.
@@ -43,8 +45,8 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    /// A plan with the defaults: checkpoints under `lakewatch/checkpoints/`, no deadline, 16
-    /// writers, the source's batch size.
+    /// A plan with the defaults: checkpoints under `lakewatch/checkpoints/`, staged parts under
+    /// `lakewatch/staging/`, no deadline, 16 writers, the source's batch size.
     pub fn new(collector: Collector, session: Session, universe: &'a [String], contract: &'a Contract) -> Self {
         Plan {
             collector,
@@ -52,6 +54,7 @@ impl<'a> Plan<'a> {
             universe,
             contract,
             checkpoints: "lakewatch/checkpoints/",
+            staging: "lakewatch/staging/",
             stop_at: None,
             writers: 16,
             batch_size: None,
@@ -156,8 +159,9 @@ struct Checkpoint {
     done: BTreeSet<String>,
     /// Symbols whose last attempt failed.
     failed: BTreeMap<String, Failure>,
-    /// Minute parts staged and not yet in the session's object.
-    parts: Vec<String>,
+    /// Minute parts staged, and assembled ones still to delete.
+    #[serde(flatten)]
+    staged: Staged,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +181,19 @@ impl LogEvent for SymbolFailed<'_> {
     const NAME: &'static str = "symbol_failed";
     const LEVEL: Level = Level::ERROR;
     const MESSAGE: &'static str = "Symbol failed; the batch goes on";
+}
+
+#[derive(Serialize)]
+struct StagedPartLeft<'a> {
+    collector: &'a str,
+    key: &'a str,
+    error: &'a str,
+}
+impl LogEvent for StagedPartLeft<'_> {
+    const NAME: &'static str = "staged_part_left";
+    const LEVEL: Level = Level::WARN;
+    const MESSAGE: &'static str =
+        "A staged part already in the session object could not be deleted; the next run retries";
 }
 
 #[derive(Serialize)]
@@ -282,7 +299,7 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
         let trace = traceparent(&span);
         let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
         let target = Target { store, plan, metadata: &metadata };
-        let written = plan.collector.write(&target, &mut cp.parts, ok).instrument(span.clone()).await?;
+        let written = plan.collector.write(&target, &mut cp.staged, ok).instrument(span.clone()).await?;
         out.objects_written += written.objects;
         out.bytes_written += written.bytes;
         results.extend(written.symbols);
@@ -308,14 +325,31 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
         longest = longest.max(started.elapsed());
     }
 
-    if !stopped && !cp.parts.is_empty() && plan.stop_at.is_none_or(|stop| Instant::now() + longest < stop) {
-        let span = tracing::info_span!("batch", collector = name, step = "finish", parts = cp.parts.len());
+    let parts = &cp.staged.parts;
+    if !stopped && !parts.is_empty() && plan.stop_at.is_none_or(|stop| Instant::now() + longest < stop) {
+        let span = tracing::info_span!("batch", collector = name, step = "finish", parts = parts.len());
         let trace = traceparent(&span);
         let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
         let target = Target { store, plan, metadata: &metadata };
-        let written = plan.collector.finish(&target, &mut cp.parts).instrument(span).await?;
+        let written = plan.collector.finish(&target, parts).instrument(span).await?;
         out.objects_written += written.objects;
         out.bytes_written += written.bytes;
+        // The checkpoint says the parts are in the object before any is deleted: a delete that
+        // fails, or a run cut off among the deletes, leaves parts to delete, never a checkpoint
+        // that lists a part which is gone.
+        let assembled = std::mem::take(&mut cp.staged.parts);
+        cp.staged.assembled.extend(assembled);
+        etag = Some(save_checkpoint(store, &cp_key, &cp, etag.as_deref()).await?);
+    }
+    if !cp.staged.assembled.is_empty() {
+        let mut left = Vec::new();
+        for key in std::mem::take(&mut cp.staged.assembled) {
+            if let Err(e) = store.discard(&key).await {
+                emit(&StagedPartLeft { collector: name, key: &key, error: &e.to_string() });
+                left.push(key);
+            }
+        }
+        cp.staged.assembled = left;
         save_checkpoint(store, &cp_key, &cp, etag.as_deref()).await?;
     }
 
@@ -326,7 +360,7 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
     out.latency_ms = stats.latency_ms;
     out.paced_ms = stats.paced_ms;
     out.remaining = plan.universe.iter().filter(|s| !cp.done.contains(*s)).count();
-    out.status = if out.remaining == 0 && cp.parts.is_empty() { Status::Complete } else { Status::Partial };
+    out.status = if out.remaining == 0 && cp.staged.parts.is_empty() { Status::Complete } else { Status::Partial };
     emit(&CollectionFinished {
         collector: name,
         session: date,

@@ -67,11 +67,14 @@ impl SecretCache {
         {
             return Ok(c.clone());
         }
-        let out =
-            self.client.get_secret_value().secret_id(&self.secret_id).send().await.map_err(|e| SecretError::Fetch {
-                secret_id: self.secret_id.clone(),
-                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-            })?;
+        let out = self.client.get_secret_value().secret_id(&self.secret_id).send().await.map_err(|e| {
+            let reason = match e.as_service_error().map(|s| (s.meta().code(), s.meta().message())) {
+                // The refusal in AWS's words: who, which action, which secret.
+                Some((Some("AccessDeniedException"), Some(message))) => format!("access denied: {message}"),
+                _ => aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            };
+            SecretError::Fetch { secret_id: self.secret_id.clone(), reason }
+        })?;
         let text = out.secret_string().ok_or_else(|| SecretError::Shape {
             secret_id: self.secret_id.clone(),
             reason: "binary secrets are not supported".into(),

@@ -1,12 +1,16 @@
 //! Where partitions are stored: S3 (conditional writes on the ETag read) or a local folder
 //! (write a temporary file, then rename it over the old one). Either way a reader sees the old
-//! object or the new one whole, never a truncated one.
+//! object or the new one whole, never a truncated one. On S3 a refused read that only means
+//! "no such key" (S3's 403 to a role without `s3:ListBucket`) is told apart from a real refusal,
+//! and a refusal names the permission and the template statement that would allow it.
 
 use std::future::Future;
 use std::path::PathBuf;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
+use lakewatch_s3::Refusal;
 
 /// A stored partition and the ETag a conditional replace needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +63,19 @@ impl S3Store {
     pub fn new(client: Client, bucket: &str) -> Self {
         S3Store { client, bucket: bucket.to_string() }
     }
+
+    /// Why a write or delete failed: the refused permission by name, or the SDK's account.
+    fn reason<E: std::error::Error + 'static>(
+        &self,
+        action: &str,
+        key: &str,
+        e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> String {
+        if lakewatch_s3::status(&e) == Some(403) {
+            return lakewatch_s3::refused_write(action, &self.bucket, key);
+        }
+        aws_sdk_s3::error::DisplayErrorContext(&e).to_string()
+    }
 }
 
 impl PartitionStore for S3Store {
@@ -71,6 +88,13 @@ impl PartitionStore for S3Store {
                 Ok(Some(Stored { bytes, etag }))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            // Without s3:ListBucket on the prefix, S3 answers a missing key with 403.
+            Err(e) if lakewatch_s3::status(&e) == Some(403) => {
+                match lakewatch_s3::diagnose(&self.client, &self.bucket, key).await.map_err(err)? {
+                    Refusal::Absent => Ok(None),
+                    refused => Err(err(refused.explain("s3:GetObject", &self.bucket, key).unwrap_or_default())),
+                }
+            }
             Err(e) => Err(err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())),
         }
     }
@@ -92,11 +116,11 @@ impl PartitionStore for S3Store {
         };
         match put.send().await {
             Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().trim_matches('"').to_string())),
-            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(None),
+            Err(e) if matches!(lakewatch_s3::status(&e), Some(409 | 412)) => Ok(None),
             Err(e) => Err(StoreError {
                 operation: "save partition",
                 key: key.to_string(),
-                reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                reason: self.reason("s3:PutObject", key, e),
             }),
         }
     }
@@ -107,7 +131,7 @@ impl PartitionStore for S3Store {
             Err(e) => Err(StoreError {
                 operation: "discard",
                 key: key.to_string(),
-                reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                reason: self.reason("s3:DeleteObject", key, e),
             }),
         }
     }

@@ -92,7 +92,7 @@ async fn a_run_stopped_by_its_deadline_resumes_and_collects_each_bar_once() {
     assert_eq!(first.succeeded + second.succeeded, 15, "so no symbol is collected twice");
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&names, "2025-11-26"), "each bar exactly once");
-    assert_eq!(keys(&lake.s3, "lakewatch/checkpoints/minute/2025-11-26/").await, Vec::<String>::new(), "parts deleted");
+    assert_eq!(keys(&lake.s3, "lakewatch/staging/minute/2025-11-26/").await, Vec::<String>::new(), "parts deleted");
 }
 
 #[tokio::test]
@@ -213,7 +213,7 @@ async fn a_symbol_that_failed_is_merged_into_the_session_by_the_next_run() {
         "a part, then the session"
     );
     assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
-    assert_eq!(keys(&lake.s3, "lakewatch/checkpoints/minute/2025-11-26/").await, Vec::<String>::new());
+    assert_eq!(keys(&lake.s3, "lakewatch/staging/minute/2025-11-26/").await, Vec::<String>::new());
 }
 
 #[tokio::test]

@@ -54,8 +54,16 @@ pub struct Alerting {
     pub findings: u64,
 }
 
-/// The alert for an object whose findings reach the threshold.
-pub fn alert(about: &About<'_>, report: &Report, alerting: &[Alerting], threshold: Severity) -> Message {
+/// The alert for an object whose findings reach the threshold. Its findings are summaries: at
+/// most `sample_rows` offending rows are quoted over all of them (prices a market-data licence
+/// may forbid mailing); the report has every sample.
+pub fn alert(
+    about: &About<'_>,
+    report: &Report,
+    alerting: &[Alerting],
+    threshold: Severity,
+    sample_rows: usize,
+) -> Message {
     let severity = alerting.iter().map(|a| a.severity).max().unwrap_or(threshold);
     let checks: Vec<String> = alerting.iter().map(|a| a.check.to_string()).collect();
     let subject = subject(&format!(
@@ -79,6 +87,17 @@ pub fn alert(about: &About<'_>, report: &Report, alerting: &[Alerting], threshol
         .iter()
         .filter(|f| f.severity >= threshold && alerting.iter().any(|a| a.check == f.check))
         .collect();
+    let mut rows_left = sample_rows;
+    let quoted: Vec<Finding> = shown
+        .iter()
+        .take(MAX_FINDINGS)
+        .map(|f| {
+            let mut f = (*f).clone();
+            f.sample.truncate(rows_left);
+            rows_left -= f.sample.len();
+            f
+        })
+        .collect();
     let attributes = attributes("alert", severity.as_str(), about, checks.clone());
     let mut body = json!({
         "type": "alert",
@@ -92,7 +111,7 @@ pub fn alert(about: &About<'_>, report: &Report, alerting: &[Alerting], threshol
         "alerts": alerts,
         "rows": report.rows,
         "findings_total": report.findings.len(),
-        "findings": shown.iter().take(MAX_FINDINGS).collect::<Vec<_>>(),
+        "findings": quoted,
         "truncated": shown.len() > MAX_FINDINGS,
         "report": about.report,
     });
@@ -261,7 +280,7 @@ mod tests {
     #[test]
     fn a_huge_report_is_truncated_to_fit_and_names_the_full_report() {
         let alerting = [Alerting { check: CheckId::Gaps, severity: Severity::Error, findings: 5000 }];
-        let m = alert(&about(), &report(5000, 400), &alerting, Severity::Error);
+        let m = alert(&about(), &report(5000, 400), &alerting, Severity::Error, 0);
         assert!(m.body.len() + attributes_size(&m.attributes) + m.subject.len() <= MAX_MESSAGE, "{}", m.body.len());
         let body: Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!(body["truncated"], true);
@@ -277,7 +296,7 @@ mod tests {
             .map(|check| Alerting { check, severity: Severity::Critical, findings: 1 })
             .collect();
         let about = About { partition: "symbol=Société-Générale/year=2025", ..about() };
-        let m = alert(&about, &report(1, 5), &checks, Severity::Error);
+        let m = alert(&about, &report(1, 5), &checks, Severity::Error, 0);
         assert!(m.subject.len() <= MAX_SUBJECT && m.subject.is_ascii(), "{}", m.subject);
         assert!(
             m.subject.starts_with("lakewatch CRITICAL minute_bars symbol=Soci?t?-G?n?rale/year=2025: schema"),
@@ -288,5 +307,29 @@ mod tests {
             m.attributes[4].1,
             AttributeValue::Many(vec!["schema".into(), "completeness".into(), "gaps".into(), "integrity".into()])
         );
+    }
+
+    #[test]
+    fn alerts_quote_at_most_the_configured_sample_rows_over_all_findings() {
+        let mut r = report(3, 5);
+        for f in &mut r.findings {
+            f.sample = (0..4)
+                .map(|i| serde_json::Map::from_iter([("close".to_string(), json!(100.5 + f64::from(i)))]))
+                .collect();
+        }
+        let alerting = [Alerting { check: CheckId::Gaps, severity: Severity::Error, findings: 3 }];
+        let quoted = |rows: usize| -> (usize, usize) {
+            let body: Value =
+                serde_json::from_str(&alert(&about(), &r, &alerting, Severity::Error, rows).body).unwrap();
+            let findings = body["findings"].as_array().unwrap();
+            (
+                findings.len(),
+                findings.iter().map(|f| f.get("sample").and_then(Value::as_array).map_or(0, Vec::len)).sum(),
+            )
+        };
+        assert_eq!(quoted(0), (3, 0), "summaries only: no price leaves the lake by default");
+        assert!(!alert(&about(), &r, &alerting, Severity::Error, 0).body.contains("100.5"));
+        assert_eq!(quoted(6), (3, 6), "4 from the first finding, 2 from the second");
+        assert_eq!(quoted(50), (3, 12), "never more than the findings hold");
     }
 }

@@ -89,11 +89,25 @@ impl Config {
                 0
             }),
         };
+        let alert_sample_rows = match get("LAKEWATCH_ALERT_SAMPLE_ROWS") {
+            None => 0,
+            Some(v) => v.parse::<usize>().ok().filter(|n| *n <= 50).unwrap_or_else(|| {
+                errors.push(format!("LAKEWATCH_ALERT_SAMPLE_ROWS `{v}` must be a whole number from 0 to 50"));
+                0
+            }),
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Config {
-            options: Options { buckets, report_prefix, state_prefix, min_alert_severity, max_object_bytes },
+            options: Options {
+                buckets,
+                report_prefix,
+                state_prefix,
+                min_alert_severity,
+                max_object_bytes,
+                alert_sample_rows,
+            },
             topic_arn,
             contracts,
             telemetry,
@@ -118,6 +132,7 @@ mod tests {
             ("LAKEWATCH_REPORT_PREFIX", "reports"),
             ("LAKEWATCH_MIN_ALERT_SEVERITY", "loud"),
             ("LAKEWATCH_MAX_OBJECT_BYTES", "-1"),
+            ("LAKEWATCH_ALERT_SAMPLE_ROWS", "all"),
             ("LOG_LEVEL", "chatty"),
         ];
         let errors =
@@ -132,7 +147,8 @@ mod tests {
                 "LAKEWATCH_CONTRACTS",
                 "LAKEWATCH_REPORT_PREFIX",
                 "LAKEWATCH_MIN_ALERT_SEVERITY",
-                "LAKEWATCH_MAX_OBJECT_BYTES"
+                "LAKEWATCH_MAX_OBJECT_BYTES",
+                "LAKEWATCH_ALERT_SAMPLE_ROWS"
             ],
             "{errors:#?}"
         );
@@ -148,6 +164,6 @@ mod tests {
         assert_eq!(c.options.buckets, ["lake", "lake-2"]);
         assert_eq!(c.options.min_alert_severity, Severity::Error);
         assert_eq!(c.contracts, ContractSource::Embedded);
-        assert_eq!(c.options.report_prefix, "lakewatch/reports/");
+        assert_eq!(c.options, Options::new(vec!["lake".into(), "lake-2".into()]), "the defaults are Options::new's");
     }
 }

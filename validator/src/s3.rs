@@ -1,9 +1,12 @@
 //! The lake on S3: objects read whole or by their tail, small documents written with S3
-//! conditional writes (`If-None-Match: *`, `If-Match`), reports.
+//! conditional writes (`If-None-Match: *`, `If-Match`), reports. A 403 on a read is told apart:
+//! a missing key (S3's answer to a role without `s3:ListBucket` on the prefix) reads as absent,
+//! a real refusal names the permission and the template statement that would allow it.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
+use lakewatch_s3::{Refusal, status};
 
 use crate::event::ObjectRef;
 use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, When};
@@ -19,14 +22,34 @@ impl S3Lake {
     pub fn new(client: Client) -> Self {
         S3Lake { client }
     }
-}
 
-fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
+    /// After a 403 on reading `s3://bucket/key`: `Ok(())` when the key does not exist (S3's
+    /// answer for a missing key to a role without `s3:ListBucket` on its prefix), else the
+    /// refusal explained.
+    async fn absent_or_refused(
+        &self,
+        operation: &'static str,
+        bucket: &str,
+        key: &str,
+        versioned: bool,
+    ) -> Result<(), IoError> {
+        let target = format!("s3://{bucket}/{key}");
+        let action = if versioned { "s3:GetObjectVersion" } else { "s3:GetObject" };
+        match lakewatch_s3::diagnose(&self.client, bucket, key).await {
+            Ok(Refusal::Absent) => Ok(()),
+            Ok(refused) => Err(IoError {
+                operation,
+                target,
+                reason: refused.explain(action, bucket, key).unwrap_or_default(),
+                retryable: false,
+            }),
+            Err(reason) => Err(IoError { operation, target, reason, retryable: true }),
+        }
+    }
 }
 
 /// Throttling, server errors, timeouts and connection failures are worth another delivery;
-/// other client errors (403, 400) are not.
+/// other client errors (403, 400) are not. A refused write names the permission it lacked.
 fn io_error<E: std::error::Error + 'static>(
     operation: &'static str,
     target: String,
@@ -34,8 +57,26 @@ fn io_error<E: std::error::Error + 'static>(
 ) -> IoError {
     let code = status(&e);
     let retryable = code.is_none_or(|c| c >= 500 || c == 429 || c == 408);
-    let reason = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+    let reason = match (code, operation_action(operation), target.strip_prefix("s3://").and_then(|t| t.split_once('/')))
+    {
+        (Some(403), Some(action), Some((bucket, key))) => lakewatch_s3::refused_write(action, bucket, key),
+        _ => aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+    };
     IoError { operation, target, reason, retryable }
+}
+
+/// The permission a write operation needs.
+fn operation_action(operation: &str) -> Option<&'static str> {
+    match operation {
+        "save document" | "save report" => Some("s3:PutObject"),
+        "remove document" => Some("s3:DeleteObject"),
+        _ => None,
+    }
+}
+
+/// Whether an error is S3's 403 on a read.
+fn forbidden<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    status(e) == Some(403)
 }
 
 fn unquote(etag: Option<&str>) -> Option<String> {
@@ -96,6 +137,10 @@ impl Lake for S3Lake {
                 version_id: out.version_id().map(str::to_string),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) || status(&e) == Some(404) => Ok(None),
+            Err(e) if forbidden(&e) => {
+                let versioned = object.version_id.is_some();
+                self.absent_or_refused("describe object", &object.bucket, &object.key, versioned).await.map(|()| None)
+            }
             Err(e) => Err(io_error("describe object", format!("s3://{}/{}", object.bucket, object.key), e)),
         }
     }
@@ -113,6 +158,11 @@ impl Lake for S3Lake {
         {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => {
+                return Ok(Load::Missing);
+            }
+            Err(e) if forbidden(&e) => {
+                let versioned = object.version_id.is_some();
+                self.absent_or_refused("load object", &object.bucket, &object.key, versioned).await?;
                 return Ok(Load::Missing);
             }
             Err(e) => return Err(io_error("load object", target, e)),
@@ -157,6 +207,10 @@ impl Lake for S3Lake {
             // An empty object has no range to give.
             Err(e) if status(&e) == Some(416) => Ok(Some(Vec::new())),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => Ok(None),
+            Err(e) if forbidden(&e) => {
+                let versioned = object.version_id.is_some();
+                self.absent_or_refused("load footer", &object.bucket, &object.key, versioned).await.map(|()| None)
+            }
             Err(e) => Err(io_error("load footer", target, e)),
         }
     }
@@ -188,6 +242,7 @@ impl Lake for S3Lake {
                 Ok(Some(Document { bytes: bytes.to_vec(), etag }))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => Ok(None),
+            Err(e) if forbidden(&e) => self.absent_or_refused("load document", bucket, key, false).await.map(|()| None),
             Err(e) => Err(io_error("load document", format!("s3://{bucket}/{key}"), e)),
         }
     }

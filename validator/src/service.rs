@@ -44,6 +44,24 @@ pub struct Options {
     pub min_alert_severity: Severity,
     /// Objects above this size are not read: a `too_large` finding instead.
     pub max_object_bytes: u64,
+    /// Offending rows an alert may quote, over all its findings (0: summaries only; the report
+    /// keeps every sample).
+    pub alert_sample_rows: usize,
+}
+
+impl Options {
+    /// The defaults for `buckets`: reports under `lakewatch/reports/`, state under
+    /// `lakewatch/state/`, alerts from `error`, objects up to 512 MiB, no sample rows in alerts.
+    pub fn new(buckets: Vec<String>) -> Self {
+        Options {
+            buckets,
+            report_prefix: "lakewatch/reports/".into(),
+            state_prefix: "lakewatch/state/".into(),
+            min_alert_severity: Severity::Error,
+            max_object_bytes: 512 * 1024 * 1024,
+            alert_sample_rows: 0,
+        }
+    }
 }
 
 /// Universe files by (bucket, key), with when they were read.
@@ -511,7 +529,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
 
         let alerted = !alerting.is_empty() && news;
         if alerted {
-            let message = alert::alert(&about, &report, &alerting, threshold);
+            let message = alert::alert(&about, &report, &alerting, threshold, self.options.alert_sample_rows);
             self.alerts.publish_alert(&message).await?;
             let severity = alerting.iter().map(|a| a.severity).max().unwrap_or(threshold);
             let _ = inv.record(&m::ALERTS_PUBLISHED, &[("dataset", dataset), ("severity", severity.as_str())], 1.0);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use lakewatch_core::{Contracts, Severity};
+use lakewatch_core::Contracts;
 use lakewatch_synth::{LakeSpec, build, to_parquet};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
 use lakewatch_validator::event::ObjectRef;
@@ -158,13 +158,7 @@ async fn persistent_s3_and_sns_failures_fail_the_delivery_and_the_retry_still_al
     lake.put(&key, to_parquet(frame).unwrap());
 
     let topic = MemoryTopic::default();
-    let options = Options {
-        buckets: vec!["lake".into()],
-        report_prefix: "lakewatch/reports/".into(),
-        state_prefix: "lakewatch/state/".into(),
-        min_alert_severity: Severity::Error,
-        max_object_bytes: 64 << 20,
-    };
+    let options = Options { max_object_bytes: 64 << 20, ..Options::new(vec!["lake".into()]) };
     let validator = Validator::new(lake.clone(), topic.clone(), Contracts::embedded(), options);
     let out = Arc::new(Mutex::new(Vec::<u8>::new()));
     let mut telemetry = Telemetry::new(Settings::local("validator"), out, Arc::new(move || as_of)).unwrap();

@@ -133,13 +133,7 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
     let fixed_bytes = bytes_of(&mut clean, defect_key);
     let broken_bytes = fixed_bytes[..fixed_bytes.len() / 2].to_vec();
 
-    let options = Options {
-        buckets: vec![bucket.into()],
-        report_prefix: "lakewatch/reports/".into(),
-        state_prefix: "lakewatch/state/".into(),
-        min_alert_severity: lakewatch_core::Severity::Error,
-        max_object_bytes: 64 << 20,
-    };
+    let options = Options { max_object_bytes: 64 << 20, ..Options::new(vec![bucket.into()]) };
     let validator =
         Validator::new(S3Lake::new(w.s3.clone()), SnsAlerts::new(w.sns.clone(), topic.clone()), contracts, options);
     let out: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
@@ -284,13 +278,7 @@ async fn every_delivery_channel_older_versions_oversize_objects_and_encoded_keys
     }
     drain(&w.sqs, &events_url).await;
 
-    let options = |max_object_bytes: u64| Options {
-        buckets: vec![bucket.into()],
-        report_prefix: "lakewatch/reports/".into(),
-        state_prefix: "lakewatch/state/".into(),
-        min_alert_severity: lakewatch_core::Severity::Error,
-        max_object_bytes,
-    };
+    let options = |max_object_bytes: u64| Options { max_object_bytes, ..Options::new(vec![bucket.into()]) };
     let validator = |max: u64| {
         Validator::new(
             S3Lake::new(w.s3.clone()),

@@ -64,13 +64,7 @@ async fn missing_partitions_alert_once_and_resolve_when_they_land() {
         }
     }
 
-    let options = Options {
-        buckets: vec!["lake".into()],
-        report_prefix: "lakewatch/reports/".into(),
-        state_prefix: "lakewatch/state/".into(),
-        min_alert_severity: lakewatch_core::Severity::Error,
-        max_object_bytes: 64 << 20,
-    };
+    let options = Options { max_object_bytes: 64 << 20, ..Options::new(vec!["lake".into()]) };
     let validator = Validator::new(
         S3Lake::new(s3.clone()),
         SnsAlerts::new(sns.clone(), topic.clone()),

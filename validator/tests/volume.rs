@@ -36,13 +36,7 @@ async fn half_empty_sessions_are_flagged_early_closes_are_not_and_backfills_stay
     };
     put("reference/stock_universe.json", json!({ "symbols": universe }).to_string().into_bytes()).await;
 
-    let options = Options {
-        buckets: vec!["lake".into()],
-        report_prefix: "lakewatch/reports/".into(),
-        state_prefix: "lakewatch/state/".into(),
-        min_alert_severity: lakewatch_core::Severity::Error,
-        max_object_bytes: 64 << 20,
-    };
+    let options = Options { max_object_bytes: 64 << 20, ..Options::new(vec!["lake".into()]) };
     let validator =
         Validator::new(S3Lake::new(s3.clone()), SnsAlerts::new(sns.clone(), topic), Contracts::embedded(), options);
     let out: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));

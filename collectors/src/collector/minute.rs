@@ -1,10 +1,11 @@
 //! Minute bars: one object per session with the whole universe
 //! (`data/ticks/minute/date={date}/bars.parquet`). Each batch is staged as a part under the
-//! checkpoint prefix; once every symbol is in (or has failed), the parts are merged into the
-//! session's object in one write and deleted. A later run that collects symbols which failed
+//! staging prefix (`lakewatch/staging/minute/{date}/part-NNNNN.parquet`); once every symbol is in
+//! (or has failed), the parts are merged into the session's object in one write. The run then
+//! records them as assembled and deletes them. A later run that collects symbols which failed
 //! merges them into the object the same way.
 
-use super::{Target, Written};
+use super::{Staged, Target, Written};
 use crate::partition::{Row, concat, decode, encode};
 use crate::run::RunError;
 use crate::source::Fetched;
@@ -13,7 +14,7 @@ use crate::year_file::merge_into;
 
 pub(super) async fn write(
     to: &Target<'_, impl PartitionStore>,
-    parts: &mut Vec<String>,
+    staged: &mut Staged,
     fetched: Vec<(String, Fetched)>,
 ) -> Result<Written, RunError> {
     let mut written = Written::default();
@@ -33,7 +34,10 @@ pub(super) async fn write(
         return Ok(written);
     }
     let plan = to.plan;
-    let key = format!("{}minute/{}/part-{:05}.parquet", plan.checkpoints, plan.session.date, parts.len());
+    // Numbered past every part this session has staged, so a new part never takes the name of
+    // one that is assembled and waiting to be deleted.
+    let n = staged.count.max(staged.parts.len() + staged.assembled.len());
+    let key = format!("{}minute/{}/part-{n:05}.parquet", plan.staging, plan.session.date);
     let bytes = encode(&rows)?;
     written.bytes = bytes.len() as u64;
     written.objects = 1;
@@ -42,14 +46,12 @@ pub(super) async fn write(
     if to.store.save_partition(&key, bytes, existing.as_ref().map(|s| s.etag.as_str()), to.metadata).await?.is_none() {
         return Err(RunError::Concurrent(key));
     }
-    parts.push(key);
+    staged.parts.push(key);
+    staged.count = n + 1;
     Ok(written)
 }
 
-pub(super) async fn assemble(
-    to: &Target<'_, impl PartitionStore>,
-    parts: &mut Vec<String>,
-) -> Result<Written, RunError> {
+pub(super) async fn assemble(to: &Target<'_, impl PartitionStore>, parts: &[String]) -> Result<Written, RunError> {
     let mut written = Written::default();
     if parts.is_empty() {
         return Ok(written);
@@ -59,7 +61,7 @@ pub(super) async fn assemble(
         let part = to.store.load_partition(key).await?.ok_or_else(|| StoreError {
             operation: "load part",
             key: key.clone(),
-            reason: "the staged part is gone; delete the checkpoint to collect the session again".into(),
+            reason: "the staged part is gone (expired by the lake's lifecycle rule, or deleted by hand); delete the checkpoint to collect the session again".into(),
         })?;
         staged.push((key.clone(), part.bytes));
     }
@@ -86,9 +88,6 @@ pub(super) async fn assemble(
     if bytes > 0 {
         written.objects = 1;
         written.bytes = bytes as u64;
-    }
-    for part in std::mem::take(parts) {
-        to.store.discard(&part).await?;
     }
     Ok(written)
 }

@@ -2,8 +2,9 @@
 //! the batches, keeps the checkpoint and the deadline; a collector only writes.
 //!
 //! - `daily`: each symbol's bar merged into its year file;
-//! - `minute`: each batch staged as a part, the parts assembled into the session's one object
-//!   when every symbol is in, so the validator only ever sees whole sessions;
+//! - `minute`: each batch staged as a part (under the staging prefix), the parts assembled into
+//!   the session's one object when every symbol is in, so the validator only ever sees whole
+//!   sessions;
 //! - `fundamentals`: each symbol's object replaced when its rows changed.
 //!
 //! Adding one: a file here, a variant below and its arms.
@@ -13,6 +14,7 @@ mod fundamentals;
 mod minute;
 
 use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
 
 use crate::run::{Plan, RunError};
 use crate::source::Fetched;
@@ -67,33 +69,47 @@ impl Collector {
 }
 
 impl Collector {
-    /// Writes what one batch fetched (the symbols that failed to fetch are not here). `parts`
-    /// are the minute parts staged so far.
+    /// Writes what one batch fetched (the symbols that failed to fetch are not here). `staged`
+    /// holds the minute parts staged so far.
     pub(crate) async fn write(
         self,
         to: &Target<'_, impl PartitionStore>,
-        parts: &mut Vec<String>,
+        staged: &mut Staged,
         fetched: Vec<(String, Fetched)>,
     ) -> Result<Written, RunError> {
         match self {
             Collector::Daily => Ok(daily::write(to, fetched).await),
-            Collector::Minute => minute::write(to, parts, fetched).await,
+            Collector::Minute => minute::write(to, staged, fetched).await,
             Collector::Fundamentals => Ok(fundamentals::write(to, fetched).await),
         }
     }
 
     /// Runs once every symbol has been fetched (or has failed): the minute parts become the
-    /// session's object.
+    /// session's object. The parts stay where they are; the run records them as assembled in
+    /// the checkpoint before it deletes them, so a delete that fails never loses track of one.
     pub(crate) async fn finish(
         self,
         to: &Target<'_, impl PartitionStore>,
-        parts: &mut Vec<String>,
+        parts: &[String],
     ) -> Result<Written, RunError> {
         match self {
             Collector::Minute => minute::assemble(to, parts).await,
             Collector::Daily | Collector::Fundamentals => Ok(Written::default()),
         }
     }
+}
+
+/// The minute collector's staged parts, as the checkpoint keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Staged {
+    /// Parts staged and not yet in the session's object.
+    pub(crate) parts: Vec<String>,
+    /// Parts already in the session's object, left to delete (absent ones are fine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) assembled: Vec<String>,
+    /// Parts staged for this session so far: each part gets a name of its own.
+    #[serde(default)]
+    pub(crate) count: usize,
 }
 
 /// Where a collector writes: the lake, the run's plan, and the metadata every object carries

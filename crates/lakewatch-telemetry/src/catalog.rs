@@ -407,6 +407,12 @@ pub const EVENTS: &[EventSpec] = &[
         description: "one symbol failed; the batch goes on",
     },
     EventSpec {
+        name: "staged_part_left",
+        level: "WARN",
+        fields: &[("collector", "string"), ("key", "string"), ("error", "string")],
+        description: "a staged part already in the session object could not be deleted; the next run retries and the lake's lifecycle rule expires it",
+    },
+    EventSpec {
         name: "collection_finished",
         level: "INFO",
         fields: &[

@@ -87,7 +87,7 @@ fn relay(stream: TcpStream, moto: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-fn to_json(v: Cbor) -> Json {
+pub(crate) fn to_json(v: Cbor) -> Json {
     match v {
         Cbor::Null => Json::Null,
         Cbor::Bool(b) => Json::Bool(b),
@@ -112,7 +112,7 @@ fn error_shape(code: &str) -> String {
 }
 
 /// JSON to CBOR; numbers under a `...Timestamp` key become epoch seconds (CBOR tag 1).
-fn to_cbor(key: Option<&str>, v: Json) -> Cbor {
+pub(crate) fn to_cbor(key: Option<&str>, v: Json) -> Cbor {
     match v {
         Json::Null => Cbor::Null,
         Json::Bool(b) => Cbor::Bool(b),

@@ -90,3 +90,68 @@ pub fn give(mut stream: TcpStream, id: usize, event: &str, budget_ms: u64) -> st
         event.len()
     )
 }
+
+/// A Lambda binary running against its own Runtime API, invoked one event at a time.
+#[derive(Debug)]
+pub struct Function {
+    child: std::process::Child,
+    calls: std::sync::mpsc::Receiver<Call>,
+    invoked: usize,
+}
+
+impl Function {
+    /// Starts `binary` with exactly `env` (and the Runtime API's own variables).
+    ///
+    /// # Panics
+    /// When the binary does not start.
+    pub fn start(binary: &str, name: &str, env: &[(String, String)]) -> Function {
+        let (tx, calls) = std::sync::mpsc::channel();
+        let api = runtime_api(tx).expect("a port for the Runtime API");
+        let child = std::process::Command::new(binary)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{api}"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("OTEL_TRACES_EXPORTER", "none")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
+        Function { child, calls, invoked: 0 }
+    }
+
+    /// Invokes the function with `event` and `budget_ms` to its deadline: its response, or the
+    /// error it reported.
+    ///
+    /// # Panics
+    /// When the binary asks for no event, or answers nothing, within 120 s.
+    pub fn invoke(&mut self, event: &str, budget_ms: u64) -> Result<serde_json::Value, String> {
+        let wait = std::time::Duration::from_secs(120);
+        let Ok(Call::Next(_, stream)) = self.calls.recv_timeout(wait) else {
+            panic!("the function asked for no event")
+        };
+        self.invoked += 1;
+        give(stream, self.invoked, event, budget_ms).expect("handing the event over");
+        let Ok(Call::Response(_, body)) = self.calls.recv_timeout(wait) else {
+            panic!("the function answered nothing")
+        };
+        let (path, body) = body.split_once(' ').unwrap_or((&body, ""));
+        if path.ends_with("/response") {
+            Ok(serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string())))
+        } else {
+            Err(body.to_string())
+        }
+    }
+
+    /// Stops the function; returns what it wrote to stdout.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let mut out = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        let _ = self.child.wait();
+        out
+    }
+}

@@ -1,10 +1,11 @@
 //! Test support shared by the Lambdas' tests (a dev-dependency only): the moto AWS emulator
 //! (PyPI `moto[server]`, installed by `.ci/run`) started on a free port of 127.0.0.1, and an AWS
 //! configuration that talks to it; and a scripted HTTP server for the market-data sources
-//! (`http`); a CBOR-to-JSON bridge that lets the CloudWatch SDK talk to moto (`cbor`); a minimal Lambda Runtime API to run a Lambda binary as Lambda would (`lambda`); an OTLP receiver for the trace tests (`otlp`).
+//! (`http`); a CBOR-to-JSON bridge that lets the CloudWatch SDK talk to moto (`cbor`); a minimal Lambda Runtime API to run a Lambda binary as Lambda would (`lambda`); an OTLP receiver for the trace tests (`otlp`); and the IAM harness (`iam`): the SAM template deployed into moto with IAM enforced as a real account enforces it.
 
 pub mod cbor;
 pub mod http;
+pub mod iam;
 pub mod lambda;
 pub mod otlp;
 
