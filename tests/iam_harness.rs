@@ -63,6 +63,18 @@ async fn the_emulated_account_answers_reads_writes_and_listings_as_s3_does() {
     let minute = s3_as("MinuteCollectorRole").await;
     assert_eq!(status(&get(&minute, "lakewatch/checkpoints/minute/2025-11-26.json").await), 404);
     assert_eq!(status(&get(&minute, "data/ticks/daily/MSFT/2025/ticks.parquet").await), 403);
+    // S3's rule itself, on principals that may read a prefix but not list it; the objects are
+    // under the stack's key, so a read needs kms:Decrypt too.
+    let mut stack = stack;
+    let no_key = r#"{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:${AWS::Partition}:s3:::lake/reference/*"}]}"#;
+    let no_key = lakewatch_testkit::s3_client(&stack.user("reader-without-key", no_key).aws(stack.endpoint()).await);
+    assert_eq!(status(&get(&no_key, "reference/stock_universe.json").await), 403, "no kms:Decrypt");
+    let reader = r#"{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:${AWS::Partition}:s3:::lake/reference/*"},
+                                   {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}"#;
+    let reader = lakewatch_testkit::s3_client(&stack.user("reader", reader).aws(stack.endpoint()).await);
+    assert_eq!(status(&get(&reader, "reference/stock_universe.json").await), 200);
+    assert_eq!(status(&get(&reader, "reference/missing.json").await), 403, "moto alone answers 404 here");
+
     // An access key the account does not know is refused by moto itself: its IAM is on.
     let stranger = aws_credential_types::Credentials::new("AKIAUNKNOWN0000000000", "x", None, None, "test");
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())

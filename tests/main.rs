@@ -1,8 +1,10 @@
 //! One test binary for the workspace-level tests (ripgrep's pattern): golden scenarios,
-//! the same data in three formats, and the demo's ground truth over many seeds. (The engine's
-//! spans are tested in `traces.rs`, a binary of its own.)
+//! the same data in three formats, the demo's ground truth over many seeds, the IAM harness,
+//! and the deployment template's policies. (The engine's spans are tested in `traces.rs`, a
+//! binary of its own.)
 
 mod demo_truth;
 mod formats;
 mod iam_harness;
 mod scenarios;
+mod template_security;

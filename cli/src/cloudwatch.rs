@@ -1,6 +1,7 @@
 //! `lakewatch ops deploy`'s adapter: the `Monitoring` the deploy needs, on the CloudWatch and
 //! CloudWatch Logs SDKs.
 
+use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension as CwDimension, Statistic};
 use lakewatch_ops::alarm::{Alarm, CompositeAlarm, Dimension, MetricAlarm};
 use lakewatch_ops::deploy::{DeployError, Monitoring, SavedQuery};
@@ -11,8 +12,16 @@ pub(crate) struct CloudWatch {
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
 }
 
-fn failed(operation: &'static str, target: &str, e: impl std::error::Error) -> DeployError {
-    let reason = aws_sdk_cloudwatch::error::DisplayErrorContext(e).to_string();
+/// A failed call: the service's code and message when it sent them (an access denied names
+/// the action and the resource), else the SDK's whole account.
+fn failed<E>(operation: &'static str, target: &str, e: E) -> DeployError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    let reason = match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => aws_sdk_cloudwatch::error::DisplayErrorContext(e).to_string(),
+    };
     DeployError { operation, target: target.to_string(), reason }
 }
 

@@ -521,3 +521,39 @@ fn committed_dashboards_alarms_and_queries_are_what_render_writes() {
     );
     assert!(!dir.path().join("alarms/lakewatch-old.json").exists());
 }
+
+/// `lakewatch ops deploy` as an operator holding exactly `docs/operator-policy.json`, with IAM
+/// enforced (`lakewatch_testkit::iam`): every dashboard, alarm and saved query is written, a
+/// second run writes nothing, and a prefix outside the policy is refused in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_deploy_completes_under_the_documented_operator_policy() {
+    let mut stack = lakewatch_testkit::iam::Stack::lakewatch().await;
+    let policy = include_str!("../../docs/operator-policy.json");
+    let operator = stack.user("lakewatch-operator", policy);
+    let topic = stack.reference("AlertTopic").to_string();
+    let deploy = |extra: &[&str]| {
+        let mut args = vec!["ops", "deploy", "--topic-arn", &topic, "--endpoint-url", stack.endpoint()];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_lakewatch"))
+            .args(&args)
+            .env_clear()
+            .envs(operator.env(stack.endpoint()).into_iter().filter(|(k, _)| k != "AWS_ENDPOINT_URL"))
+            .output()
+            .unwrap()
+    };
+    let first = deploy(&[]);
+    assert_eq!(first.status.code(), Some(0), "{}{}", stdout(&first), stderr(&first));
+    let assets = 4 + 15 + 4 + 9;
+    assert!(stdout(&first).ends_with(&format!("{assets} written, 0 unchanged\n")), "{}", stdout(&first));
+    let second = deploy(&[]);
+    assert_eq!(stdout(&second).trim(), format!("0 written, {assets} unchanged"), "{}", stderr(&second));
+    assert_eq!(stack.refusals(), Vec::<String>::new(), "the policy covers everything deploy does");
+
+    // Functions named otherwise are not the policy's: the first write is refused, and said so.
+    let other = deploy(&["--prefix", "acme", "--only", "dashboards"]);
+    assert_eq!(other.status.code(), Some(2), "{}", stdout(&other));
+    assert_eq!(
+        stderr(&other),
+        "lakewatch: get dashboard `acme-overview`: AccessDenied: User: arn:aws:iam::123456789012:user/lakewatch-operator is not authorized to perform: cloudwatch:GetDashboard on resource: arn:aws:cloudwatch::123456789012:dashboard/acme-overview because no identity-based policy allows the cloudwatch:GetDashboard action\n"
+    );
+}

@@ -13,7 +13,7 @@ use lakewatch_collectors::partition::{Row, decode};
 use lakewatch_collectors::run::{Status, collect};
 use lakewatch_collectors::secrets::SecretCache;
 use lakewatch_collectors::source::Collector;
-use lakewatch_collectors::store::{PartitionStore, S3Store};
+use lakewatch_collectors::store::{PartitionStore, S3Store, StoreError, Stored};
 use lakewatch_core::{Contract, Contracts};
 use lakewatch_testkit::http::{ok, server};
 use reqwest::Url;
@@ -246,4 +246,75 @@ async fn a_corrupt_checkpoint_or_session_object_is_named_and_left_as_it_is() {
     assert!(err.contains("data/ticks/minute/date=2025-11-26/bars.parquet"), "{err}");
     assert_eq!(std::fs::read(&object).unwrap(), b"<html>503</html>");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The lake, with deletes that fail (S3 throttling) once `ok` of them went through.
+struct FailingDeletes<'a> {
+    store: &'a S3Store,
+    ok: std::sync::atomic::AtomicUsize,
+}
+
+impl PartitionStore for FailingDeletes<'_> {
+    async fn load_partition(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        self.store.load_partition(key).await
+    }
+
+    async fn save_partition(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+        metadata: &[(&str, &str)],
+    ) -> Result<Option<String>, StoreError> {
+        self.store.save_partition(key, bytes, expected, metadata).await
+    }
+
+    async fn discard(&self, key: &str) -> Result<(), StoreError> {
+        let left = self.ok.load(std::sync::atomic::Ordering::Relaxed);
+        if left == 0 {
+            return Err(StoreError { operation: "discard", key: key.into(), reason: "503 SlowDown".into() });
+        }
+        self.ok.store(left - 1, std::sync::atomic::Ordering::Relaxed);
+        self.store.discard(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_delete_that_fails_after_assembly_never_jams_the_session() {
+    let lake = lake().await;
+    let source = served();
+    let universe = symbols(&["AAPL", "MSFT", "NVDA"]);
+    let contract = contract(Collector::Minute);
+    let plan = lakewatch_collectors::run::Plan {
+        batch_size: Some(1),
+        ..plan(Collector::Minute, "2025-11-26", &universe, &contract)
+    };
+    let key = "data/ticks/minute/date=2025-11-26/bars.parquet";
+    let checkpoint = || async {
+        let stored = lake.store.load_partition("lakewatch/checkpoints/minute/2025-11-26.json").await.unwrap().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&stored.bytes).unwrap()
+    };
+
+    // Three parts; the first delete goes through, the other two fail.
+    let flaky = FailingDeletes { store: &lake.store, ok: 1.into() };
+    let first = collect(&source, &flaky, &plan).await.unwrap();
+    assert_eq!((first.status, first.succeeded), (Status::Complete, 3), "the session is whole: {first:?}");
+    assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
+    let left = keys(&lake.s3, "lakewatch/staging/minute/2025-11-26/").await;
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(
+        checkpoint().await["assembled"],
+        serde_json::json!(left),
+        "the checkpoint says which parts are left to delete"
+    );
+    assert_eq!(checkpoint().await["parts"], serde_json::json!([]));
+
+    // One leftover is gone already (deleted by hand, or by the lifecycle rule); the next run
+    // deletes the other and writes nothing new.
+    lake.s3.delete_object().bucket("lake").key(&left[0]).send().await.unwrap();
+    let second = collect(&source, &lake.store, &plan).await.unwrap();
+    assert_eq!((second.status, second.objects_written), (Status::Complete, 0));
+    assert_eq!(keys(&lake.s3, "lakewatch/staging/minute/2025-11-26/").await, Vec::<String>::new());
+    assert_eq!(checkpoint().await.get("assembled"), None);
+    assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
 }

@@ -382,6 +382,8 @@ impl Stack {
 
 /// The same statements for moto: moto authorizes every service but S3 against the resource
 /// `*` and evaluates no condition, so it gets them without those, and the proxy checks them.
+/// moto also names CloudWatch's actions by the service's signing name (`monitoring:`), so
+/// each `cloudwatch:` action is granted under that name too.
 fn for_moto(document: &Value) -> Value {
     let statements: Vec<Value> = document["Statement"]
         .as_array()
@@ -396,6 +398,12 @@ fn for_moto(document: &Value) -> Value {
             };
             if let Some(map) = s.as_object_mut() {
                 map.remove("Condition");
+                let aliases =
+                    actions.iter().filter_map(|a| a.strip_prefix("cloudwatch:")).map(|a| format!("monitoring:{a}"));
+                let all: Vec<String> = actions.iter().cloned().chain(aliases).collect();
+                if map.contains_key("Action") {
+                    map.insert("Action".into(), json!(all));
+                }
                 if !actions.iter().all(|a| a.starts_with("s3:")) {
                     map.insert("Resource".into(), json!("*"));
                 }
