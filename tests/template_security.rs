@@ -336,3 +336,27 @@ async fn lifecycle_rules_and_the_alert_sample_follow_the_stack_parameters() {
         "no price leaves the lake by default"
     );
 }
+
+#[tokio::test]
+async fn the_delivery_timings_agree_with_each_other_and_with_the_claim_lease() {
+    let stack = Stack::lakewatch().await;
+    let (t, names) = stack.template();
+    let number = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
+    let queue = t.properties("ValidatorQueue", names).unwrap();
+    let function = t.properties("ValidatorFunction", names).unwrap();
+    let visibility = number(&queue["VisibilityTimeout"]);
+    let timeout = number(&function["Timeout"]);
+    let receives = number(&queue["RedrivePolicy"]["maxReceiveCount"]);
+    let reserved = number(&function["ReservedConcurrentExecutions"]);
+    let source = &function["Events"]["Objects"]["Properties"];
+    let maximum = number(&source["ScalingConfig"]["MaximumConcurrency"]);
+    assert!(visibility >= 6 * timeout, "visibility {visibility} s < 6 x the function's {timeout} s");
+    let lease = lakewatch_validator::claim::LEASE_SECONDS as u64;
+    assert!(timeout <= lease && lease < visibility, "claim lease {lease} s: from {timeout} s to under {visibility} s");
+    assert!(
+        maximum <= reserved,
+        "MaximumConcurrency {maximum} above the reserved {reserved}: batches would be throttled"
+    );
+    assert!(receives >= 5, "maxReceiveCount {receives}");
+    assert_eq!(number(&source["BatchSize"]), 10);
+}

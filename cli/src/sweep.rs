@@ -14,8 +14,8 @@ use lakewatch_core::sweep::{Inventory, SessionStatus, Stored, sweep};
 use lakewatch_core::{Contract, Contracts};
 use lakewatch_telemetry::console::{json, line};
 use lakewatch_validator::s3::S3Lake;
-use lakewatch_validator::service::load_universe;
 use lakewatch_validator::sweep::session_statuses;
+use lakewatch_validator::universe::load_universe;
 
 use crate::Outcome;
 use crate::lake::{Universes, contracts, key_of, walk};

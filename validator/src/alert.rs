@@ -6,17 +6,20 @@
 //! `String.Array`) and `partition` for subscription filter policies; a dedup key per
 //! (dataset, partition, check) that stays the same across versions of the partition.
 
+use std::collections::BTreeMap;
+
 use lakewatch_core::sweep::SessionStatus;
-use lakewatch_core::{CheckId, Finding, Report, Severity};
+use lakewatch_core::{CheckId, Finding, Kind, Report, Severity};
 use serde_json::{Value, json};
 
+use crate::decide::{Failing, Held};
 use crate::ports::{AttributeValue, Message};
 
 /// SNS's limit for a whole message, body and attributes.
 pub const MAX_MESSAGE: usize = 256 * 1024;
 /// SNS's limit for a subject.
 pub const MAX_SUBJECT: usize = 100;
-/// Findings carried in full in a message; the report has them all.
+/// Findings quoted in a message; the report has them all.
 const MAX_FINDINGS: usize = 50;
 /// Missing symbols named in a `missing` alert (the count is always whole).
 const MAX_MISSING: usize = 500;
@@ -43,29 +46,23 @@ pub fn dedup_key(dataset: &str, partition: &str, check: impl std::fmt::Display) 
     format!("{dataset}/{partition}/{check}")
 }
 
-/// One alerting check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alerting {
-    /// The check.
-    pub check: CheckId,
-    /// Its highest severity.
-    pub severity: Severity,
-    /// Findings at or above the threshold.
-    pub findings: u64,
-}
-
-/// The alert for an object whose findings reach the threshold. Its findings are summaries: at
-/// most `sample_rows` offending rows are quoted over all of them (prices a market-data licence
-/// may forbid mailing); the report has every sample.
+/// The alert for a version whose checks fail at `threshold`; `new` are the checks that made it
+/// necessary. The body counts findings per check and kind, and quotes findings taken in turn
+/// from every failing (check, kind), so no check crowds out another. At most `sample_rows`
+/// offending rows are quoted over all of them (prices a market-data licence may forbid
+/// mailing); the report has every sample.
+#[allow(clippy::too_many_arguments)]
 pub fn alert(
     about: &About<'_>,
     report: &Report,
-    alerting: &[Alerting],
+    failing: &BTreeMap<CheckId, Failing>,
+    new: &[CheckId],
+    held: Option<Held>,
     threshold: Severity,
     sample_rows: usize,
 ) -> Message {
-    let severity = alerting.iter().map(|a| a.severity).max().unwrap_or(threshold);
-    let checks: Vec<String> = alerting.iter().map(|a| a.check.to_string()).collect();
+    let severity = failing.values().filter_map(|f| f.severity).max().unwrap_or(threshold);
+    let checks: Vec<String> = failing.keys().map(|c| c.to_string()).collect();
     let subject = subject(&format!(
         "lakewatch {} {} {}: {}",
         severity.as_str().to_ascii_uppercase(),
@@ -73,31 +70,38 @@ pub fn alert(
         about.partition,
         checks.join(", ")
     ));
-    let alerts: Vec<Value> = alerting
+    let alerts: Vec<Value> = failing
         .iter()
-        .map(|a| {
+        .map(|(check, f)| {
             json!({
-                "check": a.check, "severity": a.severity, "findings": a.findings,
-                "dedup_key": dedup_key(about.dataset, about.partition, a.check),
+                "check": check, "severity": f.severity, "findings": f.findings(), "kinds": f.kinds,
+                "dedup_key": dedup_key(about.dataset, about.partition, check),
             })
         })
         .collect();
-    let shown: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity >= threshold && alerting.iter().any(|a| a.check == f.check))
-        .collect();
+    let mut groups: BTreeMap<(CheckId, Kind), Vec<&Finding>> = BTreeMap::new();
+    for f in report.findings.iter().filter(|f| f.severity >= threshold && failing.contains_key(&f.check)) {
+        groups.entry((f.check, f.kind)).or_default().push(f);
+    }
+    let shown: usize = groups.values().map(Vec::len).sum();
+    let mut quoted: Vec<Finding> = Vec::new();
     let mut rows_left = sample_rows;
-    let quoted: Vec<Finding> = shown
-        .iter()
-        .take(MAX_FINDINGS)
-        .map(|f| {
-            let mut f = (*f).clone();
-            f.sample.truncate(rows_left);
-            rows_left -= f.sample.len();
-            f
-        })
-        .collect();
+    for round in 0.. {
+        let before = quoted.len();
+        for group in groups.values() {
+            if let Some(f) = group.get(round)
+                && quoted.len() < MAX_FINDINGS
+            {
+                let mut f = (*f).clone();
+                f.sample.truncate(rows_left);
+                rows_left -= f.sample.len();
+                quoted.push(f);
+            }
+        }
+        if quoted.len() == before || quoted.len() >= MAX_FINDINGS {
+            break;
+        }
+    }
     let attributes = attributes("alert", severity.as_str(), about, checks.clone());
     let mut body = json!({
         "type": "alert",
@@ -108,24 +112,35 @@ pub fn alert(
         "key": about.key,
         "version": about.version,
         "checks": checks,
+        "new": new,
         "alerts": alerts,
         "rows": report.rows,
         "findings_total": report.findings.len(),
         "findings": quoted,
-        "truncated": shown.len() > MAX_FINDINGS,
+        "truncated": shown > quoted.len(),
         "report": about.report,
     });
+    if let Some(h) = held {
+        body["held_back"] = held_back(h);
+    }
     let body = fit(&mut body, &attributes, &subject);
     let dedup_id = format!("{}/{}/{}", about.dataset, about.partition, about.version);
     Message { subject, body, attributes, group: format!("{}/{}", about.dataset, about.partition), dedup_id }
 }
 
+fn held_back(h: Held) -> Value {
+    json!({ "count": h.count, "since": h.since, "note": format!(
+        "{} change(s) since {} were held back by the hourly alert bound; this message is the state now",
+        h.count, h.since.format("%Y-%m-%d %H:%M UTC")) })
+}
+
 /// The resolved message for checks that alerted on an earlier version and are clean now.
-pub fn resolved(about: &About<'_>, checks: &[String]) -> Message {
+pub fn resolved(about: &About<'_>, checks: &[CheckId], held: Option<Held>) -> Message {
+    let checks: Vec<String> = checks.iter().map(|c| c.to_string()).collect();
     let subject = subject(&format!("lakewatch RESOLVED {} {}: {}", about.dataset, about.partition, checks.join(", ")));
     let keys: Vec<String> = checks.iter().map(|c| dedup_key(about.dataset, about.partition, c)).collect();
-    let attributes = attributes("resolved", "info", about, checks.to_vec());
-    let body = json!({
+    let attributes = attributes("resolved", "info", about, checks.clone());
+    let mut body = json!({
         "type": "resolved",
         "dataset": about.dataset,
         "partition": about.partition,
@@ -135,10 +150,18 @@ pub fn resolved(about: &About<'_>, checks: &[String]) -> Message {
         "checks": checks,
         "dedup_keys": keys,
         "report": about.report,
-    })
-    .to_string();
+    });
+    if let Some(h) = held {
+        body["held_back"] = held_back(h);
+    }
     let dedup_id = format!("{}/{}/{}/resolved", about.dataset, about.partition, about.version);
-    Message { subject, body, attributes, group: format!("{}/{}", about.dataset, about.partition), dedup_id }
+    Message {
+        subject,
+        body: body.to_string(),
+        attributes,
+        group: format!("{}/{}", about.dataset, about.partition),
+        dedup_id,
+    }
 }
 
 /// The alert for a session whose partition is past its deadline and (partly) missing: one per
@@ -249,6 +272,7 @@ mod tests {
     use lakewatch_core::{Kind, Severity};
 
     use super::*;
+    use crate::decide::failing;
 
     fn about() -> About<'static> {
         About {
@@ -279,24 +303,26 @@ mod tests {
 
     #[test]
     fn a_huge_report_is_truncated_to_fit_and_names_the_full_report() {
-        let alerting = [Alerting { check: CheckId::Gaps, severity: Severity::Error, findings: 5000 }];
-        let m = alert(&about(), &report(5000, 400), &alerting, Severity::Error, 0);
+        let r = report(5000, 400);
+        let m = alert(&about(), &r, &failing(&r, Severity::Error), &[CheckId::Gaps], None, Severity::Error, 0);
         assert!(m.body.len() + attributes_size(&m.attributes) + m.subject.len() <= MAX_MESSAGE, "{}", m.body.len());
         let body: Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!(body["truncated"], true);
         assert_eq!(body["findings_total"], 5000);
         assert_eq!(body["report"], about().report);
         assert_eq!(body["alerts"][0]["dedup_key"], "minute_bars/date=2025-11-28/gaps");
+        assert_eq!(body["alerts"][0]["kinds"], json!({"missing_bars": 5000}));
     }
 
     #[test]
     fn subjects_are_ascii_and_at_most_100_characters() {
-        let checks: Vec<Alerting> = [CheckId::Schema, CheckId::Completeness, CheckId::Gaps, CheckId::Integrity]
+        let mut r = report(0, 0);
+        r.findings = [Kind::MissingColumn, Kind::BarCount, Kind::MissingBars, Kind::OhlcOrder]
             .into_iter()
-            .map(|check| Alerting { check, severity: Severity::Critical, findings: 1 })
+            .map(|kind| Finding::new(kind, Severity::Critical, "x"))
             .collect();
         let about = About { partition: "symbol=Société-Générale/year=2025", ..about() };
-        let m = alert(&about, &report(1, 5), &checks, Severity::Error, 0);
+        let m = alert(&about, &r, &failing(&r, Severity::Error), &[], None, Severity::Error, 0);
         assert!(m.subject.len() <= MAX_SUBJECT && m.subject.is_ascii(), "{}", m.subject);
         assert!(
             m.subject.starts_with("lakewatch CRITICAL minute_bars symbol=Soci?t?-G?n?rale/year=2025: schema"),
@@ -317,10 +343,10 @@ mod tests {
                 .map(|i| serde_json::Map::from_iter([("close".to_string(), json!(100.5 + f64::from(i)))]))
                 .collect();
         }
-        let alerting = [Alerting { check: CheckId::Gaps, severity: Severity::Error, findings: 3 }];
+        let f = failing(&r, Severity::Error);
         let quoted = |rows: usize| -> (usize, usize) {
             let body: Value =
-                serde_json::from_str(&alert(&about(), &r, &alerting, Severity::Error, rows).body).unwrap();
+                serde_json::from_str(&alert(&about(), &r, &f, &[], None, Severity::Error, rows).body).unwrap();
             let findings = body["findings"].as_array().unwrap();
             (
                 findings.len(),
@@ -328,8 +354,30 @@ mod tests {
             )
         };
         assert_eq!(quoted(0), (3, 0), "summaries only: no price leaves the lake by default");
-        assert!(!alert(&about(), &r, &alerting, Severity::Error, 0).body.contains("100.5"));
+        assert!(!alert(&about(), &r, &f, &[], None, Severity::Error, 0).body.contains("100.5"));
         assert_eq!(quoted(6), (3, 6), "4 from the first finding, 2 from the second");
         assert_eq!(quoted(50), (3, 12), "never more than the findings hold");
+    }
+
+    #[test]
+    fn every_failing_check_and_kind_is_counted_and_quoted_in_turn() {
+        // 111 gap findings first in check order, then one integrity and two volume findings.
+        let mut r = report(111, 5);
+        r.findings.push(Finding::new(Kind::OhlcOrder, Severity::Error, "high below low"));
+        r.findings.push(Finding::new(Kind::RowVolume, Severity::Error, "rows 50% below"));
+        r.findings.push(Finding::new(Kind::SymbolVolume, Severity::Error, "symbols 40% below"));
+        let held = Held { count: 3, since: "2025-11-28T20:10:00Z".parse().unwrap() };
+        let m = alert(&about(), &r, &failing(&r, Severity::Error), &[CheckId::Volume], Some(held), Severity::Error, 0);
+        let body: Value = serde_json::from_str(&m.body).unwrap();
+        let kinds: Vec<&str> =
+            body["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds.len(), MAX_FINDINGS);
+        assert_eq!(&kinds[..4], ["missing_bars", "ohlc_order", "row_volume", "symbol_volume"], "one of each first");
+        assert_eq!(body["alerts"][0]["kinds"], json!({"missing_bars": 111}));
+        assert_eq!(body["alerts"][2]["kinds"], json!({"row_volume": 1, "symbol_volume": 1}));
+        assert_eq!(body["new"], json!(["volume"]));
+        assert_eq!(body["truncated"], true);
+        assert_eq!(body["held_back"]["count"], 3);
+        assert!(m.subject.ends_with("gaps, integrity, volume"), "{}", m.subject);
     }
 }

@@ -9,6 +9,12 @@
 //!   `PermanentFailure`.
 //!
 //! An object that cannot be read is a finding and an alert, and its delivery succeeds.
+//!
+//! No object is started that would not finish before the deadline, judged by the slowest object
+//! of the invocation so far: the rest are delivered again (SQS `batchItemFailures`, Batch
+//! Operations `TemporaryFailure`, or a failed invocation for the all-or-nothing shapes).
+
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use chrono::{DateTime, Utc};
@@ -32,6 +38,57 @@ pub enum HandlerError {
     /// A retryable failure of S3 or SNS.
     #[error(transparent)]
     Io(#[from] crate::ports::IoError),
+    /// Objects left unstarted for the deadline (events handled all or nothing).
+    #[error("{0} object(s) not started: the invocation's deadline was too near; the event will be delivered again")]
+    Deadline(usize),
+}
+
+/// The time an invocation has for objects: until the deadline less the telemetry flush margin.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    started: Instant,
+    total: Option<Duration>,
+    slowest: Duration,
+}
+
+impl Budget {
+    fn new(as_of: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> Self {
+        let margin = lakewatch_telemetry::runtime::FLUSH_MARGIN;
+        let total = deadline.map(|d| (d - as_of).to_std().unwrap_or_default().saturating_sub(margin));
+        Budget { started: Instant::now(), total, slowest: Duration::ZERO }
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.total.map(|t| t.saturating_sub(self.started.elapsed()))
+    }
+
+    /// Whether another object can start: one as slow as the slowest so far would still finish.
+    fn allows_another(&self) -> bool {
+        self.remaining().is_none_or(|r| r > self.slowest)
+    }
+
+    fn took(&mut self, d: Duration) {
+        self.slowest = self.slowest.max(d);
+    }
+}
+
+#[derive(Serialize)]
+struct ObjectsDeferred {
+    count: usize,
+    remaining_ms: u128,
+    slowest_ms: u128,
+}
+impl LogEvent for ObjectsDeferred {
+    const NAME: &'static str = "objects_deferred";
+    const LEVEL: Level = Level::WARN;
+    const MESSAGE: &'static str = "Objects not started before the deadline; they will be delivered again";
+}
+
+fn deferred(budget: &Budget, count: usize) {
+    if count > 0 {
+        let remaining_ms = budget.remaining().unwrap_or_default().as_millis();
+        emit(&ObjectsDeferred { count, remaining_ms, slowest_ms: budget.slowest.as_millis() });
+    }
 }
 
 #[derive(Serialize)]
@@ -58,16 +115,21 @@ impl LogEvent for EventUnreadable<'_> {
     const MESSAGE: &'static str = "Message is not an object-created event";
 }
 
-/// Handles one invocation's payload as of `as_of`.
+/// Handles one invocation's payload as of `as_of`, starting no object that would not finish
+/// before `deadline`.
 pub async fn handle<L: Lake + Sync, A: Alerts + Sync>(
     validator: &Validator<L, A>,
     payload: &Value,
     inv: &mut Invocation,
     as_of: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
 ) -> Result<Value, HandlerError> {
     let _ = inv.record(&m::HEARTBEAT, &[], 1.0);
-    let run = async |object: &ObjectRef, inv: &mut Invocation| {
+    let mut budget = Budget::new(as_of, deadline);
+    let run = async |object: &ObjectRef, inv: &mut Invocation, budget: &mut Budget| {
+        let started = Instant::now();
         let result = validator.process(object, inv, as_of).await;
+        budget.took(started.elapsed());
         if let Err(e) = &result {
             let retryable = matches!(e, ProcessError::Retry(_));
             emit(&ObjectFailed { bucket: &object.bucket, key: &object.key, error: e.to_string(), retryable });
@@ -77,8 +139,12 @@ pub async fn handle<L: Lake + Sync, A: Alerts + Sync>(
     match parse(payload)? {
         Incoming::Objects(objects) => {
             let (mut validated, mut skipped, mut failed) = (0, 0, 0);
-            for object in &objects {
-                match run(object, inv).await {
+            for (i, object) in objects.iter().enumerate() {
+                if !budget.allows_another() {
+                    deferred(&budget, objects.len() - i);
+                    return Err(HandlerError::Deadline(objects.len() - i));
+                }
+                match run(object, inv, &mut budget).await {
                     Ok(Outcome::Validated { .. }) => validated += 1,
                     Ok(Outcome::Skipped(_)) => skipped += 1,
                     Err(ProcessError::Retry(e)) => return Err(e.into()),
@@ -89,16 +155,25 @@ pub async fn handle<L: Lake + Sync, A: Alerts + Sync>(
         }
         Incoming::Sqs(messages) => {
             let mut response = SqsBatchResponse::default();
-            for (id, objects) in messages {
+            let total = messages.len();
+            let mut unstarted = 0;
+            for (i, (id, objects)) in messages.into_iter().enumerate() {
                 let failed = match objects {
                     Err(e) => {
                         emit(&EventUnreadable { message_id: &id, error: e.to_string() });
                         true
                     }
+                    Ok(_) if unstarted > 0 || !budget.allows_another() => {
+                        if unstarted == 0 {
+                            unstarted = total - i;
+                            deferred(&budget, unstarted);
+                        }
+                        true
+                    }
                     Ok(objects) => {
                         let mut failed = false;
                         for object in &objects {
-                            failed |= matches!(run(object, inv).await, Err(ProcessError::Retry(_)));
+                            failed |= matches!(run(object, inv, &mut budget).await, Err(ProcessError::Retry(_)));
                         }
                         failed
                     }
@@ -117,10 +192,19 @@ pub async fn handle<L: Lake + Sync, A: Alerts + Sync>(
         }
         Incoming::Batch { schema, invocation_id, tasks } => {
             let mut results = Vec::new();
-            for (task_id, object) in tasks {
+            let total = tasks.len();
+            let mut unstarted = 0;
+            for (i, (task_id, object)) in tasks.into_iter().enumerate() {
                 let (code, text) = match object {
                     Err(e) => ("PermanentFailure", e.to_string()),
-                    Ok(object) => match run(&object, inv).await {
+                    Ok(_) if unstarted > 0 || !budget.allows_another() => {
+                        if unstarted == 0 {
+                            unstarted = total - i;
+                            deferred(&budget, unstarted);
+                        }
+                        ("TemporaryFailure", "not started: the invocation's deadline was too near".to_string())
+                    }
+                    Ok(object) => match run(&object, inv, &mut budget).await {
                         Ok(Outcome::Validated { max_severity, alerted, .. }) => (
                             "Succeeded",
                             format!(

@@ -10,12 +10,20 @@
 //! flushed).
 
 pub mod alert;
+pub mod claim;
 pub mod config;
+pub mod decide;
+pub mod document;
 pub mod event;
+pub mod fetch;
 pub mod handler;
+pub mod keys;
+pub mod lifecycle;
+pub mod memory;
 pub mod ports;
 pub mod s3;
 pub mod service;
 pub mod sns;
 pub mod sweep;
+pub mod universe;
 mod volume;

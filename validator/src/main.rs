@@ -66,8 +66,9 @@ async fn run() -> Result<()> {
                 correlation_id: None,
             };
             let now = clock();
+            let info_deadline = info.deadline;
             invoke(&telemetry, info, now, async |inv: &mut Invocation| {
-                handle(&validator, &event.payload, inv, now).await
+                handle(&validator, &event.payload, inv, now, info_deadline).await
             })
             .await
             .map_err(lambda_runtime::Error::from)

@@ -3,6 +3,9 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
 use crate::event::ObjectRef;
 
 /// A failure of the lake or of the alert topic. `retryable` ones (throttling, 5xx, timeouts,
@@ -31,6 +34,8 @@ pub struct Loaded {
     pub version_id: Option<String>,
     /// The W3C `traceparent` its writer left in the object's metadata (the collectors do).
     pub writer: Option<String>,
+    /// When this version was written (`LastModified`).
+    pub modified: Option<DateTime<Utc>>,
 }
 
 /// What S3 says of an object without reading it.
@@ -42,6 +47,8 @@ pub struct Head {
     pub etag: Option<String>,
     /// Version id, when versioned.
     pub version_id: Option<String>,
+    /// When this version was written (`LastModified`).
+    pub modified: Option<DateTime<Utc>>,
 }
 
 /// An object found by a listing.
@@ -77,6 +84,17 @@ pub struct Document {
     pub etag: String,
 }
 
+/// A document read again only if it changed (`If-None-Match` on the ETag held).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revalidated {
+    /// Still the one held.
+    Unchanged,
+    /// A different document is there now.
+    Changed(Document),
+    /// Nothing is at the key.
+    Missing,
+}
+
 /// The precondition of a document write (S3 conditional writes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When<'a> {
@@ -101,6 +119,14 @@ pub trait Lake {
     fn list_objects(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<Listed>, IoError>> + Send;
     /// Reads a small document, if it exists.
     fn load_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Document>, IoError>> + Send;
+    /// Reads a document only if its ETag is no longer `etag` (a conditional GET: S3 answers 304
+    /// when it is unchanged).
+    fn revalidate_document(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> impl Future<Output = Result<Revalidated, IoError>> + Send;
     /// Writes a document if `when` holds; false when another writer got there first.
     fn save_document(
         &self,
@@ -115,8 +141,8 @@ pub trait Lake {
     fn remove_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<(), IoError>> + Send;
 }
 
-/// An alert or resolved message, ready to publish.
-#[derive(Debug, Clone, PartialEq)]
+/// An alert or resolved message, ready to publish (and to keep in an outbox until it is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// At most 100 characters.
     pub subject: String,
@@ -131,7 +157,7 @@ pub struct Message {
 }
 
 /// An SNS message attribute value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttributeValue {
     /// `String`.
     One(String),

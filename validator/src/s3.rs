@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use lakewatch_s3::{Refusal, status};
 
 use crate::event::ObjectRef;
-use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, When};
+use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, Revalidated, When};
 
 /// [`Lake`] on an S3 client (built once at cold start).
 #[derive(Debug, Clone)]
@@ -83,6 +83,10 @@ fn unquote(etag: Option<&str>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_string())
 }
 
+fn instant(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
 impl S3Lake {
     /// Every `*.toml` contract under `s3://bucket/prefix` (cold start).
     pub async fn load_contracts(
@@ -135,6 +139,7 @@ impl Lake for S3Lake {
                 size: out.content_length().unwrap_or(0).max(0) as u64,
                 etag: unquote(out.e_tag()),
                 version_id: out.version_id().map(str::to_string),
+                modified: instant(out.last_modified()),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) || status(&e) == Some(404) => Ok(None),
             Err(e) if forbidden(&e) => {
@@ -174,13 +179,14 @@ impl Lake for S3Lake {
         let etag = unquote(out.e_tag());
         let version_id = out.version_id().map(str::to_string);
         let writer = out.metadata().and_then(|m| m.get("traceparent")).cloned();
+        let modified = instant(out.last_modified());
         let bytes = out.body.collect().await.map_err(|e| IoError {
             operation: "load object",
             target,
             reason: e.to_string(),
             retryable: true,
         })?;
-        Ok(Load::Object(Loaded { bytes: bytes.to_vec(), etag, version_id, writer }))
+        Ok(Load::Object(Loaded { bytes: bytes.to_vec(), etag, version_id, writer, modified }))
     }
 
     async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {
@@ -221,8 +227,7 @@ impl Lake for S3Lake {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| io_error("list objects", format!("s3://{bucket}/{prefix}"), e))?;
             listed.extend(page.contents().iter().filter_map(|o| {
-                let modified =
-                    o.last_modified().and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+                let modified = instant(o.last_modified());
                 o.key().map(|key| Listed { key: key.to_string(), modified })
             }));
         }
@@ -244,6 +249,30 @@ impl Lake for S3Lake {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => Ok(None),
             Err(e) if forbidden(&e) => self.absent_or_refused("load document", bucket, key, false).await.map(|()| None),
             Err(e) => Err(io_error("load document", format!("s3://{bucket}/{key}"), e)),
+        }
+    }
+
+    async fn revalidate_document(&self, bucket: &str, key: &str, etag: &str) -> Result<Revalidated, IoError> {
+        let target = format!("s3://{bucket}/{key}");
+        match self.client.get_object().bucket(bucket).key(key).if_none_match(format!("\"{etag}\"")).send().await {
+            Ok(out) => {
+                let etag = unquote(out.e_tag()).unwrap_or_default();
+                let bytes = out.body.collect().await.map_err(|e| IoError {
+                    operation: "load document",
+                    target,
+                    reason: e.to_string(),
+                    retryable: true,
+                })?;
+                Ok(Revalidated::Changed(Document { bytes: bytes.to_vec(), etag }))
+            }
+            Err(e) if status(&e) == Some(304) => Ok(Revalidated::Unchanged),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => {
+                Ok(Revalidated::Missing)
+            }
+            Err(e) if forbidden(&e) => {
+                self.absent_or_refused("load document", bucket, key, false).await.map(|()| Revalidated::Missing)
+            }
+            Err(e) => Err(io_error("load document", target, e)),
         }
     }
 

@@ -1,35 +1,29 @@
-//! Validating one object version: route it to its contract, read it (footer first, never past
-//! the size limit), run the checks, write the report, alert or resolve once per version, and
-//! record metrics and log events.
-//!
-//! At-least-once delivery: a marker per (bucket, key, version or ETag), created with
-//! `If-None-Match: *`, makes a second delivery of the same version a no-op. A partition's open
-//! alerts live in a state document replaced with `If-Match`, so a later clean version resolves
-//! them and an earlier version (by S3's sequencer) is skipped.
+//! Validating one object version, in order: route it to its contract, claim the version
+//! (`claim.rs`), read it (`fetch.rs`: footer first, never past the size limit; a refused read is
+//! an `unreadable` finding), read the universe (`universe.rs`), run the checks off the async
+//! thread, write the report, apply the version to the partition's alert state and publish what
+//! that decides (`lifecycle.rs`, `decide.rs`), record the volume history, metrics and the
+//! `partition_validated` event.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use lakewatch_core::{CheckId, Contract, Contracts, Kind, Object, Partition, Report, Severity, Universe};
+use lakewatch_core::{CheckId, Contract, Contracts, Finding, Kind, Object, Partition, Report, Severity};
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
-use lakewatch_telemetry::trace::link_to_writer;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 use tracing::{Instrument, Level};
 
-use crate::alert::{self, About, Alerting};
-use crate::event::{ObjectRef, sequencer_cmp};
-use crate::ports::{Alerts, IoError, Lake, Load, When};
-
-/// How long a claimed marker protects a version that is still being validated; after that, a
-/// redelivery takes over (the first invocation died).
-const CLAIM_LEASE_SECONDS: i64 = 900;
-/// How long a universe file is trusted before it is read again.
-const UNIVERSE_TTL_SECONDS: i64 = 300;
+use crate::alert::{self, About};
+use crate::decide::{Order, Send, Version, failing};
+use crate::event::ObjectRef;
+use crate::fetch::Fetched;
+use crate::keys::derived;
+use crate::lifecycle::{self, Applied};
+use crate::ports::{Alerts, IoError, Lake};
+use crate::universe::{Expected, UniverseCache};
 
 /// What the validator is told at cold start.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,9 +58,6 @@ impl Options {
     }
 }
 
-/// Universe files by (bucket, key), with when they were read.
-type UniverseCache = HashMap<(String, String), (Universe, DateTime<Utc>)>;
-
 /// The validator: contracts, adapters, options.
 #[derive(Debug)]
 pub struct Validator<L, A> {
@@ -74,7 +65,7 @@ pub struct Validator<L, A> {
     pub(crate) alerts: A,
     pub(crate) contracts: Contracts,
     pub(crate) options: Options,
-    universes: Mutex<UniverseCache>,
+    pub(crate) universes: UniverseCache,
 }
 
 /// What became of one object.
@@ -110,33 +101,6 @@ pub enum ProcessError {
     /// Never worth another delivery.
     #[error(transparent)]
     Permanent(#[from] Permanent),
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct PartitionState {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sequencer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    version: Option<String>,
-    /// Alerting checks: check -> fingerprint of their findings.
-    #[serde(default)]
-    open: BTreeMap<String, OpenAlert>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct OpenAlert {
-    dedup_key: String,
-    fingerprint: String,
-    severity: Severity,
-    version: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Marker {
-    status: String,
-    at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    report: Option<String>,
 }
 
 /// The report as stored: which object version it is about, then the report.
@@ -197,39 +161,13 @@ impl LogEvent for ObjectSkipped<'_> {
 #[derive(Serialize)]
 struct OlderVersionSkipped<'a> {
     key: &'a str,
-    sequencer: &'a str,
-    validated_sequencer: &'a str,
+    version: &'a str,
+    newest: &'a str,
 }
 impl LogEvent for OlderVersionSkipped<'_> {
     const NAME: &'static str = "older_version_skipped";
     const LEVEL: Level = Level::INFO;
-    const MESSAGE: &'static str = "Event for an older version than the one validated; skipped";
-}
-
-#[derive(Serialize)]
-struct AlertPublished<'a> {
-    dataset: &'a str,
-    partition: &'a str,
-    checks: String,
-    severity: Severity,
-    dedup_keys: Vec<String>,
-}
-impl LogEvent for AlertPublished<'_> {
-    const NAME: &'static str = "alert_published";
-    const LEVEL: Level = Level::WARN;
-    const MESSAGE: &'static str = "Alert published";
-}
-
-#[derive(Serialize)]
-struct AlertResolved<'a> {
-    dataset: &'a str,
-    partition: &'a str,
-    checks: String,
-}
-impl LogEvent for AlertResolved<'_> {
-    const NAME: &'static str = "alert_resolved";
-    const LEVEL: Level = Level::INFO;
-    const MESSAGE: &'static str = "Resolved message published";
+    const MESSAGE: &'static str = "Version older than the newest applied; reported, alert state left as it is";
 }
 
 /// `date=2025-11-28`, `symbol=AAPL/year=2025`: the partition as a path.
@@ -238,30 +176,10 @@ pub fn partition_id(p: &Partition) -> String {
     if parts.is_empty() { "all".into() } else { parts.join("/") }
 }
 
-/// FNV-1a, 64 bits: a fingerprint that stays the same across builds.
-fn fnv(bytes: &[u8], mut h: u64) -> u64 {
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// What a check found, reduced to a fingerprint: the same problem in a new version of the
-/// partition does not alert again.
-fn fingerprint(report: &Report, check: CheckId, threshold: Severity) -> String {
-    let mut h = 0xcbf2_9ce4_8422_2325;
-    for f in report.findings.iter().filter(|f| f.check == check && f.severity >= threshold) {
-        let line = format!("{}|{:?}|{:?}|{:?}|{:?}|{}\n", f.kind, f.symbol, f.column, f.start, f.end, f.count);
-        h = fnv(line.as_bytes(), h);
-    }
-    format!("{h:016x}")
-}
-
 impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
     /// A validator over `lake` and `alerts`.
     pub fn new(lake: L, alerts: A, contracts: Contracts, options: Options) -> Self {
-        Validator { lake, alerts, contracts, options, universes: Mutex::new(HashMap::new()) }
+        Validator { lake, alerts, contracts, options, universes: UniverseCache::default() }
     }
 
     /// Validates one object version as of `as_of`, inside a `partition` span.
@@ -298,157 +216,57 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let dataset = contract.dataset.as_str();
         let pid = partition_id(&partition);
         let bucket = object.bucket.as_str();
-        let state_key = format!("{}partitions/{dataset}/{pid}.json", self.options.state_prefix);
-
-        // An older version than the one already validated: skip.
-        let (state, _) = self.partition_state(bucket, &state_key).await?;
-        if let (Some(seq), Some(done)) = (&object.sequencer, &state.sequencer)
-            && sequencer_cmp(seq, done).is_lt()
-        {
-            emit(&OlderVersionSkipped { key: &object.key, sequencer: seq, validated_sequencer: done });
-            return Ok(Outcome::Skipped(format!("older than the validated version (sequencer {seq} < {done})")));
-        }
+        let state = &self.options.state_prefix;
+        let state_key = derived(&format!("{state}partitions/{dataset}/"), &pid, ".json");
 
         // The version's identity (from the event, or from a HEAD when the event names no
-        // version) and its marker: a second delivery stops here, before reading the object.
+        // version) and its claim: a second delivery stops here, before reading the object.
         let mut object = object.clone();
+        let mut modified = None;
         if object.version_id.is_none() {
-            let Some(head) = self.lake.describe_object(&object).await? else {
-                return Err(Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into());
-            };
-            object.version_id = head.version_id;
-            object.etag = object.etag.or(head.etag);
-            object.size = object.size.or(Some(head.size));
+            match self.lake.describe_object(&object).await {
+                Ok(Some(head)) => {
+                    object.version_id = head.version_id;
+                    object.etag = object.etag.or(head.etag);
+                    object.size = object.size.or(Some(head.size));
+                    modified = head.modified;
+                }
+                Ok(None) => {
+                    return Err(Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into());
+                }
+                Err(e) if e.retryable => return Err(e.into()),
+                // A refused HEAD: the read below is refused too, and reported.
+                Err(_) => {}
+            }
         }
         let object = &object;
         let version = object.version_id.clone().or_else(|| object.etag.clone()).unwrap_or_else(|| "unversioned".into());
-        let marker_key = format!("{}markers/{bucket}/{}/{version}.json", self.options.state_prefix, object.key);
-        if let Some(reason) = self.claim(bucket, &marker_key, as_of).await? {
+        let marker_key = derived(&format!("{state}markers/{bucket}/"), &format!("{}/{version}", object.key), ".json");
+        if let Some(reason) = crate::claim::claim(&self.lake, bucket, &marker_key, &object.key, as_of).await? {
             return skip(reason);
         }
         let started = Instant::now();
-        let loaded = match self.load(object, contract).await {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                let _ = self.lake.remove_document(bucket, &marker_key).await;
-                return Err(e);
-            }
+        let work = async {
+            let fetched = crate::fetch::fetch(&self.lake, object, contract, self.options.max_object_bytes).await?;
+            let order = Order { sequencer: object.sequencer.clone(), modified: fetched.modified.or(modified) };
+            let p = lifecycle::Partition { bucket, state_key: &state_key, key: &object.key, dataset, id: &pid };
+            self.validate_and_alert(object, contract, &partition, fetched, &version, order, p, inv, as_of, started)
+                .await
         };
-
-        let result = self
-            .validate_and_alert(object, contract, &partition, loaded, &version, &pid, &state_key, inv, as_of, started)
-            .await;
-        match result {
+        match work.await {
             Ok(outcome) => {
                 let report = match &outcome {
                     Outcome::Validated { report, .. } => Some(report.clone()),
                     Outcome::Skipped(_) => None,
                 };
-                let done = serde_json::to_vec(&Marker { status: "done".into(), at: as_of, report }).unwrap_or_default();
-                // The work is done; a marker that stays `pending` only costs a redelivery a wait.
-                let _ = self.lake.save_document(bucket, &marker_key, done, When::Always).await;
+                crate::claim::done(&self.lake, bucket, &marker_key, &object.key, report, as_of).await;
                 Ok(outcome)
             }
             Err(e) => {
-                // Let the redelivery of this version start over.
-                let _ = self.lake.remove_document(bucket, &marker_key).await;
+                crate::claim::release(&self.lake, bucket, &marker_key).await;
                 Err(e)
             }
         }
-    }
-
-    /// Reads the object (Parquet: the footer first), or says why it cannot be evaluated.
-    async fn load(&self, object: &ObjectRef, contract: &Contract) -> Result<Fetched, ProcessError> {
-        let limit = self.options.max_object_bytes;
-        if let Some(size) = object.size.filter(|s| *s > limit) {
-            return Ok(Fetched::too_large(size, limit));
-        }
-        if contract.format == lakewatch_core::contract::Format::Parquet {
-            let Some(tail) = self.lake.load_tail(object, 8).await? else {
-                return Err(Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into());
-            };
-            if tail.len() < 8 || &tail[4..] != b"PAR1" {
-                return Ok(Fetched::unreadable(format!(
-                    "no Parquet footer: the last {} bytes do not end in PAR1 (truncated, or not Parquet)",
-                    tail.len()
-                )));
-            }
-            let footer = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
-            if object.size.is_some_and(|s| footer + 12 > s) {
-                return Ok(Fetched::unreadable(format!("Parquet footer of {footer} bytes is longer than the object")));
-            }
-        }
-        Ok(match self.lake.load_object(object, limit).await? {
-            Load::Object(o) => {
-                // The `partition` span links to the collector's `batch` span that wrote the object.
-                if let Some(writer) = &o.writer {
-                    link_to_writer(&tracing::Span::current(), writer);
-                }
-                Fetched { bytes: o.bytes, etag: o.etag, version_id: o.version_id, problem: None }
-            }
-            Load::TooLarge { size } => Fetched::too_large(size, limit),
-            Load::Missing => {
-                return Err(Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into());
-            }
-        })
-    }
-
-    /// Claims the version's marker. `Some(reason)` when another delivery has it.
-    async fn claim(&self, bucket: &str, key: &str, as_of: DateTime<Utc>) -> Result<Option<String>, ProcessError> {
-        let pending =
-            serde_json::to_vec(&Marker { status: "pending".into(), at: as_of, report: None }).unwrap_or_default();
-        if self.lake.save_document(bucket, key, pending.clone(), When::Absent).await? {
-            return Ok(None);
-        }
-        let Some(doc) = self.lake.load_document(bucket, key).await? else {
-            // Removed between the two calls: the other delivery failed; try once more.
-            return Ok((!self.lake.save_document(bucket, key, pending, When::Absent).await?)
-                .then(|| "another delivery of this version is being validated".into()));
-        };
-        let marker: Option<Marker> = serde_json::from_slice(&doc.bytes).ok();
-        match marker {
-            Some(m) if m.status == "done" => Ok(Some("this version was already validated (duplicate delivery)".into())),
-            Some(m) if (as_of - m.at).num_seconds() < CLAIM_LEASE_SECONDS => Err(IoError {
-                operation: "claim version",
-                target: key.to_string(),
-                reason: "another invocation is validating this version".into(),
-                retryable: true,
-            }
-            .into()),
-            // A stale or unreadable claim: the invocation that held it died.
-            _ => Ok((!self.lake.save_document(bucket, key, pending, When::Unchanged(&doc.etag)).await?)
-                .then(|| "another delivery took over this version".into())),
-        }
-    }
-
-    async fn partition_state(&self, bucket: &str, key: &str) -> Result<(PartitionState, Option<String>), IoError> {
-        Ok(match self.lake.load_document(bucket, key).await? {
-            // An unreadable state document is replaced, not trusted.
-            Some(doc) => (serde_json::from_slice(&doc.bytes).unwrap_or_default(), Some(doc.etag)),
-            None => (PartitionState::default(), None),
-        })
-    }
-
-    pub(crate) async fn universe(
-        &self,
-        bucket: &str,
-        contract: &Contract,
-        as_of: DateTime<Utc>,
-    ) -> Result<Option<Universe>, String> {
-        // Only a universe read from a file is cached; `load_universe` answers the rest.
-        let file = contract.universe.as_ref().filter(|u| u.symbols.is_none()).and_then(|u| u.file.clone());
-        let cache_key = file.map(|key| (bucket.to_string(), key));
-        if let (Some(k), Ok(cache)) = (&cache_key, self.universes.lock())
-            && let Some((u, at)) = cache.get(k)
-            && (as_of - *at).num_seconds() < UNIVERSE_TTL_SECONDS
-        {
-            return Ok(Some(u.clone()));
-        }
-        let universe = load_universe(&self.lake, bucket, contract).await?;
-        if let (Some(k), Ok(mut cache), Some(u)) = (cache_key, self.universes.lock(), &universe) {
-            cache.insert(k, (u.clone(), as_of));
-        }
-        Ok(universe)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -457,99 +275,76 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         object: &ObjectRef,
         contract: &Contract,
         partition: &Partition,
-        loaded: Fetched,
+        fetched: Fetched,
         version: &str,
-        pid: &str,
-        state_key: &str,
+        order: Order,
+        p: lifecycle::Partition<'_>,
         inv: &mut Invocation,
         as_of: DateTime<Utc>,
         started: Instant,
     ) -> Result<Outcome, ProcessError> {
-        let dataset = contract.dataset.as_str();
-        let bucket = object.bucket.as_str();
-        let universe = match self.universe(bucket, contract, as_of).await {
-            Ok(u) => u,
-            Err(e) => return Err(Permanent(format!("contract `{dataset}`: {e}")).into()),
-        };
+        let (dataset, bucket, pid) = (p.dataset, p.bucket, p.id);
+        let expected = self.universes.expected(&self.lake, bucket, contract).await?;
         let history = self.volume_history(bucket, contract, partition).await?;
-        let unevaluated = |kind: Kind, message: String| {
-            lakewatch_core::unevaluated(contract, partition, &object.key, loaded.size(), kind, message, as_of)
-        };
-        let report = match &loaded.problem {
-            Some((kind, message)) => unevaluated(*kind, message.clone()),
+        let size = fetched.size();
+        let mut report = match fetched.problem {
+            Some((kind, message)) => {
+                lakewatch_core::unevaluated(contract, partition, &object.key, size, kind, message, as_of)
+            }
             None => {
-                let input = Object { key: &object.key, bytes: &loaded.bytes };
-                let points = history.as_ref().map(|h| h.points.as_slice());
-                match lakewatch_core::validate(contract, partition, input, universe.as_ref(), points, as_of) {
-                    Ok(r) => r,
-                    Err(e) => unevaluated(Kind::Unreadable, e.to_string()),
-                }
+                let universe = expected.universe().cloned();
+                let points = history.as_ref().map(|h| h.points.clone());
+                let (c, part, key, bytes) = (contract.clone(), partition.clone(), object.key.clone(), fetched.bytes);
+                // CPU-bound: off the async thread, so the invocation's deadline can still stop it.
+                let checked = tokio::task::spawn_blocking(move || {
+                    let input = Object { key: &key, bytes: &bytes };
+                    lakewatch_core::validate(&c, &part, input, universe.as_ref(), points.as_deref(), as_of)
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("validation stopped: {e}")));
+                checked.unwrap_or_else(|e| {
+                    lakewatch_core::unevaluated(contract, partition, &object.key, size, Kind::Unreadable, e, as_of)
+                })
             }
         };
-        let unreadable = report.findings.iter().any(|f| matches!(f.kind, Kind::Unreadable | Kind::TooLarge));
-        if unreadable {
-            emit(&ObjectUnreadable { dataset, key: &object.key, error: &report.findings[0].message });
+        if let Expected::Problem(problem) = &expected {
+            report.findings.insert(0, Finding::new(Kind::Config, Severity::Error, problem.clone()));
+            *report.stats.by_severity.entry(Severity::Error).or_default() += 1;
         }
+        let unreadable = report.findings.iter().find(|f| matches!(f.kind, Kind::Unreadable | Kind::TooLarge));
+        if let Some(f) = unreadable {
+            emit(&ObjectUnreadable { dataset, key: &object.key, error: &f.message });
+        }
+        let unreadable = unreadable.is_some();
 
-        let report_key = format!("{}{dataset}/{pid}/{version}.json", self.options.report_prefix);
+        let report_key = derived(&format!("{}{dataset}/{pid}/", self.options.report_prefix), version, ".json");
         let report_uri = format!("s3://{bucket}/{report_key}");
         let stored = StoredReport {
             bucket,
-            version_id: object.version_id.as_deref().or(loaded.version_id.as_deref()),
-            etag: object.etag.as_deref().or(loaded.etag.as_deref()),
+            version_id: object.version_id.as_deref(),
+            etag: object.etag.as_deref(),
             report: &report,
         };
         let json = serde_json::to_vec_pretty(&stored).unwrap_or_default();
         self.lake.save_report(bucket, &report_key, json).await?;
 
-        // Alert and resolve against the partition's state.
+        // The partition's alert state, and what it says to send.
         let threshold = self.options.min_alert_severity;
-        let mut alerting: Vec<Alerting> = Vec::new();
-        for f in report.findings.iter().filter(|f| f.severity >= threshold) {
-            match alerting.iter_mut().find(|a| a.check == f.check) {
-                Some(a) => {
-                    a.severity = a.severity.max(f.severity);
-                    a.findings += 1;
-                }
-                None => alerting.push(Alerting { check: f.check, severity: f.severity, findings: 1 }),
-            }
-        }
+        let failing = failing(&report, threshold);
+        let seen = Version { id: version.to_string(), order, failing: failing.clone(), report: report_uri.clone() };
         let about = About { dataset, partition: pid, bucket, key: &object.key, version, report: &report_uri };
-        let (state, state_etag) = self.partition_state(bucket, state_key).await?;
-        let fingerprints: BTreeMap<String, String> =
-            alerting.iter().map(|a| (a.check.to_string(), fingerprint(&report, a.check, threshold))).collect();
-        let news = alerting.iter().any(|a| {
-            let check = a.check.to_string();
-            state.open.get(&check).is_none_or(|o| Some(&o.fingerprint) != fingerprints.get(&check))
-        });
-        let mut to_resolve: Vec<String> =
-            state.open.keys().filter(|c| !alerting.iter().any(|a| a.check.to_string() == **c)).cloned().collect();
-        // In check order, as alerts list them.
-        to_resolve.sort_by_key(|c| serde_json::from_value::<CheckId>(Value::String(c.clone())).ok());
-
-        let alerted = !alerting.is_empty() && news;
-        if alerted {
-            let message = alert::alert(&about, &report, &alerting, threshold, self.options.alert_sample_rows);
-            self.alerts.publish_alert(&message).await?;
-            let severity = alerting.iter().map(|a| a.severity).max().unwrap_or(threshold);
-            let _ = inv.record(&m::ALERTS_PUBLISHED, &[("dataset", dataset), ("severity", severity.as_str())], 1.0);
-            emit(&AlertPublished {
-                dataset,
-                partition: pid,
-                checks: alerting.iter().map(|a| a.check.to_string()).collect::<Vec<_>>().join(","),
-                severity,
-                dedup_keys: alerting.iter().map(|a| alert::dedup_key(dataset, pid, a.check)).collect(),
-            });
+        let render = |send: &Send| match send {
+            Send::Alert { new, held } => {
+                alert::alert(&about, &report, &failing, new, *held, threshold, self.options.alert_sample_rows)
+            }
+            Send::Resolve { checks, held } => alert::resolved(&about, checks, *held),
+        };
+        let applied: Applied =
+            lifecycle::apply(&self.lake, &self.alerts, p, &seen, &contract.alerts, render, inv, as_of).await?;
+        if let Some(newest) = &applied.older_than {
+            emit(&OlderVersionSkipped { key: &object.key, version, newest });
         }
-        let resolved = !to_resolve.is_empty();
-        if resolved {
-            self.alerts.publish_alert(&alert::resolved(&about, &to_resolve)).await?;
-            let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", dataset)], 1.0);
-            emit(&AlertResolved { dataset, partition: pid, checks: to_resolve.join(",") });
-        }
-        let read = (state, state_etag);
-        self.save_state(bucket, state_key, read, object, version, &alerting, &fingerprints, &to_resolve, pid, dataset)
-            .await?;
         if let Some(history) = history {
             self.record_volume(object, contract, partition, &report, history).await?;
         }
@@ -571,66 +366,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             duration_ms,
             report: &report_uri,
         });
-        Ok(Outcome::Validated { report: report_key, max_severity: report.max_severity(), alerted, resolved })
-    }
-
-    /// Applies this version's alerts to the partition's state as `read` (and its ETag), re-reading
-    /// on a conflict.
-    #[allow(clippy::too_many_arguments)]
-    async fn save_state(
-        &self,
-        bucket: &str,
-        key: &str,
-        read: (PartitionState, Option<String>),
-        object: &ObjectRef,
-        version: &str,
-        alerting: &[Alerting],
-        fingerprints: &BTreeMap<String, String>,
-        resolved: &[String],
-        pid: &str,
-        dataset: &str,
-    ) -> Result<(), IoError> {
-        let mut read = Some(read);
-        for _ in 0..5 {
-            let (mut state, etag) = match read.take() {
-                Some(first) => first,
-                None => self.partition_state(bucket, key).await?,
-            };
-            if object.sequencer.is_some()
-                && state
-                    .sequencer
-                    .as_deref()
-                    .is_none_or(|s| object.sequencer.as_deref().is_some_and(|o| sequencer_cmp(o, s).is_ge()))
-            {
-                state.sequencer = object.sequencer.clone();
-            }
-            state.version = Some(version.to_string());
-            for c in resolved {
-                state.open.remove(c);
-            }
-            for a in alerting {
-                let check = a.check.to_string();
-                state.open.insert(
-                    check.clone(),
-                    OpenAlert {
-                        dedup_key: alert::dedup_key(dataset, pid, a.check),
-                        fingerprint: fingerprints.get(&check).cloned().unwrap_or_default(),
-                        severity: a.severity,
-                        version: version.to_string(),
-                    },
-                );
-            }
-            let bytes = serde_json::to_vec(&state).unwrap_or_default();
-            let when = etag.as_deref().map_or(When::Absent, When::Unchanged);
-            if self.lake.save_document(bucket, key, bytes, when).await? {
-                return Ok(());
-            }
-        }
-        Err(IoError {
-            operation: "save partition state",
-            target: key.to_string(),
-            reason: "five conflicting writers in a row".into(),
-            retryable: true,
+        Ok(Outcome::Validated {
+            report: report_key,
+            max_severity: report.max_severity(),
+            alerted: applied.alerted > 0,
+            resolved: applied.resolved > 0,
         })
     }
 
@@ -658,46 +398,4 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             let _ = inv.record(&m::FINDINGS, &dims, n as f64);
         }
     }
-}
-
-/// An object read, or why it will be reported without being evaluated.
-#[derive(Debug)]
-struct Fetched {
-    bytes: Vec<u8>,
-    etag: Option<String>,
-    version_id: Option<String>,
-    problem: Option<(Kind, String)>,
-}
-
-impl Fetched {
-    fn too_large(size: u64, limit: u64) -> Self {
-        let message =
-            format!("object is {size} bytes, above the {limit}-byte limit (LAKEWATCH_MAX_OBJECT_BYTES); not read");
-        Fetched { bytes: Vec::new(), etag: None, version_id: None, problem: Some((Kind::TooLarge, message)) }
-    }
-
-    fn unreadable(message: String) -> Self {
-        Fetched { bytes: Vec::new(), etag: None, version_id: None, problem: Some((Kind::Unreadable, message)) }
-    }
-
-    fn size(&self) -> u64 {
-        self.bytes.len() as u64
-    }
-}
-
-/// The symbols `contract` expects in `bucket`: listed in the contract, or read from the universe
-/// file it names (in the bucket). `None` when the contract declares no universe.
-pub async fn load_universe<L: Lake + Sync>(
-    lake: &L,
-    bucket: &str,
-    contract: &Contract,
-) -> Result<Option<Universe>, String> {
-    let Some(source) = &contract.universe else { return Ok(None) };
-    if let Some(symbols) = &source.symbols {
-        return Ok(Some(Universe { symbols: symbols.iter().cloned().collect() }));
-    }
-    let Some(key) = &source.file else { return Ok(None) };
-    let doc = lake.load_document(bucket, key).await.map_err(|e| e.to_string())?;
-    let Some(doc) = doc else { return Err(format!("universe file s3://{bucket}/{key} does not exist")) };
-    Universe::from_json(&doc.bytes, &format!("s3://{bucket}/{key}")).map(Some).map_err(|e| e.to_string())
 }

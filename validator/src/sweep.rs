@@ -97,7 +97,10 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
     ) -> Result<Swept, IoError> {
         let dataset = contract.dataset.as_str();
         let target = format!("s3://{bucket}/{dataset}");
-        let universe = self.universe(bucket, contract, as_of).await.map_err(|e| sweep_error(target.clone(), e))?;
+        let universe = match self.universes.expected(&self.lake, bucket, contract).await? {
+            crate::universe::Expected::Problem(p) => return Err(sweep_error(target, p)),
+            expected => expected.universe().cloned(),
+        };
         let statuses = session_statuses(&self.lake, bucket, contract, universe.as_ref(), as_of).await?;
 
         let state_key = format!("{}sweep/{bucket}/{dataset}.json", self.options.state_prefix);

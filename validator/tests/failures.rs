@@ -1,203 +1,298 @@
-//! When S3 or SNS keep failing (throttling, 5xx, after the SDK's own retries), the delivery
-//! fails so Lambda delivers the event again, and nothing is half done: the version's marker is
-//! removed and the partition's state is not advanced, so the next delivery alerts. An in-memory
-//! lake and topic stand in for AWS here, to inject the failures.
+//! Delivery under the failures and edits the emulator does not stage: S3 throttling and refusals,
+//! an SNS outage, a universe edited between two versions, versions validated out of order, keys
+//! near S3's limit. The crate's in-memory lake and topic (`memory.rs`) stand in for AWS so the
+//! faults land exactly where each test needs them.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, NaiveDate, Utc};
 use lakewatch_core::Contracts;
-use lakewatch_synth::{LakeSpec, build, to_parquet};
+use lakewatch_synth::{LakeSpec, build, minute_partition, ticker, to_parquet};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
-use lakewatch_validator::event::ObjectRef;
 use lakewatch_validator::handler::{HandlerError, handle};
-use lakewatch_validator::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Message, When};
+use lakewatch_validator::keys::MAX_KEY;
+use lakewatch_validator::memory::{Fault, MemoryLake, MemoryTopic};
+use lakewatch_validator::ports::Message;
 use lakewatch_validator::service::{Options, Validator};
 use serde_json::{Value, json};
 
-#[derive(Default)]
-struct Store {
-    objects: BTreeMap<String, (Vec<u8>, u64)>,
-    generation: u64,
+const UNIVERSE: &str = "reference/stock_universe.json";
+
+/// A validator over an in-memory lake and topic, delivering events as Lambda would.
+struct Harness {
+    lake: MemoryLake,
+    topic: MemoryTopic,
+    validator: Validator<MemoryLake, MemoryTopic>,
+    telemetry: Telemetry,
+    out: Arc<Mutex<Vec<u8>>>,
+    as_of: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
 }
 
-/// An in-memory bucket with S3's conditional-write semantics; `failing` makes writes under a
-/// prefix fail as a throttled S3 would.
-#[derive(Clone, Default)]
-struct MemoryLake {
-    store: Arc<Mutex<Store>>,
-    failing: Arc<Mutex<Option<String>>>,
-    loads: Arc<Mutex<usize>>,
-}
-
-impl MemoryLake {
-    fn put(&self, key: &str, bytes: Vec<u8>) {
-        let mut s = self.store.lock().unwrap();
-        s.generation += 1;
-        let g = s.generation;
-        s.objects.insert(key.to_string(), (bytes, g));
+impl Harness {
+    fn new(as_of: DateTime<Utc>) -> Self {
+        let (lake, topic) = (MemoryLake::default(), MemoryTopic::default());
+        let options = Options { max_object_bytes: 64 << 20, ..Options::new(vec!["lake".into()]) };
+        let validator = Validator::new(lake.clone(), topic.clone(), Contracts::embedded(), options);
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let telemetry = Telemetry::new(Settings::local("validator"), out.clone(), Arc::new(move || as_of)).unwrap();
+        Harness { lake, topic, validator, telemetry, out, as_of, deadline: None }
     }
 
-    fn keys(&self, prefix: &str) -> Vec<String> {
-        self.store.lock().unwrap().objects.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
+    fn universe(&self, symbols: usize) {
+        let symbols: Vec<String> = (0..symbols).map(ticker).collect();
+        self.lake.put(UNIVERSE, json!({ "symbols": symbols }).to_string().into_bytes());
     }
 
-    fn fail(&self, key: &str) -> Result<(), IoError> {
-        match self.failing.lock().unwrap().as_deref() {
-            Some(prefix) if key.starts_with(prefix) => Err(IoError {
-                operation: "save report",
-                target: key.to_string(),
-                reason: "SlowDown: please reduce your request rate (503)".into(),
-                retryable: true,
-            }),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Lake for MemoryLake {
-    async fn list_objects(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, IoError> {
-        Ok(self.keys(prefix).into_iter().map(|key| Listed { key, modified: None }).collect())
+    async fn deliver(&mut self, payload: Value) -> Result<Value, HandlerError> {
+        let _guard = tracing::dispatcher::set_default(&self.telemetry.dispatch());
+        let mut inv = self.telemetry.start(InvocationInfo { request_id: "r".into(), ..InvocationInfo::default() });
+        let result = handle(&self.validator, &payload, &mut inv, self.as_of, self.deadline).await;
+        self.telemetry.finish(inv);
+        result
     }
 
-    async fn describe_object(&self, object: &ObjectRef) -> Result<Option<Head>, IoError> {
-        let s = self.store.lock().unwrap();
-        Ok(s.objects.get(&object.key).map(|(b, g)| Head {
-            size: b.len() as u64,
-            etag: Some(format!("e{g}")),
-            version_id: None,
-        }))
+    fn published(&self) -> Vec<(String, Value)> {
+        self.topic
+            .published()
+            .iter()
+            .map(|m: &Message| (m.subject.clone(), serde_json::from_str(&m.body).unwrap()))
+            .collect()
     }
 
-    async fn load_object(&self, object: &ObjectRef, limit: u64) -> Result<Load, IoError> {
-        *self.loads.lock().unwrap() += 1;
-        let s = self.store.lock().unwrap();
-        Ok(match s.objects.get(&object.key) {
-            None => Load::Missing,
-            Some((b, _)) if b.len() as u64 > limit => Load::TooLarge { size: b.len() as u64 },
-            Some((b, g)) => {
-                Load::Object(Loaded { bytes: b.clone(), etag: Some(format!("e{g}")), version_id: None, writer: None })
-            }
-        })
+    /// The report written last for `dataset`, as JSON.
+    fn report(&self, dataset: &str) -> Value {
+        let key = self.lake.newest(&format!("lakewatch/reports/{dataset}/")).expect("a report");
+        serde_json::from_slice(&self.lake.get(&key).unwrap()).unwrap()
     }
 
-    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {
-        let s = self.store.lock().unwrap();
-        Ok(s.objects.get(&object.key).map(|(b, _)| b[b.len().saturating_sub(n as usize)..].to_vec()))
-    }
-
-    async fn load_document(&self, _bucket: &str, key: &str) -> Result<Option<Document>, IoError> {
-        let s = self.store.lock().unwrap();
-        Ok(s.objects.get(key).map(|(b, g)| Document { bytes: b.clone(), etag: format!("e{g}") }))
-    }
-
-    async fn save_document(&self, _bucket: &str, key: &str, bytes: Vec<u8>, when: When<'_>) -> Result<bool, IoError> {
-        self.fail(key)?;
-        let mut s = self.store.lock().unwrap();
-        let current = s.objects.get(key).map(|(_, g)| format!("e{g}"));
-        let ok = match when {
-            When::Absent => current.is_none(),
-            When::Unchanged(etag) => current.as_deref() == Some(etag),
-            When::Always => true,
-        };
-        if ok {
-            s.generation += 1;
-            let g = s.generation;
-            s.objects.insert(key.to_string(), (bytes, g));
-        }
-        Ok(ok)
-    }
-
-    async fn save_report(&self, _bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), IoError> {
-        self.fail(key)?;
-        self.put(key, bytes);
-        Ok(())
-    }
-
-    async fn remove_document(&self, _bucket: &str, key: &str) -> Result<(), IoError> {
-        self.store.lock().unwrap().objects.remove(key);
-        Ok(())
+    fn stdout(&self) -> String {
+        String::from_utf8(self.out.lock().unwrap().clone()).unwrap()
     }
 }
 
-/// A topic that fails while `down` is set, and keeps what it published.
-#[derive(Clone, Default)]
-struct MemoryTopic {
-    published: Arc<Mutex<Vec<Message>>>,
-    down: Arc<Mutex<bool>>,
-}
-
-impl Alerts for MemoryTopic {
-    async fn publish_alert(&self, message: &Message) -> Result<(), IoError> {
-        if *self.down.lock().unwrap() {
-            return Err(IoError {
-                operation: "publish alert",
-                target: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
-                reason: "InternalError (500)".into(),
-                retryable: true,
-            });
-        }
-        self.published.lock().unwrap().push(message.clone());
-        Ok(())
+/// An S3 notification for `key` (URL-encoded as S3 sends it) with an optional sequencer.
+fn event(key: &str, sequencer: Option<&str>) -> Value {
+    let mut object = json!({"key": key.replace('=', "%3D")});
+    if let Some(s) = sequencer {
+        object["sequencer"] = json!(s);
     }
-}
-
-fn event(key: &str) -> Value {
     json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": "lake"}, "object": {"key": key.replace('=', "%3D")}}}]})
+        "s3": {"bucket": {"name": "lake"}, "object": object}}]})
+}
+
+fn sqs(key: &str) -> Value {
+    json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": event(key, None).to_string()}]})
+}
+
+fn kinds(report: &Value) -> Vec<String> {
+    report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_string()).collect()
+}
+
+fn session() -> NaiveDate {
+    "2025-11-26".parse().unwrap()
+}
+
+fn as_of() -> DateTime<Utc> {
+    "2025-11-26T23:00:00Z".parse().unwrap()
+}
+
+/// A clean minute partition of the first `symbols` tickers: (key, Parquet bytes).
+fn minute(symbols: usize) -> (String, Vec<u8>) {
+    let mut object = minute_partition(symbols, session(), 7).unwrap();
+    (object.key.clone(), to_parquet(&mut object.frame).unwrap())
 }
 
 #[tokio::test]
 async fn persistent_s3_and_sns_failures_fail_the_delivery_and_the_retry_still_alerts() {
     let mut synth = build(LakeSpec { symbols: 10, sessions: 3, seed: 7, defects: true });
-    let as_of = synth.as_of;
-    let lake = MemoryLake::default();
-    lake.put("reference/stock_universe.json", json!({ "symbols": synth.universe }).to_string().into_bytes());
+    let mut h = Harness::new(synth.as_of);
+    h.lake.put(UNIVERSE, json!({ "symbols": synth.universe }).to_string().into_bytes());
     let key = synth.objects.iter().find(|o| o.key.contains("/minute/")).unwrap().key.clone();
     let frame = &mut synth.objects.iter_mut().find(|o| o.key == key).unwrap().frame;
-    lake.put(&key, to_parquet(frame).unwrap());
-
-    let topic = MemoryTopic::default();
-    let options = Options { max_object_bytes: 64 << 20, ..Options::new(vec!["lake".into()]) };
-    let validator = Validator::new(lake.clone(), topic.clone(), Contracts::embedded(), options);
-    let out = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let mut telemetry = Telemetry::new(Settings::local("validator"), out, Arc::new(move || as_of)).unwrap();
-    let _guard = tracing::dispatcher::set_default(&telemetry.dispatch());
-    let mut deliver = async |payload: Value| {
-        let mut inv = telemetry.start(InvocationInfo { request_id: "r".into(), ..InvocationInfo::default() });
-        let result = handle(&validator, &payload, &mut inv, as_of).await;
-        telemetry.finish(inv);
-        result
-    };
+    h.lake.put(&key, to_parquet(frame).unwrap());
 
     // S3 throttles every report write: the delivery fails and leaves no marker behind.
-    *lake.failing.lock().unwrap() = Some("lakewatch/reports/".into());
-    assert!(matches!(deliver(event(&key)).await, Err(HandlerError::Io(e)) if e.retryable));
-    assert_eq!(lake.keys("lakewatch/state/markers/"), Vec::<String>::new());
-    let sqs = json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": event(&key).to_string()}]});
-    assert_eq!(deliver(sqs.clone()).await.unwrap(), json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}));
+    h.lake.fault("lakewatch/reports/", Fault::SlowDown, usize::MAX);
+    assert!(matches!(h.deliver(event(&key, None)).await, Err(HandlerError::Io(e)) if e.retryable));
+    assert_eq!(h.lake.keys("lakewatch/state/markers/"), Vec::<String>::new());
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}));
     let batch = json!({"invocationSchemaVersion": "1.0", "invocationId": "i", "job": {"id": "j"},
         "tasks": [{"taskId": "t1", "s3Key": key.replace('=', "%3D"), "s3BucketArn": "arn:aws:s3:::lake"}]});
-    assert_eq!(deliver(batch).await.unwrap()["results"][0]["resultCode"], "TemporaryFailure");
-    *lake.failing.lock().unwrap() = None;
+    assert_eq!(h.deliver(batch).await.unwrap()["results"][0]["resultCode"], "TemporaryFailure");
+    h.lake.heal();
 
-    // SNS is down: the delivery fails, the partition's state does not record an alert that was
-    // never sent, and the marker is gone.
-    *topic.down.lock().unwrap() = true;
-    assert!(deliver(event(&key)).await.is_err());
-    assert_eq!(lake.keys("lakewatch/state/"), Vec::<String>::new());
-    *topic.down.lock().unwrap() = false;
+    // SNS is down: the delivery fails; the alert waits in the partition's outbox.
+    h.topic.fail_next(usize::MAX);
+    assert!(h.deliver(event(&key, None)).await.is_err());
+    assert_eq!(h.lake.keys("lakewatch/state/markers/"), Vec::<String>::new(), "the claim is given up");
+    h.topic.fail_next(0);
 
-    // The retry alerts, once; a further redelivery does not.
-    assert_eq!(deliver(sqs.clone()).await.unwrap(), json!({"batchItemFailures": []}));
-    let loads = *lake.loads.lock().unwrap();
-    assert_eq!(deliver(sqs).await.unwrap(), json!({"batchItemFailures": []}));
-    assert_eq!(
-        *lake.loads.lock().unwrap(),
-        loads,
-        "a duplicate delivery stops at the marker, before reading the object"
-    );
-    let published = topic.published.lock().unwrap();
+    // The retry alerts, once; a further redelivery does not, nor reads the object again.
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    let loads = h.lake.loads();
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(h.lake.loads(), loads, "a duplicate delivery stops at the marker, before reading the object");
+    let published = h.published();
     assert_eq!(published.len(), 1, "{published:?}");
-    assert!(published[0].subject.starts_with("lakewatch "), "{}", published[0].subject);
+    assert!(published[0].0.starts_with("lakewatch "), "{}", published[0].0);
+    let state_key = h.lake.keys("lakewatch/state/partitions/").pop().unwrap();
+    let state: Value = serde_json::from_slice(&h.lake.get(&state_key).unwrap()).unwrap();
+    assert_eq!(state.get("outbox"), None, "the outbox is empty once published: {state}");
+}
+
+#[tokio::test]
+async fn a_universe_edit_is_seen_by_the_next_object() {
+    // Seen: a delisting, then a new partition version within the old 300 s cache, alerted on
+    // every delisted symbol as missing.
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let (key, ten) = minute(10);
+    h.lake.put(&key, ten);
+    h.deliver(event(&key, None)).await.unwrap();
+    assert_eq!(kinds(&h.report("minute_bars")), Vec::<String>::new());
+
+    h.universe(9);
+    let (_, nine) = minute(9);
+    h.lake.put(&key, nine);
+    h.deliver(event(&key, None)).await.unwrap();
+    assert_eq!(kinds(&h.report("minute_bars")), Vec::<String>::new(), "checked against the universe as edited");
+    assert_eq!(h.published(), [], "no false alert");
+}
+
+#[tokio::test]
+async fn a_throttled_universe_is_retried_and_a_missing_or_broken_one_is_a_config_finding() {
+    let mut h = Harness::new(as_of());
+    let (key, bytes) = minute(10);
+    h.lake.put(&key, bytes);
+
+    // Throttled: the message goes back to the queue; nothing is reported yet.
+    h.universe(10);
+    h.lake.fault(UNIVERSE, Fault::SlowDown, 1);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}));
+    assert_eq!(h.lake.keys("lakewatch/reports/"), Vec::<String>::new());
+    // Recovered: validated.
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(kinds(&h.report("minute_bars")), Vec::<String>::new());
+
+    // Missing: a `config` finding naming the file, an alert, and the delivery succeeds; the
+    // other checks still ran.
+    h.lake.delete(UNIVERSE);
+    let (_, bytes) = minute(10);
+    h.lake.put(&key, bytes);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    let report = h.report("minute_bars");
+    assert_eq!(kinds(&report), ["config"]);
+    assert_eq!(
+        report["findings"][0]["message"],
+        "universe file s3://lake/reference/stock_universe.json does not exist"
+    );
+    assert_eq!(report["rows"], 3900, "the partition was still checked");
+    let published = h.published();
+    assert_eq!(published.len(), 1);
+    assert!(published[0].0.ends_with("date=2025-11-26: config"), "{}", published[0].0);
+
+    // Malformed: the same, naming what is wrong.
+    h.lake.put(UNIVERSE, b"{\"symbols\": \"AAPL\"}".to_vec());
+    let (_, bytes) = minute(10);
+    h.lake.put(&key, bytes);
+    h.deliver(sqs(&key)).await.unwrap();
+    let message = h.report("minute_bars")["findings"][0]["message"].as_str().unwrap().to_string();
+    assert!(message.starts_with("universe s3://lake/reference/stock_universe.json: not a universe file"), "{message}");
+}
+
+#[tokio::test]
+async fn a_refused_object_is_an_unreadable_finding_not_a_dead_letter() {
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let (key, bytes) = minute(10);
+    h.lake.put(&key, bytes);
+    h.lake.fault(&key, Fault::Denied, usize::MAX);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}), "not redelivered");
+    let report = h.report("minute_bars");
+    assert_eq!(kinds(&report), ["unreadable"]);
+    let message = report["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("refused: AccessDenied"), "{message}");
+    assert_eq!(h.published().len(), 1, "the owner is told which object");
+    assert!(h.stdout().contains("\"event\":\"object_unreadable\""));
+}
+
+#[tokio::test]
+async fn an_older_version_validated_late_never_resolves_the_newer_ones_alert() {
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let (key, bytes) = minute(8);
+    // The newer version (sequencer 0B) lacks two symbols: it alerts.
+    h.lake.put(&key, bytes);
+    h.deliver(event(&key, Some("0000000000000000B"))).await.unwrap();
+    assert_eq!(h.published().len(), 1);
+    // An older, clean version (sequencer 0A) is validated after it: reported, and nothing sent.
+    let (_, clean) = minute(10);
+    h.lake.put(&key, clean);
+    h.deliver(event(&key, Some("0000000000000000A"))).await.unwrap();
+    assert_eq!(h.published().len(), 1, "{:?}", h.published());
+    assert_eq!(h.lake.keys("lakewatch/reports/minute_bars/").len(), 2, "both versions have a report");
+    assert!(h.stdout().contains("\"event\":\"older_version_skipped\""));
+}
+
+#[tokio::test]
+async fn derived_keys_stay_within_s3s_limit_for_a_1000_byte_key() {
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let mut synth = build(LakeSpec { symbols: 10, sessions: 3, seed: 7, defects: false });
+    let daily = synth.objects.iter_mut().find(|o| o.key.starts_with("data/ticks/daily/")).unwrap();
+    let bytes = to_parquet(&mut daily.frame).unwrap();
+    let prefix = "data/ticks/daily/";
+    let suffix = "/2025/ticks.parquet";
+    let key = format!("{prefix}{}{suffix}", "X".repeat(1000 - prefix.len() - suffix.len()));
+    assert_eq!(key.len(), 1000);
+    h.lake.put(&key, bytes);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    let derived = h.lake.keys("lakewatch/");
+    assert_eq!(derived.len(), 3, "marker, report and partition state: {derived:?}");
+    for k in &derived {
+        assert!(k.len() <= MAX_KEY, "{} bytes: {k}", k.len());
+        let doc: Value = serde_json::from_slice(&h.lake.get(k).unwrap()).unwrap();
+        assert_eq!(doc["key"], key, "{k} keeps the original key");
+    }
+}
+
+#[tokio::test]
+async fn a_batch_cut_by_its_deadline_starts_no_object_it_cannot_finish() {
+    // Seen: a batch of 10 large objects overran, and the timeout lost all 10 to a redelivery.
+    // Each read takes 400 ms; the budget (deadline less the flush margin) is 1,500 ms: three
+    // objects fit, a fourth as slow as the slowest would not.
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let (_, bytes) = minute(10);
+    let keys: Vec<String> = (3..=12).map(|d| format!("data/ticks/minute/date=2025-11-{d:02}/bars.parquet")).collect();
+    for key in &keys {
+        h.lake.put(key, bytes.clone());
+    }
+    h.lake.slow_reads(std::time::Duration::from_millis(400));
+    let margin = chrono::Duration::from_std(lakewatch_telemetry::runtime::FLUSH_MARGIN).unwrap();
+    h.deadline = Some(h.as_of + margin + chrono::Duration::milliseconds(1500));
+    let records: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| json!({"messageId": format!("m{i}"), "eventSource": "aws:sqs", "body": event(k, None).to_string()}))
+        .collect();
+    let response = h.deliver(json!({ "Records": records })).await.unwrap();
+    let failed: Vec<&str> = response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["m3", "m4", "m5", "m6", "m7", "m8", "m9"], "the unstarted ones go back to the queue");
+    assert_eq!(h.lake.keys("lakewatch/reports/").len(), 3, "the three started were finished and reported");
+    assert_eq!(h.lake.keys("lakewatch/state/markers/").len(), 3, "no claim is left on an unstarted object");
+    assert!(h.stdout().contains("\"event\":\"objects_deferred\""), "{}", h.stdout());
+
+    // Redelivered with time enough, the seven are validated.
+    h.lake.slow_reads(std::time::Duration::ZERO);
+    h.deadline = None;
+    let again: Vec<Value> = failed.iter().map(|id| records[id[1..].parse::<usize>().unwrap()].clone()).collect();
+    assert_eq!(h.deliver(json!({ "Records": again })).await.unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(h.lake.keys("lakewatch/reports/").len(), 10);
 }

@@ -147,7 +147,7 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
         invocations += 1;
         let mut inv =
             telemetry.start(InvocationInfo { request_id: format!("req-{invocations}"), ..InvocationInfo::default() });
-        let response = handle(&validator, &payload, &mut inv, as_of).await.unwrap();
+        let response = handle(&validator, &payload, &mut inv, as_of, None).await.unwrap();
         telemetry.finish(inv);
         response
     };
@@ -293,16 +293,18 @@ async fn every_delivery_channel_older_versions_oversize_objects_and_encoded_keys
     let _guard = tracing::dispatcher::set_default(&telemetry.dispatch());
     let mut run = async |v: &Validator<S3Lake, SnsAlerts>, payload: Value| {
         let mut inv = telemetry.start(InvocationInfo { request_id: "req".into(), ..InvocationInfo::default() });
-        let response = handle(v, &payload, &mut inv, as_of).await;
+        let response = handle(v, &payload, &mut inv, as_of, None).await;
         telemetry.finish(inv);
         response.unwrap()
     };
 
-    // Direct S3 events: a newer sequencer is validated, an older one skipped.
+    // Direct S3 events: validated once; the same version again (moto's events name no version,
+    // so the HEAD finds the one validated) is a duplicate whatever its sequencer. Distinct
+    // older versions are `tests/failures.rs`'s and `decide.rs`'s.
     let r = run(&normal, s3_event(bucket, &keys[0], sizes[0], "0055AED6DCD90281E6")).await;
     assert_eq!(r, json!({"validated": 1, "skipped": 0, "failed": 0}));
     let r = run(&normal, s3_event(bucket, &keys[0], sizes[0], "0055AED6DCD90281E5")).await;
-    assert_eq!(r, json!({"validated": 0, "skipped": 1, "failed": 0}), "an event for an older version");
+    assert_eq!(r, json!({"validated": 0, "skipped": 1, "failed": 0}), "a duplicate delivery");
 
     // Through SNS, from a bucket that is not on the allow-list: skipped.
     let inner = s3_event("someone-elses-bucket", &keys[1], sizes[1], "01");
@@ -349,7 +351,7 @@ async fn every_delivery_channel_older_versions_oversize_objects_and_encoded_keys
 
     let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
     assert!(text.contains(&format!("\"key\":\"{odd}\"")), "the key is decoded: {text}");
-    assert!(text.contains("\"event\":\"older_version_skipped\""));
+    assert!(text.contains("this version was already validated (duplicate delivery)"), "{text}");
     for line in text.lines() {
         lakewatch_telemetry::catalog::check_log_line(line).unwrap();
     }

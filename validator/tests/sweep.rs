@@ -77,7 +77,7 @@ async fn missing_partitions_alert_once_and_resolve_when_they_land() {
     let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
     let mut sweep = async || {
         let mut inv = telemetry.start(InvocationInfo::default());
-        let response = handle(&validator, &scheduled, &mut inv, as_of).await.unwrap();
+        let response = handle(&validator, &scheduled, &mut inv, as_of, None).await.unwrap();
         telemetry.finish(inv);
         response
     };

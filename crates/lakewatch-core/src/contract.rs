@@ -165,6 +165,36 @@ pub struct AlarmThresholds {
     pub outliers_per_hour: Option<u64>,
 }
 
+/// How often one partition's alert may be sent again (the validator's alert lifecycle).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertPolicy {
+    /// An open alert is sent again when a kind's count grows past this factor of the count it
+    /// was last sent with (a new check or kind always alerts; fewer findings never do).
+    #[serde(default = "AlertPolicy::default_regrowth")]
+    pub regrowth: f64,
+    /// Messages (alerts and resolved) per partition per hour. Past it, the change is held back
+    /// and the next message says how many were.
+    #[serde(default = "AlertPolicy::default_max_per_hour")]
+    pub max_per_hour: u32,
+}
+
+impl AlertPolicy {
+    fn default_regrowth() -> f64 {
+        2.0
+    }
+
+    fn default_max_per_hour() -> u32 {
+        4
+    }
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy { regrowth: Self::default_regrowth(), max_per_hour: Self::default_max_per_hour() }
+    }
+}
+
 /// Logical column types a contract can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -317,6 +347,9 @@ pub struct Contract {
     /// Alarm thresholds.
     #[serde(default)]
     pub alarms: AlarmThresholds,
+    /// How often a partition's alert may repeat.
+    #[serde(default)]
+    pub alerts: AlertPolicy,
     /// Declared columns, in order.
     pub columns: Vec<ColumnSpec>,
     /// Checks and their thresholds.
@@ -408,6 +441,12 @@ impl Contract {
             if !self.key.contains("{symbol}") && !self.key.contains("{date}") {
                 return Err(err("freshness: the key needs `{date}` or `{symbol}` to tell sessions apart".into()));
             }
+        }
+        if !(self.alerts.regrowth.is_finite() && self.alerts.regrowth > 1.0) {
+            return Err(err(format!("alerts.regrowth {} must be a number above 1", self.alerts.regrowth)));
+        }
+        if self.alerts.max_per_hour == 0 {
+            return Err(err("alerts.max_per_hour must be at least 1".into()));
         }
         if let Some(m) = self.alarms.min_completeness
             && !(m > 0.0 && m <= 1.0)
@@ -638,6 +677,20 @@ mod tests {
         assert!(err.contains("freshness.lookback_sessions 0 must be from 1 to 260"), "{err}");
         let err = with(r#"freshness = { due_after_close = "15m", lookback = 3 }"#).unwrap_err().to_string();
         assert!(err.contains("unknown field `lookback`"), "{err}");
+    }
+
+    #[test]
+    fn alert_policy_defaults_and_bad_values_are_named() {
+        let daily = include_str!("../../../validator/contracts/daily_bars.toml");
+        let with = |line: &str| Contract::parse(&format!("{line}\n{daily}"), "daily_bars.toml").map(|c| c.alerts);
+        assert_eq!(with("").unwrap(), AlertPolicy { regrowth: 2.0, max_per_hour: 4 });
+        assert_eq!(with("alerts = { regrowth = 1.5 }").unwrap(), AlertPolicy { regrowth: 1.5, max_per_hour: 4 });
+        let err = with("alerts = { regrowth = 0.5 }").unwrap_err().to_string();
+        assert_eq!(err, "daily_bars.toml: alerts.regrowth 0.5 must be a number above 1");
+        let err = with("alerts = { max_per_hour = 0 }").unwrap_err().to_string();
+        assert_eq!(err, "daily_bars.toml: alerts.max_per_hour must be at least 1");
+        let err = with("alerts = { per_hour = 3 }").unwrap_err().to_string();
+        assert!(err.contains("unknown field `per_hour`"), "{err}");
     }
 
     #[test]

@@ -51,7 +51,8 @@ impl fmt::Display for Severity {
 
 macro_rules! kinds {
     ($($check:ident => [$($kind:ident = $name:literal),* $(,)?]),* $(,)?) => {
-        /// The checks lakewatch runs, in the order it runs them.
+        /// The checks lakewatch runs, in report order. `config` is the validator's own: a
+        /// universe or contract file it could not use, named in the finding.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum CheckId { $(#[doc = stringify!($check)] $check),* }
@@ -78,6 +79,9 @@ macro_rules! kinds {
 }
 
 kinds! {
+    Config => [
+        Config = "config",
+    ],
     Schema => [
         MissingColumn = "missing_column",
         ExtraColumn = "extra_column",
@@ -124,6 +128,7 @@ impl CheckId {
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Config => "config",
             Self::Schema => "schema",
             Self::Completeness => "completeness",
             Self::Gaps => "gaps",

@@ -377,10 +377,16 @@ pub const EVENTS: &[EventSpec] = &[
         description: "an SQS message is not an object-created event; it goes back to the queue",
     },
     EventSpec {
+        name: "objects_deferred",
+        level: "WARN",
+        fields: &[("count", "number"), ("remaining_ms", "number"), ("slowest_ms", "number")],
+        description: "objects not started because the slowest object so far would not finish before the deadline; delivered again",
+    },
+    EventSpec {
         name: "older_version_skipped",
         level: "INFO",
-        fields: &[("key", "string"), ("sequencer", "string"), ("validated_sequencer", "string")],
-        description: "an event for a version older than the one already validated",
+        fields: &[("key", "string"), ("version", "string"), ("newest", "string")],
+        description: "a version older than the newest applied: reported, its partition's alert state left as it is",
     },
     EventSpec {
         name: "alert_published",

@@ -1,0 +1,239 @@
+//! In-memory [`Lake`] and [`Alerts`] with S3's conditional-write semantics and injectable
+//! faults, for tests that need failures the emulator cannot produce on demand (S3's 503
+//! SlowDown, a 403 on one key, an SNS outage).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::event::ObjectRef;
+use crate::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Message, Revalidated, When};
+
+/// A failure to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `503 SlowDown`, left after the SDK's retries: retryable.
+    SlowDown,
+    /// `403 AccessDenied` (a refused permission or a foreign KMS key): not retryable.
+    Denied,
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    /// key -> (bytes, generation).
+    objects: BTreeMap<String, (Vec<u8>, u64)>,
+    generation: u64,
+    /// (key prefix, fault, calls left).
+    faults: Vec<(String, Fault, usize)>,
+    loads: usize,
+    /// Added to every whole-object read.
+    latency: std::time::Duration,
+}
+
+/// An in-memory bucket (every bucket name maps to the same store). A key's ETag and version id
+/// are `e{generation}`; its `LastModified` is a second per generation after 2025-01-01.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryLake {
+    store: Arc<Mutex<Store>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn modified(generation: u64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(1_735_689_600, 0).map(|t| t + Duration::seconds(generation as i64))
+}
+
+impl MemoryLake {
+    /// Stores `bytes` at `key`; returns its new version id.
+    pub fn put(&self, key: &str, bytes: Vec<u8>) -> String {
+        let mut s = lock(&self.store);
+        s.generation += 1;
+        let g = s.generation;
+        s.objects.insert(key.to_string(), (bytes, g));
+        format!("e{g}")
+    }
+
+    /// The bytes at `key`.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        lock(&self.store).objects.get(key).map(|(b, _)| b.clone())
+    }
+
+    /// Keys under `prefix`, in order.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        lock(&self.store).objects.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
+    }
+
+    /// The key under `prefix` written last.
+    pub fn newest(&self, prefix: &str) -> Option<String> {
+        let s = lock(&self.store);
+        s.objects.iter().filter(|(k, _)| k.starts_with(prefix)).max_by_key(|(_, (_, g))| *g).map(|(k, _)| k.clone())
+    }
+
+    /// Removes `key`.
+    pub fn delete(&self, key: &str) {
+        lock(&self.store).objects.remove(key);
+    }
+
+    /// Makes the next `calls` calls on keys under `prefix` fail with `fault`.
+    pub fn fault(&self, prefix: &str, fault: Fault, calls: usize) {
+        lock(&self.store).faults.push((prefix.to_string(), fault, calls));
+    }
+
+    /// Ends every injected fault.
+    pub fn heal(&self) {
+        lock(&self.store).faults.clear();
+    }
+
+    /// Makes every whole-object read take `latency` (a large object from S3).
+    pub fn slow_reads(&self, latency: std::time::Duration) {
+        lock(&self.store).latency = latency;
+    }
+
+    /// Data objects read whole so far.
+    pub fn loads(&self) -> usize {
+        lock(&self.store).loads
+    }
+
+    fn check(&self, operation: &'static str, key: &str) -> Result<MutexGuard<'_, Store>, IoError> {
+        if key.len() > crate::keys::MAX_KEY {
+            let reason = format!("KeyTooLongError: your key is {} bytes; the limit is 1024 (400)", key.len());
+            return Err(IoError { operation, target: key.to_string(), reason, retryable: false });
+        }
+        let mut s = lock(&self.store);
+        if let Some(f) = s.faults.iter_mut().find(|(p, _, left)| key.starts_with(p.as_str()) && *left > 0) {
+            f.2 -= 1;
+            let (reason, retryable) = match f.1 {
+                Fault::SlowDown => ("SlowDown: Please reduce your request rate. (503)", true),
+                Fault::Denied => ("AccessDenied: the KMS key of this object is not usable by this role (403)", false),
+            };
+            return Err(IoError { operation, target: key.to_string(), reason: reason.into(), retryable });
+        }
+        Ok(s)
+    }
+}
+
+impl Lake for MemoryLake {
+    async fn describe_object(&self, object: &ObjectRef) -> Result<Option<Head>, IoError> {
+        let s = self.check("describe object", &object.key)?;
+        Ok(s.objects.get(&object.key).map(|(b, g)| Head {
+            size: b.len() as u64,
+            etag: Some(format!("e{g}")),
+            version_id: Some(format!("e{g}")),
+            modified: modified(*g),
+        }))
+    }
+
+    async fn load_object(&self, object: &ObjectRef, limit: u64) -> Result<Load, IoError> {
+        let latency = lock(&self.store).latency;
+        tokio::time::sleep(latency).await;
+        let mut s = self.check("load object", &object.key)?;
+        s.loads += 1;
+        Ok(match s.objects.get(&object.key) {
+            None => Load::Missing,
+            Some((b, _)) if b.len() as u64 > limit => Load::TooLarge { size: b.len() as u64 },
+            Some((b, g)) => Load::Object(Loaded {
+                bytes: b.clone(),
+                etag: Some(format!("e{g}")),
+                version_id: Some(format!("e{g}")),
+                writer: None,
+                modified: modified(*g),
+            }),
+        })
+    }
+
+    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {
+        let s = self.check("load footer", &object.key)?;
+        Ok(s.objects.get(&object.key).map(|(b, _)| b[b.len().saturating_sub(n as usize)..].to_vec()))
+    }
+
+    async fn list_objects(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, IoError> {
+        let s = self.check("list objects", prefix)?;
+        Ok(s.objects
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(key, (_, g))| Listed { key: key.clone(), modified: modified(*g) })
+            .collect())
+    }
+
+    async fn load_document(&self, _bucket: &str, key: &str) -> Result<Option<Document>, IoError> {
+        let s = self.check("load document", key)?;
+        Ok(s.objects.get(key).map(|(b, g)| Document { bytes: b.clone(), etag: format!("e{g}") }))
+    }
+
+    async fn revalidate_document(&self, _bucket: &str, key: &str, etag: &str) -> Result<Revalidated, IoError> {
+        let s = self.check("load document", key)?;
+        Ok(match s.objects.get(key) {
+            None => Revalidated::Missing,
+            Some((_, g)) if format!("e{g}") == etag => Revalidated::Unchanged,
+            Some((b, g)) => Revalidated::Changed(Document { bytes: b.clone(), etag: format!("e{g}") }),
+        })
+    }
+
+    async fn save_document(&self, _bucket: &str, key: &str, bytes: Vec<u8>, when: When<'_>) -> Result<bool, IoError> {
+        let mut s = self.check("save document", key)?;
+        let current = s.objects.get(key).map(|(_, g)| format!("e{g}"));
+        let ok = match when {
+            When::Absent => current.is_none(),
+            When::Unchanged(etag) => current.as_deref() == Some(etag),
+            When::Always => true,
+        };
+        if ok {
+            s.generation += 1;
+            let g = s.generation;
+            s.objects.insert(key.to_string(), (bytes, g));
+        }
+        Ok(ok)
+    }
+
+    async fn save_report(&self, _bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), IoError> {
+        let mut s = self.check("save report", key)?;
+        s.generation += 1;
+        let g = s.generation;
+        s.objects.insert(key.to_string(), (bytes, g));
+        Ok(())
+    }
+
+    async fn remove_document(&self, _bucket: &str, key: &str) -> Result<(), IoError> {
+        self.check("remove document", key)?.objects.remove(key);
+        Ok(())
+    }
+}
+
+/// A topic that keeps what it published, and fails the next `failures` publishes.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryTopic {
+    published: Arc<Mutex<Vec<Message>>>,
+    failures: Arc<Mutex<usize>>,
+}
+
+impl MemoryTopic {
+    /// Everything published so far.
+    pub fn published(&self) -> Vec<Message> {
+        lock(&self.published).clone()
+    }
+
+    /// Makes the next `n` publishes fail as an SNS outage would (`InternalError`, 500).
+    pub fn fail_next(&self, n: usize) {
+        *lock(&self.failures) = n;
+    }
+}
+
+impl Alerts for MemoryTopic {
+    async fn publish_alert(&self, message: &Message) -> Result<(), IoError> {
+        let mut failures = lock(&self.failures);
+        if *failures > 0 {
+            *failures -= 1;
+            return Err(IoError {
+                operation: "publish alert",
+                target: "arn:aws:sns:us-east-1:123456789012:lakewatch-alerts".into(),
+                reason: "InternalError (500)".into(),
+                retryable: true,
+            });
+        }
+        lock(&self.published).push(message.clone());
+        Ok(())
+    }
+}
