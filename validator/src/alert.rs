@@ -267,6 +267,33 @@ fn fit(body: &mut Value, attributes: &[(String, AttributeValue)], subject: &str)
     }
 }
 
+/// The resolved message for a session that left the sweep's look-back window still missing
+/// `missing`: no longer tracked, so no longer alerted.
+pub fn missing_expired(bucket: &str, dataset: &str, session: chrono::NaiveDate, missing: &[String]) -> Message {
+    let partition = format!("date={session}");
+    let subject = subject(&format!("lakewatch RESOLVED {dataset} {partition}: freshness (expired)"));
+    let about = About { dataset, partition: &partition, bucket, key: "", version: "", report: "" };
+    let attributes = attributes("resolved", "info", &about, vec!["freshness".into()]);
+    let shown: Vec<&String> = missing.iter().take(MAX_MISSING).collect();
+    let mut body = json!({
+        "type": "resolved",
+        "expired": true,
+        "note": "the session left the sweep's look-back window with these still missing; it is no longer tracked",
+        "dataset": dataset,
+        "partition": partition,
+        "bucket": bucket,
+        "checks": ["freshness"],
+        "dedup_keys": [dedup_key(dataset, &partition, "freshness")],
+        "session": session,
+        "missing_total": missing.len(),
+        "missing": shown,
+        "findings": [],
+    });
+    let body = fit(&mut body, &attributes, &subject);
+    let dedup_id = format!("{dataset}/{partition}/freshness/expired");
+    Message { subject, body, attributes, group: format!("{dataset}/{partition}"), dedup_id }
+}
+
 #[cfg(test)]
 mod tests {
     use lakewatch_core::{Kind, Severity};

@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use tracing::{Instrument as _, Level};
 
 use crate::alert;
+use crate::document::{Change, update};
 use crate::event::ObjectRef;
-use crate::ports::{Alerts, IoError, Lake, Listed, When};
+use crate::ports::{Alerts, AttributeValue, IoError, Lake, Listed, Message};
 use crate::service::Validator;
 
 /// Bytes read from the end of a file for its footer.
@@ -30,10 +31,12 @@ const TAIL: u64 = 64 * 1024;
 const READERS: usize = 32;
 
 /// The open `missing` alerts of one dataset in one bucket: session -> the symbols (or key)
-/// alerted as missing.
+/// alerted as missing; and the messages decided but not yet published.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct SweepState {
     open: BTreeMap<NaiveDate, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    outbox: Vec<Message>,
 }
 
 /// What the sweep found for one dataset in one bucket.
@@ -49,10 +52,13 @@ pub struct Swept {
     pub incomplete: usize,
     /// `missing` alerts sent (new or changed).
     pub alerted: usize,
-    /// `resolved` messages sent.
+    /// `resolved` messages sent (landed, or aged out of the look-back window).
     pub resolved: usize,
     /// Symbols or objects that landed after their deadline, over the sessions due.
     pub late: usize,
+    /// Why the dataset could not be checked (the others were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +74,18 @@ impl LogEvent for PartitionMissing<'_> {
     const MESSAGE: &'static str = "Partition past its deadline is missing";
 }
 
+#[derive(Serialize)]
+struct SweepFailed<'a> {
+    bucket: &'a str,
+    dataset: &'a str,
+    error: String,
+}
+impl LogEvent for SweepFailed<'_> {
+    const NAME: &'static str = "sweep_failed";
+    const LEVEL: Level = Level::ERROR;
+    const MESSAGE: &'static str = "A dataset could not be swept; the sweep went on";
+}
+
 /// A file's newest bar (unknown without statistics), or why its footer could not be read.
 type Newest = Result<Option<DateTime<Utc>>, IoError>;
 
@@ -76,16 +94,39 @@ fn sweep_error(target: String, reason: impl std::fmt::Display) -> IoError {
 }
 
 impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
-    /// Sweeps every allowed bucket as of `as_of`.
-    pub async fn sweep(&self, inv: &mut Invocation, as_of: DateTime<Utc>) -> Result<Vec<Swept>, IoError> {
+    /// Sweeps every allowed bucket as of `as_of`. A dataset that fails is logged, counted and
+    /// reported in its [`Swept`]; the others go on. The sweep's heartbeat (`SweepsCompleted`)
+    /// is recorded only when none failed.
+    pub async fn sweep(&self, inv: &mut Invocation, as_of: DateTime<Utc>) -> Vec<Swept> {
         let mut out = Vec::new();
         for bucket in &self.options.buckets {
             for contract in self.contracts.iter().filter(|c| c.freshness.is_some()) {
-                let span = tracing::info_span!("sweep", bucket = %bucket, dataset = %contract.dataset);
-                out.push(self.sweep_dataset(bucket, contract, inv, as_of).instrument(span).await?);
+                let dataset = contract.dataset.as_str();
+                let span = tracing::info_span!("sweep", bucket = %bucket, dataset = %dataset);
+                let swept = match self.sweep_dataset(bucket, contract, inv, as_of).instrument(span).await {
+                    Ok(swept) => swept,
+                    Err(e) => {
+                        emit(&SweepFailed { bucket, dataset, error: e.to_string() });
+                        let _ = inv.record(&m::SWEEP_FAILURES, &[("dataset", dataset)], 1.0);
+                        Swept {
+                            bucket: bucket.clone(),
+                            dataset: dataset.to_string(),
+                            sessions: 0,
+                            incomplete: 0,
+                            alerted: 0,
+                            resolved: 0,
+                            late: 0,
+                            failed: Some(e.to_string()),
+                        }
+                    }
+                };
+                out.push(swept);
             }
         }
-        Ok(out)
+        if out.iter().all(|s| s.failed.is_none()) {
+            let _ = inv.record(&m::SWEEPS_COMPLETED, &[], 1.0);
+        }
+        out
     }
 
     async fn sweep_dataset(
@@ -102,62 +143,80 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             expected => expected.universe().cloned(),
         };
         let statuses = session_statuses(&self.lake, bucket, contract, universe.as_ref(), as_of).await?;
-
-        let state_key = format!("{}sweep/{bucket}/{dataset}.json", self.options.state_prefix);
-        let (mut state, etag): (SweepState, Option<String>) = match self.lake.load_document(bucket, &state_key).await? {
-            // An unreadable state document is replaced, not trusted.
-            Some(doc) => (serde_json::from_slice(&doc.bytes).unwrap_or_default(), Some(doc.etag)),
-            None => (SweepState::default(), None),
-        };
         let mut swept = Swept {
             bucket: bucket.to_string(),
             dataset: dataset.to_string(),
             sessions: statuses.len(),
-            incomplete: 0,
+            incomplete: statuses.iter().filter(|s| !s.complete()).count(),
             alerted: 0,
             resolved: 0,
             late: statuses.iter().map(|s| s.late.len()).sum(),
+            failed: None,
         };
-        for status in &statuses {
-            if !status.complete() {
-                swept.incomplete += 1;
-                emit(&PartitionMissing {
-                    dataset,
-                    session: status.session,
-                    expected: status.expected,
-                    present: status.present,
-                });
-            }
-            match (status.complete(), state.open.get(&status.session)) {
-                (false, Some(alerted)) if *alerted == status.missing => {}
-                (false, _) => {
-                    self.alerts.publish_alert(&alert::missing(bucket, status)).await?;
-                    state.open.insert(status.session, status.missing.clone());
-                    swept.alerted += 1;
-                    let _ = inv.record(&m::ALERTS_PUBLISHED, &[("dataset", dataset), ("severity", "error")], 1.0);
-                }
-                (true, Some(_)) => {
-                    self.alerts.publish_alert(&alert::missing_resolved(bucket, status)).await?;
-                    state.open.remove(&status.session);
-                    swept.resolved += 1;
-                    let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", dataset)], 1.0);
-                }
-                (true, None) => {}
-            }
+        for status in statuses.iter().filter(|s| !s.complete()) {
+            let (session, expected, present) = (status.session, status.expected, status.present);
+            emit(&PartitionMissing { dataset, session, expected, present });
         }
-        // Sessions that left the look-back window are no longer tracked.
-        if let Some(oldest) = statuses.first().map(|s| s.session) {
-            state.open.retain(|session, _| *session >= oldest);
+
+        // Decide and save first (the messages in the outbox), then publish, then clear: a
+        // failure after the save re-sends nothing already sent and loses nothing.
+        let state_key = format!("{}sweep/{bucket}/{dataset}.json", self.options.state_prefix);
+        let outbox = update(&self.lake, bucket, &state_key, "save sweep state", |state: Option<SweepState>| {
+            let mut state = state.unwrap_or_default();
+            for status in &statuses {
+                match (status.complete(), state.open.get(&status.session)) {
+                    (false, Some(alerted)) if *alerted == status.missing => {}
+                    (false, _) => {
+                        state.outbox.push(alert::missing(bucket, status));
+                        state.open.insert(status.session, status.missing.clone());
+                    }
+                    (true, Some(_)) => {
+                        state.outbox.push(alert::missing_resolved(bucket, status));
+                        state.open.remove(&status.session);
+                    }
+                    (true, None) => {}
+                }
+            }
+            // Sessions that left the look-back window: resolved as expired, no longer tracked.
+            if let Some(oldest) = statuses.first().map(|s| s.session) {
+                let aged: Vec<NaiveDate> = state.open.range(..oldest).map(|(d, _)| *d).collect();
+                for session in aged {
+                    let missing = state.open.remove(&session).unwrap_or_default();
+                    state.outbox.push(alert::missing_expired(bucket, dataset, session, &missing));
+                }
+            }
+            let outbox = state.outbox.clone();
+            Change::Save(state, outbox)
+        })
+        .await?;
+        let mut sent = Vec::new();
+        let mut failure = None;
+        for message in &outbox {
+            if let Err(e) = self.alerts.publish_alert(message).await {
+                failure = Some(e);
+                break;
+            }
+            let resolved =
+                message.attributes.iter().any(|(k, v)| k == "type" && *v == AttributeValue::One("resolved".into()));
+            if resolved {
+                swept.resolved += 1;
+                let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", dataset)], 1.0);
+            } else {
+                swept.alerted += 1;
+                let _ = inv.record(&m::ALERTS_PUBLISHED, &[("dataset", dataset), ("severity", "error")], 1.0);
+            }
+            sent.push(message.dedup_id.clone());
         }
-        let bytes = serde_json::to_vec(&state).map_err(|e| sweep_error(state_key.clone(), e))?;
-        let when = etag.as_deref().map_or(When::Absent, When::Unchanged);
-        if !self.lake.save_document(bucket, &state_key, bytes, when).await? {
-            return Err(IoError {
-                operation: "save sweep state",
-                target: format!("s3://{bucket}/{state_key}"),
-                reason: "another sweep saved it first".into(),
-                retryable: true,
-            });
+        update(&self.lake, bucket, &state_key, "save sweep state", |state: Option<SweepState>| match state {
+            Some(mut state) if state.outbox.iter().any(|m| sent.contains(&m.dedup_id)) => {
+                state.outbox.retain(|m| !sent.contains(&m.dedup_id));
+                Change::Save(state, ())
+            }
+            _ => Change::Keep(()),
+        })
+        .await?;
+        if let Some(e) = failure {
+            return Err(e);
         }
         let _ = inv.record(&m::MISSING_PARTITIONS, &[("dataset", dataset)], swept.incomplete as f64);
         Ok(swept)

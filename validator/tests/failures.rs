@@ -296,3 +296,66 @@ async fn a_batch_cut_by_its_deadline_starts_no_object_it_cannot_finish() {
     assert_eq!(h.deliver(json!({ "Records": again })).await.unwrap(), json!({"batchItemFailures": []}));
     assert_eq!(h.lake.keys("lakewatch/reports/").len(), 10);
 }
+
+#[tokio::test]
+async fn one_broken_dataset_does_not_stop_the_sweep_and_a_retry_resends_nothing() {
+    // Seen: one dataset's listing error aborted every other dataset, and alerts published
+    // before the state was saved were sent again on every run after a later failure.
+    let mut h = Harness::new("2025-12-05T23:00:00Z".parse().unwrap());
+    h.universe(10);
+    let sweep = json!({"lakewatch": "sweep"});
+    let swept = |response: &Value, dataset: &str| -> Value {
+        response["swept"].as_array().unwrap().iter().find(|s| s["dataset"] == dataset).unwrap().clone()
+    };
+    let heartbeats = |h: &Harness| h.stdout().matches("\"SweepsCompleted\":1.0").count();
+
+    // Daily bars' listing is throttled: that dataset fails, minute bars are swept.
+    h.lake.fault("data/ticks/daily/", Fault::SlowDown, usize::MAX);
+    let r = h.deliver(sweep.clone()).await.unwrap();
+    assert!(swept(&r, "daily_bars")["failed"].as_str().unwrap().contains("SlowDown"), "{r}");
+    assert_eq!(swept(&r, "minute_bars")["alerted"], 5, "{r}");
+    assert!(h.stdout().contains("\"event\":\"sweep_failed\""));
+    assert!(h.stdout().contains("\"SweepFailures\":1.0"));
+    assert_eq!(heartbeats(&h), 0, "no heartbeat for a sweep that did not complete");
+    h.lake.heal();
+
+    // SNS fails while the daily alerts go out: decided and saved, not sent.
+    h.topic.fail_next(1);
+    let r = h.deliver(sweep.clone()).await.unwrap();
+    assert!(swept(&r, "daily_bars")["failed"].as_str().unwrap().contains("InternalError"), "{r}");
+    assert_eq!(swept(&r, "minute_bars")["alerted"], 0, "already told");
+
+    // The next sweep sends the saved alerts, once; the one after sends nothing.
+    let r = h.deliver(sweep.clone()).await.unwrap();
+    assert_eq!(swept(&r, "daily_bars")["alerted"], 5, "{r}");
+    assert_eq!(heartbeats(&h), 1);
+    let r = h.deliver(sweep).await.unwrap();
+    assert_eq!(
+        (swept(&r, "daily_bars")["alerted"].clone(), swept(&r, "minute_bars")["alerted"].clone()),
+        (json!(0), json!(0))
+    );
+    let published = h.published();
+    assert_eq!(
+        published.len(),
+        10,
+        "5 sessions x 2 datasets, each once: {:?}",
+        published.iter().map(|p| &p.0).collect::<Vec<_>>()
+    );
+    assert_eq!(heartbeats(&h), 2);
+
+    // Ten days on, the five sessions have left the look-back window still missing: each is
+    // resolved as expired (and the five now due alert).
+    h.as_of = "2025-12-15T23:00:00Z".parse().unwrap();
+    let r = h.deliver(json!({"lakewatch": "sweep"})).await.unwrap();
+    assert_eq!(
+        (swept(&r, "minute_bars")["resolved"].clone(), swept(&r, "minute_bars")["alerted"].clone()),
+        (json!(5), json!(5))
+    );
+    let expired: Vec<String> =
+        h.published().into_iter().filter(|(_, body)| body["expired"] == true).map(|(subject, _)| subject).collect();
+    assert_eq!(expired.len(), 10, "{expired:?}");
+    assert!(
+        expired.contains(&"lakewatch RESOLVED minute_bars date=2025-12-01: freshness (expired)".to_string()),
+        "{expired:?}"
+    );
+}

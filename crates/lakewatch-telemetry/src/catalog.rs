@@ -217,6 +217,26 @@ pub const MISSING_PARTITIONS: MetricSpec = MetricSpec {
     description: "partitions past their deadline that never arrived",
 };
 
+/// `SweepsCompleted`: the sweep's own heartbeat.
+pub const SWEEPS_COMPLETED: MetricSpec = MetricSpec {
+    name: "SweepsCompleted",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service"],
+    emitter: "sweep",
+    description: "1 per sweep that went through every bucket and dataset without a failure",
+};
+
+/// `SweepFailures`: datasets a sweep could not check.
+pub const SWEEP_FAILURES: MetricSpec = MetricSpec {
+    name: "SweepFailures",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset"],
+    emitter: "sweep",
+    description: "datasets a sweep could not check (listing, footers, state or topic failing); the others went on",
+};
+
 /// `CollectedRows`: rows written.
 pub const COLLECTED_ROWS: MetricSpec = MetricSpec {
     name: "CollectedRows",
@@ -323,6 +343,8 @@ pub const METRICS: &[MetricSpec] = &[
     ALERTS_PUBLISHED,
     ALERTS_RESOLVED,
     MISSING_PARTITIONS,
+    SWEEPS_COMPLETED,
+    SWEEP_FAILURES,
     COLLECTED_ROWS,
     SYMBOLS_SUCCEEDED,
     SYMBOLS_FAILED,
@@ -375,6 +397,12 @@ pub const EVENTS: &[EventSpec] = &[
         level: "ERROR",
         fields: &[("message_id", "string"), ("error", "string")],
         description: "an SQS message is not an object-created event; it goes back to the queue",
+    },
+    EventSpec {
+        name: "sweep_failed",
+        level: "ERROR",
+        fields: &[("bucket", "string"), ("dataset", "string"), ("error", "string")],
+        description: "one dataset of a sweep could not be checked; the sweep went on with the others",
     },
     EventSpec {
         name: "objects_deferred",
