@@ -292,13 +292,16 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 lakewatch_core::unevaluated(contract, partition, &object.key, size, kind, message, as_of)
             }
             None => {
-                let universe = expected.universe().cloned();
+                let universe = match &expected {
+                    Expected::Symbols(u) => Some(u.clone()),
+                    _ => None,
+                };
                 let points = history.as_ref().map(|h| h.points.clone());
                 let (c, part, key, bytes) = (contract.clone(), partition.clone(), object.key.clone(), fetched.bytes);
                 // CPU-bound: off the async thread, so the invocation's deadline can still stop it.
                 let checked = tokio::task::spawn_blocking(move || {
                     let input = Object { key: &key, bytes: &bytes };
-                    lakewatch_core::validate(&c, &part, input, universe.as_ref(), points.as_deref(), as_of)
+                    lakewatch_core::validate(&c, &part, input, universe.as_deref(), points.as_deref(), as_of)
                         .map_err(|e| e.to_string())
                 })
                 .await
