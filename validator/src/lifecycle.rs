@@ -99,31 +99,62 @@ pub async fn apply<L: Lake + Sync, A: Alerts + Sync>(
         })
         .await?;
     let mut applied = Applied { older_than, ..Applied::default() };
-    if outbox.is_empty() {
-        return Ok(applied);
+    flush::<_, _, PartitionState>(lake, alerts, p.bucket, p.state_key, "save partition state", &outbox, |m| {
+        record(inv, p, m, &mut applied)
+    })
+    .await?;
+    Ok(applied)
+}
+
+/// A state document with an outbox: messages decided and saved, not yet confirmed published.
+pub trait Outbox {
+    /// The messages.
+    fn outbox(&mut self) -> &mut Vec<Message>;
+}
+
+impl Outbox for PartitionState {
+    fn outbox(&mut self) -> &mut Vec<Message> {
+        &mut self.outbox
     }
+}
+
+/// Publishes `outbox` (as saved in the document at `key`) in order, calling `published` for each
+/// one sent, then removes the sent ones from the saved outbox. Stops at the first failure and
+/// returns it after the clear: what was not sent stays for the next attempt.
+pub async fn flush<L, A, T>(
+    lake: &L,
+    alerts: &A,
+    bucket: &str,
+    key: &str,
+    operation: &'static str,
+    outbox: &[Message],
+    mut published: impl FnMut(&Message),
+) -> Result<(), IoError>
+where
+    L: Lake + Sync,
+    A: Alerts + Sync,
+    T: Outbox + Serialize + serde::de::DeserializeOwned,
+{
     let mut sent = Vec::new();
     let mut failure = None;
-    for message in &outbox {
+    for message in outbox {
         if let Err(e) = alerts.publish_alert(message).await {
             failure = Some(e);
             break;
         }
-        record(inv, p, message, &mut applied);
+        published(message);
         sent.push(message.dedup_id.clone());
     }
-    update(lake, p.bucket, p.state_key, "save partition state", |state: Option<PartitionState>| match state {
-        Some(mut state) if state.outbox.iter().any(|m| sent.contains(&m.dedup_id)) => {
-            state.outbox.retain(|m| !sent.contains(&m.dedup_id));
-            Change::Save(state, ())
-        }
-        _ => Change::Keep(()),
-    })
-    .await?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(applied),
+    if !sent.is_empty() {
+        update(lake, bucket, key, operation, |doc: Option<T>| {
+            let Some(mut doc) = doc else { return Change::Keep(()) };
+            let before = doc.outbox().len();
+            doc.outbox().retain(|m| !sent.contains(&m.dedup_id));
+            if doc.outbox().len() == before { Change::Keep(()) } else { Change::Save(doc, ()) }
+        })
+        .await?;
     }
+    failure.map_or(Ok(()), Err)
 }
 
 fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m AttributeValue> {

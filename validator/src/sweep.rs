@@ -22,6 +22,7 @@ use tracing::{Instrument as _, Level};
 use crate::alert;
 use crate::document::{Change, update};
 use crate::event::ObjectRef;
+use crate::lifecycle::{Outbox, flush};
 use crate::ports::{Alerts, AttributeValue, IoError, Lake, Listed, Message};
 use crate::service::Validator;
 
@@ -37,6 +38,12 @@ struct SweepState {
     open: BTreeMap<NaiveDate, Vec<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     outbox: Vec<Message>,
+}
+
+impl Outbox for SweepState {
+    fn outbox(&mut self) -> &mut Vec<Message> {
+        &mut self.outbox
+    }
 }
 
 /// What the sweep found for one dataset in one bucket.
@@ -189,13 +196,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             Change::Save(state, outbox)
         })
         .await?;
-        let mut sent = Vec::new();
-        let mut failure = None;
-        for message in &outbox {
-            if let Err(e) = self.alerts.publish_alert(message).await {
-                failure = Some(e);
-                break;
-            }
+        let published = |message: &Message| {
             let resolved =
                 message.attributes.iter().any(|(k, v)| k == "type" && *v == AttributeValue::One("resolved".into()));
             if resolved {
@@ -205,19 +206,9 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 swept.alerted += 1;
                 let _ = inv.record(&m::ALERTS_PUBLISHED, &[("dataset", dataset), ("severity", "error")], 1.0);
             }
-            sent.push(message.dedup_id.clone());
-        }
-        update(&self.lake, bucket, &state_key, "save sweep state", |state: Option<SweepState>| match state {
-            Some(mut state) if state.outbox.iter().any(|m| sent.contains(&m.dedup_id)) => {
-                state.outbox.retain(|m| !sent.contains(&m.dedup_id));
-                Change::Save(state, ())
-            }
-            _ => Change::Keep(()),
-        })
-        .await?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        };
+        flush::<_, _, SweepState>(&self.lake, &self.alerts, bucket, &state_key, "save sweep state", &outbox, published)
+            .await?;
         let _ = inv.record(&m::MISSING_PARTITIONS, &[("dataset", dataset)], swept.incomplete as f64);
         Ok(swept)
     }
