@@ -12,7 +12,7 @@ use lakewatch_core::sweep::SessionStatus;
 use lakewatch_core::{CheckId, Finding, Kind, Report, Severity};
 use serde_json::{Value, json};
 
-use crate::decide::{Failing, Held};
+use crate::decide::{Failing, Held, Send};
 use crate::ports::{AttributeValue, Message};
 
 /// SNS's limit for a whole message, body and attributes.
@@ -126,6 +126,21 @@ pub fn alert(
     let body = fit(&mut body, &attributes, &subject);
     let dedup_id = format!("{}/{}/{}", about.dataset, about.partition, about.version);
     Message { subject, body, attributes, group: format!("{}/{}", about.dataset, about.partition), dedup_id }
+}
+
+/// The message a [`Send`] decided for a version: its alert or its resolved message.
+pub fn message(
+    about: &About<'_>,
+    report: &Report,
+    failing: &BTreeMap<CheckId, Failing>,
+    send: &Send,
+    threshold: Severity,
+    sample_rows: usize,
+) -> Message {
+    match send {
+        Send::Alert { new, held } => alert(about, report, failing, new, *held, threshold, sample_rows),
+        Send::Resolve { checks, held } => resolved(about, checks, *held),
+    }
 }
 
 fn held_back(h: Held) -> Value {

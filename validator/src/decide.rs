@@ -130,6 +130,9 @@ pub struct PartitionState {
     /// Messages decided and saved, not yet confirmed published.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<Message>,
+    /// The flusher publishing the outbox (`outbox.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<crate::outbox::Lease>,
 }
 
 /// What to send.
@@ -177,24 +180,23 @@ pub fn decide(state: &PartitionState, version: &Version, policy: &AlertPolicy, n
     {
         return Decision::Older { newest: newest.id.clone() };
     }
+    // The same version decided again (a redelivery, or the sweep telling what was held) is no
+    // new change to count as held.
+    let again = state.newest.as_ref().is_some_and(|n| n.id == version.id);
     let mut next = state.clone();
     next.newest = Some(version.clone());
     next.sent.retain(|t| now - *t < Duration::hours(1));
 
-    let new: Vec<CheckId> = version
-        .failing
-        .iter()
-        .filter(|(check, failing)| state.open.get(check).is_none_or(|open| worse(failing, &open.sent, policy)))
-        .map(|(check, _)| *check)
-        .collect();
-    let cleared: Vec<CheckId> = state.open.keys().filter(|c| !version.failing.contains_key(c)).copied().collect();
+    let (new, cleared) = changes(state, version, policy);
     if new.is_empty() && cleared.is_empty() {
         return Decision::Apply { state: Box::new(next), send: Vec::new() };
     }
     let messages = usize::from(!new.is_empty()) + usize::from(!cleared.is_empty());
     if next.sent.len() + messages > policy.max_per_hour as usize {
         let held = next.held.get_or_insert(Held { count: 0, since: now });
-        held.count += 1;
+        if !again || held.count == 0 {
+            held.count += 1;
+        }
         return Decision::Apply { state: Box::new(next), send: Vec::new() };
     }
 
@@ -215,6 +217,28 @@ pub fn decide(state: &PartitionState, version: &Version, policy: &AlertPolicy, n
     }
     next.sent.extend(std::iter::repeat_n(now, send.len()));
     Decision::Apply { state: Box::new(next), send }
+}
+
+/// What subscribers have not been told of `version`: checks that fail or got worse since they
+/// were told, and checks told as failing that no longer do.
+fn changes(state: &PartitionState, version: &Version, policy: &AlertPolicy) -> (Vec<CheckId>, Vec<CheckId>) {
+    let new = version
+        .failing
+        .iter()
+        .filter(|(check, failing)| state.open.get(check).is_none_or(|open| worse(failing, &open.sent, policy)))
+        .map(|(check, _)| *check)
+        .collect();
+    let cleared = state.open.keys().filter(|c| !version.failing.contains_key(c)).copied().collect();
+    (new, cleared)
+}
+
+/// Whether subscribers were not yet told what the newest version says (changes held back by the
+/// hourly bound): the sweep decides the newest version again once the hour has passed.
+pub fn behind(state: &PartitionState, policy: &AlertPolicy) -> bool {
+    state.newest.as_ref().is_some_and(|newest| {
+        let (new, cleared) = changes(state, newest, policy);
+        !new.is_empty() || !cleared.is_empty()
+    })
 }
 
 /// Whether `now` is worse than what was `sent`: a new kind, a higher severity, or a kind whose
@@ -385,6 +409,27 @@ mod tests {
                 "v8: alert [Gaps] (held 2)",
             ]
         );
+    }
+
+    #[test]
+    fn a_held_change_is_told_when_the_newest_version_is_decided_again_after_the_hour() {
+        let policy = AlertPolicy { regrowth: 2.0, max_per_hour: 2 };
+        let bad = |id: &str, seq: &str| version(id, seq, &[(Gaps, MissingBars, 4)]);
+        let good = |id: &str, seq: &str| version(id, seq, &[]);
+        let mut state = PartitionState::default();
+        let mut step = |v: &Version, minute: i64| match decide(&state, v, &policy, at(minute)) {
+            Decision::Apply { state: next, send } => {
+                state = *next;
+                (send.len(), state.held.map(|h| h.count), behind(&state, &policy))
+            }
+            Decision::Older { .. } => panic!("older"),
+        };
+        // (version, minute, messages sent, held count, subscribers behind)
+        assert_eq!(step(&bad("v1", "01"), 0), (1, None, false));
+        assert_eq!(step(&good("v2", "02"), 1), (1, None, false));
+        assert_eq!(step(&bad("v3", "03"), 2), (0, Some(1), true), "held: subscribers think it is clean");
+        assert_eq!(step(&bad("v3", "03"), 3), (0, Some(1), true), "a redelivery is not another change");
+        assert_eq!(step(&bad("v3", "03"), 61), (1, None, false), "told once the hour has passed");
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! on a conflict, read and decide again), publish the outbox, clear what was published.
 //!
 //! Because the decision is saved before anything is sent, a version that loses a race to a newer
-//! one sends nothing. A publish that fails leaves its message in the outbox: the delivery fails,
-//! and the redelivery (or the partition's next version) sends it. A crash between a publish and
-//! the clear repeats a message; none is lost (FIFO topics drop the repeat by its dedup id).
+//! one sends nothing. Publishing is `outbox.rs`: one flusher at a time, in order. A publish that
+//! fails leaves its message in the outbox: the delivery fails, and the redelivery (or the
+//! partition's next version) sends it. A crash between a publish and its removal repeats that
+//! one message; none is lost.
 
 use chrono::{DateTime, Utc};
 use lakewatch_core::contract::AlertPolicy;
@@ -15,8 +16,9 @@ use lakewatch_telemetry::log::{LogEvent, emit};
 use serde::Serialize;
 use tracing::Level;
 
-use crate::decide::{Decision, PartitionState, Send, Version, decide};
+use crate::decide::{Decision, PartitionState, Send, Version, behind, decide};
 use crate::document::{Change, update};
+use crate::outbox::{Lease, Outbox, flush};
 use crate::ports::{Alerts, AttributeValue, IoError, Lake, Message};
 
 /// What applying a version did.
@@ -28,6 +30,9 @@ pub struct Applied {
     pub alerted: usize,
     /// Resolved messages published.
     pub resolved: usize,
+    /// Subscribers are behind the newest version (changes held back by the hourly bound); the
+    /// partition is in the held index for the sweep.
+    pub behind: bool,
 }
 
 #[derive(Serialize)]
@@ -63,6 +68,8 @@ pub struct Partition<'a> {
     pub bucket: &'a str,
     /// The state document's key.
     pub state_key: &'a str,
+    /// Its entry in the held index (`held.rs`), there while subscribers are behind.
+    pub held_key: &'a str,
     /// The data key.
     pub key: &'a str,
     /// Dataset.
@@ -84,77 +91,43 @@ pub async fn apply<L: Lake + Sync, A: Alerts + Sync>(
     inv: &mut Invocation,
     now: DateTime<Utc>,
 ) -> Result<Applied, IoError> {
-    let (older_than, outbox) =
+    let (older_than, outbox, behind) =
         update(lake, p.bucket, p.state_key, "save partition state", |state: Option<PartitionState>| {
             let state = state.unwrap_or_else(|| PartitionState { key: p.key.to_string(), ..PartitionState::default() });
             match decide(&state, version, policy, now) {
-                Decision::Older { newest } => Change::Keep((Some(newest), state.outbox)),
+                Decision::Older { newest } => {
+                    let behind = behind(&state, policy);
+                    Change::Keep((Some(newest), state.outbox, behind))
+                }
                 Decision::Apply { mut state, send } => {
                     state.key = p.key.to_string();
                     state.outbox.extend(send.iter().map(&render));
-                    let outbox = state.outbox.clone();
-                    Change::Save(*state, (None, outbox))
+                    let (outbox, behind) = (state.outbox.clone(), behind(&state, policy));
+                    Change::Save(*state, (None, outbox, behind))
                 }
             }
         })
         .await?;
-    let mut applied = Applied { older_than, ..Applied::default() };
-    flush::<_, _, PartitionState>(lake, alerts, p.bucket, p.state_key, "save partition state", &outbox, |m| {
-        record(inv, p, m, &mut applied)
-    })
-    .await?;
+    let mut applied = Applied { older_than, behind, ..Applied::default() };
+    if behind {
+        crate::held::index(lake, p).await?;
+    }
+    if !outbox.is_empty() {
+        flush::<_, _, PartitionState>(lake, alerts, p.bucket, p.state_key, "save partition state", now, |m| {
+            record(inv, p, m, &mut applied)
+        })
+        .await?;
+    }
     Ok(applied)
-}
-
-/// A state document with an outbox: messages decided and saved, not yet confirmed published.
-pub trait Outbox {
-    /// The messages.
-    fn outbox(&mut self) -> &mut Vec<Message>;
 }
 
 impl Outbox for PartitionState {
     fn outbox(&mut self) -> &mut Vec<Message> {
         &mut self.outbox
     }
-}
-
-/// Publishes `outbox` (as saved in the document at `key`) in order, calling `published` for each
-/// one sent, then removes the sent ones from the saved outbox. Stops at the first failure and
-/// returns it after the clear: what was not sent stays for the next attempt.
-pub async fn flush<L, A, T>(
-    lake: &L,
-    alerts: &A,
-    bucket: &str,
-    key: &str,
-    operation: &'static str,
-    outbox: &[Message],
-    mut published: impl FnMut(&Message),
-) -> Result<(), IoError>
-where
-    L: Lake + Sync,
-    A: Alerts + Sync,
-    T: Outbox + Serialize + serde::de::DeserializeOwned,
-{
-    let mut sent = Vec::new();
-    let mut failure = None;
-    for message in outbox {
-        if let Err(e) = alerts.publish_alert(message).await {
-            failure = Some(e);
-            break;
-        }
-        published(message);
-        sent.push(message.dedup_id.clone());
+    fn lease(&mut self) -> &mut Option<Lease> {
+        &mut self.lease
     }
-    if !sent.is_empty() {
-        update(lake, bucket, key, operation, |doc: Option<T>| {
-            let Some(mut doc) = doc else { return Change::Keep(()) };
-            let before = doc.outbox().len();
-            doc.outbox().retain(|m| !sent.contains(&m.dedup_id));
-            if doc.outbox().len() == before { Change::Keep(()) } else { Change::Save(doc, ()) }
-        })
-        .await?;
-    }
-    failure.map_or(Ok(()), Err)
 }
 
 fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m AttributeValue> {

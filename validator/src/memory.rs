@@ -15,14 +15,26 @@ use crate::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, 
 pub enum Fault {
     /// `503 SlowDown`, left after the SDK's retries: retryable.
     SlowDown,
+    /// `500 InternalError`: retryable.
+    Internal,
+    /// The SDK's own timeout, after its retries (a dispatch or read timeout): retryable.
+    Timeout,
     /// `403 AccessDenied` (a refused permission or a foreign KMS key): not retryable.
     Denied,
 }
 
+impl Fault {
+    /// Every fault, for generators.
+    pub const ALL: [Fault; 4] = [Fault::SlowDown, Fault::Internal, Fault::Timeout, Fault::Denied];
+}
+
 #[derive(Debug, Default)]
 struct Store {
-    /// key -> (bytes, generation).
+    /// key -> (bytes, generation): the current version.
     objects: BTreeMap<String, (Vec<u8>, u64)>,
+    /// (key, version id) -> (bytes, generation): every version written with [`MemoryLake::put`],
+    /// as a versioned bucket keeps them.
+    versions: BTreeMap<(String, String), (Vec<u8>, u64)>,
     generation: u64,
     /// (key prefix, fault, calls left).
     faults: Vec<(String, Fault, usize)>,
@@ -31,8 +43,10 @@ struct Store {
     latency: std::time::Duration,
 }
 
-/// An in-memory bucket (every bucket name maps to the same store). A key's ETag and version id
-/// are `e{generation}`; its `LastModified` is a second per generation after 2025-01-01.
+/// An in-memory versioned bucket (every bucket name maps to the same store). A key's ETag and
+/// version id are `e{generation}`; its `LastModified` is a second per generation after
+/// 2025-01-01. Objects read with a version id get that version, as long as it was written with
+/// [`MemoryLake::put`].
 #[derive(Debug, Clone, Default)]
 pub struct MemoryLake {
     store: Arc<Mutex<Store>>,
@@ -52,6 +66,7 @@ impl MemoryLake {
         let mut s = lock(&self.store);
         s.generation += 1;
         let g = s.generation;
+        s.versions.insert((key.to_string(), format!("e{g}")), (bytes.clone(), g));
         s.objects.insert(key.to_string(), (bytes, g));
         format!("e{g}")
     }
@@ -97,6 +112,12 @@ impl MemoryLake {
         lock(&self.store).loads
     }
 
+    /// Yields first, as a network call does, so concurrent deliveries interleave at every call.
+    async fn enter(&self, operation: &'static str, key: &str) -> Result<MutexGuard<'_, Store>, IoError> {
+        tokio::task::yield_now().await;
+        self.check(operation, key)
+    }
+
     fn check(&self, operation: &'static str, key: &str) -> Result<MutexGuard<'_, Store>, IoError> {
         if key.len() > crate::keys::MAX_KEY {
             let reason = format!("KeyTooLongError: your key is {} bytes; the limit is 1024 (400)", key.len());
@@ -107,6 +128,8 @@ impl MemoryLake {
             f.2 -= 1;
             let (reason, retryable) = match f.1 {
                 Fault::SlowDown => ("SlowDown: Please reduce your request rate. (503)", true),
+                Fault::Internal => ("InternalError: We encountered an internal error. Please try again. (500)", true),
+                Fault::Timeout => ("dispatch failure: timeout: operation timed out", true),
                 Fault::Denied => ("AccessDenied: the KMS key of this object is not usable by this role (403)", false),
             };
             return Err(IoError { operation, target: key.to_string(), reason: reason.into(), retryable });
@@ -115,10 +138,20 @@ impl MemoryLake {
     }
 }
 
+impl Store {
+    /// The object version `object` names (the current one when it names none).
+    fn object(&self, object: &ObjectRef) -> Option<&(Vec<u8>, u64)> {
+        match &object.version_id {
+            Some(v) => self.versions.get(&(object.key.clone(), v.clone())),
+            None => self.objects.get(&object.key),
+        }
+    }
+}
+
 impl Lake for MemoryLake {
     async fn describe_object(&self, object: &ObjectRef) -> Result<Option<Head>, IoError> {
-        let s = self.check("describe object", &object.key)?;
-        Ok(s.objects.get(&object.key).map(|(b, g)| Head {
+        let s = self.enter("describe object", &object.key).await?;
+        Ok(s.object(object).map(|(b, g)| Head {
             size: b.len() as u64,
             etag: Some(format!("e{g}")),
             version_id: Some(format!("e{g}")),
@@ -129,9 +162,9 @@ impl Lake for MemoryLake {
     async fn load_object(&self, object: &ObjectRef, limit: u64) -> Result<Load, IoError> {
         let latency = lock(&self.store).latency;
         tokio::time::sleep(latency).await;
-        let mut s = self.check("load object", &object.key)?;
+        let mut s = self.enter("load object", &object.key).await?;
         s.loads += 1;
-        Ok(match s.objects.get(&object.key) {
+        Ok(match s.object(object) {
             None => Load::Missing,
             Some((b, _)) if b.len() as u64 > limit => Load::TooLarge { size: b.len() as u64 },
             Some((b, g)) => Load::Object(Loaded {
@@ -145,12 +178,12 @@ impl Lake for MemoryLake {
     }
 
     async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {
-        let s = self.check("load footer", &object.key)?;
-        Ok(s.objects.get(&object.key).map(|(b, _)| b[b.len().saturating_sub(n as usize)..].to_vec()))
+        let s = self.enter("load footer", &object.key).await?;
+        Ok(s.object(object).map(|(b, _)| b[b.len().saturating_sub(n as usize)..].to_vec()))
     }
 
     async fn list_objects(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, IoError> {
-        let s = self.check("list objects", prefix)?;
+        let s = self.enter("list objects", prefix).await?;
         Ok(s.objects
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
@@ -159,12 +192,12 @@ impl Lake for MemoryLake {
     }
 
     async fn load_document(&self, _bucket: &str, key: &str) -> Result<Option<Document>, IoError> {
-        let s = self.check("load document", key)?;
+        let s = self.enter("load document", key).await?;
         Ok(s.objects.get(key).map(|(b, g)| Document { bytes: b.clone(), etag: format!("e{g}") }))
     }
 
     async fn revalidate_document(&self, _bucket: &str, key: &str, etag: &str) -> Result<Revalidated, IoError> {
-        let s = self.check("load document", key)?;
+        let s = self.enter("load document", key).await?;
         Ok(match s.objects.get(key) {
             None => Revalidated::Missing,
             Some((_, g)) if format!("e{g}") == etag => Revalidated::Unchanged,
@@ -173,7 +206,7 @@ impl Lake for MemoryLake {
     }
 
     async fn save_document(&self, _bucket: &str, key: &str, bytes: Vec<u8>, when: When<'_>) -> Result<bool, IoError> {
-        let mut s = self.check("save document", key)?;
+        let mut s = self.enter("save document", key).await?;
         let current = s.objects.get(key).map(|(_, g)| format!("e{g}"));
         let ok = match when {
             When::Absent => current.is_none(),
@@ -189,7 +222,7 @@ impl Lake for MemoryLake {
     }
 
     async fn save_report(&self, _bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), IoError> {
-        let mut s = self.check("save report", key)?;
+        let mut s = self.enter("save report", key).await?;
         s.generation += 1;
         let g = s.generation;
         s.objects.insert(key.to_string(), (bytes, g));
@@ -197,7 +230,7 @@ impl Lake for MemoryLake {
     }
 
     async fn remove_document(&self, _bucket: &str, key: &str) -> Result<(), IoError> {
-        self.check("remove document", key)?.objects.remove(key);
+        self.enter("remove document", key).await?.objects.remove(key);
         Ok(())
     }
 }

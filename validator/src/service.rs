@@ -218,6 +218,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let bucket = object.bucket.as_str();
         let state = &self.options.state_prefix;
         let state_key = derived(&format!("{state}partitions/{dataset}/"), &pid, ".json");
+        let held_key = crate::held::key(state, dataset, &pid);
 
         // The version's identity (from the event, or from a HEAD when the event names no
         // version) and its claim: a second delivery stops here, before reading the object.
@@ -249,7 +250,14 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let work = async {
             let fetched = crate::fetch::fetch(&self.lake, object, contract, self.options.max_object_bytes).await?;
             let order = Order { sequencer: object.sequencer.clone(), modified: fetched.modified.or(modified) };
-            let p = lifecycle::Partition { bucket, state_key: &state_key, key: &object.key, dataset, id: &pid };
+            let p = lifecycle::Partition {
+                bucket,
+                state_key: &state_key,
+                held_key: &held_key,
+                key: &object.key,
+                dataset,
+                id: &pid,
+            };
             self.validate_and_alert(object, contract, &partition, fetched, &version, order, p, inv, as_of, started)
                 .await
         };
@@ -337,12 +345,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let failing = failing(&report, threshold);
         let seen = Version { id: version.to_string(), order, failing: failing.clone(), report: report_uri.clone() };
         let about = About { dataset, partition: pid, bucket, key: &object.key, version, report: &report_uri };
-        let render = |send: &Send| match send {
-            Send::Alert { new, held } => {
-                alert::alert(&about, &report, &failing, new, *held, threshold, self.options.alert_sample_rows)
-            }
-            Send::Resolve { checks, held } => alert::resolved(&about, checks, *held),
-        };
+        let sample_rows = self.options.alert_sample_rows;
+        let render = |send: &Send| alert::message(&about, &report, &failing, send, threshold, sample_rows);
         let applied: Applied =
             lifecycle::apply(&self.lake, &self.alerts, p, &seen, &contract.alerts, render, inv, as_of).await?;
         if let Some(newest) = &applied.older_than {

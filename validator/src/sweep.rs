@@ -22,7 +22,7 @@ use tracing::{Instrument as _, Level};
 use crate::alert;
 use crate::document::{Change, update};
 use crate::event::ObjectRef;
-use crate::lifecycle::{Outbox, flush};
+use crate::outbox::{Lease, Outbox, flush};
 use crate::ports::{Alerts, AttributeValue, IoError, Lake, Listed, Message};
 use crate::service::Validator;
 
@@ -38,11 +38,16 @@ struct SweepState {
     open: BTreeMap<NaiveDate, Vec<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     outbox: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease: Option<Lease>,
 }
 
 impl Outbox for SweepState {
     fn outbox(&mut self) -> &mut Vec<Message> {
         &mut self.outbox
+    }
+    fn lease(&mut self) -> &mut Option<Lease> {
+        &mut self.lease
     }
 }
 
@@ -101,11 +106,13 @@ fn sweep_error(target: String, reason: impl std::fmt::Display) -> IoError {
 }
 
 impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
-    /// Sweeps every allowed bucket as of `as_of`. A dataset that fails is logged, counted and
-    /// reported in its [`Swept`]; the others go on. The sweep's heartbeat (`SweepsCompleted`)
+    /// Sweeps every allowed bucket as of `as_of`, then tells the alert changes held back by the
+    /// hourly bound whose hour has passed (`held.rs`). A dataset that fails is logged, counted
+    /// and reported in its [`Swept`]; the others go on. The sweep's heartbeat (`SweepsCompleted`)
     /// is recorded only when none failed.
     pub async fn sweep(&self, inv: &mut Invocation, as_of: DateTime<Utc>) -> Vec<Swept> {
         let mut out = Vec::new();
+        let mut held_failed = false;
         for bucket in &self.options.buckets {
             for contract in self.contracts.iter().filter(|c| c.freshness.is_some()) {
                 let dataset = contract.dataset.as_str();
@@ -129,8 +136,18 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 };
                 out.push(swept);
             }
+            // Changes held back by the hourly alert bound, told once their hour has passed.
+            let failures = match self.retell_held(bucket, inv, as_of).await {
+                Ok(retold) => retold.failed,
+                Err(e) => vec![("held".to_string(), e)],
+            };
+            for (dataset, error) in failures {
+                emit(&SweepFailed { bucket, dataset: &dataset, error: error.to_string() });
+                let _ = inv.record(&m::SWEEP_FAILURES, &[("dataset", dataset.as_str())], 1.0);
+                held_failed = true;
+            }
         }
-        if out.iter().all(|s| s.failed.is_none()) {
+        if !held_failed && out.iter().all(|s| s.failed.is_none()) {
             let _ = inv.record(&m::SWEEPS_COMPLETED, &[], 1.0);
         }
         out
@@ -207,8 +224,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 let _ = inv.record(&m::ALERTS_PUBLISHED, &[("dataset", dataset), ("severity", "error")], 1.0);
             }
         };
-        flush::<_, _, SweepState>(&self.lake, &self.alerts, bucket, &state_key, "save sweep state", &outbox, published)
-            .await?;
+        if !outbox.is_empty() {
+            let operation = "save sweep state";
+            flush::<_, _, SweepState>(&self.lake, &self.alerts, bucket, &state_key, operation, as_of, published)
+                .await?;
+        }
         let _ = inv.record(&m::MISSING_PARTITIONS, &[("dataset", dataset)], swept.incomplete as f64);
         Ok(swept)
     }
