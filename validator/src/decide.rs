@@ -2,7 +2,8 @@
 //! told (the partition's state) and what a version of the partition holds, what to send and
 //! what the state becomes.
 //!
-//! - An older version than the newest applied changes nothing and sends nothing.
+//! - An older version than the newest applied changes nothing and sends nothing. One that cannot
+//!   be ordered against it (no sequencer or `LastModified` in common) is tried again later.
 //! - A check that starts failing alerts. An open alert is sent again only when a new kind fails,
 //!   its severity rises, or a kind's count grows past `regrowth` times the count it was last sent
 //!   with. Fewer findings never alert.
@@ -35,15 +36,34 @@ pub struct Order {
 }
 
 impl Order {
-    /// Older than `other`: by sequencer when both have one, else by `LastModified` when both have
-    /// one. Otherwise it cannot be told, and the version counts as the newest.
-    pub fn is_older_than(&self, other: &Order) -> bool {
+    /// Where this version stands against `other`: by sequencer when both have one, else by
+    /// `LastModified` when both have one. Against a version whose place is unknown altogether,
+    /// it counts as newer. Otherwise (one has only a sequencer, the other only a `LastModified`,
+    /// as when a refused read meets a Batch Operations task) it cannot be told.
+    pub fn place(&self, other: &Order) -> Place {
+        let by = |o: std::cmp::Ordering| if o.is_lt() { Place::Older } else { Place::NotOlder };
         match (&self.sequencer, &other.sequencer, self.modified, other.modified) {
-            (Some(a), Some(b), _, _) => sequencer_cmp(a, b).is_lt(),
-            (_, _, Some(a), Some(b)) => a < b,
-            _ => false,
+            (Some(a), Some(b), _, _) => by(sequencer_cmp(a, b)),
+            (_, _, Some(a), Some(b)) => by(a.cmp(&b)),
+            _ if other.unknown() => Place::NotOlder,
+            _ => Place::Unknown,
         }
     }
+
+    fn unknown(&self) -> bool {
+        self.sequencer.is_none() && self.modified.is_none()
+    }
+}
+
+/// Where a version stands against another of the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Written before it.
+    Older,
+    /// Written after it, or the same.
+    NotOlder,
+    /// Nothing in common to tell by.
+    Unknown,
 }
 
 /// One failing check of a version: findings at or above the alert threshold.
@@ -130,6 +150,10 @@ pub struct PartitionState {
     /// Messages decided and saved, not yet confirmed published.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<Message>,
+    /// Messages decided so far: numbers each one, so two messages about one version never share
+    /// a deduplication id.
+    #[serde(default)]
+    pub told: u64,
     /// The flusher publishing the outbox (`outbox.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<crate::outbox::Lease>,
@@ -162,6 +186,12 @@ pub enum Decision {
         /// The newest version's id.
         newest: String,
     },
+    /// The version cannot be ordered against the newest applied (see [`Order::place`]): nothing
+    /// changes, and the delivery is tried again (a HEAD then may tell its `LastModified`).
+    Unplaced {
+        /// The newest version's id.
+        newest: String,
+    },
     /// The new state, and what to send (the caller renders and saves the messages in the
     /// state's outbox).
     Apply {
@@ -176,9 +206,12 @@ pub enum Decision {
 pub fn decide(state: &PartitionState, version: &Version, policy: &AlertPolicy, now: DateTime<Utc>) -> Decision {
     if let Some(newest) = &state.newest
         && newest.id != version.id
-        && version.order.is_older_than(&newest.order)
     {
-        return Decision::Older { newest: newest.id.clone() };
+        match version.order.place(&newest.order) {
+            Place::Older => return Decision::Older { newest: newest.id.clone() },
+            Place::Unknown => return Decision::Unplaced { newest: newest.id.clone() },
+            Place::NotOlder => {}
+        }
     }
     // The same version decided again (a redelivery, or the sweep telling what was held) is no
     // new change to count as held.
@@ -284,6 +317,7 @@ mod tests {
         for (minute, v) in versions {
             match decide(&state, v, &policy, at(*minute)) {
                 Decision::Older { newest } => out.push(format!("{}: older than {newest}", v.id)),
+                Decision::Unplaced { newest } => out.push(format!("{}: cannot be ordered against {newest}", v.id)),
                 Decision::Apply { state: next, send } => {
                     let said: Vec<String> = send
                         .iter()
@@ -422,7 +456,7 @@ mod tests {
                 state = *next;
                 (send.len(), state.held.map(|h| h.count), behind(&state, &policy))
             }
-            Decision::Older { .. } => panic!("older"),
+            Decision::Older { .. } | Decision::Unplaced { .. } => panic!("older"),
         };
         // (version, minute, messages sent, held count, subscribers behind)
         assert_eq!(step(&bad("v1", "01"), 0), (1, None, false));
@@ -434,18 +468,24 @@ mod tests {
 
     #[test]
     fn without_sequencers_versions_are_ordered_by_last_modified() {
+        use Place::{NotOlder, Older, Unknown};
         let t = |m: i64| Order { sequencer: None, modified: Some(at(m)) };
         let seq = |s: &str, m: i64| Order { sequencer: Some(s.into()), modified: Some(at(m)) };
+        let only_seq = |s: &str| Order { sequencer: Some(s.into()), modified: None };
         let cases = [
-            (t(1), t(2), true),
-            (t(2), t(1), false),
-            (t(1), t(1), false),
-            (seq("0A", 5), seq("0B", 1), true),
-            (t(1), seq("0B", 2), true),
-            (Order::default(), t(2), false),
+            (t(1), t(2), Older),
+            (t(2), t(1), NotOlder),
+            (t(1), t(1), NotOlder),
+            (seq("0A", 5), seq("0B", 1), Older),
+            (t(1), seq("0B", 2), Older),
+            (only_seq("0B"), seq("0A", 1), NotOlder),
+            (only_seq("0B"), t(1), Unknown),
+            (t(1), only_seq("0B"), Unknown),
+            (t(2), Order::default(), NotOlder),
+            (Order::default(), Order::default(), NotOlder),
         ];
-        for (a, b, older) in cases {
-            assert_eq!(a.is_older_than(&b), older, "{a:?} vs {b:?}");
+        for (a, b, place) in cases {
+            assert_eq!(a.place(&b), place, "{a:?} vs {b:?}");
         }
     }
 

@@ -26,9 +26,9 @@ pub struct ObjectRef {
     pub size: Option<u64>,
     /// S3's event sequencer: orders events of one key (hex, compare after padding).
     pub sequencer: Option<String>,
-    /// Named by an S3 Batch Operations job (a backfill): validated, but kept out of the
+    /// The S3 Batch Operations job that named it (a backfill): validated, but kept out of the
     /// volume baseline.
-    pub backfill: bool,
+    pub backfill: Option<String>,
 }
 
 /// What an invocation carries.
@@ -206,7 +206,7 @@ fn objects_in(v: &Value) -> Result<Vec<ObjectRef>, EventError> {
             etag: d.object.etag.map(|e| e.trim_matches('"').to_string()),
             size: d.object.size,
             sequencer: d.object.sequencer,
-            backfill: false,
+            backfill: None,
         }]);
     }
     let Some(records) = v.get("Records").and_then(Value::as_array) else {
@@ -234,7 +234,7 @@ fn objects_in(v: &Value) -> Result<Vec<ObjectRef>, EventError> {
             etag: rec.s3.object.etag.map(|e| e.trim_matches('"').to_string()),
             size: rec.s3.object.size,
             sequencer: rec.s3.object.sequencer,
-            backfill: false,
+            backfill: None,
         });
     }
     Ok(out)
@@ -243,6 +243,7 @@ fn objects_in(v: &Value) -> Result<Vec<ObjectRef>, EventError> {
 fn batch(v: &Value) -> Result<Incoming, EventError> {
     let schema = v["invocationSchemaVersion"].as_str().unwrap_or("1.0").to_string();
     let invocation_id = v["invocationId"].as_str().unwrap_or_default().to_string();
+    let job = v["job"]["id"].as_str().map_or_else(|| invocation_id.clone(), str::to_string);
     let tasks = v["tasks"].as_array().ok_or_else(|| malformed("S3 Batch Operations", "`tasks` is not a list"))?;
     let tasks = tasks
         .iter()
@@ -256,7 +257,7 @@ fn batch(v: &Value) -> Result<Incoming, EventError> {
                 bucket,
                 key,
                 version_id: task.s3_version_id.filter(|v| !v.is_empty()),
-                backfill: true,
+                backfill: Some(job.clone()),
                 ..ObjectRef::default()
             });
             Ok((task.task_id, object))
@@ -316,7 +317,7 @@ mod tests {
                 etag: Some("0123abcd".into()),
                 size: Some(1024),
                 sequencer: Some("0A1B2C3D4E5F678901".into()),
-                backfill: false,
+                backfill: None,
             }]
         );
     }
@@ -368,7 +369,7 @@ mod tests {
         assert_eq!((schema.as_str(), invocation_id.as_str()), ("1.0", "inv"));
         assert_eq!(tasks[0].1.as_ref().unwrap().bucket, "lake");
         assert_eq!(tasks[0].1.as_ref().unwrap().key, "a b.parquet");
-        assert!(tasks[0].1.as_ref().unwrap().backfill, "a batch job's objects stay out of the volume baseline");
+        assert_eq!(tasks[0].1.as_ref().unwrap().backfill.as_deref(), Some("j"), "a batch job's objects are backfills");
         let v2 = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv", "job": {"id": "j", "userArguments": {}},
             "tasks": [{"taskId": "t1", "s3Key": "k", "s3VersionId": "v9", "s3Bucket": "lake"}]});
         let Incoming::Batch { tasks, .. } = parse(&v2).unwrap() else { panic!() };

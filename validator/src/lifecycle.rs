@@ -18,6 +18,7 @@ use tracing::Level;
 
 use crate::decide::{Decision, PartitionState, Send, Version, behind, decide};
 use crate::document::{Change, update};
+use crate::event::ObjectRef;
 use crate::outbox::{Lease, Outbox, flush};
 use crate::ports::{Alerts, AttributeValue, IoError, Lake, Message};
 
@@ -91,34 +92,106 @@ pub async fn apply<L: Lake + Sync, A: Alerts + Sync>(
     inv: &mut Invocation,
     now: DateTime<Utc>,
 ) -> Result<Applied, IoError> {
-    let (older_than, outbox, behind) =
-        update(lake, p.bucket, p.state_key, "save partition state", |state: Option<PartitionState>| {
-            let state = state.unwrap_or_else(|| PartitionState { key: p.key.to_string(), ..PartitionState::default() });
-            match decide(&state, version, policy, now) {
-                Decision::Older { newest } => {
-                    let behind = behind(&state, policy);
-                    Change::Keep((Some(newest), state.outbox, behind))
-                }
-                Decision::Apply { mut state, send } => {
-                    state.key = p.key.to_string();
-                    state.outbox.extend(send.iter().map(&render));
-                    let (outbox, behind) = (state.outbox.clone(), behind(&state, policy));
-                    Change::Save(*state, (None, outbox, behind))
-                }
-            }
-        })
-        .await?;
-    let mut applied = Applied { older_than, behind, ..Applied::default() };
-    if behind {
+    let mut decided = save_decision(lake, p, version, policy, &render, now).await?;
+    if let Some(newest) = &decided.unplaced {
+        // The newest applied may know only its sequencer (its read was refused): S3 can still
+        // say when it was written; kept in the state, then decided again.
+        if learn_modified(lake, p, newest).await? {
+            decided = save_decision(lake, p, version, policy, &render, now).await?;
+        }
+        if let Some(newest) = &decided.unplaced {
+            return Err(IoError {
+                operation: "order version",
+                target: format!("s3://{}/{}", p.bucket, p.key),
+                reason: format!(
+                    "version {} has no sequencer or LastModified in common with the newest applied, {newest}",
+                    version.id
+                ),
+                retryable: true,
+            });
+        }
+    }
+    let mut applied = Applied { older_than: decided.older_than, behind: decided.behind, ..Applied::default() };
+    if decided.behind {
         crate::held::index(lake, p).await?;
     }
-    if !outbox.is_empty() {
+    if !decided.outbox.is_empty() {
         flush::<_, _, PartitionState>(lake, alerts, p.bucket, p.state_key, "save partition state", now, |m| {
             record(inv, p, m, &mut applied)
         })
         .await?;
     }
     Ok(applied)
+}
+
+/// What deciding a version and saving the decision left to do.
+#[derive(Default)]
+struct Decided {
+    older_than: Option<String>,
+    unplaced: Option<String>,
+    outbox: Vec<Message>,
+    behind: bool,
+}
+
+/// Reads the state, [`decide`]s, saves the new state with the rendered messages in its outbox.
+async fn save_decision<L: Lake + Sync>(
+    lake: &L,
+    p: Partition<'_>,
+    version: &Version,
+    policy: &AlertPolicy,
+    render: &impl Fn(&Send) -> Message,
+    now: DateTime<Utc>,
+) -> Result<Decided, IoError> {
+    update(lake, p.bucket, p.state_key, "save partition state", |state: Option<PartitionState>| {
+        let state = state.unwrap_or_else(|| PartitionState { key: p.key.to_string(), ..PartitionState::default() });
+        match decide(&state, version, policy, now) {
+            Decision::Older { newest } => Change::Keep(Decided {
+                older_than: Some(newest),
+                behind: behind(&state, policy),
+                outbox: state.outbox,
+                unplaced: None,
+            }),
+            Decision::Unplaced { newest } => Change::Keep(Decided { unplaced: Some(newest), ..Decided::default() }),
+            Decision::Apply { mut state, send } => {
+                state.key = p.key.to_string();
+                for send in &send {
+                    let mut message = render(send);
+                    state.told += 1;
+                    message.dedup_id = format!("{}/{}", message.dedup_id, state.told);
+                    state.outbox.push(message);
+                }
+                let decided =
+                    Decided { outbox: state.outbox.clone(), behind: behind(&state, policy), ..Decided::default() };
+                Change::Save(*state, decided)
+            }
+        }
+    })
+    .await
+}
+
+/// Asks S3 when version `id` of the partition's key was written and keeps it in the state's
+/// newest version; true when the state learned it.
+async fn learn_modified<L: Lake + Sync>(lake: &L, p: Partition<'_>, id: &str) -> Result<bool, IoError> {
+    let object = ObjectRef {
+        bucket: p.bucket.to_string(),
+        key: p.key.to_string(),
+        version_id: Some(id.to_string()),
+        ..ObjectRef::default()
+    };
+    let Some(modified) = lake.describe_object(&object).await.ok().flatten().and_then(|h| h.modified) else {
+        return Ok(false);
+    };
+    update(lake, p.bucket, p.state_key, "save partition state", |state: Option<PartitionState>| {
+        let Some(mut state) = state else { return Change::Keep(false) };
+        match &mut state.newest {
+            Some(newest) if newest.id == id && newest.order.modified.is_none() => {
+                newest.order.modified = Some(modified);
+                Change::Save(state, true)
+            }
+            _ => Change::Keep(false),
+        }
+    })
+    .await
 }
 
 impl Outbox for PartitionState {

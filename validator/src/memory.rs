@@ -32,8 +32,8 @@ impl Fault {
 struct Store {
     /// key -> (bytes, generation): the current version.
     objects: BTreeMap<String, (Vec<u8>, u64)>,
-    /// (key, version id) -> (bytes, generation): every version written with [`MemoryLake::put`],
-    /// as a versioned bucket keeps them.
+    /// (key, version id) -> (bytes, generation): every version written with [`MemoryLake::put`]
+    /// or as a report, as a versioned bucket keeps them.
     versions: BTreeMap<(String, String), (Vec<u8>, u64)>,
     generation: u64,
     /// (key prefix, fault, calls left).
@@ -74,6 +74,14 @@ impl MemoryLake {
     /// The bytes at `key`.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         lock(&self.store).objects.get(key).map(|(b, _)| b.clone())
+    }
+
+    /// Every version of `key` written with [`MemoryLake::put`] or as a report, oldest first.
+    pub fn history(&self, key: &str) -> Vec<Vec<u8>> {
+        let s = lock(&self.store);
+        let mut all: Vec<&(Vec<u8>, u64)> = s.versions.iter().filter(|((k, _), _)| k == key).map(|(_, v)| v).collect();
+        all.sort_by_key(|(_, g)| *g);
+        all.into_iter().map(|(b, _)| b.clone()).collect()
     }
 
     /// Keys under `prefix`, in order.
@@ -225,6 +233,7 @@ impl Lake for MemoryLake {
         let mut s = self.enter("save report", key).await?;
         s.generation += 1;
         let g = s.generation;
+        s.versions.insert((key.to_string(), format!("e{g}")), (bytes.clone(), g));
         s.objects.insert(key.to_string(), (bytes, g));
         Ok(())
     }

@@ -224,10 +224,12 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         // version) and its claim: a second delivery stops here, before reading the object.
         let mut object = object.clone();
         let mut modified = None;
-        if object.version_id.is_none() {
+        // Without a sequencer (a Batch Operations task) the version's place among the key's
+        // versions is its LastModified: asked here, in case the read below is refused.
+        if object.version_id.is_none() || object.sequencer.is_none() || object.backfill.is_some() {
             match self.lake.describe_object(&object).await {
                 Ok(Some(head)) => {
-                    object.version_id = head.version_id;
+                    object.version_id = object.version_id.or(head.version_id);
                     object.etag = object.etag.or(head.etag);
                     object.size = object.size.or(Some(head.size));
                     modified = head.modified;
@@ -235,21 +237,34 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 Ok(None) => {
                     return Err(Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into());
                 }
-                Err(e) if e.retryable => return Err(e.into()),
+                // A backfill task without a LastModified could not be placed among the key's
+                // versions: it fails naming the refusal (the job's completion report lists it).
+                Err(e) if e.retryable || object.backfill.is_some() => return Err(e.into()),
                 // A refused HEAD: the read below is refused too, and reported.
                 Err(_) => {}
             }
         }
         let object = &object;
         let version = object.version_id.clone().or_else(|| object.etag.clone()).unwrap_or_else(|| "unversioned".into());
-        let marker_key = derived(&format!("{state}markers/{bucket}/"), &format!("{}/{version}", object.key), ".json");
+        // A backfill job re-validates a version even if it was validated before (a contract
+        // changed): its claim is its own, and a retry within the job still stops here.
+        let claimed = match &object.backfill {
+            None => format!("{}/{version}", object.key),
+            Some(job) => format!("{}/{version}/job={job}", object.key),
+        };
+        let marker_key = derived(&format!("{state}markers/{bucket}/"), &claimed, ".json");
         if let Some(reason) = crate::claim::claim(&self.lake, bucket, &marker_key, &object.key, as_of).await? {
             return skip(reason);
         }
         let started = Instant::now();
         let work = async {
             let fetched = crate::fetch::fetch(&self.lake, object, contract, self.options.max_object_bytes).await?;
-            let order = Order { sequencer: object.sequencer.clone(), modified: fetched.modified.or(modified) };
+            let mut modified = fetched.modified.or(modified);
+            if modified.is_none() {
+                // The read was refused: a HEAD may still tell when the version was written.
+                modified = self.lake.describe_object(object).await.ok().flatten().and_then(|h| h.modified);
+            }
+            let order = Order { sequencer: object.sequencer.clone(), modified };
             let p = lifecycle::Partition {
                 bucket,
                 state_key: &state_key,

@@ -46,7 +46,14 @@ impl Alerts for SnsAlerts {
             publish = publish.message_attributes(name, attribute);
         }
         if self.topic_arn.ends_with(".fifo") {
-            let dedup: String = message.dedup_id.chars().filter(|c| c.is_ascii_graphic()).take(128).collect();
+            // At most 128 printable ASCII characters; a longer id keeps its head and a hash of
+            // the whole, so two ids differing only at the end stay different.
+            let mut dedup: String = message.dedup_id.chars().filter(|c| c.is_ascii_graphic()).collect();
+            if dedup.len() > 128 {
+                let hash = format!("~{:016x}", crate::keys::fnv(dedup.as_bytes()));
+                dedup.truncate(128 - hash.len());
+                dedup.push_str(&hash);
+            }
             publish = publish.message_group_id(&message.group).message_deduplication_id(dedup);
         }
         publish.send().await.map(|_| ()).map_err(|e| {

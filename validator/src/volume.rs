@@ -78,7 +78,7 @@ impl<L: Lake + Sync, A: Sync> Validator<L, A> {
         let Some(date) = partition.date else { return Ok(()) };
         let Ok(calendar) = lakewatch_core::Calendar::by_name(&contract.calendar) else { return Ok(()) };
         let Ok(Some(session)) = calendar.session(date) else { return Ok(()) };
-        if object.backfill || unreadable {
+        if object.backfill.is_some() || unreadable {
             return Ok(());
         }
         let point =

@@ -55,6 +55,7 @@ async fn half_empty_sessions_are_flagged_early_closes_are_not_and_backfills_stay
             object.frame = object.frame.filter(&mask).unwrap();
         }
         put(&object.key, to_parquet(&mut object.frame).unwrap()).await;
+        let backfill = backfill.then(|| "job".to_string());
         let target = ObjectRef { bucket: "lake".into(), key: object.key.clone(), backfill, ..ObjectRef::default() };
         let mut inv = telemetry.start(InvocationInfo::default());
         let as_of = date.and_hms_opt(23, 0, 0).unwrap().and_utc();
