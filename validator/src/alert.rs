@@ -309,6 +309,40 @@ pub fn missing_expired(bucket: &str, dataset: &str, session: chrono::NaiveDate, 
     Message { subject, body, attributes, group: format!("{dataset}/{partition}"), dedup_id }
 }
 
+/// How a fixed contract file gets loaded.
+const RELOAD: &str = "fix the file, then start new containers so a cold start loads it: aws lambda \
+update-function-configuration --function-name lakewatch-validator --description \"reload $(date +%s)\"";
+
+/// The `config` alert for contract files left out because they do not parse (`problems` name
+/// each file and why).
+pub fn config(bucket: &str, problems: &[String]) -> Message {
+    let subject = subject(&format!("lakewatch ERROR config: {} contract file(s) left out", problems.len()));
+    let about = About { dataset: "lakewatch", partition: "contracts", bucket, key: "", version: "", report: "" };
+    let attributes = attributes("alert", "error", &about, vec!["config".into()]);
+    let mut body = json!({
+        "type": "alert",
+        "severity": "error",
+        "checks": ["config"],
+        "problems": problems,
+        "effect": "objects of these files' datasets are not validated; their notifications are retried until the dead-letter queue",
+        "fix": RELOAD,
+        "findings": [],
+    });
+    let body = fit(&mut body, &attributes, &subject);
+    let dedup_id = format!("lakewatch/contracts/{:016x}", crate::keys::fnv(problems.join("\n").as_bytes()));
+    Message { subject, body, attributes, group: "lakewatch/contracts".into(), dedup_id }
+}
+
+/// The `resolved` message once every contract file loads again.
+pub fn config_resolved(bucket: &str, problems: &[String]) -> Message {
+    let subject = subject("lakewatch RESOLVED config: every contract file loads");
+    let about = About { dataset: "lakewatch", partition: "contracts", bucket, key: "", version: "", report: "" };
+    let attributes = attributes("resolved", "info", &about, vec!["config".into()]);
+    let body = json!({ "type": "resolved", "checks": ["config"], "was": problems }).to_string();
+    let dedup_id = format!("lakewatch/contracts/{:016x}/resolved", crate::keys::fnv(problems.join("\n").as_bytes()));
+    Message { subject, body, attributes, group: "lakewatch/contracts".into(), dedup_id }
+}
+
 #[cfg(test)]
 mod tests {
     use lakewatch_core::{Kind, Severity};

@@ -12,6 +12,7 @@
 pub mod alert;
 pub mod claim;
 pub mod config;
+mod config_alert;
 pub mod decide;
 pub mod document;
 pub mod event;

@@ -42,16 +42,19 @@ async fn run() -> Result<()> {
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry).load().await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
     let sns = aws_sdk_sns::Client::new(&aws);
-    let contracts = match &config.contracts {
-        ContractSource::Embedded => Contracts::embedded(),
+    let (contracts, broken) = match &config.contracts {
+        ContractSource::Embedded => (Contracts::embedded(), Vec::new()),
         ContractSource::S3 { bucket, prefix } => S3Lake::load_contracts(&s3, bucket, prefix).await?,
     };
-    let validator = Arc::new(Validator::new(
-        S3Lake::new(s3),
-        SnsAlerts::new(sns, config.topic_arn.clone()),
-        contracts,
-        config.options.clone(),
-    ));
+    let validator = Arc::new(
+        Validator::new(
+            S3Lake::new(s3),
+            SnsAlerts::new(sns, config.topic_arn.clone()),
+            contracts,
+            config.options.clone(),
+        )
+        .with_broken_contracts(broken),
+    );
     let telemetry = Arc::new(Mutex::new(telemetry));
     let clock = wall_clock();
 

@@ -88,12 +88,13 @@ fn instant(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<chrono::DateT
 }
 
 impl S3Lake {
-    /// Every `*.toml` contract under `s3://bucket/prefix` (cold start).
+    /// Every `*.toml` contract under `s3://bucket/prefix` (cold start), and a message naming each
+    /// file left out because it does not parse.
     pub async fn load_contracts(
         client: &Client,
         bucket: &str,
         prefix: &str,
-    ) -> Result<lakewatch_core::Contracts, ContractsError> {
+    ) -> Result<(lakewatch_core::Contracts, Vec<String>), ContractsError> {
         let error = |reason: String| ContractsError(format!("s3://{bucket}/{prefix}: {reason}"));
         let mut sources = Vec::new();
         let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
@@ -115,7 +116,14 @@ impl S3Lake {
         if sources.is_empty() {
             return Err(error("no *.toml contract there".into()));
         }
-        lakewatch_core::Contracts::from_sources(sources).map_err(|e| ContractsError(e.to_string()))
+        // A file that does not parse is left out and reported (a `config` alert); the others
+        // serve. Only a folder that cannot be read, or holds no contract, stops the cold start.
+        let (contracts, errors) = lakewatch_core::Contracts::from_sources_lenient(sources);
+        if contracts.iter().next().is_none() {
+            let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(error(format!("no contract parses: {}", reasons.join("; "))));
+        }
+        Ok((contracts, errors.iter().map(ToString::to_string).collect()))
     }
 }
 

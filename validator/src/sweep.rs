@@ -107,12 +107,19 @@ fn sweep_error(target: String, reason: impl std::fmt::Display) -> IoError {
 
 impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
     /// Sweeps every allowed bucket as of `as_of`, then tells the alert changes held back by the
-    /// hourly bound whose hour has passed (`held.rs`). A dataset that fails is logged, counted
+    /// hourly bound whose hour has passed (`held.rs`); first, it alerts on contract files left
+    /// out at cold start (`config_alert.rs`). A dataset that fails is logged, counted
     /// and reported in its [`Swept`]; the others go on. The sweep's heartbeat (`SweepsCompleted`)
     /// is recorded only when none failed.
     pub async fn sweep(&self, inv: &mut Invocation, as_of: DateTime<Utc>) -> Vec<Swept> {
         let mut out = Vec::new();
-        let mut held_failed = false;
+        let mut failed_elsewhere = false;
+        if let Err(e) = self.tell_config(inv, as_of).await {
+            let bucket = self.options.buckets.first().map_or("", String::as_str);
+            emit(&SweepFailed { bucket, dataset: "config", error: e.to_string() });
+            let _ = inv.record(&m::SWEEP_FAILURES, &[("dataset", "config")], 1.0);
+            failed_elsewhere = true;
+        }
         for bucket in &self.options.buckets {
             for contract in self.contracts.iter().filter(|c| c.freshness.is_some()) {
                 let dataset = contract.dataset.as_str();
@@ -144,10 +151,10 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             for (dataset, error) in failures {
                 emit(&SweepFailed { bucket, dataset: &dataset, error: error.to_string() });
                 let _ = inv.record(&m::SWEEP_FAILURES, &[("dataset", dataset.as_str())], 1.0);
-                held_failed = true;
+                failed_elsewhere = true;
             }
         }
-        if !held_failed && out.iter().all(|s| s.failed.is_none()) {
+        if !failed_elsewhere && out.iter().all(|s| s.failed.is_none()) {
             let _ = inv.record(&m::SWEEPS_COMPLETED, &[], 1.0);
         }
         out

@@ -359,3 +359,46 @@ async fn one_broken_dataset_does_not_stop_the_sweep_and_a_retry_resends_nothing(
         "{expired:?}"
     );
 }
+
+#[tokio::test]
+async fn a_broken_contract_file_is_a_config_alert_and_its_objects_wait_for_the_fix() {
+    // The contracts folder as the cold start read it: the minute-bar file has a typo.
+    let typo = include_str!("../contracts/minute_bars.toml").replacen("alerts = {", "alerts = [", 1);
+    let sources = vec![
+        ("s3://lake/contracts/minute_bars.toml".to_string(), typo),
+        ("s3://lake/contracts/daily_bars.toml".to_string(), include_str!("../contracts/daily_bars.toml").to_string()),
+    ];
+    let (contracts, errors) = Contracts::from_sources_lenient(sources);
+    assert_eq!(errors.len(), 1);
+    let broken: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(broken[0].starts_with("s3://lake/contracts/minute_bars.toml"), "{}", broken[0]);
+
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let options = Options { max_object_bytes: 64 << 20, ..Options::new(vec!["lake".into()]) };
+    h.validator =
+        Validator::new(h.lake.clone(), h.topic.clone(), contracts, options.clone()).with_broken_contracts(broken);
+
+    // A minute partition routes to no contract: kept in the queue, not skipped as foreign.
+    let (key, bytes) = minute(10);
+    h.lake.put(&key, bytes);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}));
+    assert!(h.stdout().contains("contract files left out: s3://lake/contracts/minute_bars.toml"), "{}", h.stdout());
+
+    // The sweep alerts once, naming the file; the next sweep sends nothing new.
+    let sweep = json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}});
+    h.deliver(sweep.clone()).await.unwrap();
+    h.deliver(sweep.clone()).await.unwrap();
+    let config: Vec<(String, Value)> = h.published().into_iter().filter(|(s, _)| s.contains(" config:")).collect();
+    assert_eq!(config.len(), 1, "{config:?}");
+    assert_eq!(config[0].0, "lakewatch ERROR config: 1 contract file(s) left out");
+    let problem = config[0].1["problems"][0].as_str().unwrap();
+    assert!(problem.starts_with("s3://lake/contracts/minute_bars.toml"), "{problem}");
+
+    // Fixed and reloaded (a new cold start): the object is validated and the alert resolved.
+    h.validator = Validator::new(h.lake.clone(), h.topic.clone(), Contracts::embedded(), options);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    h.deliver(sweep).await.unwrap();
+    let config: Vec<String> = h.published().into_iter().map(|(s, _)| s).filter(|s| s.contains(" config:")).collect();
+    assert_eq!(config.last().unwrap(), "lakewatch RESOLVED config: every contract file loads");
+}

@@ -565,16 +565,32 @@ impl Contracts {
 
     /// Parses `(origin, text)` pairs, e.g. the files of a contracts folder.
     pub fn from_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<Self, ContractError> {
+        let (contracts, mut errors) = Self::from_sources_lenient(sources);
+        if errors.is_empty() { Ok(contracts) } else { Err(errors.remove(0)) }
+    }
+
+    /// Parses `(origin, text)` pairs, keeping the contracts that parse and an error for each
+    /// file that does not (a running service goes on with the others and reports the rest).
+    pub fn from_sources_lenient(sources: impl IntoIterator<Item = (String, String)>) -> (Self, Vec<ContractError>) {
         let mut entries: Vec<(Contract, KeyTemplate)> = Vec::new();
+        let mut errors = Vec::new();
         for (origin, text) in sources {
-            let contract = Contract::parse(&text, &origin)?;
-            if entries.iter().any(|(c, _)| c.dataset == contract.dataset) {
-                return Err(ContractError::new(&origin, format!("dataset `{}` is declared twice", contract.dataset)));
+            let parsed = Contract::parse(&text, &origin).and_then(|contract| {
+                if entries.iter().any(|(c, _)| c.dataset == contract.dataset) {
+                    return Err(ContractError::new(
+                        &origin,
+                        format!("dataset `{}` is declared twice", contract.dataset),
+                    ));
+                }
+                let template = KeyTemplate::compile(&contract.key).map_err(|m| ContractError::new(&origin, m))?;
+                Ok((contract, template))
+            });
+            match parsed {
+                Ok(entry) => entries.push(entry),
+                Err(e) => errors.push(e),
             }
-            let template = KeyTemplate::compile(&contract.key).map_err(|m| ContractError::new(&origin, m))?;
-            entries.push((contract, template));
         }
-        Ok(Contracts { entries })
+        (Contracts { entries }, errors)
     }
 
     /// All contracts.
