@@ -9,19 +9,17 @@
 use lakewatch_core::checks::volume::Point;
 use lakewatch_core::{Contract, Partition, Report};
 
+use crate::document::{Change, Codec, update_with};
 use crate::event::ObjectRef;
-use crate::ports::{IoError, Lake, When};
+use crate::ports::{Document, IoError, Lake};
 use crate::service::Validator;
 
 /// Sessions kept per dataset (about two years): enough for any baseline a contract asks for.
 const KEPT: usize = 500;
-/// Tries to save the history when other invocations keep saving it first.
-const SAVE_TRIES: usize = 5;
-
-/// A dataset's history as read, with the ETag its replacement is conditional on.
+/// A dataset's history as read (its points, and the document for the conditional replace).
 pub(crate) struct History {
     pub points: Vec<Point>,
-    etag: Option<String>,
+    read: Option<Document>,
 }
 
 /// Parses the JSON lines; a line that does not parse is dropped (the next save rewrites it).
@@ -55,10 +53,8 @@ impl<L: Lake + Sync, A: Sync> Validator<L, A> {
         if contract.checks.volume.is_none() || partition.date.is_none() {
             return Ok(None);
         }
-        Ok(Some(match self.lake.load_document(bucket, &self.history_key(bucket, contract)).await? {
-            Some(doc) => History { points: parse(&doc.bytes), etag: Some(doc.etag) },
-            None => History { points: Vec::new(), etag: None },
-        }))
+        let read = self.lake.load_document(bucket, &self.history_key(bucket, contract)).await?;
+        Ok(Some(History { points: read.as_ref().map(|d| parse(&d.bytes)).unwrap_or_default(), read }))
     }
 
     /// Records the partition's session in the history (not for backfills, nor for an object
@@ -85,33 +81,20 @@ impl<L: Lake + Sync, A: Sync> Validator<L, A> {
             Point { session: date, early_close: session.early_close, rows: report.rows, symbols: report.symbols };
         let bucket = object.bucket.as_str();
         let key = self.history_key(bucket, contract);
-        let mut history = read;
-        for _ in 0..SAVE_TRIES {
-            let mut points = std::mem::take(&mut history.points);
+        let lines = Codec { decode: |b| Some(parse(b)), encode: |points| Ok(render(points)) };
+        update_with(&self.lake, bucket, &key, "record volume", lines, Some(read.read), |points: Option<Vec<Point>>| {
+            let mut points = points.unwrap_or_default();
             if points.contains(&point) {
-                return Ok(());
+                return Change::Keep(());
             }
             points.retain(|p| p.session != point.session);
             points.push(point.clone());
             points.sort_by_key(|p| p.session);
             let drop = points.len().saturating_sub(KEPT);
             points.drain(..drop);
-            let when = history.etag.as_deref().map_or(When::Absent, When::Unchanged);
-            if self.lake.save_document(bucket, &key, render(&points), when).await? {
-                return Ok(());
-            }
-            // Another invocation recorded its session first: merge into what it saved.
-            history = match self.lake.load_document(bucket, &key).await? {
-                Some(doc) => History { points: parse(&doc.bytes), etag: Some(doc.etag) },
-                None => History { points: Vec::new(), etag: None },
-            };
-        }
-        Err(IoError {
-            operation: "record volume",
-            target: format!("s3://{bucket}/{key}"),
-            reason: format!("other invocations kept saving it first ({SAVE_TRIES} tries)"),
-            retryable: true,
+            Change::Save(points, ())
         })
+        .await
     }
 }
 
