@@ -140,4 +140,43 @@ async fn the_validator_validates_reports_alerts_and_sweeps_under_its_own_role() 
         "save document `s3://lake/lakewatch/checkpoints/daily/2025-11-26.json`: s3:PutObject of `s3://lake/lakewatch/checkpoints/daily/2025-11-26.json` was refused (403 AccessDenied): this function's role does not grant it; the prefixes it may write are those of its `WriteObjects` statement in template.yaml and kms:GenerateDataKey of the lake's key (`UseTheKey`)"
     );
     assert!(!e.retryable);
+
+    // An object written with a KMS key the validator may not use (before the bucket policy that
+    // refuses other keys, or replicated from another account): S3 refuses the read with 403. Reported as `unreadable`, naming the
+    // refusal, and alerted; not retried into the dead-letter queue.
+    let foreign = stack.foreign_key();
+    let policies = stack.lift_bucket_policies();
+    let object = lake.objects.iter_mut().filter(|o| o.key.contains("/minute/")).nth(2).unwrap();
+    let locked = object.key.clone();
+    s3.put_object()
+        .bucket("lake")
+        .key(&locked)
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&foreign)
+        .body(ByteStream::from(to_parquet(&mut object.frame).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    stack.restore_bucket_policies(policies);
+    let records: Vec<Value> = drain(&sqs, &events_url)
+        .await
+        .into_iter()
+        .map(|(id, receipt, body)| json!({"messageId": id, "receiptHandle": receipt, "body": body, "eventSource": "aws:sqs"}))
+        .collect();
+    let mut validator = Function::start(env!("CARGO_BIN_EXE_lakewatch-validator"), "lakewatch-validator", &env);
+    let answer = validator.invoke(&json!({ "Records": records }).to_string(), 60_000);
+    let stdout = validator.stop();
+    assert_eq!(answer, Ok(json!({"batchItemFailures": []})), "{stdout}");
+    let partition = locked.split("date=").nth(1).unwrap().split('/').next().unwrap();
+    let report_key = keys(&s3, &format!("lakewatch/reports/minute_bars/date={partition}/")).await.pop().unwrap();
+    let report = s3.get_object().bucket("lake").key(&report_key).send().await.unwrap();
+    let report: Value = serde_json::from_slice(&report.body.collect().await.unwrap().to_vec()).unwrap();
+    assert_eq!(report["findings"][0]["kind"], "unreadable", "{report}");
+    let message = report["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("AccessDenied") && message.contains("kms:Decrypt"), "{message}");
+    let alerts: Vec<Value> =
+        drain(&sqs, &alerts_url).await.iter().map(|(_, _, b)| serde_json::from_str(b).unwrap()).collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0]["Subject"].as_str().unwrap().contains(partition), "{}", alerts[0]["Subject"]);
+    assert!(stdout.contains("\"event\":\"object_unreadable\""), "{stdout}");
 }

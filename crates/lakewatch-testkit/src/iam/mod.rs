@@ -162,6 +162,18 @@ impl Stack {
         self.admin.aws(&self.endpoint).await
     }
 
+    /// Sets the buckets' policies aside (for what was written before they existed, or by a path
+    /// they do not see, like replication from another account); give them back with
+    /// [`Stack::restore_bucket_policies`].
+    pub fn lift_bucket_policies(&self) -> HashMap<String, policy::Policy> {
+        std::mem::take(&mut self.rules.lock().unwrap().bucket_policies)
+    }
+
+    /// Puts back what [`Stack::lift_bucket_policies`] set aside.
+    pub fn restore_bucket_policies(&self, policies: HashMap<String, policy::Policy>) {
+        self.rules.lock().unwrap().bucket_policies = policies;
+    }
+
     /// A principal that holds `document` (a policy document whose `${AWS::Region}`,
     /// `${AWS::AccountId}` and `${AWS::Partition}` are resolved), like an operator's user.
     pub fn user(&mut self, name: &str, document: &str) -> Principal {
@@ -180,6 +192,24 @@ impl Stack {
     /// The requests the stack refused so far, as `action resource`.
     pub fn refusals(&self) -> Vec<String> {
         self.rules.lock().unwrap().refusals.clone()
+    }
+
+    /// Creates a KMS key outside the stack (another team's, or a vendor's writer's) and returns
+    /// its ARN: no role of the stack may use it.
+    pub fn foreign_key(&self) -> String {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=setup/20250101/{REGION}/kms/aws4_request, SignedHeaders=host, Signature=x"
+        );
+        let headers = [
+            ("X-Amz-Target", "TrentService.CreateKey"),
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Authorization", auth.as_str()),
+        ];
+        self.enforce(false);
+        let answer = raw_call(&self.moto.endpoint, &headers, "{}");
+        self.enforce(true);
+        let created: Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("KMS CreateKey: {e}: {answer}"));
+        created["KeyMetadata"]["Arn"].as_str().unwrap_or_default().to_string()
     }
 
     fn register(&self, p: &Principal) {

@@ -204,9 +204,14 @@ fn handle(http: &Http, moto: &str, rules: &Mutex<Rules>) -> std::io::Result<Vec<
                 return Ok(refusal("s3", http, &message));
             }
         }
-        // The object is encrypted with the bucket's key: reading it needs kms:Decrypt.
+        // Reading an object needs kms:Decrypt of the key it was written with: the one S3 names
+        // in the answer (an object written with another key), else the bucket's.
         200 | 206 if http.method == "GET" => {
-            if let Some(need) = after
+            let own = header(&answer, "x-amz-server-side-encryption-aws-kms-key-id").map(|id| {
+                let arn = if id.starts_with("arn:") { id } else { format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{id}") };
+                key_use("kms:Decrypt", &arn, "s3")
+            });
+            if let Some(need) = own.or(after)
                 && let Err(message) = authorize(rules, &caller, &need, None)
             {
                 return Ok(refusal("s3", http, &message));
@@ -453,6 +458,15 @@ pub(crate) fn exchange(addr: &str, raw: &[u8]) -> std::io::Result<Vec<u8>> {
 pub(crate) fn status(answer: &[u8]) -> u16 {
     let line = answer.split(|b| *b == b'\n').next().unwrap_or_default();
     String::from_utf8_lossy(line).split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// A header of an answer.
+fn header(answer: &[u8], name: &str) -> Option<String> {
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+    String::from_utf8_lossy(&answer[..end]).lines().skip(1).find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
 }
 
 /// An answer's body.
