@@ -360,7 +360,9 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         }
         let unreadable = unreadable.is_some();
 
-        let report_key = derived(&format!("{}{dataset}/{pid}/", self.options.report_prefix), version, ".json");
+        // The partition id is as long as the data key: shortened with the version if need be.
+        let report_key =
+            derived(&format!("{}{dataset}/", self.options.report_prefix), &format!("{pid}/{version}"), ".json");
         let report_uri = format!("s3://{bucket}/{report_key}");
         let stored = StoredReport {
             bucket,
