@@ -223,7 +223,7 @@ mod tests {
             .into_iter()
             .filter_map(|a| if let Alarm::Metric(m) = a { Some(m) } else { None })
             .collect();
-        assert_eq!((first.written.len(), first.unchanged), (4 + 15, 0), "{:?}", first.written);
+        assert_eq!((first.written.len(), first.unchanged), (4 + 16, 0), "{:?}", first.written);
         assert_eq!(first.written.len(), dashboards.len() + metric_alarms.len());
 
         for (name, body) in &dashboards {
@@ -368,7 +368,7 @@ mod tests {
         assert_eq!(
             puts[0].alarm_rule(),
             Some(
-                "ALARM(\"lakewatch-validator-errors\") OR ALARM(\"lakewatch-validator-heartbeat\") OR ALARM(\"lakewatch-validator-dead-letters\") OR ALARM(\"lakewatch-failed-invocations\")"
+                "ALARM(\"lakewatch-validator-errors\") OR ALARM(\"lakewatch-validator-heartbeat\") OR ALARM(\"lakewatch-validator-sweeps\") OR ALARM(\"lakewatch-validator-dead-letters\") OR ALARM(\"lakewatch-failed-invocations\")"
             )
         );
         assert_eq!(puts[0].alarm_actions(), ["arn:aws:sns:us-east-1:123456789012:lakewatch-alerts"]);

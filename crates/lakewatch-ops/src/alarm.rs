@@ -196,6 +196,25 @@ fn heartbeat(d: &Deployment, f: &Function) -> Alarm {
     metric(format!("{}-heartbeat", f.name), description, ours(d, &m::HEARTBEAT, &[("service", f.service)]), t)
 }
 
+/// The sweep did not complete: no `SweepsCompleted` in 2 of the last 3 of its periods (a
+/// dataset, the held alerts or the contract files could not be checked, or it did not run).
+fn sweeps(d: &Deployment, f: &Function) -> Alarm {
+    let t = Threshold {
+        statistic: "Sum",
+        period: f.every_seconds,
+        m_of_n: (2, 3),
+        comparison: "LessThanThreshold",
+        threshold: 1.0,
+        missing: "breaching",
+    };
+    let description = format!(
+        "The sweep did not go through every bucket and dataset in 2 of the last 3 periods of {} s: partitions that never arrive go unnoticed. Its `sweep_failed` events in {} say which dataset and why.",
+        f.every_seconds,
+        d.log_group(f)
+    );
+    metric(format!("{}-sweeps", f.name), description, ours(d, &m::SWEEPS_COMPLETED, &[("service", f.service)]), t)
+}
+
 fn errors(f: &Function) -> Alarm {
     let t = Threshold { m_of_n: (2, 3), ..ANY };
     let description = format!(
@@ -220,6 +239,7 @@ pub fn alarms(contracts: &Contracts, d: &Deployment) -> Vec<Alarm> {
     for a in [
         errors(&validator),
         heartbeat(d, &validator),
+        sweeps(d, &validator),
         queue_not_empty(
             format!("{}-dead-letters", validator.name),
             "Events the validator could not process after every retry wait in {queue}. Read one, fix the cause, then redrive the queue.",
@@ -237,7 +257,7 @@ pub fn alarms(contracts: &Contracts, d: &Deployment) -> Vec<Alarm> {
     let mut composites = vec![composite(
         d,
         format!("{}-platform", d.prefix),
-        "lakewatch itself: the validator failing, silent or dead-lettering events (every dataset goes unchecked), or a scheduled invocation failing for good.".into(),
+        "lakewatch itself: the validator failing, silent or dead-lettering events (every dataset goes unchecked), its sweep not completing, or a scheduled invocation failing for good.".into(),
         &platform,
     )];
 
