@@ -39,6 +39,8 @@ struct Store {
     /// (key prefix, fault, calls left).
     faults: Vec<(String, Fault, usize)>,
     loads: usize,
+    /// Injected failures that fired, by fault.
+    fired: BTreeMap<String, usize>,
     /// Added to every whole-object read.
     latency: std::time::Duration,
 }
@@ -115,6 +117,11 @@ impl MemoryLake {
         lock(&self.store).latency = latency;
     }
 
+    /// Injected failures that fired so far, by fault (`SlowDown`, `Denied`...).
+    pub fn fired(&self) -> BTreeMap<String, usize> {
+        lock(&self.store).fired.clone()
+    }
+
     /// Data objects read whole so far.
     pub fn loads(&self) -> usize {
         lock(&self.store).loads
@@ -132,9 +139,13 @@ impl MemoryLake {
             return Err(IoError { operation, target: key.to_string(), reason, retryable: false });
         }
         let mut s = lock(&self.store);
-        if let Some(f) = s.faults.iter_mut().find(|(p, _, left)| key.starts_with(p.as_str()) && *left > 0) {
+        let fault = s.faults.iter_mut().find(|(p, _, left)| key.starts_with(p.as_str()) && *left > 0).map(|f| {
             f.2 -= 1;
-            let (reason, retryable) = match f.1 {
+            f.1
+        });
+        if let Some(fault) = fault {
+            *s.fired.entry(format!("{fault:?}")).or_default() += 1;
+            let (reason, retryable) = match fault {
                 Fault::SlowDown => ("SlowDown: Please reduce your request rate. (503)", true),
                 Fault::Internal => ("InternalError: We encountered an internal error. Please try again. (500)", true),
                 Fault::Timeout => ("dispatch failure: timeout: operation timed out", true),
@@ -249,12 +260,18 @@ impl Lake for MemoryLake {
 pub struct MemoryTopic {
     published: Arc<Mutex<Vec<Message>>>,
     failures: Arc<Mutex<usize>>,
+    fired: Arc<Mutex<usize>>,
 }
 
 impl MemoryTopic {
     /// Everything published so far.
     pub fn published(&self) -> Vec<Message> {
         lock(&self.published).clone()
+    }
+
+    /// Publishes failed so far.
+    pub fn fired(&self) -> usize {
+        *lock(&self.fired)
     }
 
     /// Makes the next `n` publishes fail as an SNS outage would (`InternalError`, 500).
@@ -268,6 +285,7 @@ impl Alerts for MemoryTopic {
         let mut failures = lock(&self.failures);
         if *failures > 0 {
             *failures -= 1;
+            *lock(&self.fired) += 1;
             return Err(IoError {
                 operation: "publish alert",
                 target: "arn:aws:sns:us-east-1:123456789012:lakewatch-alerts".into(),

@@ -163,6 +163,9 @@ struct World {
     backfills: Vec<String>,
     /// Notifications dead-lettered after `MAX_RECEIVES` failed receives.
     dead: Vec<Note>,
+    /// Ever dead-lettered, and SQS deliveries made (for the run's figures).
+    dead_lettered: usize,
+    deliveries: usize,
     /// Batch jobs run (each backfill is a job of its own; a re-run is a new job).
     jobs: usize,
     notes: usize,
@@ -194,6 +197,8 @@ impl World {
             versions: Vec::new(),
             backfills: Vec::new(),
             dead: Vec::new(),
+            dead_lettered: 0,
+            deliveries: 0,
             jobs: 0,
             notes: 0,
         }
@@ -216,6 +221,7 @@ impl World {
             return Ok(());
         }
         let notes: Vec<Note> = picks.iter().map(|p| self.queue[p % self.queue.len()].clone()).collect();
+        self.deliveries += notes.len();
         let _guard = tracing::dispatcher::set_default(&self.telemetry.dispatch());
         let mut invs: Vec<_> = (0..notes.len())
             .map(|i| self.telemetry.start(InvocationInfo { request_id: format!("r{i}"), ..InvocationInfo::default() }))
@@ -239,6 +245,7 @@ impl World {
                     // The dead-letter queue's alarm fires; the operator redrives it (`settle`).
                     let note = self.queue.remove(at);
                     self.dead.push(note);
+                    self.dead_lettered += 1;
                 }
             } else {
                 prop_assert!(self.report_exists(&note.version), "{} left the queue without a report", note.version);
@@ -429,6 +436,21 @@ impl World {
     }
 }
 
+/// What the cases did, over a run.
+#[derive(Debug, Default)]
+struct Totals {
+    cases: usize,
+    steps: usize,
+    versions: usize,
+    deliveries: usize,
+    backfills: usize,
+    dead_lettered: usize,
+    messages: usize,
+    fired: BTreeMap<String, usize>,
+}
+
+static TOTALS: Mutex<Option<Totals>> = Mutex::new(None);
+
 fn run_case(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     runtime.block_on(async {
@@ -437,7 +459,21 @@ fn run_case(steps: Vec<Step>) -> Result<(), TestCaseError> {
             world.step(step).await?;
         }
         world.settle().await?;
-        world.check()
+        let checked = world.check();
+        let mut totals = TOTALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let t = totals.get_or_insert_with(Totals::default);
+        t.cases += 1;
+        t.steps += steps.len();
+        t.versions += world.versions.len();
+        t.deliveries += world.deliveries;
+        t.backfills += world.jobs;
+        t.dead_lettered += world.dead_lettered;
+        t.messages += world.topic.published().len();
+        for (fault, n) in world.lake.fired() {
+            *t.fired.entry(fault).or_default() += n;
+        }
+        *t.fired.entry("SNS InternalError".into()).or_default() += world.topic.fired();
+        checked
     })
 }
 
@@ -450,6 +486,8 @@ fn every_version_ends_reported_and_subscribers_end_where_the_newest_version_is()
     if let Err(e) = result {
         panic!("{e}");
     }
+    // The run's figures (shown with --nocapture).
+    eprintln!("{:?}", TOTALS.lock().unwrap().take().unwrap_or_default());
 }
 
 #[test]
