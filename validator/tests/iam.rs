@@ -1,7 +1,8 @@
 //! The validator under exactly its `template.yaml` role, with IAM enforced
 //! (`lakewatch_testkit::iam`): the Lambda binary validates an object from a real S3
-//! notification (its marker, report, partition state and alert), then sweeps the lake. Then a
-//! step outside the role, refused in one line.
+//! notification (its marker, report, partition state and alert) after S3 throttled it once,
+//! then sweeps the lake. Then a step outside the role, refused in one line, and an object
+//! written with a foreign KMS key.
 
 use aws_sdk_s3::primitives::ByteStream;
 use lakewatch_synth::{LakeSpec, build, to_parquet};
@@ -96,6 +97,13 @@ async fn the_validator_validates_reports_alerts_and_sweeps_under_its_own_role() 
     );
     let mut validator = Function::start(env!("CARGO_BIN_EXE_lakewatch-validator"), "lakewatch-validator", &env);
     let event = json!({ "Records": records }).to_string();
+    // S3 throttles the universe past the SDK's five attempts: the message goes back to the
+    // queue, nothing is reported; once S3 recovers the redelivery validates it.
+    stack.throttle("reference/stock_universe.json", 5);
+    let throttled = validator.invoke(&event, 60_000);
+    let id = records[0]["messageId"].as_str().unwrap();
+    assert_eq!(throttled, Ok(json!({"batchItemFailures": [{"itemIdentifier": id}]})));
+    assert_eq!(keys(&s3, "lakewatch/reports/").await, Vec::<String>::new(), "nothing reported while throttled");
     let first = validator.invoke(&event, 60_000);
     // The same notification again: the marker stops it before the object is read.
     let again = validator.invoke(&event, 60_000);

@@ -194,6 +194,12 @@ impl Stack {
         self.rules.lock().unwrap().refusals.clone()
     }
 
+    /// Answers the next `requests` S3 requests on keys under `prefix` with `503 SlowDown`, as S3
+    /// throttles a hot prefix (the SDK's own retries count as requests).
+    pub fn throttle(&self, prefix: &str, requests: usize) {
+        self.rules.lock().unwrap().throttles.push((prefix.to_string(), requests));
+    }
+
     /// Creates a KMS key outside the stack (another team's, or a vendor's writer's) and returns
     /// its ARN: no role of the stack may use it.
     pub fn foreign_key(&self) -> String {

@@ -57,6 +57,8 @@ pub(crate) struct Rules {
     pub(crate) composite_alarms: BTreeMap<String, Value>,
     pub(crate) saved_queries: Vec<Value>,
     pub(crate) refusals: Vec<String>,
+    /// S3 keys (by prefix) answered `503 SlowDown` for the next so many requests.
+    pub(crate) throttles: Vec<(String, usize)>,
 }
 
 impl Rules {
@@ -165,6 +167,13 @@ fn handle(http: &Http, moto: &str, rules: &Mutex<Rules>) -> std::io::Result<Vec<
     }
     if service == "logs" && matches!(http.target(), Some("PutQueryDefinition" | "DescribeQueryDefinitions")) {
         return saved_queries(http, rules, &signer);
+    }
+    if service == "s3"
+        && let (_, Some(key)) = s3_target(http)
+        && let Some(t) = rules.lock().unwrap().throttles.iter_mut().find(|(p, n)| key.starts_with(p.as_str()) && *n > 0)
+    {
+        t.1 -= 1;
+        return Ok(slow_down(http));
     }
     let (needs, after) = {
         let r = rules.lock().unwrap();
@@ -297,6 +306,22 @@ fn authorize(rules: &Mutex<Rules>, caller: &Caller, need: &Need, resource: Optio
 }
 
 /// A refusal in the service's own protocol.
+/// S3's `503 SlowDown`, as it throttles a prefix.
+fn slow_down(http: &Http) -> Vec<u8> {
+    let body = if http.method == "HEAD" {
+        String::new()
+    } else {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>lakewatch-harness</RequestId></Error>".to_string()
+    };
+    let mut out = format!(
+        "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
 fn refusal(service: &str, http: &Http, message: &str) -> Vec<u8> {
     let xml = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let (status, content_type, body) = match service {
