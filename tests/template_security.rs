@@ -353,6 +353,8 @@ async fn the_delivery_timings_agree_with_each_other_and_with_the_claim_lease() {
     assert!(visibility >= 6 * timeout, "visibility {visibility} s < 6 x the function's {timeout} s");
     let lease = lakewatch_validator::claim::LEASE_SECONDS as u64;
     assert!(timeout <= lease && lease < visibility, "claim lease {lease} s: from {timeout} s to under {visibility} s");
+    let outbox = lakewatch_validator::outbox::LEASE_SECONDS as u64;
+    assert!(outbox < visibility, "outbox lease {outbox} s: a redelivery must find it expired ({visibility} s)");
     assert!(
         maximum <= reserved,
         "MaximumConcurrency {maximum} above the reserved {reserved}: batches would be throttled"
