@@ -12,8 +12,7 @@ pub fn validate_lake(spec: LakeSpec) -> (lakewatch_synth::Lake, Vec<lakewatch_co
         let bytes = to_parquet(&mut o.frame).unwrap();
         let (contract, partition) = contracts.route(&o.key).unwrap();
         reports.push(
-            validate(contract, &partition, Object { key: &o.key, bytes: &bytes }, Some(&universe), None, lake.as_of)
-                .unwrap(),
+            validate(contract, &partition, Object::new(&o.key, &bytes), Some(&universe), None, lake.as_of).unwrap(),
         );
     }
     (lake, reports)

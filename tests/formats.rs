@@ -23,8 +23,7 @@ fn parquet_csv_and_json_lines_copies_give_the_same_findings() {
         let (contract, partition) = contracts.route(&o.key).unwrap();
         let parquet = to_parquet(&mut o.frame).unwrap();
         let reference =
-            validate(contract, &partition, Object { key: &o.key, bytes: &parquet }, Some(&universe), None, lake.as_of)
-                .unwrap();
+            validate(contract, &partition, Object::new(&o.key, &parquet), Some(&universe), None, lake.as_of).unwrap();
 
         // Text formats carry no types: the contract's are used, so type findings cannot differ.
         let mut text_frame = o.frame.clone();
@@ -52,9 +51,8 @@ fn parquet_csv_and_json_lines_copies_give_the_same_findings() {
         for (format, bytes) in [(Format::Csv, &csv), (Format::JsonLines, &jsonl)] {
             let mut variant = contract.clone();
             variant.format = format;
-            let report =
-                validate(&variant, &partition, Object { key: &o.key, bytes }, Some(&universe), None, lake.as_of)
-                    .unwrap_or_else(|e| panic!("{} as {format:?}: {e}", o.key));
+            let report = validate(&variant, &partition, Object::new(&o.key, bytes), Some(&universe), None, lake.as_of)
+                .unwrap_or_else(|e| panic!("{} as {format:?}: {e}", o.key));
             let got: Vec<String> = report.findings.iter().filter(|f| f.check != CheckId::Schema).map(key).collect();
             assert_eq!(got, expected, "{} as {format:?}", o.key);
             assert_eq!(report.rows, reference.rows);

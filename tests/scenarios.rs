@@ -52,7 +52,7 @@ fn golden_scenarios() {
         let report = validate(
             &contract,
             &partition,
-            Object { key: &s.key, bytes: s.data.trim_start().as_bytes() },
+            Object::new(&s.key, s.data.trim_start().as_bytes()),
             universe.as_ref(),
             None,
             s.as_of.parse().unwrap(),

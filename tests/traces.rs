@@ -29,15 +29,8 @@ fn every_check_is_a_child_span_of_its_partition() {
         let inv = telemetry.start(InvocationInfo { request_id: "req-1".into(), ..InvocationInfo::default() });
         inv.span().in_scope(|| {
             tracing::info_span!("partition", dataset = %contract.dataset).in_scope(|| {
-                validate(
-                    contract,
-                    &partition,
-                    Object { key: &object.key, bytes: &bytes },
-                    Some(&universe),
-                    None,
-                    lake.as_of,
-                )
-                .unwrap()
+                validate(contract, &partition, Object::new(&object.key, &bytes), Some(&universe), None, lake.as_of)
+                    .unwrap()
             })
         });
         telemetry.finish(inv)

@@ -123,8 +123,7 @@ fn run_phase(phase: &str, file: &Path, runs: usize) -> Result<Phase> {
                 findings = counts.height();
             }
             "validate" => {
-                let report =
-                    validate(contract, &partition, Object { key: KEY, bytes: &bytes }, None::<&Universe>, None, as_of)?;
+                let report = validate(contract, &partition, Object::new(KEY, &bytes), None::<&Universe>, None, as_of)?;
                 rows = report.rows as usize;
                 findings = report.findings.len();
             }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use lakewatch_core::{Object, Report, Severity, validate};
+use lakewatch_core::{Budget, Object, Report, Severity, validate};
 use serde::Serialize;
 
 use crate::lake::{self, Target, Universes};
@@ -12,7 +12,7 @@ use lakewatch_telemetry::console as out;
 
 use crate::{Dir, Outcome};
 
-/// `lakewatch validate [--contracts DIR] [--root DIR] [--as-of TS] [--json] [--fail-on SEVERITY] PATH...`
+/// `lakewatch validate [--contracts DIR] [--root DIR] [--as-of TS] [--json] [--fail-on SEVERITY] [--memory-mb MB] PATH...`
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Folder of contract files (*.toml); defaults to the contracts built into lakewatch.
@@ -31,6 +31,10 @@ pub(crate) struct Args {
     /// Exit 1 when a finding is at least this severe.
     #[arg(long, default_value = "error", value_parser = crate::parse_severity)]
     fail_on: Severity,
+    /// Memory to budget a file's decoding against, in MB: a Parquet file whose footer says it
+    /// would decode to more than a quarter of it is a `too_large` finding, never decoded.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(128..))]
+    memory_mb: u64,
     /// Files and folders to validate.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -51,7 +55,7 @@ pub(crate) struct Run {
 }
 
 /// Validates every target; a file that cannot be read is recorded, and the rest go on.
-pub(crate) fn validate_targets(targets: &[Target<'_>], as_of: DateTime<Utc>) -> Run {
+pub(crate) fn validate_targets(targets: &[Target<'_>], budget: Budget, as_of: DateTime<Utc>) -> Run {
     let mut run = Run::default();
     let mut universes = Universes::default();
     for t in targets {
@@ -60,7 +64,7 @@ pub(crate) fn validate_targets(targets: &[Target<'_>], as_of: DateTime<Utc>) -> 
             Ok(validate(
                 t.contract,
                 &t.partition,
-                Object { key: &t.key, bytes: &bytes },
+                Object::new(&t.key, &bytes).within(budget),
                 universe.as_ref(),
                 None,
                 as_of,
@@ -86,7 +90,7 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     // The only clock read of a validation: everything downstream gets `as_of`.
     #[allow(clippy::disallowed_methods)]
     let as_of = args.as_of.unwrap_or_else(Utc::now);
-    let mut run = validate_targets(&targets, as_of);
+    let mut run = validate_targets(&targets, Budget::of_memory_mb(args.memory_mb), as_of);
     run.unreadable.extend(problems.into_iter().map(|(p, error)| Unreadable { path: p.display().to_string(), error }));
     if args.json {
         out::json(&run);

@@ -238,7 +238,7 @@ mod tests {
         let as_of = "2025-11-28T00:00:00Z".parse().unwrap();
         let key = "data/fundamentals/AAPL/quarterly.parquet";
         let (_, partition) = lakewatch_core::Contracts::embedded().route(key).unwrap();
-        let object = lakewatch_core::Object { key, bytes: &bytes };
+        let object = lakewatch_core::Object::new(key, &bytes);
         let report = lakewatch_core::validate(&contract, &partition, object, None, None, as_of).unwrap();
         assert_eq!((report.rows, report.findings.len()), (4, 0), "{:?}", report.findings);
     }

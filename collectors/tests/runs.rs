@@ -146,14 +146,8 @@ async fn fundamentals_come_from_edgar_company_facts() {
     let bytes = lake.store.load_partition(key).await.unwrap().unwrap().bytes;
     let (contract, partition) = Contracts::embedded().route(key).map(|(c, p)| (c.clone(), p)).unwrap();
     let as_of: DateTime<Utc> = "2025-11-28T00:00:00Z".parse().unwrap();
-    let report = lakewatch_core::validate(
-        &contract,
-        &partition,
-        lakewatch_core::Object { key, bytes: &bytes },
-        None,
-        None,
-        as_of,
-    );
+    let report =
+        lakewatch_core::validate(&contract, &partition, lakewatch_core::Object::new(key, &bytes), None, None, as_of);
     let report = report.unwrap();
     assert_eq!(
         (report.rows, report.findings.len()),

@@ -1,7 +1,7 @@
 //! The validator's configuration: every environment variable it reads, read here, at cold
 //! start, with every missing or invalid one reported at once.
 
-use lakewatch_core::Severity;
+use lakewatch_core::{Budget, Severity};
 use lakewatch_telemetry::Settings;
 
 use crate::service::Options;
@@ -89,6 +89,15 @@ impl Config {
                 0
             }),
         };
+        // Set by Lambda: the function's memory, from which an object's decoding budget follows.
+        let memory_mb = match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+            None => 2048,
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n >= 128).unwrap_or_else(|| {
+                errors
+                    .push(format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE `{v}` must be a number of megabytes, at least 128"));
+                2048
+            }),
+        };
         let alert_sample_rows = match get("LAKEWATCH_ALERT_SAMPLE_ROWS") {
             None => 0,
             Some(v) => v.parse::<usize>().ok().filter(|n| *n <= 50).unwrap_or_else(|| {
@@ -107,6 +116,7 @@ impl Config {
                 min_alert_severity,
                 max_object_bytes,
                 alert_sample_rows,
+                budget: Budget::of_memory_mb(memory_mb),
             },
             topic_arn,
             contracts,

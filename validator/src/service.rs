@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use lakewatch_core::{CheckId, Contract, Contracts, Finding, Kind, Object, Partition, Report, Severity};
+use lakewatch_core::{Budget, CheckId, Contract, Contracts, Finding, Kind, Object, Partition, Report, Severity};
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -41,11 +41,15 @@ pub struct Options {
     /// Offending rows an alert may quote, over all its findings (0: summaries only; the report
     /// keeps every sample).
     pub alert_sample_rows: usize,
+    /// What decoding one object may cost (from the function's memory): a file whose footer
+    /// exceeds it is a `too_large` finding, never decoded.
+    pub budget: Budget,
 }
 
 impl Options {
     /// The defaults for `buckets`: reports under `lakewatch/reports/`, state under
-    /// `lakewatch/state/`, alerts from `error`, objects up to 512 MiB, no sample rows in alerts.
+    /// `lakewatch/state/`, alerts from `error`, objects up to 512 MiB, no sample rows in alerts,
+    /// the budget of a 2,048 MB function.
     pub fn new(buckets: Vec<String>) -> Self {
         Options {
             buckets,
@@ -54,6 +58,7 @@ impl Options {
             min_alert_severity: Severity::Error,
             max_object_bytes: 512 * 1024 * 1024,
             alert_sample_rows: 0,
+            budget: Budget::default(),
         }
     }
 }
@@ -337,9 +342,10 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 };
                 let points = history.as_ref().map(|h| h.points.clone());
                 let (c, part, key, bytes) = (contract.clone(), partition.clone(), object.key.clone(), fetched.bytes);
+                let budget = self.options.budget;
                 // CPU-bound: off the async thread, so the invocation's deadline can still stop it.
                 let checked = tokio::task::spawn_blocking(move || {
-                    let input = Object { key: &key, bytes: &bytes };
+                    let input = Object::new(&key, &bytes).within(budget);
                     lakewatch_core::validate(&c, &part, input, universe.as_deref(), points.as_deref(), as_of)
                         .map_err(|e| e.to_string())
                 })

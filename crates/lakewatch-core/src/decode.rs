@@ -6,6 +6,7 @@ use std::io::Cursor;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use polars::prelude::*;
 
+use crate::budget::Budget;
 use crate::contract::{ColumnType, Contract, Format, TimeUnit as CUnit};
 
 /// Why an object could not be read.
@@ -41,6 +42,9 @@ pub enum DecodeError {
         /// `csv` or `json-lines`.
         format: &'static str,
     },
+    /// A file whose footer says it would not fit the process's budget: never decoded.
+    #[error(transparent)]
+    OverBudget(#[from] crate::budget::OverBudget),
     /// A value that does not parse as its declared type.
     #[error("column `{column}` row {row}: cannot parse `{value}` as {expected}")]
     BadValue {
@@ -59,13 +63,19 @@ fn one_line(e: impl std::fmt::Display) -> String {
     e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Decodes `bytes` in the contract's format into a single-chunk frame.
+/// Decodes `bytes` in the contract's format into a frame, within the default [`Budget`].
 pub fn decode(bytes: &[u8], contract: &Contract) -> Result<DataFrame, DecodeError> {
+    decode_within(bytes, contract, Budget::default())
+}
+
+/// Decodes `bytes` in the contract's format into a frame; a Parquet file whose footer exceeds
+/// `budget` is [`DecodeError::OverBudget`] and is not decoded.
+pub fn decode_within(bytes: &[u8], contract: &Contract, budget: Budget) -> Result<DataFrame, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
     let frame = match contract.format {
-        Format::Parquet => parquet(bytes)?,
+        Format::Parquet => parquet(bytes, budget)?,
         Format::Csv => text(bytes, contract, "csv")?,
         Format::JsonLines => text(bytes, contract, "json-lines")?,
     };
@@ -99,10 +109,11 @@ pub fn check_parquet_envelope(bytes: &[u8]) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn parquet(bytes: &[u8]) -> Result<DataFrame, DecodeError> {
+fn parquet(bytes: &[u8], budget: Budget) -> Result<DataFrame, DecodeError> {
     check_parquet_envelope(bytes)?;
     let mut reader = ParquetReader::new(Cursor::new(bytes));
-    reader.get_metadata().map_err(|e| DecodeError::Parquet(one_line(e)))?;
+    let metadata = reader.get_metadata().map_err(|e| DecodeError::Parquet(one_line(e)))?;
+    budget.check_parquet(metadata)?;
     // polars can panic on some corrupt pages; a corrupt file must be an error, not a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.finish()))
         .map_err(|_| DecodeError::Parquet("corrupt data pages".into()))?

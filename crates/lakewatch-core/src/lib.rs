@@ -11,11 +11,12 @@
 //! let bytes = std::fs::read(key).unwrap();
 //! let (contract, partition) = contracts.route(key).unwrap();
 //! let as_of = "2025-11-28T22:00:00Z".parse().unwrap();
-//! let report = validate(contract, &partition, Object { key, bytes: &bytes }, None, None, as_of).unwrap();
+//! let report = validate(contract, &partition, Object::new(key, &bytes), None, None, as_of).unwrap();
 //! println!("{} findings", report.findings.len());
 //! ```
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod calendar;
 pub mod checks;
 pub mod contract;
@@ -25,6 +26,7 @@ pub mod frame;
 pub mod report;
 pub mod sweep;
 
+pub use budget::Budget;
 pub use calendar::{Calendar, Session};
 pub use contract::{Contract, Contracts, Partition, Universe};
 pub use finding::{CheckId, Finding, Kind, Severity};

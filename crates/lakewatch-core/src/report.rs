@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::budget::Budget;
 use crate::calendar::Calendar;
 use crate::checks::volume::Point;
 use crate::checks::{CheckInput, Skipped, completeness::present_bars};
 use crate::contract::{Contract, Format, Partition, Universe};
-use crate::decode::{DecodeError, decode};
+use crate::decode::{DecodeError, decode_within};
 use crate::finding::{Finding, Kind, Severity};
 use crate::frame::Bars;
 
@@ -79,13 +80,27 @@ pub enum ValidateError {
     Calendar(#[from] crate::calendar::CalendarError),
 }
 
-/// What to validate: one object of a dataset.
+/// What to validate: one object of a dataset, and what decoding it may cost.
 #[derive(Debug, Clone, Copy)]
 pub struct Object<'a> {
     /// Key relative to the lake root.
     pub key: &'a str,
     /// Its bytes.
     pub bytes: &'a [u8],
+    /// What decoding it may cost: a file over it is a `too_large` finding, never decoded.
+    pub budget: Budget,
+}
+
+impl<'a> Object<'a> {
+    /// `bytes` at `key`, within the default [`Budget`] (2,048 MB).
+    pub fn new(key: &'a str, bytes: &'a [u8]) -> Self {
+        Object { key, bytes, budget: Budget::default() }
+    }
+
+    /// The same, within `budget`.
+    pub fn within(self, budget: Budget) -> Self {
+        Object { budget, ..self }
+    }
 }
 
 /// The report of an object that could not be evaluated: `unreadable` (it does not decode) or
@@ -134,7 +149,14 @@ pub fn validate(
     history: Option<&[Point]>,
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
-    let frame = decode(object.bytes, contract)?;
+    let frame = match decode_within(object.bytes, contract, object.budget) {
+        Ok(frame) => frame,
+        Err(DecodeError::OverBudget(e)) => {
+            let size = object.bytes.len() as u64;
+            return Ok(unevaluated(contract, partition, object.key, size, Kind::TooLarge, e.to_string(), as_of));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let calendar = Calendar::by_name(&contract.calendar)?;
     let bars = Bars::new(&frame, &contract.entity_column, &contract.time_column);
     let input =

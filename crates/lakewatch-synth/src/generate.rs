@@ -188,6 +188,27 @@ pub fn to_parquet(frame: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     Ok(out)
 }
 
+/// A hostile file: `rows` zeros in one `Int64` column `x`, in row groups of `group` rows,
+/// zstd-compressed. A few megabytes on disk for hundreds of millions of rows: what a reader must
+/// refuse from the footer, before it allocates for them.
+pub fn zeros_parquet(rows: usize, group: usize) -> PolarsResult<Vec<u8>> {
+    let mut out = Vec::new();
+    let height = group.min(rows).max(1);
+    let batch = DataFrame::new(height, vec![Column::new("x".into(), vec![0i64; height])])?;
+    let mut writer = ParquetWriter::new(&mut out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_row_group_size(Some(group))
+        .batched(batch.schema())?;
+    let mut left = rows;
+    while left > 0 {
+        let n = left.min(group);
+        writer.write_batch(&batch.slice(0, n))?;
+        left -= n;
+    }
+    writer.finish()?;
+    Ok(out)
+}
+
 /// The demo's minute sessions: the last session before and the first after the 2025 DST
 /// change, then the sessions up to the early close of 2025-11-28.
 fn minute_sessions(cal: &Calendar, n: usize) -> Vec<Session> {

@@ -9,5 +9,7 @@
 mod generate;
 mod score;
 
-pub use generate::{DEMO_AS_OF, Expected, Lake, LakeSpec, SynthObject, build, minute_partition, ticker, to_parquet};
+pub use generate::{
+    DEMO_AS_OF, Expected, Lake, LakeSpec, SynthObject, build, minute_partition, ticker, to_parquet, zeros_parquet,
+};
 pub use score::{ClassScore, Scorecard, score};

@@ -215,8 +215,7 @@ fn run_frame_universe(
     ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
     let universe = universe.map(|u| Universe { symbols: u.iter().map(|s| s.to_string()).collect() });
     let as_of: DateTime<Utc> = as_of.parse().unwrap();
-    crate::report::validate(contract, &partition, Object { key, bytes: &bytes }, universe.as_ref(), history, as_of)
-        .unwrap()
+    crate::report::validate(contract, &partition, Object::new(key, &bytes), universe.as_ref(), history, as_of).unwrap()
 }
 
 /// Validates rows against an embedded contract, with an optional universe.
