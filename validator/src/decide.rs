@@ -90,6 +90,12 @@ pub fn failing(report: &Report, threshold: Severity) -> BTreeMap<CheckId, Failin
         entry.severity = entry.severity.max(Some(f.severity));
         *entry.kinds.entry(f.kind).or_default() += 1;
     }
+    // A capped kind counts its true total, not the findings kept plus their summary.
+    for c in &report.capped {
+        if let Some(n) = out.get_mut(&c.check).and_then(|f| f.kinds.get_mut(&c.kind)) {
+            *n = c.total;
+        }
+    }
     out
 }
 

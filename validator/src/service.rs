@@ -436,7 +436,12 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         }
         let mut by: BTreeMap<(CheckId, Severity), u64> = BTreeMap::new();
         for f in &report.findings {
-            *by.entry((f.check, f.severity)).or_default() += 1;
+            // A capped kind's summary finding stands for the findings it summarizes.
+            let stands_for = match f.reason.as_deref() {
+                Some("capped") => report.capped.iter().find(|c| (c.check, c.kind) == (f.check, f.kind)),
+                _ => None,
+            };
+            *by.entry((f.check, f.severity)).or_default() += stands_for.map_or(1, |c| c.summarized);
         }
         for ((check, severity), n) in by {
             let dims =

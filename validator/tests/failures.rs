@@ -402,3 +402,25 @@ async fn a_broken_contract_file_is_a_config_alert_and_its_objects_wait_for_the_f
     let config: Vec<String> = h.published().into_iter().map(|(s, _)| s).filter(|s| s.contains(" config:")).collect();
     assert_eq!(config.last().unwrap(), "lakewatch RESOLVED config: every contract file loads");
 }
+
+#[tokio::test]
+async fn a_report_keeps_a_bounded_number_of_findings_and_the_alert_the_true_count() {
+    // 1,490 of a 1,500-symbol universe are absent: one finding each, past the per-kind cap.
+    let mut h = Harness::new(as_of());
+    h.universe(1500);
+    let (key, bytes) = minute(10);
+    h.lake.put(&key, bytes);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    let report = h.report("minute_bars");
+    let missing = report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "missing_symbol").count();
+    assert_eq!(missing, 1_001, "1,000 kept and one summary");
+    assert_eq!(
+        report["capped"],
+        json!([{"check": "completeness", "kind": "missing_symbol", "total": 1490, "summarized": 490}])
+    );
+    let published = h.published();
+    assert_eq!(published.len(), 1);
+    let alert = &published[0].1["alerts"][0];
+    assert_eq!(alert["kinds"]["missing_symbol"], 1490, "{alert}");
+    assert!(h.stdout().contains("\"Findings\":1490"), "the metric counts every finding");
+}

@@ -11,7 +11,7 @@ use crate::checks::volume::Point;
 use crate::checks::{CheckInput, Skipped, completeness::present_bars};
 use crate::contract::{Contract, Format, Partition, Universe};
 use crate::decode::{DecodeError, decode_within};
-use crate::finding::{Finding, Kind, Severity};
+use crate::finding::{CheckId, Finding, Kind, Severity};
 use crate::frame::Bars;
 
 /// Everything lakewatch found about one object. Serialized as the JSON report.
@@ -40,6 +40,87 @@ pub struct Report {
     /// Checks that could not run, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Skipped>,
+    /// Kinds with more than [`MAX_FINDINGS_PER_KIND`] findings: the report keeps the first ones
+    /// and one summary finding; these are the true totals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capped: Vec<Capped>,
+}
+
+/// Findings a report keeps per kind; past it, one summary finding stands for the rest, so a
+/// partition of a million one-bar symbols yields a report of megabytes, not gigabytes.
+pub const MAX_FINDINGS_PER_KIND: usize = 1_000;
+
+/// A kind whose findings were capped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capped {
+    /// The check.
+    pub check: CheckId,
+    /// The kind.
+    pub kind: Kind,
+    /// Its findings before the cap.
+    pub total: u64,
+    /// Findings the summary stands for.
+    pub summarized: u64,
+}
+
+/// Keeps at most [`MAX_FINDINGS_PER_KIND`] findings of each (check, kind) of `findings` (sorted
+/// by check and kind), and in place of the rest one summary finding: their number, symbols, time
+/// span and summed count, at their highest severity.
+pub fn cap(findings: Vec<Finding>) -> (Vec<Finding>, Vec<Capped>) {
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len().min(64 * MAX_FINDINGS_PER_KIND));
+    let mut capped: Vec<Capped> = Vec::new();
+    let mut rest: Vec<Finding> = Vec::new();
+    let mut kept = 0usize;
+    let mut flush = |rest: &mut Vec<Finding>, out: &mut Vec<Finding>, kept: usize| {
+        if rest.is_empty() {
+            return;
+        }
+        let first = &rest[0];
+        let (check, kind) = (first.check, first.kind);
+        let severity = rest.iter().map(|f| f.severity).max().unwrap_or(first.severity);
+        let symbols: std::collections::BTreeSet<&str> = rest.iter().filter_map(|f| f.symbol.as_deref()).collect();
+        let start = rest.iter().filter_map(|f| f.start).min();
+        let end = rest.iter().filter_map(|f| f.end.or(f.start)).max();
+        let span = match (start, end) {
+            (Some(a), Some(b)) => format!(" from {} to {}", a.format("%Y-%m-%d %H:%M"), b.format("%Y-%m-%d %H:%M")),
+            _ => String::new(),
+        };
+        let n = rest.len() as u64;
+        let mut summary = Finding::new(
+            kind,
+            severity,
+            format!(
+                "{n} more {} findings over {} symbols{span} (the report keeps the first {kept}; {} in all)",
+                kind.as_str(),
+                symbols.len(),
+                n + kept as u64
+            ),
+        );
+        summary.check = check;
+        summary.start = start;
+        summary.end = end;
+        summary.count = rest.iter().map(|f| f.count).fold(0u64, u64::saturating_add);
+        summary.reason = Some("capped".into());
+        capped.push(Capped { check, kind, total: n + kept as u64, summarized: n });
+        out.push(summary);
+        rest.clear();
+    };
+    let mut current = None;
+    for f in findings {
+        if current != Some((f.check, f.kind)) {
+            flush(&mut rest, &mut out, kept);
+            (current, kept) = (Some((f.check, f.kind)), 0);
+        }
+        if kept < MAX_FINDINGS_PER_KIND {
+            kept += 1;
+            out.push(f);
+        } else {
+            rest.push(f);
+        }
+    }
+    flush(&mut rest, &mut out, kept);
+    drop(flush);
+    (out, capped)
 }
 
 /// Summary figures of a report (these feed the metrics).
@@ -135,6 +216,7 @@ pub fn unevaluated(
         stats,
         findings: vec![finding],
         skipped: Vec::new(),
+        capped: Vec::new(),
     }
 }
 
@@ -173,6 +255,8 @@ pub fn validate(
             _ => {}
         }
     }
+    // The stats above count every finding; the report keeps a bounded number per kind.
+    let (findings, capped) = cap(findings);
     if let (Ok(bars), Some(step), Some(date)) = (&bars, contract.bar_interval.intraday_step(), partition.date)
         && let Ok(Some(session)) = calendar.session(date)
     {
@@ -198,5 +282,43 @@ pub fn validate(
         stats,
         findings,
         skipped,
+        capped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_past_the_cap_become_one_summary_with_the_true_total() {
+        use crate::finding::{CheckId, Kind, Severity};
+        let gap = |i: u64, severity| {
+            let mut f = Finding::new(Kind::MissingBars, severity, format!("gap {i}"));
+            f.check = CheckId::Gaps;
+            f.symbol = Some(format!("S{:05}", i % 1500));
+            f.start = chrono::DateTime::from_timestamp(1_764_167_400 + 60 * i as i64, 0);
+            f.count = 2;
+            f
+        };
+        let mut findings: Vec<Finding> = (0..2_500).map(|i| gap(i, Severity::Error)).collect();
+        findings[2_400].severity = Severity::Critical;
+        let mut dup = Finding::new(Kind::DuplicateRows, Severity::Error, "dup");
+        dup.check = CheckId::Duplicates;
+        findings.insert(0, dup);
+        let (kept, capped) = cap(findings);
+        assert_eq!(kept.len(), 1 + MAX_FINDINGS_PER_KIND + 1, "the duplicate, 1,000 gaps, one summary");
+        let summary = kept.last().unwrap();
+        assert_eq!(summary.kind, Kind::MissingBars);
+        assert_eq!(summary.severity, Severity::Critical, "the highest severity of those summarized");
+        assert_eq!(summary.count, 3_000, "their counts summed");
+        assert_eq!(summary.reason.as_deref(), Some("capped"));
+        assert_eq!(
+            summary.message,
+            "1500 more missing_bars findings over 1500 symbols from 2025-11-27 07:10 to 2025-11-28 08:09 (the report keeps the first 1000; 2500 in all)"
+        );
+        assert_eq!(capped, [Capped { check: CheckId::Gaps, kind: Kind::MissingBars, total: 2_500, summarized: 1_500 }]);
+        let (under, none) = cap(kept[..10].to_vec());
+        assert_eq!((under.len(), none.len()), (10, 0), "under the cap nothing changes");
+    }
 }
