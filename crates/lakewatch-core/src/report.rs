@@ -119,7 +119,6 @@ pub fn cap(findings: Vec<Finding>) -> (Vec<Finding>, Vec<Capped>) {
         }
     }
     flush(&mut rest, &mut out, kept);
-    drop(flush);
     (out, capped)
 }
 
