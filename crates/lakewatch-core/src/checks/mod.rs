@@ -46,6 +46,9 @@ pub enum CheckError {
     /// The history a baseline needs is too short.
     #[error("{0}")]
     History(String),
+    /// The check panicked (a defect in lakewatch, caught): skipped, the others still run.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// Everything a check may look at. Nothing here does I/O.
@@ -112,8 +115,21 @@ fn traced<S>(
     spec: Option<&S>,
     evaluate: impl FnOnce(&S) -> Result<Vec<Finding>, CheckError>,
 ) -> (CheckId, Option<Result<Vec<Finding>, CheckError>>) {
-    let result = spec.map(|s| tracing::info_span!("check", check = %check).in_scope(|| evaluate(s)));
+    // A check that panics on some input is skipped with the reason; the other checks and the
+    // rest of the batch go on.
+    let result = spec.map(|s| {
+        let span = tracing::info_span!("check", check = %check);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| span.in_scope(|| evaluate(s))))
+            .unwrap_or_else(|panic| Err(CheckError::Stopped(panic_message(panic.as_ref()))))
+    });
     (check, result)
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+    let text = text.unwrap_or_else(|| "no message".into());
+    format!("the check stopped on this input ({}); please report it", text.lines().next().unwrap_or_default())
 }
 
 /// A check that could not run on a partition.
@@ -225,5 +241,30 @@ impl Checks {
             v.validate().map_err(|m| format!("volume.{m}"))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod containment {
+    use super::*;
+
+    #[test]
+    fn a_check_that_panics_is_skipped_with_the_reason() {
+        let (check, result) = traced(CheckId::Gaps, Some(&()), |_| -> Result<Vec<Finding>, CheckError> {
+            let times: Vec<i64> = Vec::new();
+            Ok(vec![Finding::new(
+                crate::finding::Kind::MissingBars,
+                crate::finding::Severity::Error,
+                times[3].to_string(),
+            )])
+        });
+        assert_eq!(check, CheckId::Gaps);
+        let reason = result.unwrap().unwrap_err().to_string();
+        assert_eq!(
+            reason,
+            "the check stopped on this input (index out of bounds: the len is 0 but the index is 3); please report it"
+        );
+        let (_, fine) = traced(CheckId::Gaps, Some(&()), |_| Ok(Vec::new()));
+        assert_eq!(fine, Some(Ok(Vec::new())));
     }
 }
