@@ -5,6 +5,7 @@
 
 mod demo_truth;
 mod formats;
+mod fuzz;
 mod hostile;
 mod iam_harness;
 mod scenarios;

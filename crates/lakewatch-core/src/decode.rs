@@ -106,14 +106,22 @@ pub fn check_parquet_envelope(bytes: &[u8]) -> Result<(), DecodeError> {
     if footer + 12 > bytes.len() {
         return Err(DecodeError::Parquet(format!("footer length {footer} exceeds the file ({} bytes)", bytes.len())));
     }
-    Ok(())
+    crate::thrift::check_footer(&bytes[bytes.len() - 8 - footer..bytes.len() - 8])
+        .map_err(|e| DecodeError::Parquet(e.to_string()))
+}
+
+/// Runs `f`, a call into a reader that may panic on corrupt input; `None` when it did.
+fn catch<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 fn parquet(bytes: &[u8], budget: Budget) -> Result<DataFrame, DecodeError> {
     check_parquet_envelope(bytes)?;
     let mut reader = ParquetReader::new(Cursor::new(bytes));
-    let metadata = reader.get_metadata().map_err(|e| DecodeError::Parquet(one_line(e)))?;
-    budget.check_parquet(metadata)?;
+    let metadata = catch(|| reader.get_metadata().cloned())
+        .ok_or_else(|| DecodeError::Parquet("corrupt footer".into()))?
+        .map_err(|e| DecodeError::Parquet(one_line(e)))?;
+    budget.check_parquet(&metadata)?;
     // polars can panic on some corrupt pages; a corrupt file must be an error, not a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.finish()))
         .map_err(|_| DecodeError::Parquet("corrupt data pages".into()))?
@@ -302,14 +310,20 @@ pub fn newest_time(tail: &[u8], contract: &Contract) -> Result<Option<DateTime<U
     if footer + 8 > n as u64 {
         return Err(FooterError::NeedBytes(footer + 8));
     }
-    let metadata = polars_parquet::parquet::read::read_metadata(&mut Cursor::new(tail))
+    let footer = footer as usize;
+    crate::thrift::check_footer(&tail[n - 8 - footer..n - 8]).map_err(|e| FooterError::Corrupt(e.to_string()))?;
+    // polars-parquet's thrift reader panics on some corrupt footers (found by fuzzing): caught.
+    let caught = |what: &str| FooterError::Corrupt(format!("{what} does not decode (the reader stopped)"));
+    let metadata = catch(|| polars_parquet::parquet::read::read_metadata(&mut Cursor::new(tail)))
+        .ok_or_else(|| caught("the footer"))?
         .map_err(|e| FooterError::Corrupt(e.to_string()))?;
     let spec = contract.column(&contract.time_column);
     let mut newest: Option<i64> = None;
     for group in &metadata.row_groups {
         let Some(mut columns) = group.columns_under_root_iter(&contract.time_column) else { return Ok(None) };
         let Some(column) = columns.next() else { return Ok(None) };
-        let max = match column.statistics(&metadata.footer_buf) {
+        let statistics = catch(|| column.statistics(&metadata.footer_buf)).ok_or_else(|| caught("the statistics"))?;
+        let max = match statistics {
             Some(Ok(Statistics::Int64(s))) => s.max_value,
             Some(Ok(Statistics::Int32(s))) => s.max_value.map(i64::from),
             Some(Err(e)) => return Err(FooterError::Corrupt(e.to_string())),
