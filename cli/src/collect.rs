@@ -160,7 +160,12 @@ async fn collect(
         })?;
         Universe::from_json(&stored.bytes, key)?.symbols.into_iter().collect()
     } else {
-        args.symbols.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+        let symbols: Vec<String> =
+            args.symbols.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        for symbol in &symbols {
+            lakewatch_core::contract::check_symbol(symbol).map_err(|e| anyhow::anyhow!("--symbols: {e}"))?;
+        }
+        symbols
     };
     let contracts = Contracts::embedded();
     let contract = contracts.get(config.collector.dataset()).context("the embedded contracts lack this dataset")?;

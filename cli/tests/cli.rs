@@ -557,3 +557,37 @@ async fn ops_deploy_completes_under_the_documented_operator_policy() {
         "lakewatch: get dashboard `acme-overview`: AccessDenied: User: arn:aws:iam::123456789012:user/lakewatch-operator is not authorized to perform: cloudwatch:GetDashboard on resource: arn:aws:cloudwatch::123456789012:dashboard/acme-overview because no identity-based policy allows the cloudwatch:GetDashboard action\n"
     );
 }
+
+#[test]
+fn a_symbol_that_is_not_a_ticker_never_becomes_a_path() {
+    // Seen: `../../x` in a universe wrote outside `--out`.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    let out = root.to_str().unwrap();
+    let from_flag = lakewatch(&[
+        "collect",
+        "daily",
+        "--source",
+        "synthetic",
+        "--date",
+        "2025-11-26",
+        "--symbols",
+        "AAPL,../../x",
+        "--out",
+        out,
+    ]);
+    assert_eq!(from_flag.status.code(), Some(2));
+    assert_eq!(
+        stderr(&from_flag).trim(),
+        "lakewatch: --symbols: symbol \"../../x\" is not a plausible ticker (1 to 20 of A-Z, 0-9 and . - _ ^ =, starting with a letter, a digit or ^)"
+    );
+    put(&root, "reference/stock_universe.json", br#"{"symbols": ["AAPL", "../../x"]}"#);
+    let from_file = lakewatch(&["collect", "daily", "--source", "synthetic", "--date", "2025-11-26", "--out", out]);
+    assert_eq!(from_file.status.code(), Some(2));
+    assert!(
+        stderr(&from_file).contains("reference/stock_universe.json: symbol \"../../x\" is not a plausible ticker"),
+        "{}",
+        stderr(&from_file)
+    );
+    assert!(!root.join("data").exists(), "nothing written at all");
+}

@@ -307,7 +307,51 @@ impl Universe {
         if let Some(bad) = file.symbols.iter().find(|s| s.trim().is_empty()) {
             return Err(ContractError::new(origin, format!("empty symbol {bad:?} in universe")));
         }
+        for symbol in &file.symbols {
+            check_symbol(symbol).map_err(|reason| ContractError::new(origin, reason))?;
+        }
         Ok(Universe { symbols: file.symbols.into_iter().collect() })
+    }
+}
+
+/// Refuses a symbol that is not a plausible ticker: 1 to 20 ASCII characters, a letter, digit or
+/// `^` first, then letters, digits and `.`, `-`, `_`, `^`, `=` (`BRK.B`, `^GSPC`, `EURUSD=X`). A
+/// symbol becomes part of keys and paths, so `../../x` must never get that far.
+pub fn check_symbol(symbol: &str) -> Result<(), String> {
+    let plausible = (1..=20).contains(&symbol.len())
+        && symbol.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '^')
+        && symbol.chars().all(|c| c.is_ascii_alphanumeric() || ".-_^=".contains(c))
+        && !symbol.contains("..");
+    if plausible {
+        Ok(())
+    } else {
+        let shown: String = symbol.chars().take(40).collect();
+        Err(format!(
+            "symbol {shown:?} is not a plausible ticker (1 to 20 of A-Z, 0-9 and . - _ ^ =, starting with a letter, a digit or ^)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod symbol_tests {
+    use super::*;
+
+    #[test]
+    fn only_plausible_tickers_pass() {
+        for ok in ["AAPL", "BRK.B", "BF-B", "^GSPC", "EURUSD=X", "A", "X1234567890123456789"] {
+            assert_eq!(check_symbol(ok), Ok(()), "{ok}");
+        }
+        for bad in
+            ["", "../../x", "A/B", "..", "A..B", ".A", "AAPL\\x", "AAPL x", "ÄPFEL", "X12345678901234567890", "A\n"]
+        {
+            assert!(check_symbol(bad).is_err(), "{bad:?}");
+        }
+        let e = Universe::from_json(br#"{"symbols": ["AAPL", "../../etc/passwd"]}"#, "reference/stock_universe.json")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "reference/stock_universe.json: symbol \"../../etc/passwd\" is not a plausible ticker (1 to 20 of A-Z, 0-9 and . - _ ^ =, starting with a letter, a digit or ^)"
+        );
     }
 }
 
