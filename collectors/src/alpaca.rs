@@ -15,6 +15,9 @@ use crate::http::{Http, HttpError, Stats};
 use crate::partition::Row;
 use crate::source::{Batch, Collector, Fetched, Source, complete, session_midnight};
 
+/// Pages one request may chain: 10,000 bars each, so 10 million bars, far past any session.
+const MAX_PAGES: usize = 1_000;
+
 /// One bar as the API sends it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Bar {
@@ -95,6 +98,14 @@ pub enum SourceError {
         url: String,
         /// The repeated token.
         token: String,
+    },
+    /// More pages than any real answer has.
+    #[error("GET {url}: still more pages after {pages}; stopped")]
+    TooManyPages {
+        /// The URL.
+        url: String,
+        /// Pages read.
+        pages: usize,
     },
 }
 
@@ -199,6 +210,10 @@ impl Alpaca {
                 Some(t) => {
                     if !seen.insert(t.clone()) {
                         return Err(SourceError::PageLoop { url: url.to_string(), token: t });
+                    }
+                    // A batch of symbols over one session is a few hundred pages of 10,000 bars.
+                    if seen.len() >= MAX_PAGES {
+                        return Err(SourceError::TooManyPages { url: url.to_string(), pages: seen.len() });
                     }
                     token = Some(t);
                 }

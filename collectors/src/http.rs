@@ -22,6 +22,8 @@ pub struct Policy {
     pub max_delay: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Largest response body read; a longer one is refused, not buffered.
+    pub max_body_bytes: usize,
 }
 
 impl Default for Policy {
@@ -32,6 +34,9 @@ impl Default for Policy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(20),
             timeout: Duration::from_secs(15),
+            // An Alpaca page of 10,000 bars is about 1.5 MB; an EDGAR companyfacts file rarely
+            // passes 20 MB.
+            max_body_bytes: 64 << 20,
         }
     }
 }
@@ -48,6 +53,14 @@ pub enum HttpError {
         status: u16,
         /// The start of the response body.
         message: String,
+    },
+    /// The body is larger than the policy's `max_body_bytes`.
+    #[error("GET {url}: the response body passed {limit} bytes; refused")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: usize,
     },
     /// Every attempt failed (5xx, 429, timeouts, resets).
     #[error("GET {url}: gave up after {attempts} attempts: {last}")]
@@ -158,10 +171,16 @@ impl Http {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    let body = response.bytes().await;
+                    let body = match read_capped(response, self.policy.max_body_bytes).await {
+                        Capped::Body(body) => Ok(body),
+                        Capped::Failed(e) => Err(e),
+                        Capped::Over => {
+                            return Err(HttpError::TooLarge { url: shown, limit: self.policy.max_body_bytes });
+                        }
+                    };
                     self.count(|s| s.latency_ms.push(started.elapsed().as_secs_f64() * 1e3));
                     match (status, body) {
-                        (200..=299, Ok(body)) => return Ok(body.to_vec()),
+                        (200..=299, Ok(body)) => return Ok(body),
                         (200..=299, Err(e)) => {
                             last = format!("body cut short: {e}");
                             self.count(|s| s.retries += 1);
@@ -198,5 +217,27 @@ impl Http {
             }
         }
         Err(HttpError::GaveUp { url: shown, attempts: self.policy.max_attempts, last })
+    }
+}
+
+/// A body read chunk by chunk, never past a limit.
+enum Capped {
+    Body(Vec<u8>),
+    Over,
+    Failed(reqwest::Error),
+}
+
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Capped {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Capped::Over;
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > limit => return Capped::Over,
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Capped::Body(body),
+            Err(e) => return Capped::Failed(e),
+        }
     }
 }

@@ -16,12 +16,17 @@ const UNKNOWN: &str = include_str!("fixtures/alpaca/unknown_symbol.json");
 const REJECTED: &str = include_str!("fixtures/alpaca/error_422.json");
 
 fn alpaca(url: String) -> Alpaca {
+    alpaca_with(url, 6_000, 8 << 20)
+}
+
+fn alpaca_with(url: String, requests_per_minute: u32, max_body_bytes: usize) -> Alpaca {
     let policy = Policy {
-        requests_per_minute: 6_000,
+        requests_per_minute,
         max_attempts: 3,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(1_500),
         timeout: Duration::from_secs(2),
+        max_body_bytes,
     };
     let credentials = Credentials { key_id: "PKTEST123".into(), secret_key: "s3cr3t-value".into() };
     Alpaca::new(
@@ -108,4 +113,32 @@ async fn a_page_token_that_comes_back_is_a_loop_not_a_hang() {
     let (start, end) = session();
     let err = alpaca(url).bars(&symbols(&["AAPL"]), Timeframe::Minute, start, end).await.unwrap_err();
     assert!(matches!(err, SourceError::PageLoop { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_body_past_the_cap_is_refused_and_not_retried() {
+    let (url, seen) = server(vec![ok(PAGE1), ok(PAGE1)]);
+    let (start, end) = session();
+    let err = alpaca_with(url, 6_000, 256).bars(&symbols(&["AAPL"]), Timeframe::Minute, start, end).await.unwrap_err();
+    assert!(err.to_string().ends_with("the response body passed 256 bytes; refused"), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "a body too large is not fetched again");
+}
+
+#[tokio::test]
+async fn page_tokens_that_never_end_stop_at_a_bound() {
+    // Every page names a new token: no loop to detect, only a bound.
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    let handler = move |_: &lakewatch_testkit::http::Seen| {
+        let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ok(&format!(r#"{{"bars": {{}}, "next_page_token": "t{n}"}}"#))
+    };
+    let (url, _) = lakewatch_testkit::http::serve(Duration::ZERO, std::sync::Arc::new(handler));
+    let (start, end) = session();
+    let err = alpaca_with(url, 6_000_000, 8 << 20)
+        .bars(&symbols(&["AAPL"]), Timeframe::Minute, start, end)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().ends_with("still more pages after 1000; stopped"), "{err}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 1_000);
 }

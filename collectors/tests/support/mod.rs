@@ -151,6 +151,7 @@ pub fn client(url: &str) -> Alpaca {
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(1_500),
         timeout: Duration::from_secs(5),
+        max_body_bytes: 8 << 20,
     };
     let credentials = Credentials { key_id: "PKTEST123".into(), secret_key: SECRET.into() };
     Alpaca::new(Arc::new(Http::new(policy, "lakewatch-test").unwrap()), Url::parse(url).unwrap(), credentials, "sip")
