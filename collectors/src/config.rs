@@ -137,12 +137,16 @@ impl Config {
         };
         let checkpoints = prefix("LAKEWATCH_CHECKPOINT_PREFIX", "lakewatch/checkpoints/");
         let staging = prefix("LAKEWATCH_STAGING_PREFIX", "lakewatch/staging/");
+        // Credentials travel with every request: plain http only to this machine (tests).
         let mut url = |var: &str, default: &str| {
             let v = get(var).unwrap_or_else(|| default.into());
-            Url::parse(&v).ok().filter(|u| matches!(u.scheme(), "http" | "https")).unwrap_or_else(|| {
-                errors.push(format!("{var} `{v}` is not an http(s) URL"));
-                Url::parse(default).expect("default URLs parse")
-            })
+            let local = |u: &Url| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+            Url::parse(&v).ok().filter(|u| u.scheme() == "https" || (u.scheme() == "http" && local(u))).unwrap_or_else(
+                || {
+                    errors.push(format!("{var} `{v}` must be an https URL (http only for 127.0.0.1 or localhost)"));
+                    Url::parse(default).expect("default URLs parse")
+                },
+            )
         };
         let default_source = if collector == Collector::Fundamentals { "edgar" } else { "alpaca" };
         let source_name = get("LAKEWATCH_SOURCE").unwrap_or_else(|| default_source.into());
@@ -246,6 +250,40 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(errors, ["LAKEWATCH_SOURCE `alpaca` does not serve the fundamentals collector"]);
+    }
+
+    #[test]
+    fn credentials_go_over_https_only_or_to_this_machine() {
+        let with = |url: &str| {
+            config(&[
+                ("LAKEWATCH_COLLECTOR", "daily"),
+                ("LAKEWATCH_BUCKET", "lake"),
+                ("APCA_API_KEY_ID", "k"),
+                ("APCA_API_SECRET_KEY", "s"),
+                ("ALPACA_DATA_URL", url),
+            ])
+            .err()
+            .unwrap_or_default()
+        };
+        // (base URL, refused)
+        let cases = [
+            ("https://data.alpaca.markets", false),
+            ("http://127.0.0.1:8080", false),
+            ("http://localhost:9000", false),
+            ("http://data.alpaca.markets", true),
+            ("http://127.0.0.1.attacker.example", true),
+            ("ftp://127.0.0.1", true),
+        ];
+        for (url, refused) in cases {
+            let errors = with(url);
+            assert_eq!(!errors.is_empty(), refused, "{url}: {errors:?}");
+            if refused {
+                assert_eq!(
+                    errors,
+                    [format!("ALPACA_DATA_URL `{url}` must be an https URL (http only for 127.0.0.1 or localhost)")]
+                );
+            }
+        }
     }
 
     #[test]
