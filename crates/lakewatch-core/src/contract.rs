@@ -108,12 +108,15 @@ impl TryFrom<String> for Lag {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         let bad = || format!("`{s}` is not a duration such as 90s, 15m or 2h");
-        let (n, unit) = s.trim().split_at(s.trim().len().saturating_sub(1));
-        let n: i64 = n.parse().map_err(|_| bad())?;
+        let t = s.trim();
+        // The unit is the last character, whatever its width (fuzzing found `15` followed by a
+        // multi-byte character splitting inside it).
+        let unit = t.chars().last().ok_or_else(bad)?;
+        let n: i64 = t[..t.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
         let d = match unit {
-            "s" => Duration::seconds(n),
-            "m" => Duration::minutes(n),
-            "h" => Duration::hours(n),
+            's' => Duration::seconds(n),
+            'm' => Duration::minutes(n),
+            'h' => Duration::hours(n),
             _ => return Err(bad()),
         };
         if n < 0 || d > Duration::days(7) {
@@ -333,8 +336,16 @@ pub fn check_symbol(symbol: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod symbol_tests {
+mod input_tests {
     use super::*;
+
+    #[test]
+    fn found_a_duration_ending_in_a_multi_byte_character_panicked() {
+        for text in ["15\u{FFFD}", "\u{FFFD}", "", "m", "15m\u{e9}"] {
+            assert!(Lag::try_from(text.to_string()).is_err(), "{text:?}");
+        }
+        assert_eq!(Lag::try_from("15m".to_string()), Ok(Lag(Duration::minutes(15))));
+    }
 
     #[test]
     fn only_plausible_tickers_pass() {
