@@ -1,9 +1,9 @@
 //! Exchange calendars: which days are sessions, and when each session opens and closes.
 //!
 //! Only XNYS (NYSE) is implemented, from its published rules plus the special closures,
-//! over a fixed range (2000-01-01 through 2030-12-31). A date outside that range is an
-//! error, never a guess. The rules agree day by day with the `exchange_calendars` Python
-//! package over the whole range (`tests/calendar.rs` compares against its output).
+//! for 2000-01-01 through 2099-12-31. A date outside that range is an error, never a guess.
+//! The rules agree day by day with the `exchange_calendars` Python package over 2000-2030
+//! (`tests/calendar.rs` compares against its output); later years follow the same rules.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
@@ -89,9 +89,9 @@ const XNYS_SPECIAL_CLOSURES: &[(&str, &str)] = &[
 const XNYS_SPECIAL_EARLY_CLOSES: &[&str] = &["2002-07-05", "2003-12-26"];
 
 impl Calendar {
-    /// The New York Stock Exchange, 2000-01-01 through 2030-12-31.
+    /// The New York Stock Exchange, 2000-01-01 through 2099-12-31.
     pub fn xnys() -> Self {
-        Calendar { name: "XNYS", zone: chrono_tz::America::New_York, first: ymd(2000, 1, 1), last: ymd(2030, 12, 31) }
+        Calendar { name: "XNYS", zone: chrono_tz::America::New_York, first: ymd(2000, 1, 1), last: ymd(2099, 12, 31) }
     }
 
     /// Looks a calendar up by its ISO 10383 MIC.
@@ -324,9 +324,32 @@ mod tests {
 
     #[test]
     fn out_of_range_is_an_error_not_a_guess() {
-        let err = Calendar::xnys().day(d("2031-01-02")).unwrap_err();
-        assert_eq!(err.to_string(), "date 2031-01-02 is outside the XNYS calendar's range 2000-01-01..=2030-12-31");
+        let err = Calendar::xnys().day(d("2100-01-04")).unwrap_err();
+        assert_eq!(err.to_string(), "date 2100-01-04 is outside the XNYS calendar's range 2000-01-01..=2099-12-31");
         assert!(Calendar::xnys().day(d("1999-12-31")).is_err());
+    }
+
+    #[test]
+    fn the_rules_run_past_2030() {
+        let cal = Calendar::xnys();
+        // (date, a session, an early close)
+        let cases = [
+            ("2031-01-01", false, false), // New Year's Day
+            ("2031-01-02", true, false),
+            ("2035-03-23", false, false), // Good Friday (Easter 2035-03-25)
+            ("2040-06-19", false, false), // Juneteenth, a Tuesday
+            ("2044-07-04", false, false), // Independence Day, a Monday
+            ("2050-11-25", true, true),   // the day after Thanksgiving
+            ("2099-11-27", true, true),
+            ("2099-12-24", true, true), // a Thursday
+            ("2099-12-25", false, false),
+            ("2099-12-31", true, false),
+        ];
+        for (date, session, early) in cases {
+            let s = cal.session(d(date)).unwrap();
+            assert_eq!(s.is_some(), session, "{date}");
+            assert_eq!(s.is_some_and(|s| s.early_close), early, "{date}");
+        }
     }
 
     #[test]
