@@ -97,22 +97,33 @@ impl Field {
         json!({ "symbols": symbols }).to_string().into_bytes()
     }
 
-    /// The SQS records waiting in the events queue, deleted as read, as Lambda receives them.
-    async fn notifications(&self) -> Vec<Value> {
+    /// Every message waiting in a queue, deleted as read.
+    async fn drain(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
         let mut out = Vec::new();
         loop {
-            let got = self.sqs.receive_message().queue_url(&self.events).max_number_of_messages(10).send().await;
+            let got = self.sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await;
             let messages = got.unwrap().messages.unwrap_or_default();
             if messages.is_empty() {
                 return out;
             }
             for m in &messages {
                 let receipt = m.receipt_handle().unwrap();
-                self.sqs.delete_message().queue_url(&self.events).receipt_handle(receipt).send().await.unwrap();
-                out.push(json!({"messageId": m.message_id(), "receiptHandle": receipt, "body": m.body(),
-                    "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lake-events"}));
+                self.sqs.delete_message().queue_url(url).receipt_handle(receipt).send().await.unwrap();
             }
+            out.extend(messages);
         }
+    }
+
+    /// The SQS records waiting in the events queue, as Lambda receives them.
+    async fn notifications(&self) -> Vec<Value> {
+        let messages = self.drain(&self.events).await;
+        messages
+            .iter()
+            .map(|m| {
+                json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                    "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lake-events"})
+            })
+            .collect()
     }
 
     async fn deliver(&mut self, payload: Value, deadline: Option<DateTime<Utc>>) -> Value {
@@ -125,21 +136,15 @@ impl Field {
 
     /// Every alert published so far (subject, message body), deleted as read.
     async fn alerts(&self) -> Vec<(String, Value)> {
-        let mut out = Vec::new();
-        loop {
-            let got = self.sqs.receive_message().queue_url(&self.alerts).max_number_of_messages(10).send().await;
-            let messages = got.unwrap().messages.unwrap_or_default();
-            if messages.is_empty() {
-                return out;
-            }
-            for m in &messages {
-                let receipt = m.receipt_handle().unwrap();
-                self.sqs.delete_message().queue_url(&self.alerts).receipt_handle(receipt).send().await.unwrap();
+        let messages = self.drain(&self.alerts).await;
+        messages
+            .iter()
+            .map(|m| {
                 let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
                 let body = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
-                out.push((envelope["Subject"].as_str().unwrap_or_default().to_string(), body));
-            }
-        }
+                (envelope["Subject"].as_str().unwrap_or_default().to_string(), body)
+            })
+            .collect()
     }
 
     async fn keys(&self, prefix: &str) -> Vec<String> {
