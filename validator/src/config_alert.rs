@@ -64,7 +64,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             return Ok(());
         }
         flush::<_, _, ConfigState>(&self.lake, &self.alerts, bucket, &key, operation, as_of, |message| {
-            let resolved = message.subject.starts_with("lakewatch RESOLVED");
+            let resolved = message.is_resolved();
             let metric = if resolved { &m::ALERTS_RESOLVED } else { &m::ALERTS_PUBLISHED };
             let _ = inv.record(metric, &[("dataset", "lakewatch")], 1.0);
         })

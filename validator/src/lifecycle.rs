@@ -203,21 +203,17 @@ impl Outbox for PartitionState {
     }
 }
 
-fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m AttributeValue> {
-    message.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-}
-
 /// Metrics and the log event of a published message.
 fn record(inv: &mut Invocation, p: Partition<'_>, message: &Message, applied: &mut Applied) {
-    let checks = match attribute(message, "checks") {
+    let checks = match message.attribute("checks") {
         Some(AttributeValue::Many(checks)) => checks.clone(),
         _ => Vec::new(),
     };
-    let severity = match attribute(message, "severity") {
+    let severity = match message.attribute("severity") {
         Some(AttributeValue::One(s)) => s.as_str(),
         _ => "error",
     };
-    let resolved = matches!(attribute(message, "type"), Some(AttributeValue::One(t)) if t == "resolved");
+    let resolved = message.is_resolved();
     if resolved {
         applied.resolved += 1;
         let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", p.dataset)], 1.0);

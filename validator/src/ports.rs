@@ -156,6 +156,18 @@ pub struct Message {
     pub dedup_id: String,
 }
 
+impl Message {
+    /// The value of attribute `name`.
+    pub fn attribute(&self, name: &str) -> Option<&AttributeValue> {
+        self.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// A `resolved` message (attribute `type`), not an alert.
+    pub fn is_resolved(&self) -> bool {
+        matches!(self.attribute("type"), Some(AttributeValue::One(t)) if t == "resolved")
+    }
+}
+
 /// An SNS message attribute value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttributeValue {

@@ -23,7 +23,7 @@ use crate::alert;
 use crate::document::{Change, update};
 use crate::event::ObjectRef;
 use crate::outbox::{Lease, Outbox, flush};
-use crate::ports::{Alerts, AttributeValue, IoError, Lake, Listed, Message};
+use crate::ports::{Alerts, IoError, Lake, Listed, Message};
 use crate::service::Validator;
 
 /// Bytes read from the end of a file for its footer.
@@ -221,8 +221,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         })
         .await?;
         let published = |message: &Message| {
-            let resolved =
-                message.attributes.iter().any(|(k, v)| k == "type" && *v == AttributeValue::One("resolved".into()));
+            let resolved = message.is_resolved();
             if resolved {
                 swept.resolved += 1;
                 let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", dataset)], 1.0);
