@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 use lakewatch_collectors::config::{Config, SourceConfig};
 use lakewatch_collectors::configured::Configured;
-use lakewatch_collectors::run::{Outcome, Plan, Status, resolve_session};
+use lakewatch_collectors::run::{Outcome, Plan, Status, calendar, resolve_session};
 use lakewatch_collectors::store::{LocalStore, PartitionStore, S3Store};
-use lakewatch_core::{Calendar, Contracts, Universe};
+use lakewatch_core::{Contracts, Universe};
 use lakewatch_telemetry::console::{json, line};
 
 use crate::Outcome as Exit;
@@ -89,7 +89,6 @@ pub(crate) fn run(args: Args) -> Result<Exit> {
     })
     .map_err(|errors| anyhow!("cannot collect ({} problems): {}", errors.len(), errors.join("; ")))?;
     let now = args.as_of.unwrap_or_else(|| lakewatch_telemetry::console::wall_clock()());
-    let session = resolve_session(&Calendar::xnys(), &args.date, now).map_err(|e| anyhow!(e))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = runtime.block_on(async {
@@ -107,14 +106,14 @@ pub(crate) fn run(args: Args) -> Result<Exit> {
         let source = Configured::new(&config.source, secrets).map_err(|e| anyhow!(e))?;
         match (&args.out, &args.bucket, &aws) {
             (Some(dir), _, _) => {
-                collect(&args, &config, session, &source, &LocalStore::new(dir), &dir.display().to_string()).await
+                collect(&args, &config, now, &source, &LocalStore::new(dir), &dir.display().to_string()).await
             }
             (None, Some(bucket), Some(aws)) => {
                 let s3 = aws_sdk_s3::Client::from_conf(
                     // Emulators serve buckets by path; AWS by virtual host.
                     aws_sdk_s3::config::Builder::from(aws).force_path_style(args.endpoint_url.is_some()).build(),
                 );
-                collect(&args, &config, session, &source, &S3Store::new(s3, bucket), &format!("s3://{bucket}")).await
+                collect(&args, &config, now, &source, &S3Store::new(s3, bucket), &format!("s3://{bucket}")).await
             }
             _ => Err(anyhow!("--out or --bucket is required")),
         }
@@ -148,11 +147,15 @@ pub(crate) fn run(args: Args) -> Result<Exit> {
 async fn collect(
     args: &Args,
     config: &Config,
-    session: lakewatch_core::Session,
+    now: chrono::DateTime<chrono::Utc>,
     source: &Configured,
     store: &impl PartitionStore,
     lake: &str,
 ) -> Result<Outcome> {
+    let contracts = Contracts::embedded();
+    let contract = contracts.get(config.collector.dataset()).context("the embedded contracts lack this dataset")?;
+    let calendar = calendar(store, contract, lake).await?;
+    let session = resolve_session(&calendar, &args.date, now).map_err(|e| anyhow!(e))?;
     let universe: Vec<String> = if args.symbols.is_empty() {
         let key = &config.universe_key;
         let stored = store.load_partition(key).await?.with_context(|| {
@@ -167,8 +170,6 @@ async fn collect(
         }
         symbols
     };
-    let contracts = Contracts::embedded();
-    let contract = contracts.get(config.collector.dataset()).context("the embedded contracts lack this dataset")?;
     let plan = Plan {
         checkpoints: &config.checkpoints,
         staging: &config.staging,

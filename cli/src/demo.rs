@@ -101,7 +101,8 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     if let Some((path, error)) = problems.first() {
         bail!("{}: {error}", path.display());
     }
-    let run = validate_targets(&targets, lakewatch_core::Budget::default(), lake.as_of);
+    let lakes = lake::per_root(&contracts, &targets)?;
+    let run = validate_targets(&targets, &lakes, lakewatch_core::Budget::default(), lake.as_of);
     if let Some(u) = run.unreadable.first() {
         bail!("{}: {}", u.path, u.error);
     }

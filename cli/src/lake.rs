@@ -2,9 +2,13 @@
 //! universe files the contracts name.
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use lakewatch_core::Calendar;
+use lakewatch_core::calendar::{MAX_OVERRIDE_BYTES, Overrides, override_key};
 use lakewatch_core::contract::{Contract, Contracts, Partition, RouteError, Universe};
 
 /// One file to validate: where it is, and the key and contract it routes to.
@@ -36,6 +40,46 @@ pub(crate) fn contracts(dir: Option<&Path>) -> Result<Contracts> {
         sources.push((f.display().to_string(), text));
     }
     Ok(Contracts::from_sources(sources)?)
+}
+
+/// `contracts` with the calendar overrides of the lake at `root` applied
+/// (`reference/calendars/{MIC}.toml`, where the file exists).
+pub(crate) fn with_overrides(contracts: &Contracts, root: &Path) -> Result<Contracts> {
+    let mut out = contracts.clone();
+    for name in contracts.calendars() {
+        if let Some(overrides) = read_overrides(root, name)? {
+            out = out.with_overrides(&overrides);
+        }
+    }
+    Ok(out)
+}
+
+/// `contracts` with overrides, for each lake root the targets lie under.
+pub(crate) fn per_root(contracts: &Contracts, targets: &[Target<'_>]) -> Result<BTreeMap<PathBuf, Contracts>> {
+    let mut out = BTreeMap::new();
+    for t in targets {
+        if !out.contains_key(&t.root) {
+            out.insert(t.root.clone(), with_overrides(contracts, &t.root)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The override file of `calendar` under `root`, if there is one.
+pub(crate) fn read_overrides(root: &Path, calendar: &str) -> Result<Option<Arc<Overrides>>> {
+    let path = root.join(override_key(calendar));
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => bail!("{}: cannot read ({e})", path.display()),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_OVERRIDE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|_| anyhow!("{}: not utf-8 text", path.display()))?;
+    let calendar = Calendar::by_name(calendar)?;
+    Ok(Some(Arc::new(Overrides::parse(&text, &path.display().to_string(), &calendar)?)))
 }
 
 /// Every file under `dir`, sorted, skipping hidden entries.

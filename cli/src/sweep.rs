@@ -13,12 +13,13 @@ use lakewatch_core::decode::{FooterError, newest_time};
 use lakewatch_core::sweep::{Inventory, SessionStatus, Stored, sweep};
 use lakewatch_core::{Contract, Contracts};
 use lakewatch_telemetry::console::{json, line};
+use lakewatch_validator::calendars::CalendarCache;
 use lakewatch_validator::s3::S3Lake;
 use lakewatch_validator::sweep::session_statuses;
 use lakewatch_validator::universe::load_universe;
 
 use crate::Outcome;
-use crate::lake::{Universes, contracts, key_of, walk};
+use crate::lake::{Universes, contracts, key_of, walk, with_overrides};
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("lake").required(true).args(["root", "bucket"])))]
@@ -92,6 +93,7 @@ fn sweep_folder(contracts: &Contracts, root: &Path, as_of: DateTime<Utc>) -> Res
     if !root.is_dir() {
         anyhow::bail!("{}: no such folder", root.display());
     }
+    let contracts = &with_overrides(contracts, root)?;
     let mut files = Vec::new();
     walk(root, &mut files)?;
     let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
@@ -135,7 +137,13 @@ fn sweep_bucket(
         let s3 = aws_sdk_s3::Client::from_conf(config.build());
         let lake = S3Lake::new(s3);
         let mut all = Vec::new();
+        let calendars = CalendarCache::default();
         for contract in contracts.iter().filter(|c| c.freshness.is_some()) {
+            let (contract, problem) = calendars.resolve(&lake, bucket, contract).await?;
+            if let Some(problem) = problem {
+                anyhow::bail!(problem);
+            }
+            let contract = &contract;
             let universe = load_universe(&lake, bucket, contract).await.map_err(|e| anyhow!(e))?;
             all.extend(session_statuses(&lake, bucket, contract, universe.as_ref(), as_of).await?);
         }

@@ -1,10 +1,11 @@
 //! `lakewatch validate`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use lakewatch_core::{Budget, Object, Report, Severity, validate};
+use lakewatch_core::{Budget, Contracts, Object, Report, Severity, validate};
 use serde::Serialize;
 
 use crate::lake::{self, Target, Universes};
@@ -55,14 +56,21 @@ pub(crate) struct Run {
 }
 
 /// Validates every target; a file that cannot be read is recorded, and the rest go on.
-pub(crate) fn validate_targets(targets: &[Target<'_>], budget: Budget, as_of: DateTime<Utc>) -> Run {
+/// `lakes` holds the contracts with each lake root's calendar overrides (`lake::per_root`).
+pub(crate) fn validate_targets(
+    targets: &[Target<'_>],
+    lakes: &BTreeMap<PathBuf, Contracts>,
+    budget: Budget,
+    as_of: DateTime<Utc>,
+) -> Run {
     let mut run = Run::default();
     let mut universes = Universes::default();
     for t in targets {
+        let contract = lakes.get(&t.root).and_then(|c| c.get(&t.contract.dataset)).unwrap_or(t.contract);
         let result = std::fs::read(&t.path).map_err(anyhow::Error::from).and_then(|bytes| {
             let universe = universes.get(t)?;
             Ok(validate(
-                t.contract,
+                contract,
                 &t.partition,
                 Object::new(&t.key, &bytes).within(budget),
                 universe.as_ref(),
@@ -90,7 +98,8 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     // The only clock read of a validation: everything downstream gets `as_of`.
     #[allow(clippy::disallowed_methods)]
     let as_of = args.as_of.unwrap_or_else(Utc::now);
-    let mut run = validate_targets(&targets, Budget::of_memory_mb(args.memory_mb), as_of);
+    let lakes = lake::per_root(&contracts, &targets)?;
+    let mut run = validate_targets(&targets, &lakes, Budget::of_memory_mb(args.memory_mb), as_of);
     run.unreadable.extend(problems.into_iter().map(|(p, error)| Unreadable { path: p.display().to_string(), error }));
     if args.json {
         out::json(&run);

@@ -339,6 +339,74 @@ fn collect_writes_a_session_the_validator_passes_and_refuses_a_holiday() {
 }
 
 #[test]
+fn calendar_overrides_in_the_lake_are_honoured_by_collect_validate_sweep_and_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    put(dir.path(), "reference/stock_universe.json", br#"{"symbols": ["AAPL", "MSFT"]}"#);
+    let overrides = "# announced on 2025-11-21\n\
+        [[day]]\ndate = \"2025-11-24\"\nclose = \"12:00\"\nreason = \"a storm\"\n\n\
+        [[day]]\ndate = \"2025-11-25\"\nclosed = true\nreason = \"national day of mourning\"\n";
+    let file = put(dir.path(), "reference/calendars/XNYS.toml", overrides.as_bytes());
+
+    let listed = lakewatch(&["calendar", "sessions", "--root", root, "--from", "2025-11-24", "--to", "2025-11-26"]);
+    assert_eq!(
+        stdout(&listed),
+        "2025-11-24  14:30Z  17:00Z  early close  (override)\n\
+         2025-11-25  closed: national day of mourning  (override)\n\
+         2025-11-26  14:30Z  21:00Z\n"
+    );
+
+    let collect = |date: &str| {
+        lakewatch(&["collect", "minute", "--source", "synthetic", "--date", date, "--out", root, "--json"])
+    };
+    let early = collect("2025-11-24");
+    assert_eq!(early.status.code(), Some(0), "{}", stderr(&early));
+    let outcome: serde_json::Value = serde_json::from_str(&stdout(&early)).unwrap();
+    assert_eq!(outcome["rows"].as_u64(), Some(2 * 150), "09:30 to 12:00 for 2 symbols");
+    let closed = collect("2025-11-25");
+    assert_eq!(closed.status.code(), Some(2));
+    assert_eq!(
+        stderr(&closed).trim(),
+        "lakewatch: collection_date `2025-11-25` is not an XNYS session (closed: national day of mourning); nothing to collect"
+    );
+
+    let validate = || lakewatch(&["validate", root, "--as-of", "2025-11-26"]);
+    let checked = validate();
+    assert_eq!(checked.status.code(), Some(0), "{}{}", stdout(&checked), stderr(&checked));
+    let swept = lakewatch(&["sweep", "--root", root, "--as-of", "2025-11-26T12:00:00Z", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&swept)).unwrap();
+    let minute: Vec<&serde_json::Value> =
+        report["sessions"].as_array().unwrap().iter().filter(|s| s["dataset"] == "minute_bars").collect();
+    assert!(minute.iter().all(|s| s["session"] != "2025-11-25"), "the closed day is never due: {minute:?}");
+    let monday = minute.iter().find(|s| s["session"] == "2025-11-24").unwrap();
+    assert_eq!((monday["bars_per_symbol"].as_u64(), monday["missing"].as_array().unwrap().len()), (Some(150), 0));
+
+    // Without the file, the same lake is short of 240 bars a symbol after 12:00.
+    std::fs::remove_file(&file).unwrap();
+    let without = validate();
+    assert_eq!(without.status.code(), Some(1), "{}", stdout(&without));
+    assert!(stdout(&without).contains("missing_bars"), "{}", stdout(&without));
+
+    // A bad file: each command stops with one line naming the file and the line.
+    let bad = overrides.replace("close = \"12:00\"", "close = \"17:30\"");
+    put(dir.path(), "reference/calendars/XNYS.toml", bad.as_bytes());
+    let want = format!(
+        "lakewatch: {}:2: 2025-11-24: close 17:30 must fall after the open (09:30) and before the regular close (16:00)",
+        file.display()
+    );
+    for args in [
+        vec!["validate", root, "--as-of", "2025-11-26"],
+        vec!["sweep", "--root", root, "--as-of", "2025-11-26T12:00:00Z"],
+        vec!["calendar", "sessions", "--root", root, "--from", "2025-11-24", "--to", "2025-11-26"],
+        vec!["collect", "minute", "--source", "synthetic", "--date", "2025-11-26", "--out", root],
+    ] {
+        let o = lakewatch(&args);
+        assert_eq!((o.status.code(), stderr(&o).trim()), (Some(2), want.as_str()), "{args:?}");
+    }
+    assert!(!dir.path().join("data/ticks/minute/date=2025-11-26").exists(), "nothing collected");
+}
+
+#[test]
 fn sweep_names_exactly_the_missing_symbols_and_never_a_closed_day() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_str().unwrap();

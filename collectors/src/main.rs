@@ -16,9 +16,9 @@ use anyhow::{Context as _, Result, anyhow};
 use chrono::{DateTime, Utc};
 use lakewatch_collectors::config::{Config, SourceConfig};
 use lakewatch_collectors::configured::Configured;
-use lakewatch_collectors::run::{Outcome, Plan, record, resolve_session};
+use lakewatch_collectors::run::{Outcome, Plan, calendar, record, resolve_session};
 use lakewatch_collectors::store::{PartitionStore, S3Store};
-use lakewatch_core::{Calendar, Contracts, Universe};
+use lakewatch_core::{Contracts, Universe};
 use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
 use lakewatch_telemetry::runtime::invoke;
 use lakewatch_telemetry::{Invocation, InvocationInfo, Telemetry};
@@ -96,14 +96,15 @@ async fn run() -> Result<()> {
 impl Collector {
     async fn handle(&self, payload: &Value, now: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> Result<Outcome> {
         let date = payload.get("collection_date").and_then(Value::as_str).unwrap_or("auto");
-        let session = resolve_session(&Calendar::xnys(), date, now).map_err(|e| anyhow!(e))?;
+        let dataset = self.config.collector.dataset();
+        let contract = self.contracts.get(dataset).with_context(|| format!("no contract for `{dataset}`"))?;
+        let calendar = calendar(&self.store, contract, &format!("s3://{}", self.config.bucket)).await?;
+        let session = resolve_session(&calendar, date, now).map_err(|e| anyhow!(e))?;
         let key = &self.config.universe_key;
         let stored = self.store.load_partition(key).await?.with_context(|| {
             format!("universe `s3://{}/{key}` does not exist (write {{\"symbols\": [...]}} there)", self.config.bucket)
         })?;
         let universe: Vec<String> = Universe::from_json(&stored.bytes, key)?.symbols.into_iter().collect();
-        let dataset = self.config.collector.dataset();
-        let contract = self.contracts.get(dataset).with_context(|| format!("no contract for `{dataset}`"))?;
         let stop_at = deadline
             .map(|d| Instant::now() + (d - now).to_std().unwrap_or_default().saturating_sub(self.config.safety_margin));
         let plan = Plan {

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use lakewatch_core::calendar::{Overrides, override_key};
+use lakewatch_core::contract::ContractError;
 use lakewatch_core::{Calendar, Contract, Session};
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -148,6 +150,12 @@ pub enum RunError {
     /// The session's object could not be updated.
     #[error(transparent)]
     YearFile(#[from] YearFileError),
+    /// The contract names a calendar lakewatch does not know.
+    #[error(transparent)]
+    Calendar(#[from] lakewatch_core::calendar::CalendarError),
+    /// The calendar override file in the lake cannot be used (its line is named).
+    #[error(transparent)]
+    Overrides(#[from] lakewatch_core::contract::ContractError),
 }
 
 /// What the lake remembers of a run between invocations.
@@ -209,6 +217,22 @@ impl LogEvent for CollectionFinished<'_> {
     const NAME: &'static str = "collection_finished";
     const LEVEL: Level = Level::INFO;
     const MESSAGE: &'static str = "Collector run ended";
+}
+
+/// The calendar `contract` names, with the overrides stored in the lake under `origin`'s
+/// `reference/calendars/{MIC}.toml`, if there are any. A file that cannot be used stops the run.
+pub async fn calendar(store: &impl PartitionStore, contract: &Contract, lake: &str) -> Result<Calendar, RunError> {
+    let calendar = contract.calendar()?;
+    let key = override_key(calendar.name());
+    let Some(stored) = store.load_partition(&key).await? else { return Ok(calendar) };
+    let origin = format!("{lake}/{key}");
+    let text = String::from_utf8(stored.bytes).map_err(|_| ContractError {
+        origin: origin.clone(),
+        line: None,
+        message: "not UTF-8 text".into(),
+    })?;
+    let overrides = Overrides::parse(&text, &origin, &calendar)?;
+    Ok(calendar.with_overrides(std::sync::Arc::new(overrides)))
 }
 
 /// The session `collection_date` names: `auto` is the last session closed at `now`; a date must

@@ -10,6 +10,7 @@
 //! flushed).
 
 pub mod alert;
+pub mod calendars;
 pub mod claim;
 pub mod config;
 mod config_alert;
@@ -24,6 +25,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod outbox;
 pub mod ports;
+pub mod reference;
 pub mod s3;
 pub mod service;
 pub mod sns;

@@ -17,6 +17,7 @@ use serde::Serialize;
 use tracing::{Instrument, Level};
 
 use crate::alert::{self, About};
+use crate::calendars::CalendarCache;
 use crate::decide::{Order, Send, Version, failing};
 use crate::event::ObjectRef;
 use crate::fetch::Fetched;
@@ -71,6 +72,7 @@ pub struct Validator<L, A> {
     pub(crate) contracts: Contracts,
     pub(crate) options: Options,
     pub(crate) universes: UniverseCache,
+    pub(crate) calendars: CalendarCache,
     /// Contract files left out at cold start because they do not parse, each named with why.
     pub(crate) broken: Vec<String>,
 }
@@ -186,7 +188,15 @@ pub fn partition_id(p: &Partition) -> String {
 impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
     /// A validator over `lake` and `alerts`.
     pub fn new(lake: L, alerts: A, contracts: Contracts, options: Options) -> Self {
-        Validator { lake, alerts, contracts, options, universes: UniverseCache::default(), broken: Vec::new() }
+        Validator {
+            lake,
+            alerts,
+            contracts,
+            options,
+            universes: UniverseCache::default(),
+            calendars: CalendarCache::default(),
+            broken: Vec::new(),
+        }
     }
 
     /// The same, told which contract files were left out because they do not parse: objects no
@@ -328,6 +338,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         started: Instant,
     ) -> Result<Outcome, ProcessError> {
         let (dataset, bucket, pid) = (p.dataset, p.bucket, p.id);
+        let (contract, calendar_problem) = self.calendars.resolve(&self.lake, bucket, contract).await?;
+        let contract = &contract;
         let expected = self.universes.expected(&self.lake, bucket, contract).await?;
         let history = self.volume_history(bucket, contract, partition).await?;
         let size = fetched.size();
@@ -356,8 +368,12 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 })
             }
         };
-        if let Expected::Problem(problem) = &expected {
-            report.findings.insert(0, Finding::new(Kind::Config, Severity::Error, problem.clone()));
+        let universe_problem = match expected {
+            Expected::Problem(problem) => Some(problem),
+            _ => None,
+        };
+        for problem in [calendar_problem, universe_problem].into_iter().flatten().rev() {
+            report.findings.insert(0, Finding::new(Kind::Config, Severity::Error, problem));
             *report.stats.by_severity.entry(Severity::Error).or_default() += 1;
         }
         let unreadable = report.findings.iter().find(|f| matches!(f.kind, Kind::Unreadable | Kind::TooLarge));

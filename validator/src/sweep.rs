@@ -169,6 +169,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
     ) -> Result<Swept, IoError> {
         let dataset = contract.dataset.as_str();
         let target = format!("s3://{bucket}/{dataset}");
+        let (contract, problem) = self.calendars.resolve(&self.lake, bucket, contract).await?;
+        if let Some(p) = problem {
+            return Err(sweep_error(target, p));
+        }
+        let contract = &contract;
         let universe = match self.universes.expected(&self.lake, bucket, contract).await? {
             crate::universe::Expected::Problem(p) => return Err(sweep_error(target, p)),
             expected => expected.universe().cloned(),
@@ -254,7 +259,7 @@ pub async fn session_statuses<L: Lake + Sync>(
     let Some(freshness) = contract.freshness else { return Ok(Vec::new()) };
     let per_symbol = contract.key.contains("{symbol}");
     // Only the objects due sessions need: their keys, listed once under the layout's prefix.
-    let calendar = lakewatch_core::Calendar::by_name(&contract.calendar).map_err(|e| sweep_error(target.clone(), e))?;
+    let calendar = contract.calendar().map_err(|e| sweep_error(target.clone(), e))?;
     let due = due_sessions(&calendar, freshness.due_after_close.0, freshness.lookback_sessions, as_of)
         .map_err(|e| sweep_error(target.clone(), e))?;
     let wanted: BTreeSet<String> = match (universe, per_symbol) {

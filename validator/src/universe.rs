@@ -6,20 +6,17 @@
 //! refused or malformed is a problem to report (a `config` finding naming the file): the
 //! partition is still checked, without a universe.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use lakewatch_core::{Contract, Universe};
 
-use crate::ports::{Document, IoError, Lake, Revalidated};
-
-/// A file's (bucket, key).
-type FileId = (String, String);
+use crate::ports::{IoError, Lake};
+use crate::reference::{Read, ReferenceCache};
 
 /// Universe files by (bucket, key), with the ETag they were read at.
 #[derive(Debug, Default)]
 pub struct UniverseCache {
-    files: Mutex<HashMap<FileId, (Arc<Universe>, String)>>,
+    files: ReferenceCache<Universe>,
 }
 
 /// The universe of a contract in a bucket.
@@ -56,41 +53,13 @@ impl UniverseCache {
             return Ok(Expected::Symbols(Arc::new(Universe { symbols: symbols.iter().cloned().collect() })));
         }
         let Some(key) = &source.file else { return Ok(Expected::Unknown) };
-        let id = (bucket.to_string(), key.clone());
-        let cached = self.files.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned();
-        let read = match &cached {
-            Some((_, etag)) => lake.revalidate_document(bucket, key, etag).await,
-            None => lake.load_document(bucket, key).await.map(|d| d.map_or(Revalidated::Missing, Revalidated::Changed)),
-        };
-        let file = format!("universe file s3://{bucket}/{key}");
-        let doc: Document = match read {
-            Ok(Revalidated::Unchanged) => return Ok(cached.map_or(Expected::Unknown, |(u, _)| Expected::Symbols(u))),
-            Ok(Revalidated::Changed(doc)) => doc,
-            Ok(Revalidated::Missing) => {
-                self.forget(&id);
-                return Ok(Expected::Problem(format!("{file} does not exist")));
-            }
-            Err(e) if e.retryable => return Err(e),
-            Err(e) => {
-                self.forget(&id);
-                return Ok(Expected::Problem(format!("{file} could not be read: {}", e.reason)));
-            }
-        };
-        match Universe::from_json(&doc.bytes, &format!("s3://{bucket}/{key}")) {
-            Ok(u) => {
-                let u = Arc::new(u);
-                self.files.lock().unwrap_or_else(PoisonError::into_inner).insert(id, (u.clone(), doc.etag));
-                Ok(Expected::Symbols(u))
-            }
-            Err(e) => {
-                self.forget(&id);
-                Ok(Expected::Problem(format!("universe {e}")))
-            }
-        }
-    }
-
-    fn forget(&self, id: &FileId) {
-        self.files.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        let uri = format!("s3://{bucket}/{key}");
+        let parse = |bytes: &[u8]| Universe::from_json(bytes, &uri).map_err(|e| format!("universe {e}"));
+        Ok(match self.files.read(lake, bucket, key, "universe file", parse).await? {
+            Read::Found(u) => Expected::Symbols(u),
+            Read::Missing => Expected::Problem(format!("universe file {uri} does not exist")),
+            Read::Problem(p) => Expected::Problem(p),
+        })
     }
 }
 

@@ -72,7 +72,7 @@ impl<L: Lake + Sync, A: Sync> Validator<L, A> {
             .iter()
             .any(|f| matches!(f.kind, lakewatch_core::Kind::Unreadable | lakewatch_core::Kind::TooLarge));
         let Some(date) = partition.date else { return Ok(()) };
-        let Ok(calendar) = lakewatch_core::Calendar::by_name(&contract.calendar) else { return Ok(()) };
+        let Ok(calendar) = contract.calendar() else { return Ok(()) };
         let Ok(Some(session)) = calendar.session(date) else { return Ok(()) };
         if object.backfill.is_some() || unreadable {
             return Ok(());

@@ -202,6 +202,33 @@ async fn a_throttled_universe_is_retried_and_a_missing_or_broken_one_is_a_config
 }
 
 #[tokio::test]
+async fn a_calendar_override_is_seen_by_the_next_object_and_a_broken_one_is_a_config_finding() {
+    const OVERRIDES: &str = "reference/calendars/XNYS.toml";
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let (key, bytes) = minute(10);
+
+    // Announced after the release: the session ends at 13:00, so the afternoon is outside it.
+    h.lake.put(OVERRIDES, b"[[day]]\ndate = \"2025-11-26\"\nclose = \"13:00\"\nreason = \"a storm\"\n".to_vec());
+    h.lake.put(&key, bytes.clone());
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    let report = h.report("minute_bars");
+    assert_eq!(kinds(&report), vec!["outside_session"; 10], "one per symbol: the bars after 13:00");
+
+    // Broken: a `config` finding naming the file and line, and the built-in rules serve.
+    h.lake.put(OVERRIDES, b"[[day]]\ndate = \"2025-11-26\"\nclose = \"13:00\"\n".to_vec());
+    h.lake.put(&key, bytes);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    let report = h.report("minute_bars");
+    assert_eq!(kinds(&report), ["config"]);
+    assert_eq!(
+        report["findings"][0]["message"],
+        "calendar overrides s3://lake/reference/calendars/XNYS.toml:1: 2025-11-26: a reason is required \
+         (it is shown wherever the day is)"
+    );
+}
+
+#[tokio::test]
 async fn a_refused_object_is_an_unreadable_finding_not_a_dead_letter() {
     let mut h = Harness::new(as_of());
     h.universe(10);

@@ -3,15 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, CalendarError, Overrides};
 use crate::checks::Checks;
 
-/// A contract file that could not be used, with the file (and line) named.
+/// A contract or calendar override file that could not be used, with the file (and line) named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct ContractError {
@@ -409,6 +410,9 @@ pub struct Contract {
     pub columns: Vec<ColumnSpec>,
     /// Checks and their thresholds.
     pub checks: Checks,
+    /// Overrides of `calendar` read from the lake (`Contracts::with_overrides`).
+    #[serde(skip)]
+    pub overrides: Option<Arc<Overrides>>,
 }
 
 impl Contract {
@@ -431,6 +435,23 @@ impl Contract {
             .replace("{symbol}", symbol)
             .replace("{year}", &date.year().to_string())
             .replace("{date}", &date.to_string())
+    }
+
+    /// The calendar `calendar` names, with the overrides read for it.
+    pub fn calendar(&self) -> Result<Calendar, CalendarError> {
+        let calendar = Calendar::by_name(&self.calendar)?;
+        Ok(match &self.overrides {
+            Some(o) => calendar.with_overrides(o.clone()),
+            None => calendar,
+        })
+    }
+
+    /// This contract with `overrides` for its calendar (those for another calendar are ignored).
+    pub fn with_overrides(mut self, overrides: Arc<Overrides>) -> Self {
+        if overrides.calendar() == self.calendar {
+            self.overrides = Some(overrides);
+        }
+        self
     }
 
     /// The declared column named `name`.
@@ -646,6 +667,17 @@ impl Contracts {
             }
         }
         (Contracts { entries }, errors)
+    }
+
+    /// These contracts with `overrides` applied to those on its calendar.
+    pub fn with_overrides(self, overrides: &Arc<Overrides>) -> Self {
+        let entries = self.entries.into_iter().map(|(c, t)| (c.with_overrides(overrides.clone()), t)).collect();
+        Contracts { entries }
+    }
+
+    /// The calendars the contracts name, each once.
+    pub fn calendars(&self) -> BTreeSet<&str> {
+        self.iter().map(|c| c.calendar.as_str()).collect()
     }
 
     /// All contracts.

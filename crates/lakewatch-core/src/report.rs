@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::Budget;
-use crate::calendar::Calendar;
 use crate::checks::volume::Point;
 use crate::checks::{CheckInput, Skipped, completeness::present_bars};
 use crate::contract::{Contract, Format, Partition, Universe};
@@ -238,7 +237,7 @@ pub fn validate(
         }
         Err(e) => return Err(e.into()),
     };
-    let calendar = Calendar::by_name(&contract.calendar)?;
+    let calendar = contract.calendar()?;
     let bars = Bars::new(&frame, &contract.entity_column, &contract.time_column);
     let input =
         CheckInput { frame: &frame, bars: &bars, contract, partition, calendar: &calendar, universe, history, as_of };

@@ -111,7 +111,7 @@ pub fn sweep(
     as_of: DateTime<Utc>,
 ) -> Result<Vec<SessionStatus>, SweepError> {
     let Some(freshness) = contract.freshness else { return Ok(Vec::new()) };
-    let calendar = Calendar::by_name(&contract.calendar)?;
+    let calendar = contract.calendar()?;
     let per_symbol = contract.key.contains("{symbol}");
     let universe = match (per_symbol, universe) {
         (true, None) => return Err(SweepError::NoUniverse(contract.dataset.clone())),

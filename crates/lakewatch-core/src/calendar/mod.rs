@@ -4,10 +4,18 @@
 //! for 2000-01-01 through 2099-12-31. A date outside that range is an error, never a guess.
 //! The rules agree day by day with the `exchange_calendars` Python package over 2000-2030
 //! (`tests/calendar.rs` compares against its output); later years follow the same rules.
+//! Closures announced after a release come from an override file in the lake (`overrides.rs`).
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+mod overrides;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
+
+pub use overrides::{Change, MAX_OVERRIDE_BYTES, Override, Overrides, override_key};
 
 /// Errors from calendar look-ups.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,21 +63,22 @@ impl Session {
 }
 
 /// What the calendar says about one date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Day {
     /// The exchange trades.
     Session(Session),
-    /// The exchange is closed; the reason names the weekend or the holiday.
-    Closed(&'static str),
+    /// The exchange is closed; the reason names the weekend, the holiday or the override.
+    Closed(Cow<'static, str>),
 }
 
-/// An exchange calendar over a fixed, covered date range.
+/// An exchange calendar over a fixed, covered date range, with the overrides read for it.
 #[derive(Debug, Clone)]
 pub struct Calendar {
     name: &'static str,
     zone: Tz,
     first: NaiveDate,
     last: NaiveDate,
+    overrides: Arc<Overrides>,
 }
 
 const XNYS_SPECIAL_CLOSURES: &[(&str, &str)] = &[
@@ -91,7 +100,26 @@ const XNYS_SPECIAL_EARLY_CLOSES: &[&str] = &["2002-07-05", "2003-12-26"];
 impl Calendar {
     /// The New York Stock Exchange, 2000-01-01 through 2099-12-31.
     pub fn xnys() -> Self {
-        Calendar { name: "XNYS", zone: chrono_tz::America::New_York, first: ymd(2000, 1, 1), last: ymd(2099, 12, 31) }
+        Calendar {
+            name: "XNYS",
+            zone: chrono_tz::America::New_York,
+            first: ymd(2000, 1, 1),
+            last: ymd(2099, 12, 31),
+            overrides: Arc::default(),
+        }
+    }
+
+    /// This calendar with `overrides` applied (overrides read for another calendar are ignored).
+    pub fn with_overrides(mut self, overrides: Arc<Overrides>) -> Self {
+        if overrides.calendar == self.name {
+            self.overrides = overrides;
+        }
+        self
+    }
+
+    /// The overrides applied.
+    pub fn overrides(&self) -> &Overrides {
+        &self.overrides
     }
 
     /// Looks a calendar up by its ISO 10383 MIC.
@@ -117,13 +145,25 @@ impl Calendar {
         (self.first, self.last)
     }
 
-    /// What the exchange does on `date`.
+    /// What the exchange does on `date`, overrides included.
     pub fn day(&self, date: NaiveDate) -> Result<Day, CalendarError> {
+        let day = self.rules(date)?;
+        let (Day::Session(session), Some(o)) = (&day, self.overrides.get(date)) else { return Ok(day) };
+        Ok(match o.change {
+            Change::Closed => Day::Closed(format!("closed: {}", o.reason).into()),
+            Change::CloseAt(t) => {
+                Day::Session(Session { close: self.local(date, t.hour(), t.minute()), early_close: true, ..*session })
+            }
+        })
+    }
+
+    /// What the exchange does on `date` by the built-in rules alone.
+    fn rules(&self, date: NaiveDate) -> Result<Day, CalendarError> {
         if date < self.first || date > self.last {
             return Err(CalendarError::OutOfRange { calendar: self.name, date, first: self.first, last: self.last });
         }
         if let Some(reason) = closure(date) {
-            return Ok(Day::Closed(reason));
+            return Ok(Day::Closed(Cow::Borrowed(reason)));
         }
         let early = is_early_close(date);
         let close = if early { (13, 0) } else { (16, 0) };
@@ -178,6 +218,11 @@ impl Calendar {
     /// The exchange-local date of an instant.
     pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&self.zone).date_naive()
+    }
+
+    /// The exchange-local time of day of an instant.
+    pub fn local_time(&self, at: DateTime<Utc>) -> NaiveTime {
+        at.with_timezone(&self.zone).time()
     }
 
     fn local(&self, date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
@@ -357,10 +402,10 @@ mod tests {
         let cal = Calendar::xnys();
         assert_eq!(
             cal.day(d("2025-01-09")).unwrap(),
-            Day::Closed("closed: national day of mourning for President Carter")
+            Day::Closed("closed: national day of mourning for President Carter".into())
         );
-        assert_eq!(cal.day(d("2025-04-18")).unwrap(), Day::Closed("closed: Good Friday"));
-        assert_eq!(cal.day(d("2025-11-22")).unwrap(), Day::Closed("closed: weekend"));
+        assert_eq!(cal.day(d("2025-04-18")).unwrap(), Day::Closed("closed: Good Friday".into()));
+        assert_eq!(cal.day(d("2025-11-22")).unwrap(), Day::Closed("closed: weekend".into()));
     }
 
     #[test]
