@@ -6,13 +6,16 @@
 
 use std::sync::OnceLock;
 
+use lakewatch_collectors::alpaca::Page;
+use lakewatch_collectors::edgar::{parse_quarters, parse_tickers};
+use lakewatch_core::calendar::{Day, Overrides};
 use lakewatch_core::contract::Format;
 use lakewatch_core::decode::newest_time;
-use lakewatch_core::{Budget, Contract, Contracts, Object, Partition, validate};
+use lakewatch_core::{Budget, Calendar, Contract, Contracts, Object, Partition, validate};
 use lakewatch_synth::{minute_partition, to_parquet};
 use polars::prelude::*;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 const KEY: &str = "data/ticks/minute/date=2025-11-26/bars.parquet";
 
@@ -115,6 +118,41 @@ fn runner(default_cases: u32) -> TestRunner {
     TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() })
 }
 
+/// The saved corpus of a target: `tests/fuzz-corpus/{target}/*`, inputs kept from earlier runs.
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus").join(target);
+    let mut files: Vec<_> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    files.sort();
+    files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
+}
+
+/// Fuzzes `check` with `starts` and the target's saved corpus, each mutated 1 to 5 times. An
+/// input that fails is written to `$LAKEWATCH_FUZZ_SAVE` (`scripts/fuzz.sh` sets the target's
+/// corpus folder), so every later run starts from it.
+fn fuzz(target: &str, starts: Vec<Vec<u8>>, cases: u32, check: impl Fn(&[u8]) -> Result<(), TestCaseError>) {
+    let mut inputs = starts;
+    inputs.extend(corpus(target));
+    let other = seeds().other.clone();
+    let strategy = (0..inputs.len(), prop::collection::vec(mutation(), 1..6));
+    let result = runner(cases).run(&strategy, |(i, mutations)| check(&apply(inputs[i].clone(), &mutations, &other)));
+    if let Err(e) = result {
+        if let proptest::test_runner::TestError::Fail(_, (i, mutations)) = &e {
+            save(target, &apply(inputs[*i].clone(), mutations, &other));
+        }
+        panic!("{target}: {e}");
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // where the fuzzing saves what it found
+fn save(target: &str, bytes: &[u8]) {
+    let Ok(dir) = std::env::var("LAKEWATCH_FUZZ_SAVE") else { return };
+    let name = format!(
+        "{target}-{:016x}",
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
+    );
+    let _ = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(std::path::Path::new(&dir).join(name), bytes));
+}
+
 fn contract_in(format: Format) -> (Contract, Partition) {
     let contracts = Contracts::embedded();
     let (contract, partition) = contracts.route(KEY).unwrap();
@@ -124,68 +162,135 @@ fn contract_in(format: Format) -> (Contract, Partition) {
 }
 
 /// Validates mutated `seed` bytes in `format`: any verdict but a panic.
-fn validate_mutated(format: Format, seed: fn(&Seeds) -> &[u8], cases: u32) {
+fn validate_mutated(target: &str, format: Format, seed: &[u8], cases: u32) {
     let (contract, partition) = contract_in(format);
     let as_of = "2025-11-26T23:00:00Z".parse().unwrap();
     let budget = Budget::of_memory_mb(256);
-    let result = runner(cases).run(&prop::collection::vec(mutation(), 1..6), |mutations| {
-        let s = seeds();
-        let bytes = apply(seed(s).to_vec(), &mutations, &s.other);
-        let object = Object::new(KEY, &bytes).within(budget);
+    fuzz(target, vec![seed.to_vec()], cases, |bytes| {
+        let object = Object::new(KEY, bytes).within(budget);
         // Ok (a report, maybe with findings) or Err (could not be evaluated): both are verdicts.
         let _ = validate(&contract, &partition, object, None, None, as_of);
         Ok(())
     });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }
 
 #[test]
 fn fuzz_validate_parquet() {
-    validate_mutated(Format::Parquet, |s| &s.parquet, 3_000);
+    validate_mutated("fuzz_validate_parquet", Format::Parquet, &seeds().parquet, 3_000);
 }
 
 #[test]
 fn fuzz_validate_csv() {
-    validate_mutated(Format::Csv, |s| &s.csv, 1_500);
+    validate_mutated("fuzz_validate_csv", Format::Csv, &seeds().csv, 1_500);
 }
 
 #[test]
 fn fuzz_validate_json_lines() {
-    validate_mutated(Format::JsonLines, |s| &s.jsonl, 1_500);
+    validate_mutated("fuzz_validate_json_lines", Format::JsonLines, &seeds().jsonl, 1_500);
 }
 
 #[test]
 fn fuzz_footer_newest_time() {
     let (contract, _) = contract_in(Format::Parquet);
-    let result = runner(2_000).run(&prop::collection::vec(mutation(), 1..6), |mutations| {
-        let s = seeds();
-        let tail = &s.parquet[s.parquet.len().saturating_sub(64 * 1024)..];
-        let bytes = apply(tail.to_vec(), &mutations, &s.other);
-        let _ = newest_time(&bytes, &contract);
+    let s = seeds();
+    let tail = s.parquet[s.parquet.len().saturating_sub(64 * 1024)..].to_vec();
+    fuzz("fuzz_footer_newest_time", vec![tail], 2_000, |bytes| {
+        let _ = newest_time(bytes, &contract);
         Ok(())
     });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
+}
+
+/// A one-line error that names the file.
+fn one_line_naming(e: &str, origin: &str) -> Result<(), TestCaseError> {
+    prop_assert!(e.starts_with(origin), "the error names the file: {e}");
+    prop_assert!(!e.contains('\n'), "one line: {e}");
+    Ok(())
 }
 
 #[test]
 fn fuzz_contract_parsing() {
-    let text = include_str!("../validator/contracts/minute_bars.toml");
-    let result = runner(2_000).run(&prop::collection::vec(mutation(), 1..6), |mutations| {
-        let bytes = apply(text.as_bytes().to_vec(), &mutations, b"[checks.gaps]\nmax_gap = -1\n");
-        let text = String::from_utf8_lossy(&bytes);
-        if let Err(e) = Contract::parse(&text, "minute_bars.toml") {
-            prop_assert!(e.to_string().starts_with("minute_bars.toml"), "the error names the file: {e}");
-            prop_assert!(!e.to_string().contains('\n'), "one line: {e}");
+    let text = include_bytes!("../validator/contracts/minute_bars.toml").to_vec();
+    let splice = b"[checks.gaps]\nmax_gap = -1\n".to_vec();
+    fuzz("fuzz_contract_parsing", vec![text, splice], 2_000, |bytes| {
+        match Contract::parse(&String::from_utf8_lossy(bytes), "minute_bars.toml") {
+            Ok(_) => Ok(()),
+            Err(e) => one_line_naming(&e.to_string(), "minute_bars.toml"),
+        }
+    });
+}
+
+const OVERRIDES: &str = "# closures announced after the release\n[[day]]\ndate = \"2026-12-07\"\nclosed = true\nreason = \"national day of mourning\"\n\n[[day]]\ndate = 2026-12-24\nclose = \"13:00\"\nreason = \"Christmas Eve\"\n";
+
+#[test]
+fn fuzz_calendar_overrides() {
+    fuzz("fuzz_calendar_overrides", vec![OVERRIDES.as_bytes().to_vec()], 2_000, |bytes| {
+        let xnys = Calendar::xnys();
+        match Overrides::parse(&String::from_utf8_lossy(bytes), "XNYS.toml", &xnys) {
+            Err(e) => one_line_naming(&e.to_string(), "XNYS.toml"),
+            Ok(o) => {
+                // Every day of the year the seed overrides still has a sane verdict.
+                let calendar = xnys.with_overrides(std::sync::Arc::new(o));
+                for date in "2026-12-01".parse::<chrono::NaiveDate>().unwrap().iter_days().take(31) {
+                    if let Some(s) = calendar.session(date).unwrap() {
+                        prop_assert!(s.open < s.close && s.bars(chrono::Duration::minutes(1)) <= 390, "{s:?}");
+                    }
+                }
+                Ok(())
+            }
+        }
+    });
+}
+
+#[test]
+fn fuzz_calendar_days() {
+    let calendar = Calendar::xnys();
+    let (first, last) = calendar.range();
+    let result = runner(5_000).run(&any::<i32>(), |days| {
+        let Some(date) = chrono::NaiveDate::from_num_days_from_ce_opt(days) else { return Ok(()) };
+        match calendar.day(date) {
+            Ok(Day::Session(s)) => {
+                prop_assert!(s.open < s.close && (1..=390).contains(&s.bars(chrono::Duration::minutes(1))))
+            }
+            Ok(Day::Closed(reason)) => prop_assert!(reason.starts_with("closed: ")),
+            Err(e) => prop_assert!(date < first || date > last, "{date}: {e}"),
         }
         Ok(())
     });
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+#[test]
+fn fuzz_alpaca_pages() {
+    let pages = [
+        include_bytes!("../collectors/tests/fixtures/alpaca/page1.json").to_vec(),
+        include_bytes!("../collectors/tests/fixtures/alpaca/page2.json").to_vec(),
+        include_bytes!("../collectors/tests/fixtures/alpaca/unknown_symbol.json").to_vec(),
+    ];
+    let bars = |body: &[u8]| Page::parse(body).unwrap().bars.unwrap_or_default().values().map(Vec::len).sum::<usize>();
+    assert_eq!((bars(&pages[0]), bars(&pages[1])), (3, 1), "the seeds parse as served");
+    fuzz("fuzz_alpaca_pages", pages.to_vec(), 2_000, |body| {
+        if let Ok(page) = Page::parse(body) {
+            for (symbol, bars) in page.bars.unwrap_or_default() {
+                bars.iter().for_each(|b| drop(b.row(&symbol)));
+            }
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn fuzz_edgar_bodies() {
+    let tickers = include_bytes!("../collectors/tests/fixtures/edgar/company_tickers.json").to_vec();
+    let facts = include_bytes!("../collectors/tests/fixtures/edgar/CIK0000320193.json").to_vec();
+    assert!(parse_tickers(&tickers).unwrap().contains_key("AAPL"), "the seeds parse as served");
+    assert_eq!(parse_quarters("AAPL", "0000320193", &facts).unwrap().len(), 3);
+    fuzz("fuzz_edgar_bodies", vec![tickers, facts], 2_000, |body| {
+        let _ = parse_tickers(body);
+        let _ = parse_quarters("AAPL", "0000320193", body);
+        Ok(())
+    });
 }
 
 /// Crashes the fuzzing found, each kept as it was found.

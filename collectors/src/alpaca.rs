@@ -47,12 +47,22 @@ pub struct Bar {
     pub vwap: Option<f64>,
 }
 
-#[derive(Deserialize)]
-struct Page {
+/// One page of `GET /v2/stocks/bars`.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    /// Bars by symbol (absent or `null` when the page has none).
     #[serde(default)]
-    bars: Option<BTreeMap<String, Vec<Bar>>>,
+    pub bars: Option<BTreeMap<String, Vec<Bar>>>,
+    /// The token of the next page; absent, `null` or empty on the last.
     #[serde(default)]
-    next_page_token: Option<String>,
+    pub next_page_token: Option<String>,
+}
+
+impl Page {
+    /// Parses a response body; the error says what in it is wrong.
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
 }
 
 /// Why a batch of symbols could not be fetched.
@@ -200,8 +210,7 @@ impl Alpaca {
                 }
             }
             let body = self.http.get(&url, &headers).await?;
-            let page: Page = serde_json::from_slice(&body)
-                .map_err(|e| SourceError::Malformed { url: url.to_string(), reason: e.to_string() })?;
+            let page = Page::parse(&body).map_err(|reason| SourceError::Malformed { url: url.to_string(), reason })?;
             for (symbol, bars) in page.bars.unwrap_or_default() {
                 out.entry(symbol).or_default().extend(bars);
             }

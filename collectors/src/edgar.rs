@@ -125,26 +125,34 @@ impl Edgar {
     pub async fn ciks(&self) -> Result<HashMap<String, String>, SourceError> {
         let url = join(&self.www, "/files/company_tickers.json")?;
         let body = self.http.get(&url, &[]).await?;
-        let entries: HashMap<String, TickerEntry> = serde_json::from_slice(&body)
-            .map_err(|e| SourceError::Malformed { url: url.to_string(), reason: e.to_string() })?;
-        let mut out = HashMap::new();
-        for e in entries.into_values() {
-            let cik = format!("{:010}", e.cik_str);
-            let ticker = e.ticker.to_ascii_uppercase();
-            out.insert(ticker.replace('-', "."), cik.clone());
-            out.insert(ticker, cik);
-        }
-        Ok(out)
+        parse_tickers(&body).map_err(|reason| SourceError::Malformed { url: url.to_string(), reason })
     }
 
     /// The quarterly rows of `symbol` (CIK `cik`), ordered by period end.
     pub async fn quarters(&self, symbol: &str, cik: &str) -> Result<Vec<Quarter>, SourceError> {
         let url = join(&self.data, &format!("/api/xbrl/companyfacts/CIK{cik}.json"))?;
         let body = self.http.get(&url, &[]).await?;
-        let facts: Facts = serde_json::from_slice(&body)
-            .map_err(|e| SourceError::Malformed { url: url.to_string(), reason: e.to_string() })?;
-        Ok(rows(symbol, cik, &facts))
+        parse_quarters(symbol, cik, &body).map_err(|reason| SourceError::Malformed { url: url.to_string(), reason })
     }
+}
+
+/// Parses `company_tickers.json` into ticker → 10-digit CIK.
+pub fn parse_tickers(body: &[u8]) -> Result<HashMap<String, String>, String> {
+    let entries: HashMap<String, TickerEntry> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut out = HashMap::new();
+    for e in entries.into_values() {
+        let cik = format!("{:010}", e.cik_str);
+        let ticker = e.ticker.to_ascii_uppercase();
+        out.insert(ticker.replace('-', "."), cik.clone());
+        out.insert(ticker, cik);
+    }
+    Ok(out)
+}
+
+/// Parses a company-facts body into `symbol`'s quarterly rows, ordered by period end.
+pub fn parse_quarters(symbol: &str, cik: &str, body: &[u8]) -> Result<Vec<Quarter>, String> {
+    let facts: Facts = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(rows(symbol, cik, &facts))
 }
 
 impl Source for Edgar {
