@@ -308,3 +308,37 @@ fn found_a_footer_count_inflated_to_855638016_panicked_the_thrift_reader() {
     let verdict = validate(&contract, &partition, Object::new(KEY, &whole), None, None, as_of);
     assert!(verdict.is_err(), "the object is unreadable: {verdict:?}");
 }
+
+#[test]
+fn found_a_negative_page_value_count_aborted_on_a_2_pow_61_byte_allocation() {
+    // A long run of `fuzz_validate_parquet` aborted the process: "memory allocation of
+    // 2305843009213693664 bytes failed" in polars' validity decoding, sized from a data page
+    // header's `num_values`. Here the first data page's count is negated in place (zigzag
+    // varints of n and -n have the same length, so nothing else moves).
+    let (contract, partition) = contract_in(Format::Parquet);
+    let mut bytes = seeds().parquet.clone();
+    let metadata = ParquetReader::new(std::io::Cursor::new(&bytes)).get_metadata().unwrap().clone();
+    let chunk = &metadata.row_groups[0].parquet_columns()[0];
+    let start = chunk.data_page_offset() as usize;
+    let page = lakewatch_core::thrift::page_header(&bytes[start..]).unwrap();
+    let varint = |v: u64| {
+        let (mut v, mut out) = (v, Vec::new());
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    };
+    let (n, negated) = (varint(page.num_values as u64 * 2), varint(page.num_values as u64 * 2 - 1));
+    assert_eq!(n.len(), negated.len());
+    let header = &mut bytes[start..start + page.header_len];
+    let at = header.windows(n.len()).position(|w| w == n.as_slice()).expect("the count in the header");
+    header[at..at + n.len()].copy_from_slice(&negated);
+    assert_eq!(lakewatch_core::thrift::page_header(&bytes[start..]).unwrap().num_values, -page.num_values);
+
+    let as_of = "2025-11-26T23:00:00Z".parse().unwrap();
+    let verdict = validate(&contract, &partition, Object::new(KEY, &bytes), None, None, as_of);
+    let error = verdict.unwrap_err().to_string();
+    assert!(error.contains("a negative size or count"), "{error}");
+}

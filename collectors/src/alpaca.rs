@@ -13,6 +13,7 @@ use lakewatch_core::{Calendar, Session};
 
 use crate::http::{Http, HttpError, Stats};
 use crate::partition::Row;
+use crate::secrets::{Keys, SecretError};
 use crate::source::{Batch, Collector, Fetched, Source, complete, session_midnight};
 
 /// Pages one request may chain: 10,000 bars each, so 10 million bars, far past any session.
@@ -71,6 +72,9 @@ pub enum SourceError {
     /// The HTTP exchange failed.
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// The credentials could not be had.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     /// A 2xx answer that is not the documented shape (truncated, HTML, wrong fields).
     #[error("GET {url}: malformed response: {reason}")]
     Malformed {
@@ -157,7 +161,7 @@ impl std::fmt::Debug for Credentials {
 pub struct Alpaca {
     http: Arc<Http>,
     base: Url,
-    credentials: Credentials,
+    keys: Arc<Keys>,
     feed: String,
 }
 
@@ -166,7 +170,13 @@ impl Alpaca {
     /// The HTTP client is shared so that its pacing and connections outlive one invocation's
     /// credentials.
     pub fn new(http: Arc<Http>, base: Url, credentials: Credentials, feed: &str) -> Self {
-        Alpaca { http, base, credentials, feed: feed.to_string() }
+        Self::with_keys(http, base, Arc::new(Keys::Fixed(credentials)), feed)
+    }
+
+    /// The same with credentials from `keys`: a 401 renews them once (a rotated secret) and
+    /// repeats the request.
+    pub fn with_keys(http: Arc<Http>, base: Url, keys: Arc<Keys>, feed: &str) -> Self {
+        Alpaca { http, base, keys, feed: feed.to_string() }
     }
 
     /// The HTTP client (for its counts).
@@ -186,10 +196,8 @@ impl Alpaca {
         let mut out: BTreeMap<String, Vec<Bar>> = BTreeMap::new();
         let mut token: Option<String> = None;
         let mut seen = std::collections::HashSet::new();
-        let headers = [
-            ("APCA-API-KEY-ID", self.credentials.key_id.as_str()),
-            ("APCA-API-SECRET-KEY", self.credentials.secret_key.as_str()),
-        ];
+        let mut credentials = self.keys.get().await?;
+        let mut renewed = false;
         loop {
             let mut url = self
                 .base
@@ -209,7 +217,22 @@ impl Alpaca {
                     q.append_pair("page_token", t);
                 }
             }
-            let body = self.http.get(&url, &headers).await?;
+            let headers = [
+                ("APCA-API-KEY-ID", credentials.key_id.as_str()),
+                ("APCA-API-SECRET-KEY", credentials.secret_key.as_str()),
+            ];
+            let body = match self.http.get(&url, &headers).await {
+                // Refused: a rotated secret is read afresh and the request repeated, once.
+                Err(refused @ HttpError::Rejected { status: 401, .. }) if !renewed => {
+                    renewed = true;
+                    match self.keys.renew(&credentials).await? {
+                        Some(fresh) => credentials = fresh,
+                        None => return Err(refused.into()),
+                    }
+                    continue;
+                }
+                answer => answer?,
+            };
             let page = Page::parse(&body).map_err(|reason| SourceError::Malformed { url: url.to_string(), reason })?;
             for (symbol, bars) in page.bars.unwrap_or_default() {
                 out.entry(symbol).or_default().extend(bars);

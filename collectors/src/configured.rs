@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use reqwest::Url;
 
-use crate::alpaca::{Alpaca, Credentials};
+use crate::alpaca::Alpaca;
 use crate::config::{AlpacaAuth, SourceConfig};
 use crate::edgar::Edgar;
 use crate::http::{Http, Policy};
 use crate::run::{Outcome, Plan, RunError, collect};
-use crate::secrets::{SecretCache, SecretError};
+use crate::secrets::{Keys, SecretCache, SecretError};
 use crate::store::PartitionStore;
 use crate::synthetic::Synthetic;
 
@@ -35,7 +35,7 @@ pub enum Configured {
         /// The client.
         http: Arc<Http>,
         /// Where credentials come from.
-        credentials: Keys,
+        credentials: Arc<Keys>,
         /// API base URL.
         base: Url,
         /// Feed.
@@ -47,29 +47,20 @@ pub enum Configured {
     Synthetic(Synthetic),
 }
 
-/// Alpaca credentials as configured.
-#[derive(Debug)]
-pub enum Keys {
-    /// Read from Secrets Manager, cached for a TTL.
-    Secret(SecretCache),
-    /// Given.
-    Fixed(Credentials),
-}
-
 impl Configured {
     /// Builds the source `config` names; `secrets` is needed for a Secrets Manager secret.
     pub fn new(config: &SourceConfig, secrets: Option<aws_sdk_secretsmanager::Client>) -> Result<Self, String> {
         Ok(match config {
             SourceConfig::Alpaca { base, feed, auth, policy } => Configured::Alpaca {
                 http: Arc::new(Http::new(*policy, "lakewatch-collector")?),
-                credentials: match auth {
+                credentials: Arc::new(match auth {
                     AlpacaAuth::Secret { id, ttl } => Keys::Secret(SecretCache::new(
                         secrets.ok_or_else(|| format!("secret `{id}` needs a Secrets Manager client"))?,
                         id,
                         *ttl,
                     )),
                     AlpacaAuth::Env(c) => Keys::Fixed(c.clone()),
-                },
+                }),
                 base: base.clone(),
                 feed: feed.clone(),
             },
@@ -87,11 +78,9 @@ impl Configured {
     pub async fn collect(&self, store: &impl PartitionStore, plan: &Plan<'_>) -> Result<Outcome, CollectError> {
         Ok(match self {
             Configured::Alpaca { http, credentials, base, feed } => {
-                let credentials = match credentials {
-                    Keys::Secret(cache) => cache.credentials().await?,
-                    Keys::Fixed(c) => c.clone(),
-                };
-                collect(&Alpaca::new(http.clone(), base.clone(), credentials, feed), store, plan).await?
+                // A secret that cannot be read stops the run before any request.
+                credentials.get().await?;
+                collect(&Alpaca::with_keys(http.clone(), base.clone(), credentials.clone(), feed), store, plan).await?
             }
             Configured::Edgar(edgar) => collect(edgar, store, plan).await?,
             Configured::Synthetic(synthetic) => collect(synthetic, store, plan).await?,

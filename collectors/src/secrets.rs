@@ -44,6 +44,33 @@ pub fn parse_secret(secret_id: &str, text: &str) -> Result<Credentials, SecretEr
     Ok(Credentials { key_id: key_id.into(), secret_key: secret_key.into() })
 }
 
+/// Alpaca credentials as configured.
+#[derive(Debug)]
+pub enum Keys {
+    /// Read from Secrets Manager, cached for a TTL.
+    Secret(SecretCache),
+    /// Given (environment variables, tests).
+    Fixed(Credentials),
+}
+
+impl Keys {
+    /// The credentials to send.
+    pub async fn get(&self) -> Result<Credentials, SecretError> {
+        match self {
+            Keys::Secret(cache) => cache.credentials().await,
+            Keys::Fixed(c) => Ok(c.clone()),
+        }
+    }
+
+    /// Fresh credentials after `refused` got a 401, or `None` when there are none to try.
+    pub async fn renew(&self, refused: &Credentials) -> Result<Option<Credentials>, SecretError> {
+        match self {
+            Keys::Secret(cache) => cache.renew(refused).await,
+            Keys::Fixed(_) => Ok(None),
+        }
+    }
+}
+
 /// A Secrets Manager secret, read at most once per TTL.
 #[derive(Debug)]
 pub struct SecretCache {
@@ -67,6 +94,24 @@ impl SecretCache {
         {
             return Ok(c.clone());
         }
+        self.read(&mut cached).await
+    }
+
+    /// After the API refused `refused` (401): the secret read afresh, whatever the TTL, or
+    /// `None` when it still holds the refused credentials (no rotation to catch up with). A
+    /// renewal another request already made is shared, not read again.
+    pub async fn renew(&self, refused: &Credentials) -> Result<Option<Credentials>, SecretError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((c, _)) = cached.as_ref()
+            && c != refused
+        {
+            return Ok(Some(c.clone()));
+        }
+        let fresh = self.read(&mut cached).await?;
+        Ok((&fresh != refused).then_some(fresh))
+    }
+
+    async fn read(&self, cached: &mut Option<(Credentials, Instant)>) -> Result<Credentials, SecretError> {
         let out = self.client.get_secret_value().secret_id(&self.secret_id).send().await.map_err(|e| {
             let reason = match e.as_service_error().map(|s| (s.meta().code(), s.meta().message())) {
                 // The refusal in AWS's words: who, which action, which secret.

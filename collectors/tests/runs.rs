@@ -3,21 +3,22 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use lakewatch_collectors::alpaca::Credentials;
+use lakewatch_collectors::alpaca::{Alpaca, Credentials};
 use lakewatch_collectors::edgar::Edgar;
-use lakewatch_collectors::http::Policy;
+use lakewatch_collectors::http::{Http, Policy};
 use lakewatch_collectors::partition::{Row, decode};
 use lakewatch_collectors::run::{Status, collect};
-use lakewatch_collectors::secrets::SecretCache;
+use lakewatch_collectors::secrets::{Keys, SecretCache};
 use lakewatch_collectors::source::Collector;
 use lakewatch_collectors::store::{PartitionStore, S3Store, StoreError, Stored};
 use lakewatch_core::{Contract, Contracts};
-use lakewatch_testkit::http::{ok, server};
+use lakewatch_testkit::http::{Seen, ok, serve, server, status};
 use reqwest::Url;
-use support::{Fake, SECRET, alpaca, client, contract, lake, plan, requested, served, session, symbols};
+use support::{Fake, SECRET, alpaca, client, contract, lake, plan, requested, served, session, symbols, test_policy};
 
 async fn rows(store: &S3Store, key: &str, contract: &Contract) -> Vec<Row> {
     let stored = store.load_partition(key).await.unwrap().unwrap_or_else(|| panic!("`{key}` was not written"));
@@ -182,6 +183,56 @@ async fn credentials_come_from_secrets_manager_and_are_cached_for_the_ttl() {
     let broken = SecretCache::new(sm, "lakewatch/broken", Duration::from_secs(300)).credentials().await.unwrap_err();
     let broken = broken.to_string();
     assert!(broken.contains("lakewatch/broken") && broken.contains("not JSON") && !broken.contains(SECRET), "{broken}");
+}
+
+#[tokio::test]
+async fn a_401_reads_a_rotated_secret_afresh_and_repeats_the_request_once() {
+    let lake = lake().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&lake.aws);
+    let secret = |key: &str| format!(r#"{{"APCA_API_KEY_ID": "PKTEST123", "APCA_API_SECRET_KEY": "{key}"}}"#);
+    sm.create_secret().name("lakewatch/alpaca").secret_string(secret("old-key")).send().await.unwrap();
+    // The fake accepts one secret key at a time, as Alpaca does after a rotation.
+    let accepted = Arc::new(Mutex::new("old-key".to_string()));
+    let source = served();
+    let (url, seen) = {
+        let accepted = accepted.clone();
+        serve(
+            Duration::ZERO,
+            Arc::new(move |request: &Seen| {
+                let header = format!("apca-api-secret-key: {}", accepted.lock().unwrap());
+                if request.headers.iter().any(|h| h.to_ascii_lowercase() == header) {
+                    support::answer(&source, request, 1_000)
+                } else {
+                    status(401, &[])
+                }
+            }),
+        )
+    };
+    let keys = Arc::new(Keys::Secret(SecretCache::new(sm.clone(), "lakewatch/alpaca", Duration::from_secs(300))));
+    let http = Arc::new(Http::new(test_policy(), "lakewatch-test").unwrap());
+    let alpaca = Alpaca::with_keys(http, Url::parse(&url).unwrap(), keys, "sip");
+    let (universe, contract) = (symbols(&["AAPL"]), contract(Collector::Minute));
+    let run =
+        async |date| collect(&alpaca, &lake.store, &plan(Collector::Minute, date, &universe, &contract)).await.unwrap();
+
+    assert_eq!(run("2025-11-24").await.succeeded, 1);
+    // Rotated: Secrets Manager and the API now hold the new key; the cache (300 s) the old.
+    sm.put_secret_value().secret_id("lakewatch/alpaca").secret_string(secret("new-key")).send().await.unwrap();
+    *accepted.lock().unwrap() = "new-key".into();
+    let before = seen.lock().unwrap().len();
+    let second = run("2025-11-25").await;
+    assert_eq!((second.status, second.succeeded, second.failed), (Status::Complete, 1, 0));
+    let asked: Vec<bool> =
+        seen.lock().unwrap()[before..].iter().map(|r| r.headers.iter().any(|h| h.contains("new-key"))).collect();
+    assert_eq!(asked, [false, true], "one refusal with the cached key, then the same request with the fresh one");
+
+    // Refused with the key Secrets Manager holds: no rotation to catch up with, so no retry.
+    *accepted.lock().unwrap() = "another-key".into();
+    let before = seen.lock().unwrap().len();
+    let third = run("2025-11-26").await;
+    assert_eq!((third.status, third.failed), (Status::Partial, 1));
+    assert!(third.failures["AAPL"].contains("HTTP 401"), "{:?}", third.failures);
+    assert_eq!(seen.lock().unwrap().len() - before, 1, "one request, one secret read, no loop");
 }
 
 #[tokio::test]

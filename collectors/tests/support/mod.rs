@@ -71,7 +71,8 @@ fn query(target: &str) -> BTreeMap<String, String> {
     url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-fn answer(source: &Synthetic, seen: &Seen, page_size: usize) -> Answer {
+/// The fake's answer to one request: 401 without a secret key header, else a page of bars.
+pub fn answer(source: &Synthetic, seen: &Seen, page_size: usize) -> Answer {
     if !seen.headers.iter().any(|h| h.to_ascii_lowercase().starts_with("apca-api-secret-key:")) {
         return Answer {
             status: 401,
@@ -145,16 +146,25 @@ pub async fn lake() -> Lake {
 
 /// An Alpaca client for the fake at `url`, fast retries.
 pub fn client(url: &str) -> Alpaca {
-    let policy = Policy {
+    let credentials = Credentials { key_id: "PKTEST123".into(), secret_key: SECRET.into() };
+    Alpaca::new(
+        Arc::new(Http::new(test_policy(), "lakewatch-test").unwrap()),
+        Url::parse(url).unwrap(),
+        credentials,
+        "sip",
+    )
+}
+
+/// The tests' HTTP policy: no pacing to speak of, fast retries.
+pub fn test_policy() -> Policy {
+    Policy {
         requests_per_minute: 60_000,
         max_attempts: 4,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(1_500),
         timeout: Duration::from_secs(5),
         max_body_bytes: 8 << 20,
-    };
-    let credentials = Credentials { key_id: "PKTEST123".into(), secret_key: SECRET.into() };
-    Alpaca::new(Arc::new(Http::new(policy, "lakewatch-test").unwrap()), Url::parse(url).unwrap(), credentials, "sip")
+    }
 }
 
 /// The embedded contract `collector` writes.

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use polars::prelude::*;
 
-use crate::budget::Budget;
+use crate::budget::{Budget, OverBudget};
 use crate::contract::{ColumnType, Contract, Format, TimeUnit as CUnit};
 
 /// Why an object could not be read.
@@ -122,10 +122,61 @@ fn parquet(bytes: &[u8], budget: Budget) -> Result<DataFrame, DecodeError> {
         .ok_or_else(|| DecodeError::Parquet("corrupt footer".into()))?
         .map_err(|e| DecodeError::Parquet(one_line(e)))?;
     budget.check_parquet(&metadata)?;
+    check_pages(bytes, &metadata, budget)?;
     // polars can panic on some corrupt pages; a corrupt file must be an error, not a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.finish()))
         .map_err(|_| DecodeError::Parquet("corrupt data pages".into()))?
         .map_err(|e| DecodeError::Parquet(one_line(e)))
+}
+
+/// Walks every page header of every column chunk before polars reads one: the readers size
+/// buffers from these figures, and a negative or inflated one made an allocation of 2^61
+/// bytes abort the process (fuzzing found it). Each chunk must lie inside the file, each page
+/// inside its chunk, with sizes and counts that are not negative, values no more than the
+/// chunk's, and a decompressed size within the budget.
+fn check_pages(bytes: &[u8], metadata: &FileMetadata, budget: Budget) -> Result<(), DecodeError> {
+    let data_end = bytes.len() as u64;
+    for (g, group) in metadata.row_groups.iter().enumerate() {
+        for (c, chunk) in group.parquet_columns().iter().enumerate() {
+            let corrupt = |at: u64, what: &str| {
+                DecodeError::Parquet(format!("corrupt page at byte {at} (row group {g}, column {c}): {what}"))
+            };
+            let start = chunk.dictionary_page_offset().filter(|o| *o > 0).unwrap_or(chunk.data_page_offset());
+            let (Ok(start), Ok(len)) = (u64::try_from(start), u64::try_from(chunk.compressed_size())) else {
+                return Err(corrupt(0, "a negative chunk offset or size"));
+            };
+            let end = start
+                .checked_add(len)
+                .filter(|e| *e <= data_end)
+                .ok_or_else(|| corrupt(start, "the chunk ends past the file"))?;
+            let mut at = start;
+            while at < end {
+                let page =
+                    crate::thrift::page_header(&bytes[at as usize..end as usize]).map_err(|e| corrupt(at, e.reason))?;
+                if page.compressed < 0 || page.uncompressed < 0 || page.num_values < 0 || page.least < 0 {
+                    return Err(corrupt(at, "a negative size or count"));
+                }
+                if page.num_values > chunk.num_values().max(0) {
+                    return Err(corrupt(at, "more values than its column chunk"));
+                }
+                let limit = budget.max_decoded_bytes();
+                if page.uncompressed as u64 > limit {
+                    return Err(OverBudget {
+                        figure: "page bytes",
+                        value: page.uncompressed as u64,
+                        limit,
+                        memory_mb: budget.memory_bytes >> 20,
+                    }
+                    .into());
+                }
+                at = at + page.header_len as u64 + page.compressed as u64;
+            }
+            if at != end {
+                return Err(corrupt(at, "the last page ends past its column chunk"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn text(bytes: &[u8], contract: &Contract, format: &'static str) -> Result<DataFrame, DecodeError> {

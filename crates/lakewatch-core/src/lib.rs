@@ -25,7 +25,7 @@ pub mod finding;
 pub mod frame;
 pub mod report;
 pub mod sweep;
-mod thrift;
+pub mod thrift;
 
 pub use budget::Budget;
 pub use calendar::{Calendar, Session};

@@ -122,6 +122,89 @@ impl Walker<'_> {
     }
 }
 
+/// The figures of a page header that readers size their buffers from (absent ones are 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageSizes {
+    /// `uncompressed_page_size`.
+    pub uncompressed: i64,
+    /// `compressed_page_size`.
+    pub compressed: i64,
+    /// `num_values` of the data, dictionary or v2 data page header.
+    pub num_values: i64,
+    /// The smallest other integer of the inner header (a v2 data page's `num_nulls`,
+    /// `num_rows` and level byte lengths; a v1 page's encodings): never negative in a real file.
+    pub least: i64,
+    /// The header's own length in bytes.
+    pub header_len: usize,
+}
+
+impl Walker<'_> {
+    /// A struct's fields: `field` reads the ones it knows (returning true) and the rest are skipped.
+    fn fields(
+        &mut self,
+        depth: usize,
+        mut field: impl FnMut(&mut Self, i16, u8) -> Result<bool, BadFooter>,
+    ) -> Result<(), BadFooter> {
+        let mut last = 0i16;
+        loop {
+            let header = self.byte()?;
+            if header == 0 {
+                return Ok(());
+            }
+            let kind = header & 0x0f;
+            let id = match header >> 4 {
+                0 => zigzag(self.varint()?) as i16,
+                delta => last.wrapping_add(i16::from(delta)),
+            };
+            last = id;
+            if !field(self, id, kind)? {
+                self.value(kind, depth)?;
+            }
+        }
+    }
+
+    /// An i32 or i64 field's value.
+    fn int(&mut self, kind: u8) -> Result<i64, BadFooter> {
+        match kind {
+            5 | 6 => Ok(zigzag(self.varint()?)),
+            _ => Err(self.bad("a size that is not an integer")),
+        }
+    }
+}
+
+fn zigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Reads the page header at the start of `bytes` (the rest of its column chunk).
+pub fn page_header(bytes: &[u8]) -> Result<PageSizes, BadFooter> {
+    let mut w = Walker { bytes, at: 0 };
+    let mut p = PageSizes { least: i64::MAX, ..PageSizes::default() };
+    w.fields(1, |w, id, kind| {
+        match (id, kind) {
+            (2, _) => p.uncompressed = w.int(kind)?,
+            (3, _) => p.compressed = w.int(kind)?,
+            // DataPageHeader, DictionaryPageHeader, DataPageHeaderV2.
+            (5 | 7 | 8, 12) => w.fields(2, |w, id, kind| {
+                match (id, kind) {
+                    (1, _) => p.num_values = w.int(kind)?,
+                    // v2: num_nulls, num_rows and the level byte lengths; v1: encodings.
+                    (2 | 3 | 5 | 6, 5 | 6) => p.least = p.least.min(w.int(kind)?),
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            })?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    if p.least == i64::MAX {
+        p.least = 0;
+    }
+    p.header_len = w.at;
+    Ok(p)
+}
+
 /// Checks that `footer` (the Thrift `FileMetaData`, without the length and magic) is a
 /// well-formed compact-protocol structure whose every count fits in its bytes.
 pub fn check_footer(footer: &[u8]) -> Result<(), BadFooter> {
