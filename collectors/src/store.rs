@@ -84,7 +84,7 @@ impl PartitionStore for S3Store {
         match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => {
                 let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_string();
-                let bytes = out.body.collect().await.map_err(|e| err(e.to_string()))?.to_vec();
+                let bytes = lakewatch_s3::read_body(out.body, out.content_length, u64::MAX).await.map_err(err)?;
                 Ok(Some(Stored { bytes, etag }))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),

@@ -188,13 +188,13 @@ impl Lake for S3Lake {
         let version_id = out.version_id().map(str::to_string);
         let writer = out.metadata().and_then(|m| m.get("traceparent")).cloned();
         let modified = instant(out.last_modified());
-        let bytes = out.body.collect().await.map_err(|e| IoError {
+        let bytes = lakewatch_s3::read_body(out.body, out.content_length, limit).await.map_err(|reason| IoError {
             operation: "load object",
             target,
-            reason: e.to_string(),
+            reason,
             retryable: true,
         })?;
-        Ok(Load::Object(Loaded { bytes: bytes.to_vec(), etag, version_id, writer, modified }))
+        Ok(Load::Object(Loaded { bytes, etag, version_id, writer, modified }))
     }
 
     async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {

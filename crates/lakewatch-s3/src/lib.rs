@@ -11,6 +11,7 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
 
 /// The statement that grants `s3:ListBucket` with `s3:prefix` conditions for the prefixes a
 /// function reads.
@@ -23,6 +24,23 @@ pub const WRITE_STATEMENT: &str = "WriteObjects";
 pub const DELETE_STATEMENT: &str = "DeleteObjects";
 /// The statement that grants the KMS key's use through S3, SNS, SQS and Secrets Manager.
 pub const KEY_STATEMENT: &str = "UseTheKey";
+
+/// Reads a GET's body into one buffer sized from its `Content-Length`, chunk by chunk: each
+/// network chunk is freed once copied, so memory peaks at the object plus one chunk rather than
+/// twice the object (`collect().to_vec()` holds every chunk and the copy at once). A body that
+/// runs past `limit` bytes is an error, whatever the length header said.
+pub async fn read_body(mut body: ByteStream, content_length: Option<i64>, limit: u64) -> Result<Vec<u8>, String> {
+    let hint = content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0).min(limit);
+    let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if (out.len() + chunk.len()) as u64 > limit {
+            return Err(format!("the body passed {limit} bytes"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
 
 /// The HTTP status of an SDK error, when a response came back.
 pub fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
