@@ -29,6 +29,12 @@ pub struct Spec {
     pub min_bar_ratio: f64,
 }
 
+impl super::CheckSpec for Spec {
+    fn kinds(&self) -> &BTreeMap<Kind, Severity> {
+        &self.kinds
+    }
+}
+
 fn one() -> f64 {
     1.0
 }

@@ -21,6 +21,12 @@ pub struct Spec {
     pub kinds: BTreeMap<Kind, Severity>,
 }
 
+impl super::CheckSpec for Spec {
+    fn kinds(&self) -> &BTreeMap<Kind, Severity> {
+        &self.kinds
+    }
+}
+
 /// Evaluates the check.
 pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
     let bars = input.bars()?;

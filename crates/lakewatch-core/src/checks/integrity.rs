@@ -25,6 +25,19 @@ pub struct Spec {
     pub vwap_tolerance: f64,
 }
 
+impl super::CheckSpec for Spec {
+    fn kinds(&self) -> &BTreeMap<Kind, Severity> {
+        &self.kinds
+    }
+
+    fn validate(&self, contract: &crate::contract::Contract) -> Result<(), String> {
+        match contract.ohlcv {
+            Some(_) => Ok(()),
+            None => Err("ohlcv: the check needs an `ohlcv` table naming the bar columns".into()),
+        }
+    }
+}
+
 const KINDS: [(Kind, &str); 4] = [
     (Kind::OhlcOrder, "low <= open, close <= high"),
     (Kind::NonpositivePrice, "prices > 0"),

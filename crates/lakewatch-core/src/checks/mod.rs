@@ -2,8 +2,8 @@
 //!
 //! Each check is one file with a `Spec` (its `[checks.<name>]` table in a contract) and a pure
 //! `evaluate(spec, input) -> Result<Vec<Finding>, CheckError>`. To add a check: write
-//! `<name>.rs`, add its kinds to `finding.rs`, add one field to [`Checks`] and one line to
-//! [`Checks::run`].
+//! `<name>.rs` and add its entry, with its kinds, to the `registry!` list below
+//! (`registry.rs` expands it, module declaration included).
 //!
 //! A check never does I/O, never reads the clock (it gets `as_of`) and never fails on bad
 //! data: bad data is a [`Finding`]. `Err` means the check could not be evaluated (say, a
@@ -17,19 +17,76 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
 use crate::contract::{Contract, Partition, Universe};
-use crate::finding::{CheckId, Finding, Kind, Severity};
+use crate::finding::{Finding, Severity};
 use crate::frame::{Bars, ColumnError};
 
-pub mod completeness;
-pub mod duplicates;
-pub mod gaps;
-pub mod integrity;
-pub mod outliers;
-pub mod schema;
-pub mod volume;
+mod registry;
+pub use registry::CheckSpec;
+use registry::registry;
 
 #[cfg(test)]
 pub(crate) mod test_support;
+
+registry! {
+    own: [
+        Config = "config" => [Config = "config"],
+    ],
+    checks: [
+        /// Columns and types against the contract.
+        Schema = schema => [
+            MissingColumn = "missing_column",
+            ExtraColumn = "extra_column",
+            WrongType = "wrong_type",
+            TimestampUnit = "timestamp_unit",
+            TimestampZone = "timestamp_zone",
+            Unreadable = "unreadable",
+            TooLarge = "too_large",
+        ],
+        /// Nulls, bars per symbol, the universe.
+        Completeness = completeness => [
+            EmptyPartition = "empty_partition",
+            Nulls = "nulls",
+            BarCount = "bar_count",
+            MissingSymbol = "missing_symbol",
+            UnknownSymbol = "unknown_symbol",
+            SymbolMismatch = "symbol_mismatch",
+        ],
+        /// Missing bars, missing sessions, bars outside the session.
+        Gaps = gaps => [
+            MissingBars = "missing_bars",
+            MissingSessions = "missing_sessions",
+            OutsideSession = "outside_session",
+        ],
+        /// Repeated (symbol, time) rows.
+        Duplicates = duplicates => [
+            DuplicateRows = "duplicate_rows",
+        ],
+        /// OHLC ordering, prices, volume, vwap.
+        Integrity = integrity => [
+            OhlcOrder = "ohlc_order",
+            NonpositivePrice = "nonpositive_price",
+            NegativeVolume = "negative_volume",
+            VwapOutsideRange = "vwap_outside_range",
+        ],
+        /// Return outliers, split-like jumps, stale prices.
+        Outliers = outliers => [
+            ReturnOutlier = "return_outlier",
+            SplitLike = "split_like",
+            StalePrice = "stale_price",
+        ],
+        /// Rows and symbols against the median of comparable earlier sessions.
+        Volume = volume => [
+            RowVolume = "row_volume",
+            SymbolVolume = "symbol_volume",
+        ],
+    ],
+}
+
+/// A check's verdict on a partition: `None` when the contract does not configure it.
+type Outcome = (CheckId, Option<Result<Vec<Finding>, CheckError>>);
+
+/// The costliest check, run on a second thread beside the others.
+const OWN_THREAD: CheckId = CheckId::Outliers;
 
 /// Why a check could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,65 +198,27 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// The `[checks]` table of a contract: which checks run, with which thresholds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Checks {
-    /// Columns and types against the contract.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema: Option<schema::Spec>,
-    /// Nulls, bars per symbol, the universe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completeness: Option<completeness::Spec>,
-    /// Missing bars, missing sessions, bars outside the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gaps: Option<gaps::Spec>,
-    /// Repeated (symbol, time) rows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duplicates: Option<duplicates::Spec>,
-    /// OHLC ordering, prices, volume, vwap.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub integrity: Option<integrity::Spec>,
-    /// Return outliers, split-like jumps, stale prices.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outliers: Option<outliers::Spec>,
-    /// Rows and symbols against the median of comparable earlier sessions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume: Option<volume::Spec>,
-}
-
 impl Checks {
     /// Runs every configured check. The outliers check, the costliest, runs on a second thread
     /// beside the others; results come back in check order, so output is deterministic.
     /// Returns the findings and the checks skipped.
     pub fn run(&self, input: &CheckInput<'_>) -> (Vec<Finding>, Vec<Skipped>) {
-        type Outcome = (CheckId, Option<Result<Vec<Finding>, CheckError>>);
         // Each check runs in a `check` span, a child of the caller's (the validator's
-        // `partition` span); the outliers thread joins the caller's subscriber and span.
+        // `partition` span); the second thread joins the caller's subscriber and span.
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let parent = tracing::Span::current();
-        let (mut results, outliers): (Vec<Outcome>, Outcome) = std::thread::scope(|scope| {
-            let outliers = scope.spawn(|| {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    parent.in_scope(|| {
-                        traced(CheckId::Outliers, self.outliers.as_ref(), |s| outliers::evaluate(s, input))
-                    })
-                })
+        let (mut results, own): (Vec<Outcome>, Outcome) = std::thread::scope(|scope| {
+            let own = scope.spawn(|| {
+                tracing::dispatcher::with_default(&dispatch, || parent.in_scope(|| self.evaluate(OWN_THREAD, input)))
             });
-            let results = vec![
-                traced(CheckId::Schema, self.schema.as_ref(), |s| schema::evaluate(s, input)),
-                traced(CheckId::Completeness, self.completeness.as_ref(), |s| completeness::evaluate(s, input)),
-                traced(CheckId::Gaps, self.gaps.as_ref(), |s| gaps::evaluate(s, input)),
-                traced(CheckId::Duplicates, self.duplicates.as_ref(), |s| duplicates::evaluate(s, input)),
-                traced(CheckId::Integrity, self.integrity.as_ref(), |s| integrity::evaluate(s, input)),
-                traced(CheckId::Volume, self.volume.as_ref(), |s| volume::evaluate(s, input)),
-            ];
-            let outliers = outliers.join().unwrap_or_else(|_| {
-                (CheckId::Outliers, Some(Err(CheckError::Contract("the outliers check panicked".into()))))
+            let results: Vec<Outcome> =
+                Self::CONFIGURABLE.iter().filter(|c| **c != OWN_THREAD).map(|c| self.evaluate(*c, input)).collect();
+            let own = own.join().unwrap_or_else(|_| {
+                (OWN_THREAD, Some(Err(CheckError::Stopped(format!("the {OWN_THREAD} check's thread stopped")))))
             });
-            (results, outliers)
+            (results, own)
         });
-        results.push(outliers);
+        results.push(own);
         results.sort_by_key(|(check, _)| *check);
         let mut findings = Vec::new();
         let mut skipped = Vec::new();
@@ -215,30 +234,13 @@ impl Checks {
 
     /// Checks the table against the rest of the contract; the error names the check.
     pub(crate) fn validate(&self, contract: &Contract) -> Result<(), String> {
-        let kinds: [(CheckId, Option<&BTreeMap<Kind, Severity>>); 7] = [
-            (CheckId::Schema, self.schema.as_ref().map(|s| &s.kinds)),
-            (CheckId::Completeness, self.completeness.as_ref().map(|s| &s.kinds)),
-            (CheckId::Gaps, self.gaps.as_ref().map(|s| &s.kinds)),
-            (CheckId::Duplicates, self.duplicates.as_ref().map(|s| &s.kinds)),
-            (CheckId::Integrity, self.integrity.as_ref().map(|s| &s.kinds)),
-            (CheckId::Outliers, self.outliers.as_ref().map(|s| &s.kinds)),
-            (CheckId::Volume, self.volume.as_ref().map(|s| &s.kinds)),
-        ];
-        for (check, map) in kinds {
-            for kind in map.into_iter().flat_map(|m| m.keys()) {
+        for (check, spec) in self.specs() {
+            for kind in spec.kinds().keys() {
                 if kind.check() != check {
                     return Err(format!("{check}.kinds: `{kind}` is a {} finding, not a {check} one", kind.check()));
                 }
             }
-        }
-        if (self.integrity.is_some() || self.outliers.is_some()) && contract.ohlcv.is_none() {
-            return Err("integrity and outliers need an `ohlcv` table naming the bar columns".into());
-        }
-        if let Some(o) = &self.outliers {
-            o.validate().map_err(|m| format!("outliers.{m}"))?;
-        }
-        if let Some(v) = &self.volume {
-            v.validate().map_err(|m| format!("volume.{m}"))?;
+            spec.validate(contract).map_err(|m| format!("{check}.{m}"))?;
         }
         Ok(())
     }

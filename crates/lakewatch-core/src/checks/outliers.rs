@@ -41,8 +41,15 @@ pub struct Spec {
     pub stale_run: usize,
 }
 
-impl Spec {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+impl super::CheckSpec for Spec {
+    fn kinds(&self) -> &BTreeMap<Kind, Severity> {
+        &self.kinds
+    }
+
+    fn validate(&self, contract: &crate::contract::Contract) -> Result<(), String> {
+        if contract.ohlcv.is_none() {
+            return Err("ohlcv: the check needs an `ohlcv` table naming the bar columns".into());
+        }
         if self.z_threshold.is_nan() || self.z_threshold <= 0.0 {
             return Err(format!("z_threshold must be > 0, got {}", self.z_threshold));
         }

@@ -33,8 +33,12 @@ pub struct Spec {
     pub kinds: BTreeMap<Kind, Severity>,
 }
 
-impl Spec {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+impl super::CheckSpec for Spec {
+    fn kinds(&self) -> &BTreeMap<Kind, Severity> {
+        &self.kinds
+    }
+
+    fn validate(&self, _: &crate::contract::Contract) -> Result<(), String> {
         if self.sessions == 0 || self.min_sessions == 0 || self.min_sessions > self.sessions {
             return Err(format!(
                 "min_sessions ({}) must be between 1 and sessions ({})",
@@ -120,6 +124,7 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
     use crate::calendar::Calendar;
+    use crate::checks::CheckSpec;
 
     /// The 20 sessions before `date`, each with `rows` rows and `symbols` symbols (early
     /// closes with rows scaled to 210 of 390 bars).
@@ -204,8 +209,15 @@ mod tests {
             max_deviation,
             kinds: BTreeMap::new(),
         };
-        assert!(spec(20, 5, 0.3).validate().is_ok());
-        assert_eq!(spec(5, 6, 0.3).validate().unwrap_err(), "min_sessions (6) must be between 1 and sessions (5)");
-        assert_eq!(spec(20, 5, -1.0).validate().unwrap_err(), "max_deviation must be a positive number, not -1");
+        let minute = crate::Contracts::embedded().get("minute_bars").unwrap().clone();
+        assert!(CheckSpec::validate(&spec(20, 5, 0.3), &minute).is_ok());
+        assert_eq!(
+            CheckSpec::validate(&spec(5, 6, 0.3), &minute).unwrap_err(),
+            "min_sessions (6) must be between 1 and sessions (5)"
+        );
+        assert_eq!(
+            CheckSpec::validate(&spec(20, 5, -1.0), &minute).unwrap_err(),
+            "max_deviation must be a positive number, not -1"
+        );
     }
 }
