@@ -534,7 +534,7 @@ pub(crate) mod inject {
 
     /// Daily defect classes, one symbol each.
     pub(crate) const DAILY: &[&str] =
-        &["missing_sessions", "holiday_bar", "split", "spike", "stale", "duplicate", "mismatch"];
+        &["missing_sessions", "holiday_bar", "split", "bad_print", "spike", "stale", "duplicate", "mismatch"];
 
     pub(crate) fn daily(
         defect: &str,
@@ -581,6 +581,12 @@ pub(crate) mod inject {
                     b.volume *= 2;
                 }
                 expect(Kind::SplitLike, sym, ts, ts, "a 2:1 split, unadjusted");
+            }
+            "bad_print" => {
+                // A fat-finger print: one day's bar typed 10x too high, the next day right again.
+                bars[i].scale(10.0);
+                let ts = bars[i].ts;
+                expect(Kind::BadPrint, sym, ts, ts, "a 10x print that reverts the next day");
             }
             "spike" => {
                 let c = bars[i].close.unwrap_or_default();

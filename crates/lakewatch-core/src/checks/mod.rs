@@ -71,6 +71,7 @@ registry! {
         /// Return outliers, split-like jumps, stale prices.
         Outliers = outliers => [
             ReturnOutlier = "return_outlier",
+            BadPrint = "bad_print",
             SplitLike = "split_like",
             StalePrice = "stale_price",
         ],

@@ -5,8 +5,10 @@
 //!   removing the market's move over the same interval (the median return across symbols at
 //!   each bar), so a market-wide drop does not flag the whole universe. Consecutive outlying
 //!   returns (a spike and its reversal) are one finding.
+//! - `bad_print`: a split-like jump that reverts within `revert_within` bars (a 10x fat-finger
+//!   print and its correction). A split never reverts; this is the error users most want caught.
 //! - `split_like`: a price ratio within `split_tolerance` of k:1 or 1:k for k in
-//!   `split_ratios`: reported as its own kind, never as an outlier.
+//!   `split_ratios` that does not revert: reported as its own kind, never as an outlier.
 //! - `stale_price`: `stale_run` or more identical closes in a row, each with volume.
 
 use std::collections::BTreeMap;
@@ -39,6 +41,13 @@ pub struct Spec {
     pub split_tolerance: f64,
     /// This many identical closes in a row, with volume, are stale.
     pub stale_run: usize,
+    /// A split-like jump undone within this many bars is a bad print, not a split.
+    #[serde(default = "default_revert_within")]
+    pub revert_within: usize,
+}
+
+fn default_revert_within() -> usize {
+    5
 }
 
 impl super::CheckSpec for Spec {
@@ -145,7 +154,34 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     let mut scratch: Vec<f64> = Vec::new();
     for s in 0..bars.len() {
         let symbol_steps = &steps[starts[s]..starts[s + 1]];
-        for st in symbol_steps.iter().filter(|st| st.split) {
+        let prints = bad_prints(symbol_steps, spec);
+        for &(i, j) in &prints {
+            let (first, back) = (&symbol_steps[i], &symbol_steps[j]);
+            let (a, b) = (instant(times[first.idx as usize]), instant(times[back.prev as usize]));
+            let ratio = first.ret.exp();
+            out.push(
+                Finding::new(
+                    Kind::BadPrint,
+                    sev(Kind::BadPrint),
+                    format!(
+                        "{} jumped by {ratio:.4} at {} and came back {} bars later: a bad print, not a split",
+                        bars.symbols[s],
+                        a.format("%Y-%m-%d %H:%M"),
+                        j - i
+                    ),
+                )
+                .symbol(&bars.symbols[s])
+                .between(a, b)
+                .count((j - i) as u64)
+                .observed(
+                    json!({ "ratio": ratio, "reverted_after_bars": j - i }),
+                    json!({ "split_ratios": spec.split_ratios, "revert_within": spec.revert_within }),
+                )
+                .sample(sample(input.frame, symbol_steps[i..j].iter().map(|st| st.row))),
+            );
+        }
+        let in_print = |k: usize| prints.iter().any(|&(i, j)| k == i || k == j);
+        for st in symbol_steps.iter().enumerate().filter(|(k, st)| st.split && !in_print(*k)).map(|(_, st)| st) {
             let ratio = st.ret.exp();
             let at = instant(times[st.idx as usize]);
             out.push(
@@ -221,6 +257,30 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
         }
     }
     Ok(out)
+}
+
+/// Split-like steps undone within `revert_within` bars, as (jump, return) step indices: the
+/// return step's ratio is the jump's inverse within the split tolerance.
+fn bad_prints(steps: &[Step], spec: &Spec) -> Vec<(usize, usize)> {
+    let slack = 2.0 * (1.0 + spec.split_tolerance).ln();
+    let splits: Vec<usize> = steps.iter().enumerate().filter(|(_, st)| st.split).map(|(i, _)| i).collect();
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < splits.len() {
+        let i = splits[k];
+        let back = splits[k + 1..]
+            .iter()
+            .take_while(|&&j| j - i <= spec.revert_within)
+            .position(|&j| (steps[i].ret + steps[j].ret).abs() <= slack);
+        match back {
+            Some(n) => {
+                out.push((i, splits[k + 1 + n]));
+                k += n + 2;
+            }
+            None => k += 1,
+        }
+    }
+    out
 }
 
 fn stale(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run: &[u32]) -> Option<Finding> {
@@ -364,6 +424,32 @@ mod tests {
             run_rows("daily_bars", "data/ticks/daily/AAA/2025/ticks.parquet", &rows, AS_OF_1126, Some(&["AAA"]));
         assert_eq!(kinds(&report, None), vec![(Kind::SplitLike, Some("AAA".into()), None)]);
         assert_eq!(report.findings[0].start.unwrap().date_naive().to_string(), "2025-06-02");
+    }
+
+    #[test]
+    fn a_jump_that_reverts_is_a_bad_print_and_one_that_stays_is_a_split() {
+        // (what, the daily closes scaled by this from 2025-06-02 on, and back from this day)
+        let cases: [(&str, f64, Option<&str>, Kind, u64); 4] = [
+            ("a 10x typo for one day", 10.0, Some("2025-06-03"), Kind::BadPrint, 1),
+            ("a 1/10 typo for three days", 0.1, Some("2025-06-05"), Kind::BadPrint, 3),
+            ("a 2:1 split", 0.5, None, Kind::SplitLike, 1),
+            ("a 10x jump that stays 7 days (past revert_within)", 10.0, Some("2025-06-11"), Kind::SplitLike, 1),
+        ];
+        for (what, factor, until, kind, count) in cases {
+            let mut rows = clean_daily(2025, "AAA", "2025-11-26");
+            for r in rows.iter_mut().filter(|r| r.date().as_str() >= "2025-06-02" && until.is_none_or(|u| r.date().as_str() < u)) {
+                scale_bar(r, factor);
+            }
+            let report =
+                run_rows("daily_bars", "data/ticks/daily/AAA/2025/ticks.parquet", &rows, AS_OF_1126, Some(&["AAA"]));
+            let found: Vec<(Kind, u64)> = report.findings.iter().map(|f| (f.kind, f.count)).collect();
+            let want = if kind == Kind::SplitLike && until.is_some() { vec![(kind, count), (kind, count)] } else { vec![(kind, count)] };
+            assert_eq!(found, want, "{what}");
+            assert_eq!(report.findings[0].start.unwrap().date_naive().to_string(), "2025-06-02", "{what}");
+            if kind == Kind::BadPrint {
+                assert_eq!(report.findings[0].severity, crate::finding::Severity::Error, "{what}: the contract's bad_print severity");
+            }
+        }
     }
 
     #[test]
