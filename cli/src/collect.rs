@@ -174,6 +174,7 @@ async fn collect(
         checkpoints: &config.checkpoints,
         staging: &config.staging,
         writers: config.writers,
+        budget: config.budget,
         ..Plan::new(config.collector, session, &universe, contract)
     };
     Ok(source.collect(store, &plan).await?)

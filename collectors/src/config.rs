@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use lakewatch_core::Budget;
+
 use lakewatch_telemetry::Settings;
 use reqwest::Url;
 
@@ -81,6 +83,8 @@ pub struct Config {
     pub safety_margin: Duration,
     /// `LAKEWATCH_WRITERS`: objects written at once (default 16).
     pub writers: usize,
+    /// What decoding a stored file may cost (from `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, else 1,024 MB).
+    pub budget: Budget,
     /// Logs, metrics and traces.
     pub telemetry: Settings,
 }
@@ -125,6 +129,8 @@ impl Config {
         };
         let safety_margin = Duration::from_millis(number("LAKEWATCH_SAFETY_MARGIN_MS", 30_000, 0..=600_000));
         let writers = number("LAKEWATCH_WRITERS", 16, 1..=256) as usize;
+        // Set by Lambda: the function's memory, from which decoding a stored file is budgeted.
+        let budget = Budget::of_memory_mb(number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024, 128..=10_240));
         let rate = number("ALPACA_REQUESTS_PER_MINUTE", 200, 1..=100_000) as u32;
         let ttl = Duration::from_secs(number("LAKEWATCH_SECRET_TTL_SECONDS", 300, 0..=86_400));
         let seed = number("LAKEWATCH_SYNTHETIC_SEED", 7, 0..=u64::MAX);
@@ -200,7 +206,18 @@ impl Config {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Config { collector, bucket, universe_key, source, checkpoints, staging, safety_margin, writers, telemetry })
+        Ok(Config {
+            collector,
+            bucket,
+            universe_key,
+            source,
+            checkpoints,
+            staging,
+            safety_margin,
+            writers,
+            budget,
+            telemetry,
+        })
     }
 
     /// Reads the process environment.

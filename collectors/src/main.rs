@@ -112,6 +112,7 @@ impl Collector {
             staging: &self.config.staging,
             stop_at,
             writers: self.config.writers,
+            budget: self.config.budget,
             ..Plan::new(self.config.collector, session, &universe, contract)
         };
         Ok(self.source.collect(&self.store, &plan).await?)

@@ -152,10 +152,16 @@ pub fn concat(parts: &[(String, Vec<u8>)]) -> Result<Vec<u8>, PartitionError> {
     Ok(out)
 }
 
-/// The rows of a stored partition, read with its contract; `origin` names it in errors.
-pub fn decode(bytes: &[u8], contract: &Contract, origin: &str) -> Result<Vec<Row>, PartitionError> {
+/// The rows of a stored partition, read with its contract within `budget` (a file whose footer
+/// says it would decode to more is refused unread); `origin` names it in errors.
+pub fn decode(
+    bytes: &[u8],
+    contract: &Contract,
+    origin: &str,
+    budget: lakewatch_core::Budget,
+) -> Result<Vec<Row>, PartitionError> {
     let err = |reason: String| PartitionError { origin: origin.to_string(), reason };
-    let frame = lakewatch_core::decode::decode(bytes, contract).map_err(|e| err(e.to_string()))?;
+    let frame = lakewatch_core::decode::decode_within(bytes, contract, budget).map_err(|e| err(e.to_string()))?;
     let f = |name: &str| values_f64(&frame, name).map_err(|e| err(e.to_string()));
     let (open, high, low, close, volume, vwap) =
         (f("open")?, f("high")?, f("low")?, f("close")?, f("volume")?, f("vwap")?);
@@ -184,6 +190,7 @@ pub fn decode(bytes: &[u8], contract: &Contract, origin: &str) -> Result<Vec<Row
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lakewatch_core::Budget;
 
     fn row(symbol: &str, day: i64, close: f64) -> Row {
         Row {
@@ -214,8 +221,10 @@ mod tests {
         let contract = lakewatch_core::Contracts::embedded().get("daily_bars").unwrap().clone();
         let rows = vec![row("AAPL", 0, 100.0), Row { trade_count: None, ..row("AAPL", 1, 101.0) }];
         let bytes = encode(&rows).unwrap();
-        assert_eq!(decode(&bytes, &contract, "k").unwrap(), rows);
-        let err = decode(&bytes[..bytes.len() / 2], &contract, "data/ticks/daily/AAPL/2025/ticks.parquet").unwrap_err();
+        assert_eq!(decode(&bytes, &contract, "k", Budget::default()).unwrap(), rows);
+        let err =
+            decode(&bytes[..bytes.len() / 2], &contract, "data/ticks/daily/AAPL/2025/ticks.parquet", Budget::default())
+                .unwrap_err();
         assert!(err.to_string().starts_with("data/ticks/daily/AAPL/2025/ticks.parquet: "), "{err}");
     }
 
@@ -225,7 +234,7 @@ mod tests {
         let (a, b) = (vec![row("AAPL", 0, 100.0), row("AAPL", 1, 101.0)], vec![row("MSFT", 0, 400.0)]);
         let parts = [("p0".to_string(), encode(&a).unwrap()), ("p1".to_string(), encode(&b).unwrap())];
         let whole = concat(&parts).unwrap();
-        assert_eq!(decode(&whole, &contract, "k").unwrap(), [a, b].concat());
+        assert_eq!(decode(&whole, &contract, "k", Budget::default()).unwrap(), [a, b].concat());
         let err = concat(&[("lakewatch/checkpoints/minute/p7".into(), b"PAR1".to_vec())]).unwrap_err();
         assert!(err.to_string().starts_with("lakewatch/checkpoints/minute/p7: "), "{err}");
     }

@@ -44,6 +44,8 @@ pub struct Plan<'a> {
     pub writers: usize,
     /// Symbols per batch, when not the source's own choice.
     pub batch_size: Option<usize>,
+    /// What decoding a stored file may cost.
+    pub budget: lakewatch_core::Budget,
 }
 
 impl<'a> Plan<'a> {
@@ -60,6 +62,7 @@ impl<'a> Plan<'a> {
             stop_at: None,
             writers: 16,
             batch_size: None,
+            budget: lakewatch_core::Budget::default(),
         }
     }
 }

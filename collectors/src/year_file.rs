@@ -37,13 +37,14 @@ pub async fn merge_into(
     key: &str,
     rows: Vec<Row>,
     metadata: &[(&str, &str)],
+    budget: lakewatch_core::Budget,
 ) -> Result<(Merged, usize), YearFileError> {
     let mut new = rows;
     for _ in 0..ATTEMPTS {
         let stored = store.load_partition(key).await?;
         let (merged, counts) = match &stored {
             None => merge(Vec::new(), std::mem::take(&mut new)),
-            Some(s) => merge(decode(&s.bytes, contract, key)?, new.clone()),
+            Some(s) => merge(decode(&s.bytes, contract, key, budget)?, new.clone()),
         };
         let bytes = encode(&merged)?;
         drop(merged);
@@ -57,7 +58,7 @@ pub async fn merge_into(
             return Ok((counts, size));
         }
         if let Some(ours) = ours {
-            new = decode(&ours, contract, key)?;
+            new = decode(&ours, contract, key, budget)?;
         }
     }
     Err(YearFileError::Contended(key.to_string()))

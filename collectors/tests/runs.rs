@@ -22,7 +22,7 @@ use support::{Fake, SECRET, alpaca, client, contract, lake, plan, requested, ser
 
 async fn rows(store: &S3Store, key: &str, contract: &Contract) -> Vec<Row> {
     let stored = store.load_partition(key).await.unwrap().unwrap_or_else(|| panic!("`{key}` was not written"));
-    decode(&stored.bytes, contract, key).unwrap()
+    decode(&stored.bytes, contract, key, lakewatch_core::Budget::default()).unwrap()
 }
 
 async fn keys(s3: &aws_sdk_s3::Client, prefix: &str) -> Vec<String> {

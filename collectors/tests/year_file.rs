@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use lakewatch_collectors::partition::{Merged, Row, decode};
 use lakewatch_collectors::store::{LocalStore, PartitionStore, S3Store, StoreError, Stored};
 use lakewatch_collectors::year_file::{YearFileError, merge_into};
-use lakewatch_core::{Contract, Contracts};
+use lakewatch_core::{Budget, Contract, Contracts};
 use lakewatch_testkit::Moto;
 
 const KEY: &str = "data/ticks/daily/AAPL/2025/ticks.parquet";
@@ -57,7 +57,7 @@ impl<S: PartitionStore + Sync> PartitionStore for Interfering<S> {
         let rival = self.rival.lock().unwrap().take();
         if let Some(rows) = rival {
             // The other run reads, merges and writes first.
-            Box::pin(merge_into(&self.inner, &contract(), key, rows, &[])).await.unwrap();
+            Box::pin(merge_into(&self.inner, &contract(), key, rows, &[], Budget::default())).await.unwrap();
         }
         self.inner.save_partition(key, bytes, expected, metadata).await
     }
@@ -69,7 +69,7 @@ impl<S: PartitionStore + Sync> PartitionStore for Interfering<S> {
 
 async fn stored_rows(store: &impl PartitionStore) -> Vec<Row> {
     let stored = store.load_partition(KEY).await.unwrap().expect("the year file exists");
-    decode(&stored.bytes, &contract(), KEY).unwrap()
+    decode(&stored.bytes, &contract(), KEY, Budget::default()).unwrap()
 }
 
 async fn exercise(store: impl PartitionStore + Sync) {
@@ -77,22 +77,22 @@ async fn exercise(store: impl PartitionStore + Sync) {
     // First run: the file is created with exactly the bars given.
     let first = vec![bar(0, 100.0), bar(1, 101.0)];
     assert_eq!(
-        merge_into(&store, &contract, KEY, first.clone(), &[]).await.unwrap().0,
+        merge_into(&store, &contract, KEY, first.clone(), &[], Budget::default()).await.unwrap().0,
         Merged { added: 2, replaced: 0, rows: 2 }
     );
     assert_eq!(stored_rows(&store).await, first);
     // A re-run changes nothing.
     let before = store.load_partition(KEY).await.unwrap().unwrap();
-    let again = merge_into(&store, &contract, KEY, first.clone(), &[]).await.unwrap();
+    let again = merge_into(&store, &contract, KEY, first.clone(), &[], Budget::default()).await.unwrap();
     assert_eq!(again, (Merged { added: 0, replaced: 2, rows: 2 }, 0), "nothing changed, so nothing is written");
     assert_eq!(store.load_partition(KEY).await.unwrap().unwrap().bytes, before.bytes, "byte for byte");
     // A corrected bar replaces; a new day appends.
-    merge_into(&store, &contract, KEY, vec![bar(1, 101.5), bar(2, 102.0)], &[]).await.unwrap();
+    merge_into(&store, &contract, KEY, vec![bar(1, 101.5), bar(2, 102.0)], &[], Budget::default()).await.unwrap();
     assert_eq!(stored_rows(&store).await, vec![bar(0, 100.0), bar(1, 101.5), bar(2, 102.0)]);
 
     // Two runs at once: the rival writes between our read and our write; both runs' bars stay.
     let racing = Interfering { inner: store, rival: Mutex::new(Some(vec![bar(3, 103.0)])), crash: false };
-    merge_into(&racing, &contract, KEY, vec![bar(4, 104.0)], &[]).await.unwrap();
+    merge_into(&racing, &contract, KEY, vec![bar(4, 104.0)], &[], Budget::default()).await.unwrap();
     let closes: Vec<f64> = stored_rows(&racing.inner).await.iter().map(|r| r.close).collect();
     assert_eq!(closes, [100.0, 101.5, 102.0, 103.0, 104.0]);
 
@@ -100,7 +100,7 @@ async fn exercise(store: impl PartitionStore + Sync) {
     let crashing = Interfering { inner: racing.inner, rival: Mutex::new(None), crash: true };
     let before = crashing.inner.load_partition(KEY).await.unwrap().unwrap();
     assert!(matches!(
-        merge_into(&crashing, &contract, KEY, vec![bar(5, 105.0)], &[]).await,
+        merge_into(&crashing, &contract, KEY, vec![bar(5, 105.0)], &[], Budget::default()).await,
         Err(YearFileError::Store(_))
     ));
     assert_eq!(crashing.inner.load_partition(KEY).await.unwrap().unwrap(), before);
@@ -118,9 +118,18 @@ async fn year_file_on_s3() {
     let key = "data/ticks/daily/MSFT/2025/ticks.parquet";
     s3.put_object().bucket("lake").key(key).body(ByteStream::from_static(b"<html>503</html>")).send().await.unwrap();
     let store = S3Store::new(s3.clone(), "lake");
-    let err = merge_into(&store, &contract(), key, vec![bar(0, 1.0)], &[]).await.unwrap_err();
+    let err = merge_into(&store, &contract(), key, vec![bar(0, 1.0)], &[], Budget::default()).await.unwrap_err();
     assert!(err.to_string().contains(key), "{err}");
     assert_eq!(store.load_partition(key).await.unwrap().unwrap().bytes, b"<html>503</html>");
+
+    // A stored file whose footer says it decodes past the function's budget is refused unread,
+    // and left as it is.
+    let key = "data/ticks/daily/NVDA/2025/ticks.parquet";
+    merge_into(&store, &contract(), key, vec![bar(0, 1.0), bar(1, 2.0)], &[], Budget::default()).await.unwrap();
+    let stored = store.load_partition(key).await.unwrap().unwrap().bytes;
+    let err = merge_into(&store, &contract(), key, vec![bar(2, 3.0)], &[], Budget::of_memory_mb(0)).await.unwrap_err();
+    assert!(err.to_string().contains("exceeds the limit of 0 for a process of 0 MB"), "{err}");
+    assert_eq!(store.load_partition(key).await.unwrap().unwrap().bytes, stored);
 }
 
 #[tokio::test]

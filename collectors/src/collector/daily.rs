@@ -11,8 +11,9 @@ pub(super) async fn write(to: &Target<'_, impl PartitionStore>, fetched: Vec<(St
     per_symbol(to, fetched, async |symbol: &str, rows: &Fetched| {
         let Fetched::Bars(bars) = rows else { return Err("the source sent fundamentals for daily bars".into()) };
         let key = to.plan.contract.key_for(symbol, to.plan.session.date);
-        let (_, bytes) =
-            merge_into(to.store, to.plan.contract, &key, bars.clone(), to.metadata).await.map_err(|e| e.to_string())?;
+        let (_, bytes) = merge_into(to.store, to.plan.contract, &key, bars.clone(), to.metadata, to.plan.budget)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok((bars.len() as u64, bytes))
     })
     .await

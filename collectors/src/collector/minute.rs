@@ -79,10 +79,10 @@ pub(super) async fn assemble(to: &Target<'_, impl PartitionStore>, parts: &[Stri
         None => {
             let mut rows = Vec::new();
             for (key, bytes) in &staged {
-                rows.extend(decode(bytes, to.plan.contract, key)?);
+                rows.extend(decode(bytes, to.plan.contract, key, to.plan.budget)?);
             }
             drop(staged);
-            merge_into(to.store, to.plan.contract, &key, rows, to.metadata).await?.1
+            merge_into(to.store, to.plan.contract, &key, rows, to.metadata, to.plan.budget).await?.1
         }
     };
     if bytes > 0 {
