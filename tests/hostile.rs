@@ -28,3 +28,21 @@ fn a_small_file_that_decodes_huge_is_too_large_from_its_footer_alone() {
     assert_eq!(report.rows, 5_000_000);
     assert!(report.findings.iter().all(|f| f.kind.as_str() != "too_large"));
 }
+
+#[test]
+fn files_another_writer_made_pass_the_page_walk() {
+    // Written by pyarrow 26 (generated once; not a CI dependency): v2 data pages with zstd,
+    // 1 KiB v1 pages with snappy, plain encoding with gzip in row groups of 500, and a page
+    // index with lz4. The page-header walk before decoding must accept them all.
+    let key = "data/ticks/minute/date=2025-11-26/bars.parquet";
+    let contracts = Contracts::embedded();
+    let (contract, partition) = contracts.route(key).unwrap();
+    let as_of = "2025-11-27T00:00:00Z".parse().unwrap();
+    for name in ["zstd_v2", "snappy_v1_smallpages", "nodict_gzip", "pageindex"] {
+        let path = format!("{}/fixtures/pyarrow/{name}.parquet", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).unwrap();
+        let report = validate(contract, &partition, Object::new(key, &bytes), None, None, as_of)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((report.rows, report.symbols, report.findings.len()), (1170, 3, 0), "{name}: {:?}", report.findings);
+    }
+}
