@@ -77,9 +77,8 @@ pub(crate) fn read_overrides(root: &Path, calendar: &str) -> Result<Option<Arc<O
     file.take(MAX_OVERRIDE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| anyhow!("{}: not utf-8 text", path.display()))?;
     let calendar = Calendar::by_name(calendar)?;
-    Ok(Some(Arc::new(Overrides::parse(&text, &path.display().to_string(), &calendar)?)))
+    Ok(Some(Arc::new(Overrides::from_bytes(&bytes, &path.display().to_string(), &calendar)?)))
 }
 
 /// Every file under `dir`, sorted, skipping hidden entries.

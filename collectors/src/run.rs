@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lakewatch_core::calendar::{Overrides, override_key};
-use lakewatch_core::contract::ContractError;
 use lakewatch_core::{Calendar, Contract, Session};
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -228,13 +227,7 @@ pub async fn calendar(store: &impl PartitionStore, contract: &Contract, lake: &s
     let calendar = contract.calendar()?;
     let key = override_key(calendar.name());
     let Some(stored) = store.load_partition(&key).await? else { return Ok(calendar) };
-    let origin = format!("{lake}/{key}");
-    let text = String::from_utf8(stored.bytes).map_err(|_| ContractError {
-        origin: origin.clone(),
-        line: None,
-        message: "not UTF-8 text".into(),
-    })?;
-    let overrides = Overrides::parse(&text, &origin, &calendar)?;
+    let overrides = Overrides::from_bytes(&stored.bytes, &format!("{lake}/{key}"), &calendar)?;
     Ok(calendar.with_overrides(std::sync::Arc::new(overrides)))
 }
 

@@ -28,8 +28,7 @@ impl CalendarCache {
         let key = override_key(calendar.name());
         let origin = format!("s3://{bucket}/{key}");
         let parse = |bytes: &[u8]| {
-            let text = std::str::from_utf8(bytes).map_err(|_| format!("calendar overrides {origin}: not UTF-8"))?;
-            Overrides::parse(text, &origin, &calendar).map_err(|e| format!("calendar overrides {e}"))
+            Overrides::from_bytes(bytes, &origin, &calendar).map_err(|e| format!("calendar overrides {e}"))
         };
         Ok(match self.files.read(lake, bucket, &key, "calendar overrides", parse).await? {
             Read::Found(o) => (contract.clone().with_overrides(o), None),

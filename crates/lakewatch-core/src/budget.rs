@@ -60,15 +60,18 @@ impl Budget {
         1_000
     }
 
+    /// `value` of `figure` against `limit`: over it is an [`OverBudget`] naming both.
+    pub(crate) fn over(&self, figure: &'static str, value: u64, limit: u64) -> Result<(), OverBudget> {
+        if value > limit {
+            Err(OverBudget { figure, value, limit, memory_mb: self.memory_bytes >> 20 })
+        } else {
+            Ok(())
+        }
+    }
+
     /// Checks a Parquet footer's figures against the budget, before any page is decoded.
     pub fn check_parquet(&self, metadata: &FileMetadata) -> Result<(), OverBudget> {
-        let over = |figure, value: u64, limit: u64| {
-            if value > limit {
-                Err(OverBudget { figure, value, limit, memory_mb: self.memory_bytes >> 20 })
-            } else {
-                Ok(())
-            }
-        };
+        let over = |figure, value, limit| self.over(figure, value, limit);
         let groups = metadata.row_groups.len() as u64;
         over("row groups", groups, self.max_row_groups())?;
         let columns = metadata.row_groups.iter().map(|g| g.n_columns() as u64).max().unwrap_or(0);

@@ -446,7 +446,8 @@ impl Contract {
         })
     }
 
-    /// This contract with `overrides` for its calendar (those for another calendar are ignored).
+    /// This contract with `overrides` for its calendar (those for another calendar are ignored,
+    /// so a contract keeps its own calendar's overrides when several calendars' are applied).
     pub fn with_overrides(mut self, overrides: Arc<Overrides>) -> Self {
         if overrides.calendar() == self.calendar {
             self.overrides = Some(overrides);

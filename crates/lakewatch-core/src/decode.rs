@@ -6,7 +6,7 @@ use std::io::Cursor;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use polars::prelude::*;
 
-use crate::budget::{Budget, OverBudget};
+use crate::budget::Budget;
 use crate::contract::{ColumnType, Contract, Format, TimeUnit as CUnit};
 
 /// Why an object could not be read.
@@ -159,16 +159,7 @@ fn check_pages(bytes: &[u8], metadata: &FileMetadata, budget: Budget) -> Result<
                 if page.num_values > chunk.num_values().max(0) {
                     return Err(corrupt(at, "more values than its column chunk"));
                 }
-                let limit = budget.max_decoded_bytes();
-                if page.uncompressed as u64 > limit {
-                    return Err(OverBudget {
-                        figure: "page bytes",
-                        value: page.uncompressed as u64,
-                        limit,
-                        memory_mb: budget.memory_bytes >> 20,
-                    }
-                    .into());
-                }
+                budget.over("page bytes", page.uncompressed as u64, budget.max_decoded_bytes())?;
                 at = at + page.header_len as u64 + page.compressed as u64;
             }
             if at != end {

@@ -78,6 +78,17 @@ struct Entry {
 }
 
 impl Overrides {
+    /// Parses a file's bytes (from `origin`, a file name or an `s3://` URI) for `calendar`:
+    /// text that is not UTF-8 is an error naming the file, like any other problem.
+    pub fn from_bytes(bytes: &[u8], origin: &str, calendar: &Calendar) -> Result<Self, ContractError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ContractError {
+            origin: origin.to_string(),
+            line: None,
+            message: "not UTF-8 text".into(),
+        })?;
+        Self::parse(text, origin, calendar)
+    }
+
     /// Parses `text` (from `origin`, a file name or an `s3://` URI) for `calendar`.
     pub fn parse(text: &str, origin: &str, calendar: &Calendar) -> Result<Self, ContractError> {
         let at = |line: Option<usize>, message: String| ContractError { origin: origin.to_string(), line, message };
@@ -267,5 +278,7 @@ mod tests {
         assert!(parse("# nothing announced\n").unwrap().is_empty());
         let huge = "#".repeat(MAX_OVERRIDE_BYTES + 1);
         assert_eq!(parse(&huge).unwrap_err(), "XNYS.toml: 262145 bytes, over the 262144-byte limit");
+        let latin1 = Overrides::from_bytes(b"reason = \"caf\xe9\"", "XNYS.toml", &Calendar::xnys());
+        assert_eq!(latin1.unwrap_err().to_string(), "XNYS.toml: not UTF-8 text");
     }
 }
