@@ -1,18 +1,25 @@
 //! The synthetic lake's ground truth is recovered exactly, for many seeds and sizes.
 
-use lakewatch_core::{Contracts, Object, Universe, validate};
+use lakewatch_core::{Context, Contracts, Object, Universe, validate};
 use lakewatch_synth::{LakeSpec, build, score, to_parquet};
 
 pub fn validate_lake(spec: LakeSpec) -> (lakewatch_synth::Lake, Vec<lakewatch_core::Report>) {
     let mut lake = build(spec);
     let contracts = Contracts::embedded();
-    let universe = Universe { symbols: lake.universe.iter().cloned().collect() };
+    let universe = Universe::of(lake.universe.iter().cloned());
     let mut reports = Vec::new();
     for o in &mut lake.objects {
         let bytes = to_parquet(&mut o.frame).unwrap();
         let (contract, partition) = contracts.route(&o.key).unwrap();
         reports.push(
-            validate(contract, &partition, Object::new(&o.key, &bytes), Some(&universe), None, lake.as_of).unwrap(),
+            validate(
+                contract,
+                &partition,
+                Object::new(&o.key, &bytes),
+                &Context { universe: Some(&universe), ..Context::default() },
+                lake.as_of,
+            )
+            .unwrap(),
         );
     }
     (lake, reports)

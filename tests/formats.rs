@@ -1,7 +1,7 @@
 //! The same data as Parquet, CSV and JSON lines gives the same findings.
 
 use lakewatch_core::contract::Format;
-use lakewatch_core::{CheckId, Contracts, Finding, Object, Universe, validate};
+use lakewatch_core::{CheckId, Context, Contracts, Finding, Object, Universe, validate};
 use lakewatch_synth::{LakeSpec, build, to_parquet};
 use polars::prelude::*;
 
@@ -13,7 +13,7 @@ fn key(f: &Finding) -> String {
 fn parquet_csv_and_json_lines_copies_give_the_same_findings() {
     let mut lake = build(LakeSpec { symbols: 20, sessions: 4, seed: 11, defects: true });
     let contracts = Contracts::embedded();
-    let universe = Universe { symbols: lake.universe.iter().cloned().collect() };
+    let universe = Universe::of(lake.universe.iter().cloned());
     let mut compared = 0;
     for o in lake
         .objects
@@ -22,8 +22,14 @@ fn parquet_csv_and_json_lines_copies_give_the_same_findings() {
     {
         let (contract, partition) = contracts.route(&o.key).unwrap();
         let parquet = to_parquet(&mut o.frame).unwrap();
-        let reference =
-            validate(contract, &partition, Object::new(&o.key, &parquet), Some(&universe), None, lake.as_of).unwrap();
+        let reference = validate(
+            contract,
+            &partition,
+            Object::new(&o.key, &parquet),
+            &Context { universe: Some(&universe), ..Context::default() },
+            lake.as_of,
+        )
+        .unwrap();
 
         // Text formats carry no types: the contract's are used, so type findings cannot differ.
         let mut text_frame = o.frame.clone();
@@ -51,8 +57,14 @@ fn parquet_csv_and_json_lines_copies_give_the_same_findings() {
         for (format, bytes) in [(Format::Csv, &csv), (Format::JsonLines, &jsonl)] {
             let mut variant = contract.clone();
             variant.format = format;
-            let report = validate(&variant, &partition, Object::new(&o.key, bytes), Some(&universe), None, lake.as_of)
-                .unwrap_or_else(|e| panic!("{} as {format:?}: {e}", o.key));
+            let report = validate(
+                &variant,
+                &partition,
+                Object::new(&o.key, bytes),
+                &Context { universe: Some(&universe), ..Context::default() },
+                lake.as_of,
+            )
+            .unwrap_or_else(|e| panic!("{} as {format:?}: {e}", o.key));
             let got: Vec<String> = report.findings.iter().filter(|f| f.check != CheckId::Schema).map(key).collect();
             assert_eq!(got, expected, "{} as {format:?}", o.key);
             assert_eq!(report.rows, reference.rows);

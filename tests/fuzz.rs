@@ -11,7 +11,7 @@ use lakewatch_collectors::edgar::{parse_quarters, parse_tickers};
 use lakewatch_core::calendar::{Day, Overrides};
 use lakewatch_core::contract::Format;
 use lakewatch_core::decode::newest_time;
-use lakewatch_core::{Budget, Calendar, Contract, Contracts, Object, Partition, validate};
+use lakewatch_core::{Budget, Calendar, Context, Contract, Contracts, Object, Partition, validate};
 use lakewatch_synth::{minute_partition, to_parquet};
 use polars::prelude::*;
 use proptest::prelude::*;
@@ -169,7 +169,7 @@ fn validate_mutated(target: &str, format: Format, seed: &[u8], cases: u32) {
     fuzz(target, vec![seed.to_vec()], cases, |bytes| {
         let object = Object::new(KEY, bytes).within(budget);
         // Ok (a report, maybe with findings) or Err (could not be evaluated): both are verdicts.
-        let _ = validate(&contract, &partition, object, None, None, as_of);
+        let _ = validate(&contract, &partition, object, &Context::default(), as_of);
         Ok(())
     });
 }
@@ -305,7 +305,7 @@ fn found_a_footer_count_inflated_to_855638016_panicked_the_thrift_reader() {
     assert!(newest_time(&broken, &contract).is_err(), "a corrupt footer is an error");
     let whole = apply(s.parquet.clone(), &[Mutation::Inflate(838, 855_638_016)], &s.other);
     let as_of = "2025-11-26T23:00:00Z".parse().unwrap();
-    let verdict = validate(&contract, &partition, Object::new(KEY, &whole), None, None, as_of);
+    let verdict = validate(&contract, &partition, Object::new(KEY, &whole), &Context::default(), as_of);
     assert!(verdict.is_err(), "the object is unreadable: {verdict:?}");
 }
 
@@ -338,7 +338,7 @@ fn found_a_negative_page_value_count_aborted_on_a_2_pow_61_byte_allocation() {
     assert_eq!(lakewatch_core::thrift::page_header(&bytes[start..]).unwrap().num_values, -page.num_values);
 
     let as_of = "2025-11-26T23:00:00Z".parse().unwrap();
-    let verdict = validate(&contract, &partition, Object::new(KEY, &bytes), None, None, as_of);
+    let verdict = validate(&contract, &partition, Object::new(KEY, &bytes), &Context::default(), as_of);
     let error = verdict.unwrap_err().to_string();
     assert!(error.contains("a negative size or count"), "{error}");
 }

@@ -1,7 +1,7 @@
 //! Bytes built to hurt: a file that is small on disk and huge once decoded is refused from its
 //! footer, with the figure and the limit, before anything is allocated for its rows.
 
-use lakewatch_core::{Budget, Contracts, Object, validate};
+use lakewatch_core::{Budget, Context, Contracts, Object, validate};
 use lakewatch_synth::zeros_parquet;
 
 #[test]
@@ -16,7 +16,8 @@ fn a_small_file_that_decodes_huge_is_too_large_from_its_footer_alone() {
 
     // A 128 MB process may decode 32 MB: 4,194,304 eight-byte values.
     let small = Budget::of_memory_mb(128);
-    let report = validate(contract, &partition, Object::new(key, &bytes).within(small), None, None, as_of).unwrap();
+    let report =
+        validate(contract, &partition, Object::new(key, &bytes).within(small), &Context::default(), as_of).unwrap();
     assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
     let f = &report.findings[0];
     assert_eq!(f.kind.as_str(), "too_large");
@@ -24,7 +25,7 @@ fn a_small_file_that_decodes_huge_is_too_large_from_its_footer_alone() {
     assert_eq!(report.rows, 0, "never decoded");
 
     // Within a 2,048 MB budget it decodes, and the contract's schema check says what is wrong.
-    let report = validate(contract, &partition, Object::new(key, &bytes), None, None, as_of).unwrap();
+    let report = validate(contract, &partition, Object::new(key, &bytes), &Context::default(), as_of).unwrap();
     assert_eq!(report.rows, 5_000_000);
     assert!(report.findings.iter().all(|f| f.kind.as_str() != "too_large"));
 }
@@ -41,7 +42,7 @@ fn files_another_writer_made_pass_the_page_walk() {
     for name in ["zstd_v2", "snappy_v1_smallpages", "nodict_gzip", "pageindex"] {
         let path = format!("{}/fixtures/pyarrow/{name}.parquet", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap();
-        let report = validate(contract, &partition, Object::new(key, &bytes), None, None, as_of)
+        let report = validate(contract, &partition, Object::new(key, &bytes), &Context::default(), as_of)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((report.rows, report.symbols, report.findings.len()), (1170, 3, 0), "{name}: {:?}", report.findings);
     }

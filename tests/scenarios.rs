@@ -2,7 +2,7 @@
 //! belongs to, `as_of`, and the exact findings expected. A new case is a new file.
 
 use lakewatch_core::contract::Format;
-use lakewatch_core::{Contracts, Kind, Object, Universe, validate};
+use lakewatch_core::{Context, Contracts, Kind, Object, Universe, validate};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -11,11 +11,19 @@ struct Scenario {
     description: String,
     key: String,
     as_of: String,
+    /// The symbols, or a CSV universe with listing dates.
     #[serde(default)]
-    universe: Option<Vec<String>>,
+    universe: Option<UniverseFile>,
     data: String,
     #[serde(default)]
     expect: Vec<Expect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum UniverseFile {
+    Symbols(Vec<String>),
+    Csv(String),
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -48,13 +56,15 @@ fn golden_scenarios() {
         let (contract, partition) = contracts.route(&s.key).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut contract = contract.clone();
         contract.format = Format::Csv;
-        let universe = s.universe.map(|u| Universe { symbols: u.into_iter().collect() });
+        let universe = s.universe.map(|u| match u {
+            UniverseFile::Symbols(symbols) => Universe::of(symbols),
+            UniverseFile::Csv(text) => Universe::from_csv(text.trim_start().as_bytes(), "universe.csv").unwrap(),
+        });
         let report = validate(
             &contract,
             &partition,
             Object::new(&s.key, s.data.trim_start().as_bytes()),
-            universe.as_ref(),
-            None,
+            &Context { universe: universe.as_ref(), ..Context::default() },
             s.as_of.parse().unwrap(),
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));

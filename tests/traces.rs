@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lakewatch_core::{Contracts, Object, Universe, validate};
+use lakewatch_core::{Context, Contracts, Object, Universe, validate};
 use lakewatch_synth::{LakeSpec, build, to_parquet};
 use lakewatch_telemetry::trace::TraceFlush;
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
@@ -19,7 +19,7 @@ fn every_check_is_a_child_span_of_its_partition() {
 
     let mut lake = build(LakeSpec { symbols: 8, sessions: 2, seed: 5, defects: true });
     let contracts = Contracts::embedded();
-    let universe = Universe { symbols: lake.universe.iter().cloned().collect() };
+    let universe = Universe::of(lake.universe.iter().cloned());
     let object = lake.objects.iter_mut().find(|o| o.key.contains("/minute/")).unwrap();
     let (contract, partition) = contracts.route(&object.key).unwrap();
     let bytes = to_parquet(&mut object.frame).unwrap();
@@ -29,8 +29,14 @@ fn every_check_is_a_child_span_of_its_partition() {
         let inv = telemetry.start(InvocationInfo { request_id: "req-1".into(), ..InvocationInfo::default() });
         inv.span().in_scope(|| {
             tracing::info_span!("partition", dataset = %contract.dataset).in_scope(|| {
-                validate(contract, &partition, Object::new(&object.key, &bytes), Some(&universe), None, lake.as_of)
-                    .unwrap()
+                validate(
+                    contract,
+                    &partition,
+                    Object::new(&object.key, &bytes),
+                    &Context { universe: Some(&universe), ..Context::default() },
+                    lake.as_of,
+                )
+                .unwrap()
             })
         });
         telemetry.finish(inv)

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use chrono::NaiveDate;
-use lakewatch_core::{Contracts, Object, Universe, validate};
+use lakewatch_core::{Context, Contracts, Object, validate};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -123,7 +123,7 @@ fn run_phase(phase: &str, file: &Path, runs: usize) -> Result<Phase> {
                 findings = counts.height();
             }
             "validate" => {
-                let report = validate(contract, &partition, Object::new(KEY, &bytes), None::<&Universe>, None, as_of)?;
+                let report = validate(contract, &partition, Object::new(KEY, &bytes), &Context::default(), as_of)?;
                 rows = report.rows as usize;
                 findings = report.findings.len();
             }

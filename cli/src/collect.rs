@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 use lakewatch_collectors::config::{Config, SourceConfig};
 use lakewatch_collectors::configured::Configured;
-use lakewatch_collectors::run::{Outcome, Plan, Status, calendar, resolve_session};
+use lakewatch_collectors::run::{Outcome, Plan, RunError, Status, calendar, resolve_session, universe};
 use lakewatch_collectors::store::{LocalStore, PartitionStore, S3Store};
-use lakewatch_core::{Contracts, Universe};
+use lakewatch_core::Contracts;
 use lakewatch_telemetry::console::{json, line};
 
 use crate::Outcome as Exit;
@@ -157,11 +157,10 @@ async fn collect(
     let calendar = calendar(store, contract, lake).await?;
     let session = resolve_session(&calendar, &args.date, now).map_err(|e| anyhow!(e))?;
     let universe: Vec<String> = if args.symbols.is_empty() {
-        let key = &config.universe_key;
-        let stored = store.load_partition(key).await?.with_context(|| {
-            format!("{lake}/{key} does not exist: pass --symbols or write {{\"symbols\": [...]}} there")
-        })?;
-        Universe::from_json(&stored.bytes, key)?.symbols.into_iter().collect()
+        universe(store, &config.universe_key, session.date, lake).await.map_err(|e| match e {
+            RunError::NoUniverse(at) => anyhow!("{at} does not exist: pass --symbols or write the universe there"),
+            e => e.into(),
+        })?
     } else {
         let symbols: Vec<String> =
             args.symbols.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();

@@ -186,7 +186,7 @@ impl Universes {
     pub(crate) fn of(&mut self, contract: &Contract, root: &Path) -> Result<Option<Universe>> {
         let Some(source) = &contract.universe else { return Ok(None) };
         if let Some(symbols) = &source.symbols {
-            return Ok(Some(Universe { symbols: symbols.iter().cloned().collect() }));
+            return Ok(Some(Universe::of(symbols.iter().cloned())));
         }
         let Some(file) = &source.file else { return Ok(None) };
         let path = root.join(file);
@@ -200,7 +200,7 @@ impl Universes {
                 contract.dataset
             )
         })?;
-        let u = Universe::from_json(&bytes, &path.display().to_string())?;
+        let u = Universe::parse(&bytes, &path.display().to_string())?;
         self.cache.insert(path, u.clone());
         Ok(Some(u))
     }

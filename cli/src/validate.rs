@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use lakewatch_core::{Budget, Contracts, Object, Report, Severity, validate};
+use lakewatch_core::{Budget, Context, Contracts, Object, Report, Severity, validate};
 use serde::Serialize;
 
 use crate::lake::{self, Target, Universes};
@@ -73,8 +73,7 @@ pub(crate) fn validate_targets(
                 contract,
                 &t.partition,
                 Object::new(&t.key, &bytes).within(budget),
-                universe.as_ref(),
-                None,
+                &Context { universe: universe.as_ref(), ..Context::default() },
                 as_of,
             )?)
         });

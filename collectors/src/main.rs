@@ -16,9 +16,9 @@ use anyhow::{Context as _, Result, anyhow};
 use chrono::{DateTime, Utc};
 use lakewatch_collectors::config::{Config, SourceConfig};
 use lakewatch_collectors::configured::Configured;
-use lakewatch_collectors::run::{Outcome, Plan, calendar, record, resolve_session};
-use lakewatch_collectors::store::{PartitionStore, S3Store};
-use lakewatch_core::{Contracts, Universe};
+use lakewatch_collectors::run::{Outcome, Plan, calendar, record, resolve_session, universe};
+use lakewatch_collectors::store::S3Store;
+use lakewatch_core::Contracts;
 use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
 use lakewatch_telemetry::runtime::invoke;
 use lakewatch_telemetry::{Invocation, InvocationInfo, Telemetry};
@@ -100,11 +100,8 @@ impl Collector {
         let contract = self.contracts.get(dataset).with_context(|| format!("no contract for `{dataset}`"))?;
         let calendar = calendar(&self.store, contract, &format!("s3://{}", self.config.bucket)).await?;
         let session = resolve_session(&calendar, date, now).map_err(|e| anyhow!(e))?;
-        let key = &self.config.universe_key;
-        let stored = self.store.load_partition(key).await?.with_context(|| {
-            format!("universe `s3://{}/{key}` does not exist (write {{\"symbols\": [...]}} there)", self.config.bucket)
-        })?;
-        let universe: Vec<String> = Universe::from_json(&stored.bytes, key)?.symbols.into_iter().collect();
+        let lake = format!("s3://{}", self.config.bucket);
+        let universe = universe(&self.store, &self.config.universe_key, session.date, &lake).await?;
         let stop_at = deadline
             .map(|d| Instant::now() + (d - now).to_std().unwrap_or_default().saturating_sub(self.config.safety_margin));
         let plan = Plan {

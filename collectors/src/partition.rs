@@ -248,7 +248,9 @@ mod tests {
         let key = "data/fundamentals/AAPL/quarterly.parquet";
         let (_, partition) = lakewatch_core::Contracts::embedded().route(key).unwrap();
         let object = lakewatch_core::Object::new(key, &bytes);
-        let report = lakewatch_core::validate(&contract, &partition, object, None, None, as_of).unwrap();
+        let report =
+            lakewatch_core::validate(&contract, &partition, object, &lakewatch_core::Context::default(), as_of)
+                .unwrap();
         assert_eq!((report.rows, report.findings.len()), (4, 0), "{:?}", report.findings);
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lakewatch_core::calendar::{Overrides, override_key};
-use lakewatch_core::{Calendar, Contract, Session};
+use lakewatch_core::{Calendar, Contract, Session, Universe};
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
 use lakewatch_telemetry::{Invocation, trace::traceparent};
@@ -155,9 +155,13 @@ pub enum RunError {
     /// The contract names a calendar lakewatch does not know.
     #[error(transparent)]
     Calendar(#[from] lakewatch_core::calendar::CalendarError),
-    /// The calendar override file in the lake cannot be used (its line is named).
+    /// A reference file in the lake (calendar overrides, universe) cannot be used; the error
+    /// names its line.
     #[error(transparent)]
-    Overrides(#[from] lakewatch_core::contract::ContractError),
+    Reference(#[from] lakewatch_core::contract::ContractError),
+    /// The universe file does not exist.
+    #[error("universe `{0}` does not exist (write {{\"symbols\": [...]}} or a `symbol,listed,delisted` CSV there)")]
+    NoUniverse(String),
 }
 
 /// What the lake remembers of a run between invocations.
@@ -229,6 +233,18 @@ pub async fn calendar(store: &impl PartitionStore, contract: &Contract, lake: &s
     let Some(stored) = store.load_partition(&key).await? else { return Ok(calendar) };
     let overrides = Overrides::from_bytes(&stored.bytes, &format!("{lake}/{key}"), &calendar)?;
     Ok(calendar.with_overrides(std::sync::Arc::new(overrides)))
+}
+
+/// The symbols to collect on `date`: those of the universe file at `key` listed on it.
+pub async fn universe(
+    store: &impl PartitionStore,
+    key: &str,
+    date: NaiveDate,
+    lake: &str,
+) -> Result<Vec<String>, RunError> {
+    let stored = store.load_partition(key).await?.ok_or_else(|| RunError::NoUniverse(format!("{lake}/{key}")))?;
+    let universe = Universe::parse(&stored.bytes, &format!("{lake}/{key}"))?;
+    Ok(universe.expected_on(date).cloned().collect())
 }
 
 /// The session `collection_date` names: `auto` is the last session closed at `now`; a date must

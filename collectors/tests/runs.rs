@@ -15,7 +15,7 @@ use lakewatch_collectors::run::{Status, collect};
 use lakewatch_collectors::secrets::{Keys, SecretCache};
 use lakewatch_collectors::source::Collector;
 use lakewatch_collectors::store::{PartitionStore, S3Store, StoreError, Stored};
-use lakewatch_core::{Contract, Contracts};
+use lakewatch_core::{Context, Contract, Contracts};
 use lakewatch_testkit::http::{Seen, ok, serve, server, status};
 use reqwest::Url;
 use support::{Fake, SECRET, alpaca, client, contract, lake, plan, requested, served, session, symbols, test_policy};
@@ -147,8 +147,13 @@ async fn fundamentals_come_from_edgar_company_facts() {
     let bytes = lake.store.load_partition(key).await.unwrap().unwrap().bytes;
     let (contract, partition) = Contracts::embedded().route(key).map(|(c, p)| (c.clone(), p)).unwrap();
     let as_of: DateTime<Utc> = "2025-11-28T00:00:00Z".parse().unwrap();
-    let report =
-        lakewatch_core::validate(&contract, &partition, lakewatch_core::Object::new(key, &bytes), None, None, as_of);
+    let report = lakewatch_core::validate(
+        &contract,
+        &partition,
+        lakewatch_core::Object::new(key, &bytes),
+        &Context::default(),
+        as_of,
+    );
     let report = report.unwrap();
     assert_eq!(
         (report.rows, report.findings.len()),

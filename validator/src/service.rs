@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use lakewatch_core::{Budget, CheckId, Contract, Contracts, Finding, Kind, Object, Partition, Report, Severity};
+use lakewatch_core::{
+    Budget, CheckId, Context, Contract, Contracts, Finding, Kind, Object, Partition, Report, Severity,
+};
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -358,8 +360,14 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 // CPU-bound: off the async thread, so the invocation's deadline can still stop it.
                 let checked = tokio::task::spawn_blocking(move || {
                     let input = Object::new(&key, &bytes).within(budget);
-                    lakewatch_core::validate(&c, &part, input, universe.as_deref(), points.as_deref(), as_of)
-                        .map_err(|e| e.to_string())
+                    lakewatch_core::validate(
+                        &c,
+                        &part,
+                        input,
+                        &Context { universe: universe.as_deref(), history: points.as_deref() },
+                        as_of,
+                    )
+                    .map_err(|e| e.to_string())
                 })
                 .await
                 .unwrap_or_else(|e| Err(format!("validation stopped: {e}")));

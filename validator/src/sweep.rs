@@ -264,7 +264,7 @@ pub async fn session_statuses<L: Lake + Sync>(
         .map_err(|e| sweep_error(target.clone(), e))?;
     let wanted: BTreeSet<String> = match (universe, per_symbol) {
         (Some(u), true) => {
-            due.iter().flat_map(|(s, _)| u.symbols.iter().map(|sym| contract.key_for(sym, s.date))).collect()
+            due.iter().flat_map(|(s, _)| u.expected_on(s.date).map(|sym| contract.key_for(sym, s.date))).collect()
         }
         _ => due.iter().map(|(s, _)| contract.key_for("", s.date)).collect(),
     };

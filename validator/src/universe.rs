@@ -50,11 +50,11 @@ impl UniverseCache {
     ) -> Result<Expected, IoError> {
         let Some(source) = &contract.universe else { return Ok(Expected::Unknown) };
         if let Some(symbols) = &source.symbols {
-            return Ok(Expected::Symbols(Arc::new(Universe { symbols: symbols.iter().cloned().collect() })));
+            return Ok(Expected::Symbols(Arc::new(Universe::of(symbols.iter().cloned()))));
         }
         let Some(key) = &source.file else { return Ok(Expected::Unknown) };
         let uri = format!("s3://{bucket}/{key}");
-        let parse = |bytes: &[u8]| Universe::from_json(bytes, &uri).map_err(|e| format!("universe {e}"));
+        let parse = |bytes: &[u8]| Universe::parse(bytes, &uri).map_err(|e| format!("universe {e}"));
         Ok(match self.files.read(lake, bucket, key, "universe file", parse).await? {
             Read::Found(u) => Expected::Symbols(u),
             Read::Missing => Expected::Problem(format!("universe file {uri} does not exist")),
@@ -127,6 +127,29 @@ mod tests {
         assert_eq!(
             cache.expected(&lake, "lake", &c).await.unwrap(),
             Expected::Problem("universe file s3://lake/reference/stock_universe.json does not exist".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_csv_universe_is_point_in_time_and_a_bad_line_is_named() {
+        let (lake, cache, mut c) = (MemoryLake::default(), UniverseCache::default(), contract());
+        c.universe = Some(lakewatch_core::contract::UniverseSource {
+            symbols: None,
+            file: Some("reference/universe.csv".into()),
+        });
+        lake.put(
+            "reference/universe.csv",
+            b"symbol,listed,delisted\nAAPL,,\nNEWCO,2025-11-20,\nGONE,,2025-11-26\n".to_vec(),
+        );
+        let e = cache.expected(&lake, "lake", &c).await.unwrap();
+        let on = |d: &str| e.universe().unwrap().expected_on(d.parse().unwrap()).cloned().collect::<Vec<_>>();
+        assert_eq!(on("2025-11-19"), ["AAPL", "GONE"]);
+        assert_eq!(on("2025-11-26"), ["AAPL", "NEWCO"]);
+        lake.put("reference/universe.csv", b"symbol,listed,delisted\nAAPL,,\nNEWCO,20/11/2025,\n".to_vec());
+        let Expected::Problem(p) = cache.expected(&lake, "lake", &c).await.unwrap() else { panic!("a problem") };
+        assert_eq!(
+            p,
+            "universe s3://lake/reference/universe.csv:3: field `listed`: \"20/11/2025\" is not a YYYY-MM-DD date"
         );
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, CalendarError, Overrides};
 use crate::checks::Checks;
+pub use crate::reference::Universe;
 
 /// A contract or calendar override file that could not be used, with the file (and line) named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +27,12 @@ pub struct ContractError {
 
 impl ContractError {
     fn new(origin: &str, message: impl Into<String>) -> Self {
-        ContractError { origin: origin.to_string(), line: None, message: message.into() }
+        Self::at(origin, None, message)
+    }
+
+    /// An error at `line` (1-based) of `origin`.
+    pub(crate) fn at(origin: &str, line: Option<usize>, message: impl Into<String>) -> Self {
+        ContractError { origin: origin.to_string(), line, message: message.into() }
     }
 }
 
@@ -287,35 +293,10 @@ pub struct UniverseSource {
     /// Symbols listed inline.
     #[serde(default)]
     pub symbols: Option<Vec<String>>,
-    /// A key in the lake holding `{"symbols": [...]}`, e.g. `reference/stock_universe.json`.
+    /// A key in the lake: JSON `{"symbols": [...]}` (`reference/stock_universe.json`), or a CSV
+    /// `symbol,listed,delisted` with listing dates (`reference/universe.csv`).
     #[serde(default)]
     pub file: Option<String>,
-}
-
-/// The set of symbols a dataset is expected to cover.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Universe {
-    /// The symbols.
-    pub symbols: BTreeSet<String>,
-}
-
-impl Universe {
-    /// Parses a universe file `{"symbols": ["AAPL", ...]}`; `origin` names it in errors.
-    pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, ContractError> {
-        #[derive(Deserialize)]
-        struct File {
-            symbols: Vec<String>,
-        }
-        let file: File = serde_json::from_slice(bytes)
-            .map_err(|e| ContractError::new(origin, format!("not a universe file ({{\"symbols\": [...]}}): {e}")))?;
-        if let Some(bad) = file.symbols.iter().find(|s| s.trim().is_empty()) {
-            return Err(ContractError::new(origin, format!("empty symbol {bad:?} in universe")));
-        }
-        for symbol in &file.symbols {
-            check_symbol(symbol).map_err(|reason| ContractError::new(origin, reason))?;
-        }
-        Ok(Universe { symbols: file.symbols.into_iter().collect() })
-    }
 }
 
 /// Refuses a symbol that is not a plausible ticker: 1 to 20 ASCII characters, a letter, digit or
@@ -803,13 +784,5 @@ mod tests {
             KeyTemplate::compile("a/{sym}/x").unwrap_err(),
             "unknown placeholder `{sym}` in `a/{sym}/x` (known: symbol, year, date)"
         );
-    }
-
-    #[test]
-    fn universe_files_parse_or_name_the_file() {
-        let u = Universe::from_json(br#"{"symbols": ["AAPL", "MSFT"]}"#, "reference/stock_universe.json").unwrap();
-        assert_eq!(u.symbols.len(), 2);
-        let err = Universe::from_json(b"[1,2]", "reference/stock_universe.json").unwrap_err().to_string();
-        assert!(err.starts_with("reference/stock_universe.json: not a universe file"), "{err}");
     }
 }

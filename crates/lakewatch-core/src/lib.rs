@@ -5,13 +5,13 @@
 //! Bad data is a [`Finding`] inside `Ok(report)`; `Err` means the object could not be read.
 //!
 //! ```no_run
-//! use lakewatch_core::{Contracts, Object, validate};
+//! use lakewatch_core::{Context, Contracts, Object, validate};
 //! let contracts = Contracts::embedded();
 //! let key = "data/ticks/daily/AAPL/2025/ticks.parquet";
 //! let bytes = std::fs::read(key).unwrap();
 //! let (contract, partition) = contracts.route(key).unwrap();
 //! let as_of = "2025-11-28T22:00:00Z".parse().unwrap();
-//! let report = validate(contract, &partition, Object::new(key, &bytes), None, None, as_of).unwrap();
+//! let report = validate(contract, &partition, Object::new(key, &bytes), &Context::default(), as_of).unwrap();
 //! println!("{} findings", report.findings.len());
 //! ```
 #![warn(missing_docs)]
@@ -23,6 +23,7 @@ pub mod contract;
 pub mod decode;
 pub mod finding;
 pub mod frame;
+pub mod reference;
 pub mod report;
 pub mod sweep;
 pub mod thrift;
@@ -31,4 +32,4 @@ pub use budget::Budget;
 pub use calendar::{Calendar, Session};
 pub use contract::{Contract, Contracts, Partition, Universe};
 pub use finding::{CheckId, Finding, Kind, Severity};
-pub use report::{Object, Report, ValidateError, unevaluated, validate};
+pub use report::{Context, Object, Report, ValidateError, unevaluated, validate};

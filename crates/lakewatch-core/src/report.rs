@@ -218,17 +218,25 @@ pub fn unevaluated(
     }
 }
 
-/// Decodes `object` and runs the contract's checks on it, as of `as_of`. `universe` is the
-/// symbols expected; `history` the volumes of earlier sessions (the `volume` check runs only
-/// with one).
+/// What the caller knows beside the object: reference data read from the lake, and history
+/// the validator keeps. Every part is optional; a check that needs a missing part says so.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The symbols expected, point in time when the universe has listing dates.
+    pub universe: Option<&'a Universe>,
+    /// Earlier sessions' volumes (the `volume` check runs only with them).
+    pub history: Option<&'a [Point]>,
+}
+
+/// Decodes `object` and runs the contract's checks on it, as of `as_of`, knowing `context`.
 pub fn validate(
     contract: &Contract,
     partition: &Partition,
     object: Object<'_>,
-    universe: Option<&Universe>,
-    history: Option<&[Point]>,
+    context: &Context<'_>,
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
+    let Context { universe, history } = *context;
     let frame = match decode_within(object.bytes, contract, object.budget) {
         Ok(frame) => frame,
         Err(DecodeError::OverBudget(e)) => {
@@ -259,10 +267,10 @@ pub fn validate(
         && let Ok(Some(session)) = calendar.session(date)
     {
         let counts = present_bars(bars, &session, step);
-        let in_universe = |s: &str| universe.is_none_or(|u| u.symbols.contains(s));
+        let in_universe = |s: &str| universe.is_none_or(|u| u.listed_on(s, date));
         let present: u64 =
             counts.iter().zip(&bars.symbols).filter(|(_, s)| in_universe(s)).map(|(n, _)| u64::from(*n)).sum();
-        let symbols = universe.map_or(bars.len(), |u| u.symbols.len()) as u64;
+        let symbols = universe.map_or(bars.len(), |u| u.expected_on(date).count()) as u64;
         let expected = symbols * session.bars(step) as u64;
         stats.expected_bars = Some(expected);
         stats.present_bars = Some(present);

@@ -125,7 +125,7 @@ pub fn sweep(
         let mut late = Vec::new();
         match universe.filter(|_| per_symbol) {
             Some(u) => {
-                for symbol in &u.symbols {
+                for symbol in u.expected_on(session.date) {
                     let stored = inventory.objects.get(&contract.key_for(symbol, session.date));
                     let newest = stored.and_then(|s| s.newest).map(|t| calendar.local_date(t));
                     match stored {
@@ -145,7 +145,7 @@ pub fn sweep(
                 }
             }
         }
-        let expected = universe.filter(|_| per_symbol).map_or(1, |u| u.symbols.len());
+        let expected = universe.filter(|_| per_symbol).map_or(1, |u| u.expected_on(session.date).count());
         SessionStatus {
             dataset: contract.dataset.clone(),
             session: session.date,
@@ -172,7 +172,7 @@ mod tests {
     }
 
     fn universe(symbols: &[&str]) -> Universe {
-        Universe { symbols: symbols.iter().map(|s| s.to_string()).collect() }
+        Universe::of(symbols.iter().map(|s| s.to_string()))
     }
 
     #[test]
@@ -225,6 +225,15 @@ mod tests {
         let wednesday = out.iter().find(|s| s.session.to_string() == "2025-11-26").unwrap();
         assert_eq!(wednesday.missing, ["BRK.B", "TSLA"]);
         assert!(wednesday.late.is_empty(), "a file whose newest bar is later says nothing of Wednesday");
+        // Point in time: TSLA delisted on Friday (its last session Wednesday) and BRK.B listed on
+        // Friday are not due on the days they do not trade.
+        let csv = "symbol,listed,delisted\nAAPL,,\nBRK.B,2025-11-28,\nMSFT,,\nNVDA,,\nTSLA,,2025-11-28\n";
+        let pit = Universe::from_csv(csv.as_bytes(), "reference/universe.csv").unwrap();
+        let out = sweep(daily, Some(&pit), &inventory, at("2025-12-01T12:00:00Z")).unwrap();
+        let by_day =
+            |day: &str| out.iter().find(|s| s.session.to_string() == day).map(|s| (s.expected, s.missing.clone()));
+        assert_eq!(by_day("2025-11-26"), Some((4, vec!["TSLA".into()])));
+        assert_eq!(by_day("2025-11-28"), Some((4, vec!["BRK.B".into(), "MSFT".into()])));
         assert!(out.iter().all(|s| s.session.to_string() != "2025-11-27"), "Thanksgiving is never due");
         assert_eq!(
             sweep(daily, None, &inventory, at("2025-12-01T12:00:00Z")),

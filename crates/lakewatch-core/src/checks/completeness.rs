@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -140,27 +140,39 @@ fn universe_findings(spec: &Spec, input: &CheckInput<'_>, bars: &Bars, out: &mut
         }
     }
     let Some(universe) = input.universe else { return };
+    // A point-in-time universe expects a symbol only while it is listed: on the partition's
+    // session, or on some session of its year.
+    let span = input.partition.date.map(|d| (d, d, format!("on {d}"))).or_else(|| {
+        let y = input.partition.year?;
+        Some((NaiveDate::from_ymd_opt(y, 1, 1)?, NaiveDate::from_ymd_opt(y, 12, 31)?, format!("in {y}")))
+    });
+    let listed = |s: &str| universe.symbols.contains(s) && span.as_ref().is_none_or(|(a, b, _)| universe.listing(s).during(*a, *b));
     let candidates: Vec<&str> = match &input.partition.symbol {
         Some(k) => vec![k.as_str()],
         None => present.iter().copied().collect(),
     };
-    for s in candidates.into_iter().filter(|s| !universe.symbols.contains(*s)) {
-        let message = format!("{s} is not in the universe");
+    for s in candidates.into_iter().filter(|s| !listed(s)) {
+        let message = match &span {
+            Some((_, _, when)) if universe.symbols.contains(s) => {
+                format!("{s} is not listed {when} ({})", universe.listing(s).describe())
+            }
+            _ => format!("{s} is not in the universe"),
+        };
         let severity = sev(Kind::UnknownSymbol);
         let f = match bars.symbols.iter().position(|x| x == s) {
             Some(i) => rows_finding(Kind::UnknownSymbol, severity, message, input, bars, i, bars.rows(i)),
             None => Finding::new(Kind::UnknownSymbol, severity, message).symbol(s).count(0),
         };
-        out.push(f.observed(s, "a universe symbol"));
+        out.push(f.observed(s, "a listed universe symbol"));
     }
     // Only an object that holds the whole universe can miss a symbol; per-symbol objects that
     // never arrived are the sweep's business.
     if input.partition.symbol.is_none() {
-        for s in universe.symbols.iter().filter(|s| !present.contains(s.as_str())) {
+        for s in universe.symbols.iter().filter(|s| listed(s) && !present.contains(s.as_str())) {
             let mut f =
                 Finding::new(Kind::MissingSymbol, sev(Kind::MissingSymbol), format!("universe symbol {s} is absent"))
                     .symbol(s)
-                    .observed(0, "rows for every universe symbol");
+                    .observed(0, "rows for every listed universe symbol");
             if let Some((a, b)) = range {
                 f = f.between(a, b);
             }
@@ -190,6 +202,21 @@ mod tests {
         );
         let bar_count = &report.findings.iter().find(|f| f.kind == Kind::BarCount).unwrap();
         assert_eq!((bar_count.observed.as_u64(), bar_count.expected.as_i64()), (Some(200), Some(390)));
+    }
+
+    #[test]
+    fn a_point_in_time_universe_expects_only_the_symbols_listed_that_day() {
+        let csv = "symbol,listed,delisted\nAAA,,\nGONE,,2025-11-26\nNEWCO,2025-11-26,\nLATER,2025-12-01,\n";
+        let universe = crate::Universe::from_csv(csv.as_bytes(), "reference/universe.csv").unwrap();
+        let rows = clean_session("2025-11-26", &["AAA", "NEWCO", "LATER"]);
+        let context = crate::Context { universe: Some(&universe), ..crate::Context::default() };
+        let report = run_context("minute_bars", MINUTE_KEY_1126, minute_frame(&rows), AS_OF_1126, &context);
+        // GONE (delisted that day) is not missing, NEWCO (listed that day) is not unknown; LATER
+        // trades before its listing date.
+        assert_eq!(kinds(&report, None), vec![(Kind::UnknownSymbol, Some("LATER".into()), None)]);
+        assert_eq!(report.findings[0].message, "LATER is not listed on 2025-11-26 (listed 2025-12-01)");
+        assert_eq!(report.stats.expected_bars, Some(2 * 390), "AAA and NEWCO");
+        assert_eq!(report.stats.completeness_ratio, Some(1.0));
     }
 
     #[test]

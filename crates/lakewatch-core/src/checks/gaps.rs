@@ -1,8 +1,9 @@
 //! # Check: `gaps`
 //! Missing time. Intraday: per symbol, the session's missing bars, reported as ranges (one
 //! finding per run of missing bars, not one per minute). Daily: per symbol, sessions missing
-//! between the first session in the object and the last session closed by `as_of` (or the end
-//! of the object's year). Both: bars outside the session's hours or on days the exchange was
+//! from the object's year's first session (or the symbol's listing date, when the universe gives
+//! a later one; or the first bar, for a key without `{year}`) to the last session closed by
+//! `as_of`, the year's end or the day before the delisting date. Both: bars outside the session's hours or on days the exchange was
 //! closed, with the calendar's reason.
 
 use std::collections::BTreeMap;
@@ -193,12 +194,31 @@ fn daily(spec: &Spec, input: &CheckInput<'_>, bars: &Bars) -> Result<Vec<Finding
             out.extend(outside(sev(Kind::OutsideSession), input, bars, s, &rows, reason));
         }
         sessions.dedup();
-        let Some(&first) = sessions.first() else { continue };
-        let year_end = input.partition.year.and_then(|y| NaiveDate::from_ymd_opt(y, 12, 31)).unwrap_or(last_due);
-        let last = last_due.min(year_end).min(cal.range().1);
+        let Some(&first_bar) = sessions.first() else { continue };
+        // A year file is expected from the year's first session, or from the listing date when
+        // the universe gives a later one, to the delisting date, `as_of` or the year's end.
+        let symbol = &bars.symbols[s];
+        let listing = input.universe.map(|u| u.listing(symbol)).unwrap_or_default();
+        let year = input.partition.year.and_then(|y| Some((NaiveDate::from_ymd_opt(y, 1, 1)?, NaiveDate::from_ymd_opt(y, 12, 31)?)));
+        let first = match year {
+            Some((start, _)) => start.max(listing.listed.unwrap_or(start)),
+            None => first_bar,
+        }
+        .max(cal.range().0);
+        let mut last = last_due.min(year.map_or(last_due, |(_, end)| end)).min(cal.range().1);
+        if let Some(gone) = listing.delisted.and_then(|d| d.pred_opt()) {
+            last = last.min(gone);
+        }
         if last < first {
             continue;
         }
+        // Without a listing date, a year file that starts late may be a new listing: say how
+        // to tell lakewatch so.
+        let hint = (year.is_some() && listing.listed.is_none() && first_bar > first).then(|| {
+            format!(
+                "the universe gives no listing date for {symbol}; if it listed on {first_bar}, give that date in a CSV universe (symbol,listed,delisted)"
+            )
+        });
         let expected = cal.sessions(first, last)?;
         let mut have = sessions.iter().peekable();
         let mut missing: Vec<(DateTime<Utc>, NaiveDate)> = Vec::new();
@@ -209,12 +229,13 @@ fn daily(spec: &Spec, input: &CheckInput<'_>, bars: &Bars) -> Result<Vec<Finding
                     Finding::new(
                         Kind::MissingSessions,
                         sev(Kind::MissingSessions),
-                        format!("{} is missing {n} sessions from {} to {}", bars.symbols[s], a.1, b.1),
+                        format!("{symbol} is missing {n} sessions from {} to {}", a.1, b.1),
                     )
-                    .symbol(&bars.symbols[s])
+                    .symbol(symbol)
                     .between(a.0, b.0)
                     .count(n)
-                    .observed(0, n),
+                    .observed(0, n)
+                    .reason(hint.clone().filter(|_| a.1 < first_bar)),
                 );
             }
             missing.clear();

@@ -6,7 +6,7 @@ use polars::prelude::*;
 use crate::calendar::Calendar;
 use crate::contract::{Contracts, Universe};
 use crate::finding::{CheckId, Kind};
-use crate::report::{Object, Report};
+use crate::report::{Context, Object, Report};
 
 pub const MINUTE_KEY_1126: &str = "data/ticks/minute/date=2025-11-26/bars.parquet";
 pub const MINUTE_KEY_1128: &str = "data/ticks/minute/date=2025-11-28/bars.parquet";
@@ -197,30 +197,24 @@ pub fn shift_days(mut frame: DataFrame, days: i64) -> DataFrame {
 
 /// Validates a frame, written as Parquet, against an embedded contract.
 pub fn run_frame(dataset: &str, key: &str, frame: DataFrame, as_of: &str) -> Report {
-    run_frame_universe(dataset, key, frame, as_of, None, None)
+    run_context(dataset, key, frame, as_of, &Context::default())
 }
 
-fn run_frame_universe(
-    dataset: &str,
-    key: &str,
-    mut frame: DataFrame,
-    as_of: &str,
-    universe: Option<&[&str]>,
-    history: Option<&[crate::checks::volume::Point]>,
-) -> Report {
+/// Validates a frame, written as Parquet, against an embedded contract, knowing `context`.
+pub fn run_context(dataset: &str, key: &str, mut frame: DataFrame, as_of: &str, context: &Context<'_>) -> Report {
     let contracts = Contracts::embedded();
     let (contract, partition) = contracts.route(key).unwrap();
     assert_eq!(contract.dataset, dataset);
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
-    let universe = universe.map(|u| Universe { symbols: u.iter().map(|s| s.to_string()).collect() });
     let as_of: DateTime<Utc> = as_of.parse().unwrap();
-    crate::report::validate(contract, &partition, Object::new(key, &bytes), universe.as_ref(), history, as_of).unwrap()
+    crate::report::validate(contract, &partition, Object::new(key, &bytes), context, as_of).unwrap()
 }
 
 /// Validates rows against an embedded contract, with an optional universe.
 pub fn run_rows(dataset: &str, key: &str, rows: &[Row], as_of: &str, universe: Option<&[&str]>) -> Report {
-    run_frame_universe(dataset, key, minute_frame(rows), as_of, universe, None)
+    let universe = universe.map(|u| Universe::of(u.iter().copied()));
+    run_context(dataset, key, minute_frame(rows), as_of, &Context { universe: universe.as_ref(), ..Context::default() })
 }
 
 /// Validates rows against an embedded contract with a volume history.
@@ -231,7 +225,7 @@ pub fn run_rows_with_history(
     as_of: &str,
     history: &[crate::checks::volume::Point],
 ) -> Report {
-    run_frame_universe(dataset, key, minute_frame(rows), as_of, None, Some(history))
+    run_context(dataset, key, minute_frame(rows), as_of, &Context { history: Some(history), ..Context::default() })
 }
 
 /// (kind, symbol, column) of each finding, optionally of one check only.
