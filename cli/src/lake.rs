@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use chrono::NaiveDate;
 use lakewatch_core::Calendar;
 use lakewatch_core::calendar::{MAX_OVERRIDE_BYTES, Overrides, override_key};
 use lakewatch_core::contract::{Contract, Contracts, Partition, RouteError, Universe};
+use lakewatch_core::reference::{Halts, halts_key, table::MAX_BYTES};
 
 /// One file to validate: where it is, and the key and contract it routes to.
 #[derive(Debug)]
@@ -79,6 +81,24 @@ pub(crate) fn read_overrides(root: &Path, calendar: &str) -> Result<Option<Arc<O
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let calendar = Calendar::by_name(calendar)?;
     Ok(Some(Arc::new(Overrides::from_bytes(&bytes, &path.display().to_string(), &calendar)?)))
+}
+
+/// The halts file of `date` in the lake at `root` (`reference/halts/{date}.csv`): `Ok(None)`
+/// when there is none, `Err` with the file (and line) when it cannot be used.
+pub(crate) fn read_halts(root: &Path, date: NaiveDate, calendar: &Calendar) -> Result<Option<Halts>, String> {
+    let path = root.join(halts_key(date));
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("halts file {}: cannot read ({e})", path.display())),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("halts file {}: cannot read ({e})", path.display()))?;
+    Halts::parse(&bytes, &path.display().to_string(), date, calendar.zone())
+        .map(Some)
+        .map_err(|e| format!("halts file {e}"))
 }
 
 /// Every file under `dir`, sorted, skipping hidden entries.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use lakewatch_core::norms::BarNorms;
 use lakewatch_core::{Budget, Context, Contracts, Object, Report, Severity, validate};
 use serde::Serialize;
 
@@ -65,20 +66,36 @@ pub(crate) fn validate_targets(
 ) -> Run {
     let mut run = Run::default();
     let mut universes = Universes::default();
+    // Each dataset's bar history, built from the sessions validated before (paths sort by date).
+    let mut norms: BTreeMap<(PathBuf, String), BarNorms> = BTreeMap::new();
     for t in targets {
         let contract = lakes.get(&t.root).and_then(|c| c.get(&t.contract.dataset)).unwrap_or(t.contract);
+        let intraday_date = t.partition.date.filter(|_| contract.bar_interval.intraday_step().is_some());
+        let halts = match (intraday_date, contract.calendar()) {
+            (Some(date), Ok(calendar)) => lake::read_halts(&t.root, date, &calendar),
+            _ => Ok(None),
+        };
+        let history = norms.entry((t.root.clone(), contract.dataset.clone())).or_default();
         let result = std::fs::read(&t.path).map_err(anyhow::Error::from).and_then(|bytes| {
             let universe = universes.get(t)?;
-            Ok(validate(
-                contract,
-                &t.partition,
-                Object::new(&t.key, &bytes).within(budget),
-                &Context { universe: universe.as_ref(), ..Context::default() },
-                as_of,
-            )?)
+            let context = Context {
+                universe: universe.as_ref(),
+                halts: halts.as_ref().ok().and_then(Option::as_ref),
+                norms: Some(history),
+                ..Context::default()
+            };
+            Ok(validate(contract, &t.partition, Object::new(&t.key, &bytes).within(budget), &context, as_of)?)
         });
         match result {
-            Ok(report) => run.reports.push(report),
+            Ok(mut report) => {
+                if let Err(problem) = halts {
+                    report.config_problem(problem);
+                }
+                if let Some(date) = intraday_date {
+                    history.record(date, report.bar_counts.iter().map(|(s, n)| (s.as_str(), *n)));
+                }
+                run.reports.push(report)
+            }
             Err(e) => run.unreadable.push(Unreadable { path: t.path.display().to_string(), error: format!("{e:#}") }),
         }
     }

@@ -115,7 +115,7 @@ fn json_reports_name_the_partition_and_the_calendar_reason() {
     let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(bytes)).finish().unwrap();
     use polars::prelude::*;
     let times = lakewatch_core::frame::time_ms(&frame, "timestamp").unwrap();
-    let cutoff = 1_764_340_200_000 + 150 * 60_000; // 2025-11-28 14:30Z + 150 minutes
+    let cutoff = 1_764_340_200_000 + 40 * 60_000; // 2025-11-28 14:30Z + 40 minutes
     let symbols: Vec<Option<String>> =
         frame.column("symbol").unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect();
     let keep: BooleanChunked =
@@ -133,9 +133,13 @@ fn json_reports_name_the_partition_and_the_calendar_reason() {
     let f = report["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "bar_count").unwrap();
     assert_eq!(
         (f["symbol"].as_str(), f["observed"].as_u64(), f["expected"].as_u64()),
-        (Some("AAPL"), Some(150), Some(210))
+        (Some("AAPL"), Some(40), Some(53)),
+        "a feed without empty minutes, before any history: below a quarter of the session"
     );
-    assert_eq!(f["reason"], "early close: 210 bars expected");
+    assert_eq!(
+        f["reason"],
+        "no bar history for AAPL yet: the floor is 25% of the session's bars; early close: 210 bars expected"
+    );
     let _ = dir;
 }
 
@@ -383,7 +387,7 @@ fn calendar_overrides_in_the_lake_are_honoured_by_collect_validate_sweep_and_cal
 
     // Without the file, the same lake is short of 240 bars a symbol after 12:00.
     std::fs::remove_file(&file).unwrap();
-    let without = validate();
+    let without = lakewatch(&["validate", root, "--as-of", "2025-11-26", "--fail-on", "warning"]);
     assert_eq!(without.status.code(), Some(1), "{}", stdout(&without));
     assert!(stdout(&without).contains("missing_bars"), "{}", stdout(&without));
 

@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use lakewatch_core::{
-    Budget, CheckId, Context, Contract, Contracts, Finding, Kind, Object, Partition, Report, Severity,
-};
+use lakewatch_core::{Budget, CheckId, Context, Contract, Contracts, Kind, Object, Partition, Report, Severity};
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -23,6 +21,7 @@ use crate::calendars::CalendarCache;
 use crate::decide::{Order, Send, Version, failing};
 use crate::event::ObjectRef;
 use crate::fetch::Fetched;
+use crate::halts::HaltsCache;
 use crate::keys::derived;
 use crate::lifecycle::{self, Applied};
 use crate::ports::{Alerts, IoError, Lake};
@@ -75,6 +74,7 @@ pub struct Validator<L, A> {
     pub(crate) options: Options,
     pub(crate) universes: UniverseCache,
     pub(crate) calendars: CalendarCache,
+    pub(crate) halts: HaltsCache,
     /// Contract files left out at cold start because they do not parse, each named with why.
     pub(crate) broken: Vec<String>,
 }
@@ -197,6 +197,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             options,
             universes: UniverseCache::default(),
             calendars: CalendarCache::default(),
+            halts: HaltsCache::default(),
             broken: Vec::new(),
         }
     }
@@ -344,6 +345,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let contract = &contract;
         let expected = self.universes.expected(&self.lake, bucket, contract).await?;
         let history = self.volume_history(bucket, contract, partition).await?;
+        let (halts, halts_problem) = self.halts.of(&self.lake, bucket, contract, partition).await?;
+        let norms = self.bar_norms(bucket, contract, partition).await?;
         let size = fetched.size();
         let mut report = match fetched.problem {
             Some((kind, message)) => {
@@ -355,6 +358,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                     _ => None,
                 };
                 let points = history.as_ref().map(|h| h.points.clone());
+                let known = norms.as_ref().map(|n| n.norms.clone());
+                let halts = halts.clone();
                 let (c, part, key, bytes) = (contract.clone(), partition.clone(), object.key.clone(), fetched.bytes);
                 let budget = self.options.budget;
                 // CPU-bound: off the async thread, so the invocation's deadline can still stop it.
@@ -364,7 +369,12 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                         &c,
                         &part,
                         input,
-                        &Context { universe: universe.as_deref(), history: points.as_deref() },
+                        &Context {
+                            universe: universe.as_deref(),
+                            history: points.as_deref(),
+                            halts: halts.as_deref(),
+                            norms: known.as_ref(),
+                        },
                         as_of,
                     )
                     .map_err(|e| e.to_string())
@@ -380,9 +390,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             Expected::Problem(problem) => Some(problem),
             _ => None,
         };
-        for problem in [calendar_problem, universe_problem].into_iter().flatten().rev() {
-            report.findings.insert(0, Finding::new(Kind::Config, Severity::Error, problem));
-            *report.stats.by_severity.entry(Severity::Error).or_default() += 1;
+        for problem in [calendar_problem, universe_problem, halts_problem].into_iter().flatten().rev() {
+            report.config_problem(problem);
         }
         let unreadable = report.findings.iter().find(|f| matches!(f.kind, Kind::Unreadable | Kind::TooLarge));
         if let Some(f) = unreadable {
@@ -417,6 +426,9 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         }
         if let Some(history) = history {
             self.record_volume(object, contract, partition, &report, history).await?;
+        }
+        if let Some(norms) = norms {
+            self.record_norms(object, contract, partition, &report, norms).await?;
         }
 
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;

@@ -37,6 +37,16 @@ fn render(points: &[Point]) -> Vec<u8> {
     out
 }
 
+/// Whether a report may enter a history: not a backfill's, nor one of an object that could not
+/// be evaluated.
+pub(crate) fn recordable(object: &ObjectRef, report: &Report) -> bool {
+    let unreadable = report
+        .findings
+        .iter()
+        .any(|f| matches!(f.kind, lakewatch_core::Kind::Unreadable | lakewatch_core::Kind::TooLarge));
+    object.backfill.is_none() && !unreadable
+}
+
 impl<L: Lake + Sync, A: Sync> Validator<L, A> {
     fn history_key(&self, bucket: &str, contract: &Contract) -> String {
         format!("{}volume/{bucket}/{}.jsonl", self.options.state_prefix, contract.dataset)
@@ -67,14 +77,10 @@ impl<L: Lake + Sync, A: Sync> Validator<L, A> {
         report: &Report,
         read: History,
     ) -> Result<(), IoError> {
-        let unreadable = report
-            .findings
-            .iter()
-            .any(|f| matches!(f.kind, lakewatch_core::Kind::Unreadable | lakewatch_core::Kind::TooLarge));
         let Some(date) = partition.date else { return Ok(()) };
         let Ok(calendar) = contract.calendar() else { return Ok(()) };
         let Ok(Some(session)) = calendar.session(date) else { return Ok(()) };
-        if object.backfill.is_some() || unreadable {
+        if !recordable(object, report) {
             return Ok(());
         }
         let point =

@@ -451,3 +451,82 @@ async fn a_report_keeps_a_bounded_number_of_findings_and_the_alert_the_true_coun
     assert_eq!(alert["kinds"]["missing_symbol"], 1490, "{alert}");
     assert!(h.stdout().contains("\"Findings\":1490"), "the metric counts every finding");
 }
+
+/// A clean minute partition of 10 symbols for `date` with only AAPL's first `aapl_bars` bars
+/// and none of MSFT's in the `halted` minutes: (key, Parquet bytes).
+fn thinned(date: &str, aapl_bars: i64, halted: std::ops::Range<i64>) -> (String, Vec<u8>) {
+    use polars::prelude::*;
+    let date: NaiveDate = date.parse().unwrap();
+    let object = minute_partition(10, date, 7).unwrap();
+    let open = lakewatch_core::Calendar::xnys().session(date).unwrap().unwrap().open.timestamp_millis();
+    let times = lakewatch_core::frame::time_ms(&object.frame, "timestamp").unwrap();
+    let symbols: Vec<Option<String>> =
+        object.frame.column("symbol").unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect();
+    let keep: BooleanChunked = symbols
+        .iter()
+        .zip(&times)
+        .map(|(s, t)| {
+            let minute = (t - open) / 60_000;
+            Some(match s.as_deref() {
+                Some("AAPL") => minute < aapl_bars,
+                Some("MSFT") => !halted.contains(&minute),
+                _ => true,
+            })
+        })
+        .collect();
+    let mut frame = object.frame.filter(&keep).unwrap();
+    (object.key.clone(), to_parquet(&mut frame).unwrap())
+}
+
+#[tokio::test]
+async fn each_symbol_is_judged_by_its_own_norm_halts_explain_gaps_and_a_broken_halts_file_is_named() {
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    // A feed without empty minutes, before any history: 150 of AAPL's 390 bars pass the floor.
+    let (key, bytes) = thinned("2025-11-18", 150, 0..0);
+    h.lake.put(&key, bytes);
+    h.deliver(sqs(&key)).await.unwrap();
+    let report = h.report("minute_bars");
+    assert_eq!(kinds(&report), ["missing_bars"], "the afternoon is gone, unexplained; the count passes the floor");
+    // Five full sessions: each symbol's norm is 390 bars (the first session recorded AAPL at 150).
+    for date in ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-24", "2025-11-25"] {
+        let (key, bytes) = thinned(date, 390, 0..0);
+        h.lake.put(&key, bytes);
+        h.deliver(sqs(&key)).await.unwrap();
+    }
+    let norms: Value =
+        serde_json::from_slice(&h.lake.get("lakewatch/state/bars/lake/minute_bars.json").unwrap()).unwrap();
+    assert_eq!(norms["sessions"].as_array().unwrap().len(), 6);
+    assert_eq!(norms["bars"]["AAPL"], json!([150, 390, 390, 390, 390, 390]));
+
+    // Now 150 bars are far below AAPL's own norm, and MSFT's gap at 10:02-10:07 is a listed halt.
+    h.lake.put(
+        "reference/halts/2025-11-26.csv",
+        b"symbol,halt_time,resume_time,reason_code\nMSFT,10:02,10:07:30,LUDP\n".to_vec(),
+    );
+    let (key, bytes) = thinned("2025-11-26", 150, 32..38);
+    h.lake.put(&key, bytes.clone());
+    h.deliver(sqs(&key)).await.unwrap();
+    let report = h.report("minute_bars");
+    assert_eq!(kinds(&report), ["bar_count", "missing_bars", "halt"]);
+    let f = &report["findings"][0];
+    assert_eq!(f["message"], "AAPL has 150 bars for 2025-11-26, far below its usual 390");
+    assert_eq!(f["reason"], "its norm: median 390 bars over 6 sessions; fewer than 50% of it is reported");
+    assert_eq!(
+        (report["findings"][2]["symbol"].as_str(), report["findings"][2]["severity"].as_str()),
+        (Some("MSFT"), Some("info"))
+    );
+
+    // A broken halts file: a config finding naming its line and field; the gap is unexplained.
+    h.lake.put("reference/halts/2025-11-26.csv", b"symbol,halt_time,resume_time,reason_code\nMSFT,10h02,,\n".to_vec());
+    h.lake.put(&key, bytes);
+    h.deliver(sqs(&key)).await.unwrap();
+    let report = h.report("minute_bars");
+    assert_eq!(kinds(&report), ["config", "bar_count", "missing_bars", "missing_bars"]);
+    assert_eq!(
+        report["findings"][0]["message"],
+        "halts file s3://lake/reference/halts/2025-11-26.csv:2: field `halt_time`: \"10h02\" is not an HH:MM or HH:MM:SS time"
+    );
+    let alert = h.published().last().unwrap().1.to_string();
+    assert!(alert.contains("config"), "the owner is told: {alert}");
+}

@@ -59,6 +59,22 @@ pub enum SessionHours {
     Extended,
 }
 
+/// How the vendor publishes a minute without trades.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmptyMinutes {
+    /// A bar for every minute of the session, trades or not (a carried-forward or zero-volume bar).
+    #[default]
+    Present,
+    /// No bar for a minute without trades (Alpaca, Polygon/Massive, Databento): an illiquid symbol
+    /// has fewer bars than the session has minutes, and gaps are expected.
+    Absent,
+}
+
+fn min_norm_sessions() -> usize {
+    5
+}
+
 /// The spacing of bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -372,6 +388,13 @@ pub struct Contract {
     /// Session hours bars may fall in.
     #[serde(default)]
     pub session: SessionHours,
+    /// Intraday: whether the vendor prints a bar for a minute without trades.
+    #[serde(default)]
+    pub empty_minutes: EmptyMinutes,
+    /// `empty_minutes = "absent"`: sessions of a symbol's bar history needed before its own
+    /// norm is used (until then, a floor, or today's share).
+    #[serde(default = "min_norm_sessions")]
+    pub min_norm_sessions: usize,
     /// Expected universe.
     #[serde(default)]
     pub universe: Option<UniverseSource>,

@@ -23,6 +23,7 @@ pub mod contract;
 pub mod decode;
 pub mod finding;
 pub mod frame;
+pub mod norms;
 pub mod reference;
 pub mod report;
 pub mod sweep;

@@ -12,6 +12,8 @@ use crate::contract::{Contract, Format, Partition, Universe};
 use crate::decode::{DecodeError, decode_within};
 use crate::finding::{CheckId, Finding, Kind, Severity};
 use crate::frame::Bars;
+use crate::norms::BarNorms;
+use crate::reference::Halts;
 
 /// Everything lakewatch found about one object. Serialized as the JSON report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +45,10 @@ pub struct Report {
     /// and one summary finding; these are the true totals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capped: Vec<Capped>,
+    /// Intraday, a regular session: each symbol's bars, for the caller's bar history
+    /// ([`crate::norms::BarNorms::record`]). Never serialized.
+    #[serde(skip)]
+    pub bar_counts: Vec<(String, u16)>,
 }
 
 /// Findings a report keeps per kind; past it, one summary finding stands for the rest, so a
@@ -60,6 +66,15 @@ pub struct Capped {
     pub total: u64,
     /// Findings the summary stands for.
     pub summarized: u64,
+}
+
+impl Report {
+    /// Records a problem with the lake's configuration (a reference file that cannot be used,
+    /// named with its line) as a `config` error, first in the report.
+    pub fn config_problem(&mut self, message: impl Into<String>) {
+        self.findings.insert(0, Finding::new(Kind::Config, Severity::Error, message));
+        *self.stats.by_severity.entry(Severity::Error).or_default() += 1;
+    }
 }
 
 /// Keeps at most [`MAX_FINDINGS_PER_KIND`] findings of each (check, kind) of `findings` (sorted
@@ -215,6 +230,7 @@ pub fn unevaluated(
         findings: vec![finding],
         skipped: Vec::new(),
         capped: Vec::new(),
+        bar_counts: Vec::new(),
     }
 }
 
@@ -226,6 +242,10 @@ pub struct Context<'a> {
     pub universe: Option<&'a Universe>,
     /// Earlier sessions' volumes (the `volume` check runs only with them).
     pub history: Option<&'a [Point]>,
+    /// The session's trading halts (`reference/halts/{date}.csv`).
+    pub halts: Option<&'a Halts>,
+    /// Each symbol's usual bars per session (for `empty_minutes = "absent"`).
+    pub norms: Option<&'a BarNorms>,
 }
 
 /// Decodes `object` and runs the contract's checks on it, as of `as_of`, knowing `context`.
@@ -236,7 +256,7 @@ pub fn validate(
     context: &Context<'_>,
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
-    let Context { universe, history } = *context;
+    let Context { universe, history, halts, norms } = *context;
     let frame = match decode_within(object.bytes, contract, object.budget) {
         Ok(frame) => frame,
         Err(DecodeError::OverBudget(e)) => {
@@ -247,8 +267,18 @@ pub fn validate(
     };
     let calendar = contract.calendar()?;
     let bars = Bars::new(&frame, &contract.entity_column, &contract.time_column);
-    let input =
-        CheckInput { frame: &frame, bars: &bars, contract, partition, calendar: &calendar, universe, history, as_of };
+    let input = CheckInput {
+        frame: &frame,
+        bars: &bars,
+        contract,
+        partition,
+        calendar: &calendar,
+        universe,
+        history,
+        halts,
+        norms,
+        as_of,
+    };
     let (mut findings, skipped) = contract.checks.run(&input);
     findings.sort_by(|a, b| (a.check, a.kind, &a.symbol, a.start).cmp(&(b.check, b.kind, &b.symbol, b.start)));
 
@@ -263,10 +293,15 @@ pub fn validate(
     }
     // The stats above count every finding; the report keeps a bounded number per kind.
     let (findings, capped) = cap(findings);
+    let mut bar_counts = Vec::new();
     if let (Ok(bars), Some(step), Some(date)) = (&bars, contract.bar_interval.intraday_step(), partition.date)
         && let Ok(Some(session)) = calendar.session(date)
     {
         let counts = present_bars(bars, &session, step);
+        if !session.early_close {
+            bar_counts =
+                bars.symbols.iter().cloned().zip(counts.iter().map(|n| (*n).min(u32::from(u16::MAX)) as u16)).collect();
+        }
         let in_universe = |s: &str| universe.is_none_or(|u| u.listed_on(s, date));
         let present: u64 =
             counts.iter().zip(&bars.symbols).filter(|(_, s)| in_universe(s)).map(|(n, _)| u64::from(*n)).sum();
@@ -289,6 +324,7 @@ pub fn validate(
         findings,
         skipped,
         capped,
+        bar_counts,
     })
 }
 

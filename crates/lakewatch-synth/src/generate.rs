@@ -399,8 +399,9 @@ pub(crate) mod inject {
                 let m = self.minute(n);
                 match *defect {
                     "missing_bars" => {
-                        // Short enough to stay above the contract's 95% bar count on a 210-bar early close.
-                        let len = self.d.range(3, 10);
+                        // Long enough that chance does not explain it even for a feed without
+                        // empty minutes: a liquid name does not go 6 minutes without a trade.
+                        let len = self.d.range(6, 15);
                         bars.drain(m..m + len);
                         self.expect(
                             Kind::MissingBars,
@@ -410,7 +411,9 @@ pub(crate) mod inject {
                         );
                     }
                     "truncated" => {
-                        let cut = self.d.range(n / 2, n - 30);
+                        // Below the floor a feed without empty minutes is held to (a quarter of
+                        // the session) before it has a bar history.
+                        let cut = self.d.range(n / 8, n / 5);
                         bars.truncate(cut);
                         self.expect(Kind::BarCount, Some(&sym), None, format!("cut the session after {cut} bars"));
                         self.expect(Kind::MissingBars, Some(&sym), Some((t(cut), t(n - 1))), "the cut-off tail".into());

@@ -10,10 +10,12 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CheckError, CheckInput, rows_finding, severity};
+use super::gaps::session_scale;
+use super::{CheckError, CheckInput, explain, rows_finding, severity};
 use crate::calendar::Session;
+use crate::contract::EmptyMinutes;
 use crate::finding::{Finding, Kind, Severity};
-use crate::frame::{Bars, column, sample};
+use crate::frame::{Bars, NULL_TIME, column, sample};
 
 /// `[checks.completeness]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,14 +26,32 @@ pub struct Spec {
     /// Per-kind severity overrides.
     #[serde(default)]
     pub kinds: BTreeMap<Kind, Severity>,
-    /// Intraday: a symbol with fewer than this share of the session's bars is reported.
+    /// Intraday: a symbol with fewer than this share of its expected bars is reported. Expected
+    /// is the session's bars, or, with `empty_minutes = "absent"`, the symbol's own median.
     #[serde(default = "one")]
     pub min_bar_ratio: f64,
+    /// `empty_minutes = "absent"` without a bar history: a symbol with fewer than this share of
+    /// the session's bars is reported.
+    #[serde(default = "quarter")]
+    pub bar_floor: f64,
+}
+
+fn quarter() -> f64 {
+    0.25
 }
 
 impl super::CheckSpec for Spec {
     fn kinds(&self) -> &BTreeMap<Kind, Severity> {
         &self.kinds
+    }
+
+    fn validate(&self, _: &crate::contract::Contract) -> Result<(), String> {
+        for (name, x) in [("min_bar_ratio", self.min_bar_ratio), ("bar_floor", self.bar_floor)] {
+            if !(x > 0.0 && x <= 1.0) {
+                return Err(format!("{name} must be above 0 and at most 1, not {x}"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -71,27 +91,95 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     if let (Some(step), Some(date)) = (input.contract.bar_interval.intraday_step(), input.partition.date)
         && let Some(session) = input.calendar.session(date)?
     {
-        let expected = session.bars(step);
-        let threshold = (expected as f64 * spec.min_bar_ratio).ceil() as i64;
+        let (open, close, step_ms) =
+            (session.open.timestamp_millis(), session.close.timestamp_millis(), step.num_milliseconds());
         for (s, present) in present_bars(bars, &session, step).into_iter().enumerate() {
-            if (present as i64) < threshold {
-                out.push(
-                    Finding::new(
-                        Kind::BarCount,
-                        sev(Kind::BarCount),
-                        format!("{} has {present} of {expected} bars for {date}", bars.symbols[s]),
-                    )
-                    .symbol(&bars.symbols[s])
-                    .between(session.open, session.close - step)
-                    .count((expected - present as i64) as u64)
-                    .observed(present, expected)
-                    .reason(session.reason(step)),
-                );
+            let symbol = &bars.symbols[s];
+            let short = short_of(spec, input, symbol, &session, step, i64::from(present));
+            let Some((message, usual, reason)) = short else { continue };
+            // A symbol stamped an hour off is the gaps check's `dst_shift`, not a short count.
+            let times: Vec<i64> = bars.rows(s).iter().map(|&r| bars.time[r as usize]).filter(|t| *t != NULL_TIME).collect();
+            if explain::dst_offset(&times, open, close, step_ms).is_some() {
+                continue;
             }
+            out.push(
+                Finding::new(Kind::BarCount, sev(Kind::BarCount), message)
+                    .symbol(symbol)
+                    .between(session.open, session.close - step)
+                    .count((usual - i64::from(present)).max(0) as u64)
+                    .observed(present, usual)
+                    .reason(reason),
+            );
         }
     }
     universe_findings(spec, input, bars, &mut out);
     Ok(out)
+}
+
+/// When `symbol`'s `present` bars are too few: the message, the bars expected and why that
+/// many. A feed with every minute expects the session's bars; one without empty minutes expects
+/// the symbol's own norm, or, without history, a floor.
+fn short_of(
+    spec: &Spec,
+    input: &CheckInput<'_>,
+    symbol: &str,
+    session: &Session,
+    step: Duration,
+    present: i64,
+) -> Option<(String, i64, Option<String>)> {
+    let expected = session.bars(step);
+    let date = session.date;
+    if input.contract.empty_minutes == EmptyMinutes::Present {
+        let threshold = (expected as f64 * spec.min_bar_ratio).ceil() as i64;
+        return (present < threshold)
+            .then(|| (format!("{symbol} has {present} of {expected} bars for {date}"), expected, session.reason(step)));
+    }
+    match input.norm(symbol, date) {
+        Some(norm) => {
+            let usual = norm.median * session_scale(session, step);
+            (present < (usual * spec.min_bar_ratio).ceil() as i64).then(|| {
+                (
+                    format!("{symbol} has {present} bars for {date}, far below its usual {usual:.0}"),
+                    usual.round() as i64,
+                    Some(with_session(
+                        format!(
+                            "its norm: median {} bars over {} sessions; fewer than {:.0}% of it is reported",
+                            norm.median,
+                            norm.sessions,
+                            spec.min_bar_ratio * 100.0
+                        ),
+                        session,
+                        step,
+                    )),
+                )
+            })
+        }
+        None => {
+            let floor = (expected as f64 * spec.bar_floor).ceil() as i64;
+            (present < floor).then(|| {
+                (
+                    format!("{symbol} has {present} of {expected} bars for {date}, below the floor of {floor}"),
+                    floor,
+                    Some(with_session(
+                        format!(
+                            "no bar history for {symbol} yet: the floor is {:.0}% of the session's bars",
+                            spec.bar_floor * 100.0
+                        ),
+                        session,
+                        step,
+                    )),
+                )
+            })
+        }
+    }
+}
+
+/// `reason`, and the early close when the session is one.
+fn with_session(reason: String, session: &Session, step: Duration) -> String {
+    match session.reason(step) {
+        Some(early) => format!("{reason}; {early}"),
+        None => reason,
+    }
 }
 
 /// Per symbol, the number of distinct bars on the session's grid, in regular hours.
@@ -187,21 +275,62 @@ mod tests {
     use crate::finding::{CheckId, Kind};
 
     #[test]
-    fn short_symbols_missing_and_unknown_symbols_are_reported() {
+    fn missing_and_unknown_symbols_are_reported() {
         let mut rows = clean_session("2025-11-26", &["AAA", "BBB", "CCC", "ZZZ"]);
-        rows.retain(|r| !(r.symbol == "BBB" && r.minute >= 200)); // 200 of 390 bars
         rows.retain(|r| r.symbol != "CCC");
         let report = run_rows("minute_bars", MINUTE_KEY_1126, &rows, AS_OF_1126, Some(&["AAA", "BBB", "CCC"]));
         assert_eq!(
             kinds(&report, Some(CheckId::Completeness)),
-            vec![
-                (Kind::BarCount, Some("BBB".into()), None),
-                (Kind::MissingSymbol, Some("CCC".into()), None),
-                (Kind::UnknownSymbol, Some("ZZZ".into()), None)
-            ]
+            vec![(Kind::MissingSymbol, Some("CCC".into()), None), (Kind::UnknownSymbol, Some("ZZZ".into()), None)]
         );
-        let bar_count = &report.findings.iter().find(|f| f.kind == Kind::BarCount).unwrap();
-        assert_eq!((bar_count.observed.as_u64(), bar_count.expected.as_i64()), (Some(200), Some(390)));
+    }
+
+    /// One symbol with `bars` bars on `date`, under each convention, with `history` earlier
+    /// regular sessions of `usual` bars: its bar_count finding as (observed, expected, reason).
+    fn bar_count(
+        present: bool,
+        date: &str,
+        bars: i64,
+        history: usize,
+        usual: u16,
+    ) -> Option<(u64, i64, Option<String>)> {
+        let mut rows = clean_session(date, &["AAA"]);
+        rows.truncate(bars as usize);
+        let mut norms = crate::norms::BarNorms::default();
+        for day in 0..history {
+            norms.record(chrono::NaiveDate::from_ymd_opt(2025, 11, 3 + day as u32).unwrap(), [("AAA", usual)]);
+        }
+        let context = crate::Context { norms: Some(&norms), ..crate::Context::default() };
+        let (key, as_of) = if date.ends_with("26") { (MINUTE_KEY_1126, AS_OF_1126) } else { (MINUTE_KEY_1128, AS_OF_1128) };
+        let report = run_edited("minute_bars", key, minute_frame(&rows), as_of, &context, |c| {
+            if present {
+                c.empty_minutes = crate::contract::EmptyMinutes::Present;
+                c.checks.completeness.as_mut().unwrap().min_bar_ratio = 0.95;
+            }
+        });
+        let f = report.findings.iter().find(|f| f.kind == Kind::BarCount)?;
+        Some((f.observed.as_u64().unwrap(), f.expected.as_i64().unwrap(), f.reason.clone()))
+    }
+
+    #[test]
+    fn bar_count_follows_the_feeds_convention_and_the_symbols_own_norm() {
+        let floor = |n: i64| Some((n, "no bar history for AAA yet: the floor is 25% of the session's bars".to_string()));
+        let norm = |median: u16, n: usize| Some(format!("its norm: median {median} bars over {n} sessions; fewer than 50% of it is reported"));
+        type Case<'a> = (&'a str, bool, &'a str, i64, usize, u16, Option<(u64, i64, Option<String>)>);
+        let cases: [Case; 9] = [
+            ("every minute printed: 200 of 390", true, "2025-11-26", 200, 0, 0, Some((200, 390, None))),
+            ("every minute printed, early close", true, "2025-11-28", 150, 0, 0, Some((150, 210, Some("early close: 210 bars expected".into())))),
+            ("no empty minutes, no history: 200 is fine", false, "2025-11-26", 200, 0, 0, None),
+            ("no history: below the floor", false, "2025-11-26", 90, 0, 0, floor(98).map(|(n, r)| (90, n, Some(r)))),
+            ("four sessions are not a history", false, "2025-11-26", 90, 4, 200, floor(98).map(|(n, r)| (90, n, Some(r)))),
+            ("an illiquid name at 60% of its norm", false, "2025-11-26", 120, 5, 200, None),
+            ("an illiquid name far below its norm", false, "2025-11-26", 90, 5, 200, Some((90, 200, norm(200, 5)))),
+            ("a liquid name half gone", false, "2025-11-26", 190, 6, 390, Some((190, 390, norm(390, 6)))),
+            ("its norm scaled to an early close", false, "2025-11-28", 100, 5, 390, Some((100, 210, norm(390, 5).map(|r| format!("{r}; early close: 210 bars expected"))))),
+        ];
+        for (what, present, date, bars, history, usual, want) in cases {
+            assert_eq!(bar_count(present, date, bars, history, usual), want, "{what}");
+        }
     }
 
     #[test]
@@ -220,17 +349,11 @@ mod tests {
     }
 
     #[test]
-    fn early_close_expects_210_bars_and_says_so() {
+    fn a_full_early_close_is_complete() {
         let rows = clean_session("2025-11-28", &["AAA"]);
         assert_eq!(rows.len(), 210);
         let report = run_rows("minute_bars", MINUTE_KEY_1128, &rows, AS_OF_1128, Some(&["AAA"]));
         assert!(report.findings.is_empty(), "{:?}", report.findings);
-        let mut short = rows.clone();
-        short.truncate(150);
-        let report = run_rows("minute_bars", MINUTE_KEY_1128, &short, AS_OF_1128, Some(&["AAA"]));
-        let f = report.findings.iter().find(|f| f.kind == Kind::BarCount).unwrap();
-        assert_eq!(f.reason.as_deref(), Some("early close: 210 bars expected"));
-        assert_eq!(f.expected.as_i64(), Some(210));
     }
 
     #[test]

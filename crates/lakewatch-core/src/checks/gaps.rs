@@ -1,6 +1,10 @@
 //! # Check: `gaps`
-//! Missing time. Intraday: per symbol, the session's missing bars, reported as ranges (one
-//! finding per run of missing bars, not one per minute). Daily: per symbol, sessions missing
+//! Missing time, each range with one explanation. Intraday: per symbol, the session's missing
+//! bars as ranges (one finding per run, not one per minute): `halt` when the session's halts
+//! file covers it; `no_trades` (one finding per symbol) when the feed prints no bar for a
+//! minute without trades and the run is as short as the symbol's trading explains
+//! ([`explain::unlikely_run`]); otherwise `missing_bars`, unexplained. A symbol whose every bar
+//! is an hour off is one `dst_shift`. Early closes and closed days come from the calendar. Daily: per symbol, sessions missing
 //! from the object's year's first session (or the symbol's listing date, when the universe gives
 //! a later one; or the first bar, for a key without `{year}`) to the last session closed by
 //! `as_of`, the year's end or the day before the delisting date. Both: bars outside the session's hours or on days the exchange was
@@ -11,9 +15,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CheckError, CheckInput, rows_finding, severity};
+use super::{CheckError, CheckInput, explain, rows_finding, severity};
 use crate::calendar::Day;
-use crate::contract::{Interval, SessionHours};
+use crate::contract::{EmptyMinutes, Interval, SessionHours};
+use crate::reference::Halt;
 use crate::finding::{Finding, Kind, Severity};
 use crate::frame::{Bars, NULL_TIME, instant};
 
@@ -21,16 +26,33 @@ use crate::frame::{Bars, NULL_TIME, instant};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
-    /// Severity of every gaps finding, unless overridden per kind.
+    /// Severity of unexplained ranges (`missing_bars`, `missing_sessions`), bars outside the
+    /// session and `dst_shift`, unless overridden per kind. Explained ranges (`no_trades`,
+    /// `halt`) are `info` unless overridden.
     pub severity: Severity,
     /// Per-kind severity overrides.
     #[serde(default)]
     pub kinds: BTreeMap<Kind, Severity>,
+    /// `empty_minutes = "absent"`: a run of empty minutes is unexplained when chance alone
+    /// would give one that long in fewer than this share of the symbol's sessions.
+    #[serde(default = "run_chance")]
+    pub run_chance: f64,
+}
+
+fn run_chance() -> f64 {
+    0.001
 }
 
 impl super::CheckSpec for Spec {
     fn kinds(&self) -> &BTreeMap<Kind, Severity> {
         &self.kinds
+    }
+
+    fn validate(&self, _: &crate::contract::Contract) -> Result<(), String> {
+        if !(self.run_chance > 0.0 && self.run_chance < 1.0) {
+            return Err(format!("run_chance must be between 0 and 1, not {}", self.run_chance));
+        }
+        Ok(())
     }
 }
 
@@ -73,8 +95,15 @@ fn intraday(spec: &Spec, input: &CheckInput<'_>, bars: &Bars) -> Result<Vec<Find
         }
     };
     let n = session.bars(step) as usize;
-    let reason = session.reason(step);
+    let absent = input.contract.empty_minutes == EmptyMinutes::Absent;
+    let explained = |k: Kind| spec.kinds.get(&k).copied().unwrap_or(Severity::Info);
     for s in 0..bars.len() {
+        let symbol = &bars.symbols[s];
+        let times: Vec<i64> = bars.rows(s).iter().map(|&r| bars.time[r as usize]).filter(|t| *t != NULL_TIME).collect();
+        if let Some(offset) = explain::dst_offset(&times, open, close, step_ms) {
+            out.push(dst_shift(sev(Kind::DstShift), input, bars, s, offset, &session));
+            continue;
+        }
         let mut present = vec![false; n];
         let mut stray = Vec::new();
         for &row in bars.rows(s) {
@@ -96,32 +125,127 @@ fn intraday(spec: &Spec, input: &CheckInput<'_>, bars: &Bars) -> Result<Vec<Find
             );
             out.extend(outside(sev(Kind::OutsideSession), input, bars, s, &stray, why));
         }
-        if !present.iter().any(|p| *p) {
+        let traded = present.iter().filter(|p| **p).count();
+        if traded == 0 {
             continue; // Nothing in session: completeness reports the bar count.
         }
+        // How often this symbol trades, for a feed without empty minutes: its own norm, or,
+        // without history, today's share.
+        let norm = input.norm(symbol, date);
+        let (share, basis) = match norm {
+            Some(norm) => (
+                (norm.median * session_scale(&session, step)) / n as f64,
+                format!("median {} bars over {} sessions", norm.median, norm.sessions),
+            ),
+            None => (traded as f64 / n as f64, format!("no bar history yet: {traded} of {n} bars today")),
+        };
+        let unlikely = if absent { explain::unlikely_run(share, n, spec.run_chance) } else { 1 };
+        let mut quiet = Quiet::default();
         for (a, b) in runs(&present) {
-            let (start, end) = (instant(open + a as i64 * step_ms), instant(open + b as i64 * step_ms));
-            let count = (b - a + 1) as u64;
+            for (x, y, halt) in by_halt(a, b, |i| input.halts.and_then(|h| h.covering(symbol, open + i as i64 * step_ms))) {
+                let (start, end) = (instant(open + x as i64 * step_ms), instant(open + y as i64 * step_ms));
+                let count = (y - x + 1) as u64;
+                let span = format!("{} to {} UTC", start.format("%H:%M"), end.format("%H:%M"));
+                let finding = match halt {
+                    Some(h) => Finding::new(Kind::Halt, explained(Kind::Halt), format!("{symbol} has no bars from {span}: {}", h.describe()))
+                        .reason(Some(h.describe())),
+                    None if (y - x + 1) < unlikely => {
+                        quiet.add(start, end, count);
+                        continue;
+                    }
+                    None => {
+                        let why = if absent {
+                            format!("unexplained: {count} empty minutes in a row are unlikely for a symbol trading in {:.0}% of minutes ({basis})", share * 100.0)
+                        } else {
+                            "unexplained".to_string()
+                        };
+                        let why = session.reason(step).map_or(why.clone(), |r| format!("{why}; {r}"));
+                        Finding::new(Kind::MissingBars, sev(Kind::MissingBars), format!("{symbol} is missing {count} bars from {span}"))
+                            .reason(Some(why))
+                    }
+                };
+                out.push(finding.symbol(symbol).between(start, end).count(count).observed(n as u64 - count, n as u64));
+            }
+        }
+        if let Some((first, last)) = quiet.span {
             out.push(
                 Finding::new(
-                    Kind::MissingBars,
-                    sev(Kind::MissingBars),
+                    Kind::NoTrades,
+                    explained(Kind::NoTrades),
                     format!(
-                        "{} is missing {count} bars from {} to {} UTC",
-                        bars.symbols[s],
-                        start.format("%H:%M"),
-                        end.format("%H:%M")
+                        "{symbol} has no bars in {} minutes ({} runs, the longest {}): it trades in {:.0}% of minutes ({basis})",
+                        quiet.minutes,
+                        quiet.runs,
+                        quiet.longest,
+                        share * 100.0
                     ),
                 )
-                .symbol(&bars.symbols[s])
-                .between(start, end)
-                .count(count)
-                .observed(n as u64 - count, n as u64)
-                .reason(reason.clone()),
+                .symbol(symbol)
+                .between(first, last)
+                .count(quiet.minutes)
+                .observed(traded as u64, n as u64)
+                .reason(Some(format!("no trades: runs shorter than {unlikely} minutes are expected at this share"))),
             );
         }
     }
     Ok(out)
+}
+
+/// A symbol's explained runs of empty minutes, summed into one finding.
+#[derive(Default)]
+struct Quiet {
+    minutes: u64,
+    runs: u64,
+    longest: u64,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Quiet {
+    fn add(&mut self, start: DateTime<Utc>, end: DateTime<Utc>, count: u64) {
+        self.minutes += count;
+        self.runs += 1;
+        self.longest = self.longest.max(count);
+        self.span = Some(self.span.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
+    }
+}
+
+/// A regular session's norm scaled to this session's length (an early close is shorter).
+pub(crate) fn session_scale(session: &crate::calendar::Session, step: chrono::Duration) -> f64 {
+    let regular = (chrono::Duration::minutes(390).num_milliseconds() / step.num_milliseconds().max(1)) as f64;
+    session.bars(step) as f64 / regular
+}
+
+/// Splits the run `a..=b` into pieces covered by one halt, or by none.
+fn by_halt<'h>(a: usize, b: usize, halt: impl Fn(usize) -> Option<&'h Halt>) -> Vec<(usize, usize, Option<&'h Halt>)> {
+    let mut out: Vec<(usize, usize, Option<&'h Halt>)> = Vec::new();
+    for i in a..=b {
+        let h = halt(i);
+        match out.last_mut() {
+            Some(last) if last.1 + 1 == i && last.2.map(|x| x as *const Halt) == h.map(|x| x as *const Halt) => last.1 = i,
+            _ => out.push((i, i, h)),
+        }
+    }
+    out
+}
+
+/// One finding for a symbol stamped an hour off the session.
+fn dst_shift(
+    severity: Severity,
+    input: &CheckInput<'_>,
+    bars: &Bars,
+    s: usize,
+    offset: i64,
+    session: &crate::calendar::Session,
+) -> Finding {
+    let rows = bars.rows(s);
+    let message = format!(
+        "every bar of {} is {offset:+} minutes off the session (it opens {} UTC): stamped in the wrong time zone across a DST change?",
+        bars.symbols[s],
+        session.open.format("%H:%M")
+    );
+    rows_finding(Kind::DstShift, severity, message, input, bars, s, rows)
+        .observed(format!("{offset:+} minutes"), "0 minutes")
+        .reason(Some(format!("offset {offset:+} minutes")))
 }
 
 /// Runs of `false` as inclusive index ranges.
@@ -260,17 +384,74 @@ mod tests {
     use super::super::test_support::*;
     use crate::finding::{CheckId, Kind};
 
+    /// The gaps findings of `rows` on 2025-11-26 as (kind, symbol, count, first minute after
+    /// the open), under the minute contract (a feed without empty minutes, unless `present`).
+    fn explained(rows: &[Row], halts: Option<&str>, present: bool) -> Vec<(Kind, String, u64, i64)> {
+        let date = "2025-11-26".parse().unwrap();
+        let halts = halts.map(|h| {
+            crate::reference::Halts::parse(h.as_bytes(), "halts.csv", date, chrono_tz::America::New_York).unwrap()
+        });
+        let context = crate::Context { halts: halts.as_ref(), ..crate::Context::default() };
+        let report = run_edited("minute_bars", MINUTE_KEY_1126, minute_frame(rows), AS_OF_1126, &context, |c| {
+            if present {
+                c.empty_minutes = crate::contract::EmptyMinutes::Present;
+            }
+        });
+        let open = "2025-11-26T14:30:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let mut out: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.check == CheckId::Gaps || f.kind == Kind::BarCount)
+            .map(|f| (f.kind, f.symbol.clone().unwrap_or_default(), f.count, (f.start.unwrap() - open).num_minutes()))
+            .collect();
+        out.sort_by_key(|x| (x.1.clone(), x.3, x.0));
+        out
+    }
+
+    fn without(rows: &[Row], symbol: &str, minutes: impl Fn(i64) -> bool) -> Vec<Row> {
+        rows.iter().filter(|r| !(r.symbol == symbol && minutes(r.minute))).cloned().collect()
+    }
+
     #[test]
-    fn missing_bars_are_ranges_not_minutes() {
-        let mut rows = clean_session("2025-11-26", &["AAA", "BBB"]);
-        rows.retain(|r| !(r.symbol == "AAA" && (100..110).contains(&r.minute)));
-        rows.retain(|r| !(r.symbol == "AAA" && r.minute == 389));
-        let report = run_rows("minute_bars", MINUTE_KEY_1126, &rows, AS_OF_1126, None);
-        let gaps: Vec<_> = report.findings.iter().filter(|f| f.check == CheckId::Gaps).collect();
-        assert_eq!(gaps.len(), 2);
-        assert_eq!((gaps[0].count, gaps[0].start.unwrap().to_rfc3339()), (10, "2025-11-26T16:10:00+00:00".to_string()));
-        assert_eq!(gaps[0].end.unwrap().to_rfc3339(), "2025-11-26T16:19:00+00:00");
-        assert_eq!((gaps[1].count, gaps[1].end.unwrap().to_rfc3339()), (1, "2025-11-26T20:59:00+00:00".to_string()));
+    fn each_missing_range_carries_one_explanation() {
+        use Kind::*;
+        let clean = clean_session("2025-11-26", &["AAA", "BBB"]);
+        // An illiquid name: trades in about half the minutes, never more than 4 empty in a row.
+        let illiquid = |m: i64| (m * 7 + m / 5) % 9 < 4 && m % 5 != 0;
+        let halt = "symbol,halt_time,resume_time,reason_code\nAAA,10:02,10:07:30,LUDP\n";
+        let hour_late: Vec<Row> = clean.iter().map(|r| Row { minute: r.minute + if r.symbol == "BBB" { 60 } else { 0 }, ..r.clone() }).collect();
+        type Case<'a> = (&'a str, Vec<Row>, Option<&'a str>, bool, Vec<(Kind, &'a str, u64, i64)>);
+        let cases: Vec<Case> = vec![
+            (
+                "a liquid name: 10 minutes gone are unexplained, 1 is a quiet minute",
+                without(&clean, "AAA", |m| (100..110).contains(&m) || m == 389),
+                None,
+                false,
+                vec![(MissingBars, "AAA", 10, 100), (NoTrades, "AAA", 1, 389)],
+            ),
+            ("an illiquid name: every gap is a quiet spell", without(&clean, "BBB", illiquid), None, false, vec![(NoTrades, "BBB", 156, 3)]),
+            (
+                "an illiquid name with an hour gone",
+                without(&clean, "BBB", |m| illiquid(m) || (200..260).contains(&m)),
+                None,
+                false,
+                vec![(NoTrades, "BBB", 130, 3), (MissingBars, "BBB", 62, 198)],
+            ),
+            ("a listed halt", without(&clean, "AAA", |m| (32..38).contains(&m)), Some(halt), false, vec![(Halt, "AAA", 6, 32)]),
+            (
+                "a gap wider than its halt",
+                without(&clean, "AAA", |m| (30..46).contains(&m)),
+                Some(halt),
+                false,
+                vec![(NoTrades, "AAA", 2, 30), (Halt, "AAA", 6, 32), (MissingBars, "AAA", 8, 38)],
+            ),
+            ("a symbol stamped an hour late", hour_late, None, false, vec![(DstShift, "BBB", 390, 60)]),
+            ("every minute printed: one bar gone is missing", without(&clean, "AAA", |m| m == 389), None, true, vec![(MissingBars, "AAA", 1, 389)]),
+        ];
+        for (what, rows, halts, present, want) in cases {
+            let want: Vec<(Kind, String, u64, i64)> = want.into_iter().map(|(k, s, n, m)| (k, s.to_string(), n, m)).collect();
+            assert_eq!(explained(&rows, halts, present), want, "{what}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::contract::{Contract, Partition, Universe};
 use crate::finding::{Finding, Severity};
 use crate::frame::{Bars, ColumnError};
 
+pub mod explain;
 mod registry;
 pub use registry::CheckSpec;
 use registry::registry;
@@ -51,11 +52,14 @@ registry! {
             UnknownSymbol = "unknown_symbol",
             SymbolMismatch = "symbol_mismatch",
         ],
-        /// Missing bars, missing sessions, bars outside the session.
+        /// Missing bars and sessions, each range with its explanation; bars outside the session.
         Gaps = gaps => [
             MissingBars = "missing_bars",
             MissingSessions = "missing_sessions",
             OutsideSession = "outside_session",
+            NoTrades = "no_trades",
+            Halt = "halt",
+            DstShift = "dst_shift",
         ],
         /// Repeated (symbol, time) rows.
         Duplicates = duplicates => [
@@ -126,11 +130,21 @@ pub struct CheckInput<'a> {
     pub universe: Option<&'a Universe>,
     /// Earlier sessions' volumes, when the caller keeps them (the validator Lambda does).
     pub history: Option<&'a [volume::Point]>,
+    /// The session's trading halts, when the lake lists them.
+    pub halts: Option<&'a crate::reference::Halts>,
+    /// Each symbol's usual bars per session, when the caller keeps them.
+    pub norms: Option<&'a crate::norms::BarNorms>,
     /// The instant the validation is "as of"; nothing later is expected to exist.
     pub as_of: DateTime<Utc>,
 }
 
 impl CheckInput<'_> {
+    /// `symbol`'s usual bars per regular session before `date`, when the caller keeps a history
+    /// with at least the contract's `min_norm_sessions` sessions of it.
+    pub fn norm(&self, symbol: &str, date: chrono::NaiveDate) -> Option<crate::norms::Norm> {
+        self.norms?.norm(symbol, date, self.contract.min_norm_sessions)
+    }
+
     /// The grouped rows, or the reason they are unavailable.
     pub fn bars(&self) -> Result<&Bars, CheckError> {
         self.bars.as_ref().map_err(|e| CheckError::Column(e.clone()))

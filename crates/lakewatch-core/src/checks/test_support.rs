@@ -201,10 +201,25 @@ pub fn run_frame(dataset: &str, key: &str, frame: DataFrame, as_of: &str) -> Rep
 }
 
 /// Validates a frame, written as Parquet, against an embedded contract, knowing `context`.
-pub fn run_context(dataset: &str, key: &str, mut frame: DataFrame, as_of: &str, context: &Context<'_>) -> Report {
+pub fn run_context(dataset: &str, key: &str, frame: DataFrame, as_of: &str, context: &Context<'_>) -> Report {
+    run_edited(dataset, key, frame, as_of, context, |_| {})
+}
+
+/// Validates a frame against an embedded contract changed by `edit`, knowing `context`.
+pub fn run_edited(
+    dataset: &str,
+    key: &str,
+    mut frame: DataFrame,
+    as_of: &str,
+    context: &Context<'_>,
+    edit: impl FnOnce(&mut crate::Contract),
+) -> Report {
     let contracts = Contracts::embedded();
     let (contract, partition) = contracts.route(key).unwrap();
     assert_eq!(contract.dataset, dataset);
+    let mut contract = contract.clone();
+    edit(&mut contract);
+    let contract = &contract;
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
     let as_of: DateTime<Utc> = as_of.parse().unwrap();

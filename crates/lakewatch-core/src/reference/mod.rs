@@ -3,7 +3,9 @@
 //! A malformed file is an error naming the file, the line and the field; the validator turns it
 //! into a `config` finding and the other checks still run.
 
+pub mod halts;
 pub mod table;
 pub mod universe;
 
+pub use halts::{Halt, Halts, halts_key};
 pub use universe::{Listing, Universe};
