@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use lakewatch_core::Calendar;
 use lakewatch_core::calendar::{MAX_OVERRIDE_BYTES, Overrides, override_key};
 use lakewatch_core::contract::{Contract, Contracts, Partition, RouteError, Universe};
-use lakewatch_core::reference::{Halts, halts_key, table::MAX_BYTES};
+use lakewatch_core::reference::{CORPORATE_ACTIONS_KEY, CorporateActions, Halts, halts_key, table::MAX_BYTES};
 
 /// One file to validate: where it is, and the key and contract it routes to.
 #[derive(Debug)]
@@ -86,19 +86,33 @@ pub(crate) fn read_overrides(root: &Path, calendar: &str) -> Result<Option<Arc<O
 /// The halts file of `date` in the lake at `root` (`reference/halts/{date}.csv`): `Ok(None)`
 /// when there is none, `Err` with the file (and line) when it cannot be used.
 pub(crate) fn read_halts(root: &Path, date: NaiveDate, calendar: &Calendar) -> Result<Option<Halts>, String> {
-    let path = root.join(halts_key(date));
+    let Some((path, bytes)) = read_reference(root, &halts_key(date), "halts file")? else { return Ok(None) };
+    Halts::parse(&bytes, &path, date, calendar.zone()).map(Some).map_err(|e| format!("halts file {e}"))
+}
+
+/// The corporate-actions file of the lake at `root`, like [`read_halts`].
+pub(crate) fn read_actions(root: &Path) -> Result<Option<CorporateActions>, String> {
+    let Some((path, bytes)) = read_reference(root, CORPORATE_ACTIONS_KEY, "corporate actions")? else {
+        return Ok(None);
+    };
+    CorporateActions::parse(&bytes, &path).map(Some).map_err(|e| format!("corporate actions {e}"))
+}
+
+/// The path and bytes of the reference file `key` under `root` (at most one byte over the
+/// parsers' limit, so an oversized file is refused unread); `Ok(None)` when there is none.
+fn read_reference(root: &Path, key: &str, what: &str) -> Result<Option<(String, Vec<u8>)>, String> {
+    let path = root.join(key);
+    let shown = path.display().to_string();
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("halts file {}: cannot read ({e})", path.display())),
+        Err(e) => return Err(format!("{what} {shown}: cannot read ({e})")),
     };
     let mut bytes = Vec::new();
     file.take(MAX_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("halts file {}: cannot read ({e})", path.display()))?;
-    Halts::parse(&bytes, &path.display().to_string(), date, calendar.zone())
-        .map(Some)
-        .map_err(|e| format!("halts file {e}"))
+        .map_err(|e| format!("{what} {shown}: cannot read ({e})"))?;
+    Ok(Some((shown, bytes)))
 }
 
 /// Every file under `dir`, sorted, skipping hidden entries.

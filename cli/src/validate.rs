@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use lakewatch_core::norms::BarNorms;
+use lakewatch_core::reference::CorporateActions;
 use lakewatch_core::{Budget, Context, Contracts, Object, Report, Severity, validate};
 use serde::Serialize;
 
@@ -68,12 +69,18 @@ pub(crate) fn validate_targets(
     let mut universes = Universes::default();
     // Each dataset's bar history, built from the sessions validated before (paths sort by date).
     let mut norms: BTreeMap<(PathBuf, String), BarNorms> = BTreeMap::new();
+    let mut actions: BTreeMap<PathBuf, Result<Option<CorporateActions>, String>> = BTreeMap::new();
     for t in targets {
         let contract = lakes.get(&t.root).and_then(|c| c.get(&t.contract.dataset)).unwrap_or(t.contract);
         let intraday_date = t.partition.date.filter(|_| contract.bar_interval.intraday_step().is_some());
         let halts = match (intraday_date, contract.calendar()) {
             (Some(date), Ok(calendar)) => lake::read_halts(&t.root, date, &calendar),
             _ => Ok(None),
+        };
+        let spans_sessions = contract.checks.outliers.is_some() && contract.bar_interval.intraday_step().is_none();
+        let listed = match spans_sessions {
+            true => actions.entry(t.root.clone()).or_insert_with(|| lake::read_actions(&t.root)).as_ref(),
+            false => Ok(&None),
         };
         let history = norms.entry((t.root.clone(), contract.dataset.clone())).or_default();
         let result = std::fs::read(&t.path).map_err(anyhow::Error::from).and_then(|bytes| {
@@ -82,13 +89,14 @@ pub(crate) fn validate_targets(
                 universe: universe.as_ref(),
                 halts: halts.as_ref().ok().and_then(Option::as_ref),
                 norms: Some(history),
+                actions: listed.ok().and_then(Option::as_ref),
                 ..Context::default()
             };
             Ok(validate(contract, &t.partition, Object::new(&t.key, &bytes).within(budget), &context, as_of)?)
         });
         match result {
             Ok(mut report) => {
-                if let Err(problem) = halts {
+                for problem in [halts.err(), listed.err().cloned()].into_iter().flatten() {
                     report.config_problem(problem);
                 }
                 if let Some(date) = intraday_date {

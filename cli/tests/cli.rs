@@ -107,6 +107,71 @@ fn a_clean_lake_exits_0_and_a_defective_one_exits_1() {
 }
 
 #[test]
+fn halts_and_corporate_actions_in_the_lake_are_used_and_a_broken_one_is_a_config_finding() {
+    let (dir, _) = clean_lake();
+    let root = dir.path().to_str().unwrap();
+    let validate = || {
+        let o = lakewatch(&["validate", "--json", "--as-of", "2025-11-28T20:00:00Z", root]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+        (o.status.code(), v)
+    };
+    let findings = |v: &serde_json::Value, key: &str| -> Vec<(String, String)> {
+        let report = v["reports"].as_array().unwrap().iter().find(|r| r["key"] == key).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["kind"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let minute = "data/ticks/minute/date=2025-11-03/bars.parquet";
+    let daily = "data/ticks/daily/AAPL/2025/ticks.parquet";
+    // Well-formed files that list nothing in this lake change nothing.
+    put(
+        dir.path(),
+        "reference/halts/2025-11-03.csv",
+        b"symbol,halt_time,resume_time,reason_code\nZZZ,10:00,10:05,LUDP\n",
+    );
+    put(dir.path(), "reference/corporate_actions.csv", b"symbol,ex_date,kind,ratio\nZZZ,2025-06-02,split,2:1\n");
+    let (code, v) = validate();
+    assert_eq!((code, findings(&v, minute), findings(&v, daily)), (Some(0), vec![], vec![]));
+
+    // A listed split the prices do not show: an error on AAPL's year file.
+    put(dir.path(), "reference/corporate_actions.csv", b"symbol,ex_date,kind,ratio\nAAPL,2025-06-02,split,2:1\n");
+    let (code, v) = validate();
+    assert_eq!(code, Some(1));
+    let found = findings(&v, daily);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "unadjusted_split");
+    assert!(found[0].1.starts_with("AAPL's listed 2-for-1 split on 2025-06-02 is not in the prices"), "{found:?}");
+
+    // Broken files: a config finding naming the file, line and field; the other checks still run.
+    put(dir.path(), "reference/halts/2025-11-03.csv", b"symbol,halt_time,resume_time,reason_code\nAAPL,25:00,,\n");
+    put(dir.path(), "reference/corporate_actions.csv", b"symbol,ex_date,kind,ratio\nAAPL,2025-06-02,split,two\n");
+    let (code, v) = validate();
+    assert_eq!(code, Some(1));
+    let halts = dir.path().join("reference/halts/2025-11-03.csv");
+    let actions = dir.path().join("reference/corporate_actions.csv");
+    assert_eq!(
+        findings(&v, minute),
+        [(
+            "config".to_string(),
+            format!("halts file {}:2: field `halt_time`: \"25:00\" is not an HH:MM or HH:MM:SS time", halts.display())
+        )]
+    );
+    assert_eq!(
+        findings(&v, daily),
+        [(
+            "config".to_string(),
+            format!(
+                "corporate actions {}:2: field `ratio`: \"two\" is not a split ratio (2, 2:1, 0.1 or 1:10)",
+                actions.display()
+            )
+        )]
+    );
+}
+
+#[test]
 fn json_reports_name_the_partition_and_the_calendar_reason() {
     let (dir, paths) = clean_lake();
     let early = paths.iter().find(|p| p.to_str().unwrap().contains("date=2025-11-28")).unwrap();

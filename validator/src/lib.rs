@@ -9,6 +9,7 @@
 //! `lakewatch_telemetry::runtime::invoke` (a budget that ends before the deadline, telemetry
 //! flushed).
 
+pub mod actions;
 pub mod alert;
 pub mod calendars;
 pub mod claim;

@@ -16,6 +16,7 @@ use lakewatch_telemetry::log::{LogEvent, emit};
 use serde::Serialize;
 use tracing::{Instrument, Level};
 
+use crate::actions::ActionsCache;
 use crate::alert::{self, About};
 use crate::calendars::CalendarCache;
 use crate::decide::{Order, Send, Version, failing};
@@ -75,6 +76,7 @@ pub struct Validator<L, A> {
     pub(crate) universes: UniverseCache,
     pub(crate) calendars: CalendarCache,
     pub(crate) halts: HaltsCache,
+    pub(crate) actions: ActionsCache,
     /// Contract files left out at cold start because they do not parse, each named with why.
     pub(crate) broken: Vec<String>,
 }
@@ -198,6 +200,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             universes: UniverseCache::default(),
             calendars: CalendarCache::default(),
             halts: HaltsCache::default(),
+            actions: ActionsCache::default(),
             broken: Vec::new(),
         }
     }
@@ -346,6 +349,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let expected = self.universes.expected(&self.lake, bucket, contract).await?;
         let history = self.volume_history(bucket, contract, partition).await?;
         let (halts, halts_problem) = self.halts.of(&self.lake, bucket, contract, partition).await?;
+        let (actions, actions_problem) = self.actions.of(&self.lake, bucket, contract).await?;
         let norms = self.bar_norms(bucket, contract, partition).await?;
         let size = fetched.size();
         let mut report = match fetched.problem {
@@ -359,7 +363,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 };
                 let points = history.as_ref().map(|h| h.points.clone());
                 let known = norms.as_ref().map(|n| n.norms.clone());
-                let halts = halts.clone();
+                let (halts, actions) = (halts.clone(), actions.clone());
                 let (c, part, key, bytes) = (contract.clone(), partition.clone(), object.key.clone(), fetched.bytes);
                 let budget = self.options.budget;
                 // CPU-bound: off the async thread, so the invocation's deadline can still stop it.
@@ -374,6 +378,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                             history: points.as_deref(),
                             halts: halts.as_deref(),
                             norms: known.as_ref(),
+                            actions: actions.as_deref(),
                         },
                         as_of,
                     )
@@ -390,7 +395,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             Expected::Problem(problem) => Some(problem),
             _ => None,
         };
-        for problem in [calendar_problem, universe_problem, halts_problem].into_iter().flatten().rev() {
+        for problem in [calendar_problem, universe_problem, halts_problem, actions_problem].into_iter().flatten().rev()
+        {
             report.config_problem(problem);
         }
         let unreadable = report.findings.iter().find(|f| matches!(f.kind, Kind::Unreadable | Kind::TooLarge));

@@ -13,7 +13,7 @@ use crate::decode::{DecodeError, decode_within};
 use crate::finding::{CheckId, Finding, Kind, Severity};
 use crate::frame::Bars;
 use crate::norms::BarNorms;
-use crate::reference::Halts;
+use crate::reference::{CorporateActions, Halts};
 
 /// Everything lakewatch found about one object. Serialized as the JSON report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,6 +246,8 @@ pub struct Context<'a> {
     pub halts: Option<&'a Halts>,
     /// Each symbol's usual bars per session (for `empty_minutes = "absent"`).
     pub norms: Option<&'a BarNorms>,
+    /// The listed corporate actions (`reference/corporate_actions.csv`).
+    pub actions: Option<&'a CorporateActions>,
 }
 
 /// Decodes `object` and runs the contract's checks on it, as of `as_of`, knowing `context`.
@@ -256,7 +258,7 @@ pub fn validate(
     context: &Context<'_>,
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
-    let Context { universe, history, halts, norms } = *context;
+    let Context { universe, history, halts, norms, actions } = *context;
     let frame = match decode_within(object.bytes, contract, object.budget) {
         Ok(frame) => frame,
         Err(DecodeError::OverBudget(e)) => {
@@ -277,6 +279,7 @@ pub fn validate(
         history,
         halts,
         norms,
+        actions,
         as_of,
     };
     let (mut findings, skipped) = contract.checks.run(&input);

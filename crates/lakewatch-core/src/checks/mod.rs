@@ -22,6 +22,7 @@ use crate::frame::{Bars, ColumnError};
 
 pub mod explain;
 mod registry;
+pub mod splits;
 pub use registry::CheckSpec;
 use registry::registry;
 
@@ -72,11 +73,15 @@ registry! {
             NegativeVolume = "negative_volume",
             VwapOutsideRange = "vwap_outside_range",
         ],
-        /// Return outliers, split-like jumps, stale prices.
+        /// Return outliers, bad prints, splits against the corporate-actions file, stale prices.
         Outliers = outliers => [
             ReturnOutlier = "return_outlier",
             BadPrint = "bad_print",
             SplitLike = "split_like",
+            Split = "split",
+            UnadjustedSplit = "unadjusted_split",
+            SplitMismatch = "split_mismatch",
+            VolumeUnadjusted = "volume_unadjusted",
             StalePrice = "stale_price",
         ],
         /// Rows and symbols against the median of comparable earlier sessions.
@@ -134,6 +139,8 @@ pub struct CheckInput<'a> {
     pub halts: Option<&'a crate::reference::Halts>,
     /// Each symbol's usual bars per session, when the caller keeps them.
     pub norms: Option<&'a crate::norms::BarNorms>,
+    /// The listed corporate actions, when the lake has them.
+    pub actions: Option<&'a crate::reference::CorporateActions>,
     /// The instant the validation is "as of"; nothing later is expected to exist.
     pub as_of: DateTime<Utc>,
 }

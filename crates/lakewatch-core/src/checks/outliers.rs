@@ -9,14 +9,19 @@
 //!   print and its correction). A split never reverts; this is the error users most want caught.
 //! - `split_like`: a price ratio within `split_tolerance` of k:1 or 1:k for k in
 //!   `split_ratios` that does not revert: reported as its own kind, never as an outlier.
-//! - `stale_price`: `stale_run` or more identical closes in a row, each with volume.
+//! - With a corporate-actions file, the move across each listed split's ex-date is `split`
+//!   (info: as listed), `split_mismatch` (another ratio) or `unadjusted_split` (no move), and
+//!   `volume_unadjusted` when the volume did not follow a confirmed split (`splits.rs`).
+//! - `stale_price`: `stale_run` or more identical closes in a row, each with volume; or as many
+//!   zero-volume bars at the previous close (a close carried forward), except in a minute feed
+//!   that prints every minute (`empty_minutes = "present"`), where that is a quiet minute.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CheckError, CheckInput, rows_finding, severity};
+use super::{CheckError, CheckInput, rows_finding, severity, splits};
 use crate::finding::{Finding, Kind, Severity};
 use crate::frame::{Bars, NULL_TIME, instant, sample, values_f64};
 
@@ -109,6 +114,10 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     let lowest = bands.iter().map(|b| *b.end()).filter(|e| *e < 1.0).fold(0.0, f64::max);
     let highest = bands.iter().map(|b| *b.start()).filter(|s| *s > 1.0).fold(f64::INFINITY, f64::min);
 
+    // Zero-volume bars at the previous close are how a feed that prints every minute shows one
+    // without trades; anywhere else they are a close carried forward.
+    let quiet_bars_printed = input.contract.bar_interval.intraday_step().is_some()
+        && input.contract.empty_minutes == crate::contract::EmptyMinutes::Present;
     // Per symbol: returns between consecutive valid closes; stale runs on the way.
     let mut steps: Vec<Step> = Vec::with_capacity(bars.time.len());
     let mut starts: Vec<usize> = Vec::with_capacity(bars.len() + 1);
@@ -116,6 +125,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
         starts.push(steps.len());
         let mut prev: Option<(u32, f64)> = None;
         let mut run: Vec<u32> = Vec::new();
+        let mut carried: Vec<u32> = Vec::new();
         let mut j = 0usize;
         for &row in bars.rows(s) {
             let (t, c) = (bars.time[row as usize], close[row as usize]);
@@ -137,6 +147,13 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             if volume[row as usize] > 0.0 {
                 run.push(row);
             }
+            let carries = volume[row as usize] == 0.0 && prev.is_some_and(|(_, pc)| pc == c);
+            if !carries {
+                out.extend(carried_forward(sev(Kind::StalePrice), spec, input, s, &carried));
+                carried.clear();
+            } else if !quiet_bars_printed {
+                carried.push(row);
+            }
             if let Some((p, pc)) = prev {
                 let ratio = c / pc;
                 let ordinary = ratio > lowest && ratio < highest;
@@ -146,6 +163,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             prev = Some((idx, c));
         }
         out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
+        out.extend(carried_forward(sev(Kind::StalePrice), spec, input, s, &carried));
     }
     starts.push(steps.len());
 
@@ -181,7 +199,17 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             );
         }
         let in_print = |k: usize| prints.iter().any(|&(i, j)| k == i || k == j);
-        for st in symbol_steps.iter().enumerate().filter(|(k, st)| st.split && !in_print(*k)).map(|(_, st)| st) {
+        // Steps across a listed split's ex-date: judged against the corporate-actions file.
+        let listed = match input.actions {
+            Some(actions) => listed_splits(spec, input, &volume, &times, symbol_steps, s, actions, &in_print, &mut out),
+            None => Vec::new(),
+        };
+        for st in symbol_steps
+            .iter()
+            .enumerate()
+            .filter(|(k, st)| st.split && !in_print(*k) && !listed.contains(k))
+            .map(|(_, st)| st)
+        {
             let ratio = st.ret.exp();
             let at = instant(times[st.idx as usize]);
             out.push(
@@ -205,7 +233,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             symbol_steps
                 .iter()
                 .enumerate()
-                .filter(|(_, st)| !st.split)
+                .filter(|(i, st)| !st.split && !listed.contains(i))
                 .map(|(i, st)| (i, st.ret - (level[st.idx as usize] - level[st.prev as usize]))),
         );
         if residuals.len() < spec.min_returns {
@@ -259,6 +287,88 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     Ok(out)
 }
 
+/// Judges the step across each of symbol `s`'s listed splits (`split`, `split_mismatch`,
+/// `unadjusted_split`, and `volume_unadjusted` when the volume did not follow); returns the
+/// indices of those steps, which are then neither `split_like` nor scored as returns.
+#[allow(clippy::too_many_arguments)]
+fn listed_splits(
+    spec: &Spec,
+    input: &CheckInput<'_>,
+    volume: &[f64],
+    times: &[i64],
+    steps: &[Step],
+    s: usize,
+    actions: &crate::reference::CorporateActions,
+    in_print: &dyn Fn(usize) -> bool,
+    out: &mut Vec<Finding>,
+) -> Vec<usize> {
+    let bars = match input.bars() {
+        Ok(b) => b,
+        Err(_) => return Vec::new(),
+    };
+    let symbol = &bars.symbols[s];
+    let date = |idx: u32| input.calendar.local_date(instant(times[idx as usize]));
+    let mut listed = Vec::new();
+    for split in actions.splits(symbol) {
+        let Some(k) = steps.iter().position(|st| date(st.idx) >= split.ex_date && date(st.prev) < split.ex_date) else {
+            continue; // the file does not span the ex-date
+        };
+        if in_print(k) {
+            continue;
+        }
+        listed.push(k);
+        let st = &steps[k];
+        let moved = st.ret.exp();
+        let at = instant(times[st.idx as usize]);
+        let what = format!("{symbol}'s listed {} split on {}", split.describe(), split.ex_date);
+        let implied = 1.0 / split.ratio;
+        let (kind, level, message) = match splits::judge(moved, split, spec.split_tolerance) {
+            splits::Verdict::Confirmed => (
+                Kind::Split,
+                spec.kinds.get(&Kind::Split).copied().unwrap_or(Severity::Info),
+                format!("{what} is in the prices: they moved by {moved:.4}"),
+            ),
+            splits::Verdict::Mismatch => (
+                Kind::SplitMismatch,
+                severity(spec.severity, &spec.kinds, Kind::SplitMismatch),
+                format!("{what} implies a move of {implied:.4}; the prices moved by {moved:.4}"),
+            ),
+            splits::Verdict::NotInPrices => (
+                Kind::UnadjustedSplit,
+                severity(spec.severity, &spec.kinds, Kind::UnadjustedSplit),
+                format!("{what} is not in the prices: they moved by {moved:.4}, not {implied:.4}"),
+            ),
+        };
+        out.push(
+            Finding::new(kind, level, message)
+                .symbol(symbol)
+                .between(at, at)
+                .observed(json!({ "ratio": moved }), json!({ "ratio": implied, "split": split.describe() }))
+                .sample(sample(input.frame, [st.prev, st.row])),
+        );
+        if kind != Kind::Split {
+            continue;
+        }
+        let vol = |range: &[Step]| -> Vec<f64> { range.iter().map(|st| volume[st.row as usize]).collect() };
+        let mut before = vol(&steps[k.saturating_sub(9)..k]);
+        before.push(volume[steps[k.saturating_sub(9).min(k)].prev as usize]);
+        let mut after = vol(&steps[k..(k + 10).min(steps.len())]);
+        if splits::volume_follows(&mut before, &mut after, split.ratio) == Some(false) {
+            out.push(
+                Finding::new(
+                    Kind::VolumeUnadjusted,
+                    severity(spec.severity, &spec.kinds, Kind::VolumeUnadjusted),
+                    format!("{what} is in the prices but not in the volume, which should move by {:.4}", split.ratio),
+                )
+                .symbol(symbol)
+                .between(at, at)
+                .observed(json!({ "volume_ratio_of_medians": median(&mut after) / median(&mut before) }), json!({ "ratio": split.ratio })),
+            );
+        }
+    }
+    listed
+}
+
 /// Split-like steps undone within `revert_within` bars, as (jump, return) step indices: the
 /// return step's ratio is the jump's inverse within the split tolerance.
 fn bad_prints(steps: &[Step], spec: &Spec) -> Vec<(usize, usize)> {
@@ -292,6 +402,21 @@ fn stale(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run:
     Some(
         rows_finding(Kind::StalePrice, severity, message, input, bars, s, run)
             .observed(run.len() as u64, json!({ "less_than": spec.stale_run })),
+    )
+}
+
+/// `stale_run` or more zero-volume bars in a row, each at the previous close.
+fn carried_forward(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run: &[u32]) -> Option<Finding> {
+    if run.len() < spec.stale_run {
+        return None;
+    }
+    let bars = input.bars().ok()?;
+    let message =
+        format!("{} carried its close forward in {} zero-volume bars in a row", bars.symbols[s], run.len());
+    Some(
+        rows_finding(Kind::StalePrice, severity, message, input, bars, s, run)
+            .observed(json!({ "zero_volume_bars": run.len() }), json!({ "less_than": spec.stale_run }))
+            .reason(Some("carried forward: no volume, the previous close".into())),
     )
 }
 
@@ -343,7 +468,7 @@ fn market_levels(spec: &Spec, steps: &[Step], times: usize) -> Vec<f64> {
 }
 
 /// Median of a non-empty slice (reorders it).
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     let mid = v.len() / 2;
     let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
     let m = *m;
@@ -450,6 +575,61 @@ mod tests {
                 assert_eq!(report.findings[0].severity, crate::finding::Severity::Error, "{what}: the contract's bad_print severity");
             }
         }
+    }
+
+    #[test]
+    fn a_listed_split_is_confirmed_missed_or_mismatched_in_prices_and_volume() {
+        use crate::finding::Severity::{Error, Info, Warning};
+        let listed = "symbol,ex_date,kind,ratio\nAAA,2025-06-02,split,2:1\n";
+        // (what, listed splits, price factor from 2025-06-02, volume factor, findings)
+        type Case<'a> = (&'a str, &'a str, f64, i64, Vec<(Kind, crate::finding::Severity)>);
+        let cases: Vec<Case> = vec![
+            ("a listed 2-for-1 split, prices and volume adjusted", listed, 0.5, 2, vec![(Kind::Split, Info)]),
+            ("the same, not listed", "symbol,ex_date,kind,ratio\n", 0.5, 2, vec![(Kind::SplitLike, Warning)]),
+            ("listed, not in the prices", listed, 1.0, 1, vec![(Kind::UnadjustedSplit, Error)]),
+            ("listed 2-for-1, the prices moved 3-for-1", listed, 1.0 / 3.0, 3, vec![(Kind::SplitMismatch, Error)]),
+            ("in the prices, not in the volume", listed, 0.5, 1, vec![(Kind::Split, Info), (Kind::VolumeUnadjusted, Error)]),
+            (
+                "a 3-for-2 split, outside split_ratios, is no outlier when listed",
+                "symbol,ex_date,kind,ratio\nAAA,2025-06-02,split,3:2\n",
+                2.0 / 3.0,
+                1,
+                vec![(Kind::Split, Info), (Kind::VolumeUnadjusted, Error)],
+            ),
+        ];
+        for (what, file, price, volume, want) in cases {
+            let mut rows = clean_daily(2025, "AAA", "2025-11-26");
+            for r in rows.iter_mut().filter(|r| r.date().as_str() >= "2025-06-02") {
+                scale_bar(r, price);
+                r.volume *= volume;
+            }
+            let actions = crate::reference::CorporateActions::parse(file.as_bytes(), "actions.csv").unwrap();
+            let context = crate::Context { actions: Some(&actions), ..crate::Context::default() };
+            let frame = minute_frame(&rows);
+            let report = run_context("daily_bars", "data/ticks/daily/AAA/2025/ticks.parquet", frame, AS_OF_1126, &context);
+            let found: Vec<_> = report.findings.iter().map(|f| (f.kind, f.severity)).collect();
+            assert_eq!(found, want, "{what}: {:?}", report.findings);
+            assert_eq!(report.findings[0].start.unwrap().date_naive().to_string(), "2025-06-02", "{what}");
+        }
+    }
+
+    #[test]
+    fn zero_volume_bars_carrying_the_close_forward_are_stale_unless_the_feed_prints_quiet_minutes() {
+        let mut rows = clean_session("2025-11-26", SYMBOLS);
+        let start = at(&rows, "EEE", 300);
+        let c = rows[start - 1].close.unwrap();
+        for r in &mut rows[start..start + 12] {
+            flat_bar(r, c);
+            r.volume = 0;
+        }
+        let report = run_rows("minute_bars", MINUTE_KEY_1126, &rows, AS_OF_1126, None);
+        assert_eq!(kinds(&report, None), vec![(Kind::StalePrice, Some("EEE".into()), None)]);
+        assert_eq!(report.findings[0].message, "EEE carried its close forward in 12 zero-volume bars in a row");
+        let frame = minute_frame(&rows);
+        let printed = run_edited("minute_bars", MINUTE_KEY_1126, frame, AS_OF_1126, &crate::Context::default(), |c| {
+            c.empty_minutes = crate::contract::EmptyMinutes::Present;
+        });
+        assert_eq!(kinds(&printed, None), vec![], "a feed that prints every minute shows a quiet one this way");
     }
 
     #[test]
