@@ -55,5 +55,8 @@ fn every_check_is_a_child_span_of_its_partition() {
         })
         .collect();
     checks.sort_unstable();
-    assert_eq!(checks, ["completeness", "duplicates", "gaps", "integrity", "outliers", "schema", "volume"]);
+    assert_eq!(
+        checks,
+        ["completeness", "duplicates", "gaps", "integrity", "outliers", "restatements", "schema", "volume"]
+    );
 }

@@ -102,7 +102,7 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         bail!("{}: {error}", path.display());
     }
     let lakes = lake::per_root(&contracts, &targets)?;
-    let run = validate_targets(&targets, &lakes, lakewatch_core::Budget::default(), lake.as_of);
+    let run = validate_targets(&targets, &lakes, lakewatch_core::Budget::default(), lake.as_of, None);
     if let Some(u) = run.unreadable.first() {
         bail!("{}: {}", u.path, u.error);
     }

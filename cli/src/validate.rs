@@ -15,7 +15,7 @@ use lakewatch_telemetry::console as out;
 
 use crate::{Dir, Outcome};
 
-/// `lakewatch validate [--contracts DIR] [--root DIR] [--as-of TS] [--json] [--fail-on SEVERITY] [--memory-mb MB] PATH...`
+/// `lakewatch validate [--contracts DIR] [--root DIR] [--as-of TS] [--json] [--fail-on SEVERITY] [--memory-mb MB] [--previous FILE] PATH...`
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Folder of contract files (*.toml); defaults to the contracts built into lakewatch.
@@ -38,6 +38,10 @@ pub(crate) struct Args {
     /// would decode to more than a quarter of it is a `too_large` finding, never decoded.
     #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(128..))]
     memory_mb: u64,
+    /// An earlier version of the one file given: the `restatements` check reports the bars
+    /// changed, removed or added since.
+    #[arg(long)]
+    previous: Option<PathBuf>,
     /// Files and folders to validate.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -58,12 +62,14 @@ pub(crate) struct Run {
 }
 
 /// Validates every target; a file that cannot be read is recorded, and the rest go on.
-/// `lakes` holds the contracts with each lake root's calendar overrides (`lake::per_root`).
+/// `lakes` holds the contracts with each lake root's calendar overrides (`lake::per_root`);
+/// `previous` is an earlier version of the targets' one file, as (path, bytes).
 pub(crate) fn validate_targets(
     targets: &[Target<'_>],
     lakes: &BTreeMap<PathBuf, Contracts>,
     budget: Budget,
     as_of: DateTime<Utc>,
+    previous: Option<(&str, &[u8])>,
 ) -> Run {
     let mut run = Run::default();
     let mut universes = Universes::default();
@@ -90,6 +96,7 @@ pub(crate) fn validate_targets(
                 halts: halts.as_ref().ok().and_then(Option::as_ref),
                 norms: Some(history),
                 actions: listed.ok().and_then(Option::as_ref),
+                previous: previous.map(|(path, bytes)| Ok(Object::new(path, bytes).within(budget))),
                 ..Context::default()
             };
             Ok(validate(contract, &t.partition, Object::new(&t.key, &bytes).within(budget), &context, as_of)?)
@@ -123,7 +130,18 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     #[allow(clippy::disallowed_methods)]
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     let lakes = lake::per_root(&contracts, &targets)?;
-    let mut run = validate_targets(&targets, &lakes, Budget::of_memory_mb(args.memory_mb), as_of);
+    let previous = match &args.previous {
+        None => None,
+        Some(_) if targets.len() + problems.len() != 1 => {
+            anyhow::bail!("--previous compares one file: give exactly one file to validate")
+        }
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read ({e})", path.display()))?;
+            Some((path.display().to_string(), bytes))
+        }
+    };
+    let previous = previous.as_ref().map(|(p, b)| (p.as_str(), b.as_slice()));
+    let mut run = validate_targets(&targets, &lakes, Budget::of_memory_mb(args.memory_mb), as_of, previous);
     run.unreadable.extend(problems.into_iter().map(|(p, error)| Unreadable { path: p.display().to_string(), error }));
     if args.json {
         out::json(&run);

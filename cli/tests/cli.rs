@@ -172,6 +172,35 @@ fn halts_and_corporate_actions_in_the_lake_are_used_and_a_broken_one_is_a_config
 }
 
 #[test]
+fn validate_previous_reports_what_a_new_version_restated() {
+    let (dir, paths) = clean_lake();
+    let daily = paths.iter().find(|p| p.ends_with("data/ticks/daily/MSFT/2025/ticks.parquet")).unwrap();
+    let old = dir.path().join("MSFT-before.parquet");
+    std::fs::copy(daily, &old).unwrap();
+    // The new version drops one June session.
+    use polars::prelude::*;
+    let frame = ParquetReader::new(std::io::Cursor::new(std::fs::read(daily).unwrap())).finish().unwrap();
+    let times = lakewatch_core::frame::time_ms(&frame, "timestamp").unwrap();
+    let june_2 = 1_748_836_800_000; // 2025-06-02 04:00 UTC, midnight in New York
+    let keep: BooleanChunked = times.iter().map(|t| Some(*t != june_2)).collect();
+    std::fs::write(daily, lakewatch_synth::to_parquet(&mut frame.filter(&keep).unwrap()).unwrap()).unwrap();
+
+    let (daily, old) = (daily.to_str().unwrap(), old.to_str().unwrap());
+    let o = lakewatch(&["validate", "--json", "--as-of", "2025-11-28T20:00:00Z", "--previous", old, daily]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+    let findings = v["reports"][0]["findings"].as_array().unwrap();
+    let kinds: Vec<&str> = findings.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["missing_sessions", "removed_bars"], "{findings:#?}");
+    assert_eq!((findings[1]["count"].as_u64(), findings[1]["severity"].as_str()), (Some(1), Some("error")));
+    assert_eq!(o.status.code(), Some(1));
+
+    let root = dir.path().to_str().unwrap();
+    let two = lakewatch(&["validate", "--previous", old, root]);
+    assert_eq!(two.status.code(), Some(2));
+    assert_eq!(stderr(&two).trim(), "lakewatch: --previous compares one file: give exactly one file to validate");
+}
+
+#[test]
 fn json_reports_name_the_partition_and_the_calendar_reason() {
     let (dir, paths) = clean_lake();
     let early = paths.iter().find(|p| p.to_str().unwrap().contains("date=2025-11-28")).unwrap();

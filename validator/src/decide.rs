@@ -144,6 +144,10 @@ pub struct PartitionState {
     /// The newest version applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest: Option<Version>,
+    /// The version `newest` replaced: what a redelivery of `newest` is compared with for
+    /// restatements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
     /// Open alerts, as subscribers were last told.
     #[serde(default)]
     pub open: BTreeMap<CheckId, Open>,
@@ -223,6 +227,9 @@ pub fn decide(state: &PartitionState, version: &Version, policy: &AlertPolicy, n
     // new change to count as held.
     let again = state.newest.as_ref().is_some_and(|n| n.id == version.id);
     let mut next = state.clone();
+    if let Some(newest) = state.newest.as_ref().filter(|n| n.id != version.id) {
+        next.before = Some(newest.id.clone());
+    }
     next.newest = Some(version.clone());
     next.sent.retain(|t| now - *t < Duration::hours(1));
 

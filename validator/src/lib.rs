@@ -28,6 +28,7 @@ pub mod memory;
 mod norms;
 pub mod outbox;
 pub mod ports;
+mod previous;
 pub mod reference;
 pub mod s3;
 pub mod service;

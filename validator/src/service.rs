@@ -26,6 +26,7 @@ use crate::halts::HaltsCache;
 use crate::keys::derived;
 use crate::lifecycle::{self, Applied};
 use crate::ports::{Alerts, IoError, Lake};
+use crate::previous::Previous;
 use crate::universe::{Expected, UniverseCache};
 
 /// What the validator is told at cold start.
@@ -351,6 +352,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let (halts, halts_problem) = self.halts.of(&self.lake, bucket, contract, partition).await?;
         let (actions, actions_problem) = self.actions.of(&self.lake, bucket, contract).await?;
         let norms = self.bar_norms(bucket, contract, partition).await?;
+        let previous = self.previous(object, contract, p.state_key, version, &order).await?;
         let size = fetched.size();
         let mut report = match fetched.problem {
             Some((kind, message)) => {
@@ -364,6 +366,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 let points = history.as_ref().map(|h| h.points.clone());
                 let known = norms.as_ref().map(|n| n.norms.clone());
                 let (halts, actions) = (halts.clone(), actions.clone());
+                let old_key = format!("{} (the previous version)", object.key);
                 let (c, part, key, bytes) = (contract.clone(), partition.clone(), object.key.clone(), fetched.bytes);
                 let budget = self.options.budget;
                 // CPU-bound: off the async thread, so the invocation's deadline can still stop it.
@@ -379,6 +382,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                             halts: halts.as_deref(),
                             norms: known.as_ref(),
                             actions: actions.as_deref(),
+                            previous: match &previous {
+                                Previous::None => None,
+                                Previous::Bytes(b) => Some(Ok(Object::new(&old_key, b).within(budget))),
+                                Previous::Unavailable(why) => Some(Err(why)),
+                            },
                         },
                         as_of,
                     )

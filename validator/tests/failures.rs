@@ -530,3 +530,27 @@ async fn each_symbol_is_judged_by_its_own_norm_halts_explain_gaps_and_a_broken_h
     let alert = h.published().last().unwrap().1.to_string();
     assert!(alert.contains("config"), "the owner is told: {alert}");
 }
+
+#[tokio::test]
+async fn a_new_version_is_compared_with_the_one_before_even_when_delivered_twice() {
+    let mut h = Harness::new("2025-11-28T23:00:00Z".parse().unwrap());
+    h.universe(10);
+    let (key, clean) = thinned("2025-11-26", 390, 0..0);
+    h.lake.put(&key, clean);
+    h.deliver(sqs(&key)).await.unwrap();
+    assert_eq!(kinds(&h.report("minute_bars")), Vec::<String>::new());
+
+    // After Thanksgiving (one session later) the vendor drops MSFT's 10:02-10:07 bars: removed
+    // bars, a warning.
+    let (_, restated) = thinned("2025-11-26", 390, 32..38);
+    h.lake.put(&key, restated);
+    for _ in 0..2 {
+        h.deliver(sqs(&key)).await.unwrap();
+        let report = h.report("minute_bars");
+        let removed = report["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "removed_bars").cloned();
+        let removed = removed.unwrap_or_else(|| panic!("{report:#}"));
+        assert_eq!((removed["count"].as_u64(), removed["symbol"].as_str()), (Some(6), Some("MSFT")));
+        assert_eq!(removed["severity"], "warning");
+        assert_eq!(removed["reason"], "the oldest bar concerned is 1 session old");
+    }
+}

@@ -181,11 +181,15 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
         summary,
         [
             ("alert".to_string(), format!("date={}", date(defect_key))),
+            ("alert".to_string(), format!("date={}", date(defect_key))),
             ("resolved".to_string(), format!("date={}", date(defect_key))),
             ("alert".to_string(), format!("date={}", date(broken_key))),
         ],
-        "one alert for the defect (not two, not three), its resolution, one for the broken upload; none for the clean one"
+        "one alert for the defect (not two, not three), one that the fix restated a partition weeks old, \
+         the defect's resolution, one for the broken upload; none for the clean one"
     );
+    // The fix was compared with the version before it, read back through S3 versioning.
+    assert_eq!(attr(&received[1], "checks"), r#"["restatements"]"#, "{}", received[1]);
     let alert = &received[0];
     let body: Value = serde_json::from_str(alert["Message"].as_str().unwrap()).unwrap();
     assert_eq!(attr(alert, "dataset"), "minute_bars");
@@ -193,11 +197,11 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
     assert_eq!(alert["MessageAttributes"]["checks"]["Type"], "String.Array");
     assert!(alert["Subject"].as_str().unwrap().len() <= 100);
     assert_eq!(body["key"], defect_key.as_str());
-    let resolved: Value = serde_json::from_str(received[1]["Message"].as_str().unwrap()).unwrap();
+    let resolved: Value = serde_json::from_str(received[2]["Message"].as_str().unwrap()).unwrap();
     let alert_keys: Vec<&Value> = body["alerts"].as_array().unwrap().iter().map(|a| &a["dedup_key"]).collect();
     let resolved_keys: Vec<&Value> = resolved["dedup_keys"].as_array().unwrap().iter().collect();
     assert_eq!(alert_keys, resolved_keys, "the resolved message names the alert's dedup keys");
-    let broken: Value = serde_json::from_str(received[2]["Message"].as_str().unwrap()).unwrap();
+    let broken: Value = serde_json::from_str(received[3]["Message"].as_str().unwrap()).unwrap();
     assert_eq!(broken["findings"][0]["kind"], "unreadable", "{broken}");
 
     // Every validated version has its report.
@@ -227,7 +231,7 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
             .sum()
     };
     assert_eq!(sum("ObjectsValidated"), 5.0);
-    assert_eq!(sum("AlertsPublished"), 2.0);
+    assert_eq!(sum("AlertsPublished"), 3.0);
     assert_eq!(sum("AlertsResolved"), 1.0);
     assert_eq!(sum("UnreadableObjects"), 1.0);
     for line in text.lines() {

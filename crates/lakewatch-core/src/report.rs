@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::Budget;
+use crate::checks::restatements::Previous;
 use crate::checks::volume::Point;
 use crate::checks::{CheckInput, Skipped, completeness::present_bars};
 use crate::contract::{Contract, Format, Partition, Universe};
@@ -248,6 +249,9 @@ pub struct Context<'a> {
     pub norms: Option<&'a BarNorms>,
     /// The listed corporate actions (`reference/corporate_actions.csv`).
     pub actions: Option<&'a CorporateActions>,
+    /// The version validated before this one, or why it cannot be had (the `restatements`
+    /// check compares with it).
+    pub previous: Option<Result<Object<'a>, &'a str>>,
 }
 
 /// Decodes `object` and runs the contract's checks on it, as of `as_of`, knowing `context`.
@@ -258,7 +262,16 @@ pub fn validate(
     context: &Context<'_>,
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
-    let Context { universe, history, halts, norms, actions } = *context;
+    let Context { universe, history, halts, norms, actions, previous } = *context;
+    let previous: Option<Previous> = match (previous, &contract.checks.restatements) {
+        (Some(Ok(old)), Some(_)) => Some(
+            decode_within(old.bytes, contract, old.budget).map_err(|e| format!("{}: {e}", old.key)).and_then(|f| {
+                Bars::new(&f, &contract.entity_column, &contract.time_column).map(|b| (f, b)).map_err(|e| e.to_string())
+            }),
+        ),
+        (Some(Err(why)), Some(_)) => Some(Err(why.to_string())),
+        _ => None,
+    };
     let frame = match decode_within(object.bytes, contract, object.budget) {
         Ok(frame) => frame,
         Err(DecodeError::OverBudget(e)) => {
@@ -280,6 +293,7 @@ pub fn validate(
         halts,
         norms,
         actions,
+        previous: previous.as_ref(),
         as_of,
     };
     let (mut findings, skipped) = contract.checks.run(&input);

@@ -89,6 +89,12 @@ registry! {
             RowVolume = "row_volume",
             SymbolVolume = "symbol_volume",
         ],
+        /// Bars changed, removed or added since the version validated before.
+        Restatements = restatements => [
+            RestatedBars = "restated_bars",
+            RemovedBars = "removed_bars",
+            AddedBars = "added_bars",
+        ],
     ],
 }
 
@@ -141,6 +147,8 @@ pub struct CheckInput<'a> {
     pub norms: Option<&'a crate::norms::BarNorms>,
     /// The listed corporate actions, when the lake has them.
     pub actions: Option<&'a crate::reference::CorporateActions>,
+    /// The version validated before this one, when the caller has it.
+    pub previous: Option<&'a restatements::Previous>,
     /// The instant the validation is "as of"; nothing later is expected to exist.
     pub as_of: DateTime<Utc>,
 }
