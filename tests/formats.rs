@@ -11,7 +11,7 @@ fn key(f: &Finding) -> String {
 
 #[test]
 fn parquet_csv_and_json_lines_copies_give_the_same_findings() {
-    let mut lake = build(LakeSpec { symbols: 20, sessions: 4, seed: 11, defects: true });
+    let mut lake = build(LakeSpec { symbols: 20, sessions: 4, seed: 11, defects: true, realistic: false });
     let contracts = Contracts::embedded();
     let universe = Universe::of(lake.universe.iter().cloned());
     let mut compared = 0;

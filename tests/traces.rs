@@ -17,7 +17,7 @@ fn every_check_is_a_child_span_of_its_partition() {
     let out: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
     let mut telemetry = Telemetry::new(settings, out, Arc::new(|| "2025-11-28T20:20:00Z".parse().unwrap())).unwrap();
 
-    let mut lake = build(LakeSpec { symbols: 8, sessions: 2, seed: 5, defects: true });
+    let mut lake = build(LakeSpec { symbols: 8, sessions: 2, seed: 5, defects: true, realistic: false });
     let contracts = Contracts::embedded();
     let universe = Universe::of(lake.universe.iter().cloned());
     let object = lake.objects.iter_mut().find(|o| o.key.contains("/minute/")).unwrap();

@@ -2,20 +2,27 @@
 //! more minute session, clean, arrives the way production data does: through the minute
 //! collector, from the synthetic source, so the demo also shows the collector's output passing
 //! the validator.
+//!
+//! The lake is published the way real vendors publish (illiquid names, a halt, a listing, a
+//! delisting, a listed split, a same-day correction), with the reference files that explain it;
+//! `--clean` writes it without defects, to show that none of that is flagged.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use lakewatch_core::Severity;
 use lakewatch_synth::{LakeSpec, Scorecard, build, score, to_parquet};
 use serde::Serialize;
 
-use crate::validate::{print_human, validate_targets};
+use crate::validate::{Previous, print_human, validate_targets};
 use lakewatch_telemetry::console as out;
 
 use crate::{Dir, Outcome, lake};
 
 /// Marks a folder the demo wrote, so that it may clear it on the next run (and only it).
 const MARKER: &str = ".lakewatch-demo";
+/// Where in the demo lake the earlier versions of corrected objects are (`validate --previous`).
+const PREVIOUS: &str = ".previous";
 
 /// `lakewatch demo [--out DIR] [--symbols N] [--sessions N] [--seed N] [--json]`
 #[derive(Debug, clap::Args)]
@@ -23,8 +30,9 @@ pub(crate) struct Args {
     /// Where to write the lake; defaults to `lakewatch-demo` in the system's temp folder.
     #[arg(long)]
     out: Option<Dir>,
-    /// Symbols in the universe (at least 15, so that every defect class has its own symbol).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(15..))]
+    /// Symbols in the universe (at least 25, so that every defect class and every part a real
+    /// lake plays has its own symbol).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(25..))]
     symbols: u16,
     /// Minute-bar sessions (at least 3: both sides of a DST change and an early close).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(3..=20))]
@@ -32,6 +40,10 @@ pub(crate) struct Args {
     /// Seed: the same seed writes the same lake.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Inject no defect: the scorecard then counts what the lake's realism must be explained by
+    /// (`no_trades`, `halt`, `split`, a same-day `restated_bars`), none at alert severity.
+    #[arg(long)]
+    clean: bool,
     /// Print the scorecard as JSON.
     #[arg(long)]
     json: bool,
@@ -47,6 +59,8 @@ struct DemoOutput<'a> {
     rows: u64,
     as_of: String,
     perfect: bool,
+    /// Findings at `error` or above: what the validator alerts on by default.
+    alerting: usize,
     scorecard: &'a Scorecard,
 }
 
@@ -81,17 +95,24 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         symbols: usize::from(args.symbols),
         sessions: usize::from(args.sessions),
         seed: args.seed,
-        defects: true,
+        defects: !args.clean,
+        realistic: true,
     };
     let mut lake = build(spec);
     for o in &mut lake.objects {
         let bytes = to_parquet(&mut o.frame).with_context(|| format!("{}: cannot encode", o.key))?;
         write(&dir.join(&o.key), &bytes)?;
     }
-    write(
-        &dir.join("reference/stock_universe.json"),
-        &serde_json::to_vec_pretty(&serde_json::json!({ "symbols": lake.universe }))?,
-    )?;
+    write(&dir.join("reference/stock_universe.json"), &serde_json::to_vec_pretty(&lake.universe_json())?)?;
+    for (key, bytes) in &lake.reference {
+        write(&dir.join(key), bytes)?;
+    }
+    // The versions validated before the lake's corrections, as an earlier copy of the lake.
+    let earlier = dir.join(PREVIOUS);
+    for o in &mut lake.previous {
+        let bytes = to_parquet(&mut o.frame).with_context(|| format!("{}: cannot encode", o.key))?;
+        write(&earlier.join(&o.key), &bytes)?;
+    }
     write(&dir.join("ground_truth.json"), &serde_json::to_vec_pretty(&lake.truth)?)?;
     let collected = collect_clean_session(&dir, &lake.universe, args.seed)?;
 
@@ -102,12 +123,14 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         bail!("{}: {error}", path.display());
     }
     let lakes = lake::per_root(&contracts, &targets)?;
-    let run = validate_targets(&targets, &lakes, lakewatch_core::Budget::default(), lake.as_of, None);
+    let previous = Previous::Lake(earlier);
+    let run = validate_targets(&targets, &lakes, lakewatch_core::Budget::default(), lake.as_of, Some(&previous));
     if let Some(u) = run.unreadable.first() {
         bail!("{}: {}", u.path, u.error);
     }
     let card = score(&lake.truth, &run.reports);
     let perfect = card.perfect();
+    let alerting = run.reports.iter().flat_map(|r| &r.findings).filter(|f| f.severity >= Severity::Error).count();
     let rows = run.reports.iter().map(|r| r.rows).sum();
     if args.json {
         out::json(&DemoOutput {
@@ -116,6 +139,7 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
             rows,
             as_of: lake.as_of.to_rfc3339(),
             perfect,
+            alerting,
             scorecard: &card,
         });
     } else {
@@ -127,6 +151,7 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
             collected.session, collected.succeeded, collected.rows
         ));
         print_scorecard(&dir, run.reports.len(), rows, &card);
+        out::line(&format!("{alerting} findings at error or above (what alerts by default)"));
     }
     Ok(if perfect { Outcome::Clean } else { Outcome::Findings })
 }
@@ -183,5 +208,9 @@ fn print_scorecard(dir: &Path, objects: usize, rows: u64, card: &Scorecard) {
         "NOT PERFECT: see missed and spurious above"
     };
     out::line(&format!("{verdict}. Ground truth: {}", dir.join("ground_truth.json").display()));
-    out::line(&format!("Look closer: lakewatch validate --root {0} {0}", dir.display()));
+    out::line(&format!(
+        "Look closer: lakewatch validate --root {0} --previous {1} {0}",
+        dir.display(),
+        dir.join(PREVIOUS).display()
+    ));
 }

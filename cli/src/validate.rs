@@ -15,7 +15,7 @@ use lakewatch_telemetry::console as out;
 
 use crate::{Dir, Outcome};
 
-/// `lakewatch validate [--contracts DIR] [--root DIR] [--as-of TS] [--json] [--fail-on SEVERITY] [--memory-mb MB] [--previous FILE] PATH...`
+/// `lakewatch validate [--contracts DIR] [--root DIR] [--as-of TS] [--json] [--fail-on SEVERITY] [--memory-mb MB] [--previous FILE|DIR] PATH...`
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Folder of contract files (*.toml); defaults to the contracts built into lakewatch.
@@ -38,8 +38,9 @@ pub(crate) struct Args {
     /// would decode to more than a quarter of it is a `too_large` finding, never decoded.
     #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(128..))]
     memory_mb: u64,
-    /// An earlier version of the one file given: the `restatements` check reports the bars
-    /// changed, removed or added since.
+    /// Earlier versions to compare with: the `restatements` check reports the bars changed,
+    /// removed or added since. A file is the earlier version of the one file given; a folder
+    /// is an earlier copy of the lake, holding each earlier version at the same key.
     #[arg(long)]
     previous: Option<PathBuf>,
     /// Files and folders to validate.
@@ -61,15 +62,42 @@ pub(crate) struct Run {
     pub(crate) unreadable: Vec<Unreadable>,
 }
 
+/// The earlier versions a run compares with.
+#[derive(Debug, Clone)]
+pub(crate) enum Previous {
+    /// The earlier version of the run's one file: (path, bytes).
+    File(String, Vec<u8>),
+    /// An earlier copy of the lake: a target's earlier version is at its key under it, if there.
+    Lake(PathBuf),
+}
+
+impl Previous {
+    /// The earlier version of `t`, as (path, bytes), or why it cannot be read; `None` when
+    /// there is none.
+    fn of(&self, t: &Target<'_>) -> Option<Result<(String, Vec<u8>), String>> {
+        match self {
+            Previous::File(path, bytes) => Some(Ok((path.clone(), bytes.clone()))),
+            Previous::Lake(dir) => {
+                let path = dir.join(&t.key);
+                match std::fs::read(&path) {
+                    Ok(bytes) => Some(Ok((path.display().to_string(), bytes))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => Some(Err(format!("{}: cannot read ({e})", path.display()))),
+                }
+            }
+        }
+    }
+}
+
 /// Validates every target; a file that cannot be read is recorded, and the rest go on.
 /// `lakes` holds the contracts with each lake root's calendar overrides (`lake::per_root`);
-/// `previous` is an earlier version of the targets' one file, as (path, bytes).
+/// `previous` holds the earlier versions to compare with.
 pub(crate) fn validate_targets(
     targets: &[Target<'_>],
     lakes: &BTreeMap<PathBuf, Contracts>,
     budget: Budget,
     as_of: DateTime<Utc>,
-    previous: Option<(&str, &[u8])>,
+    previous: Option<&Previous>,
 ) -> Run {
     let mut run = Run::default();
     let mut universes = Universes::default();
@@ -89,6 +117,7 @@ pub(crate) fn validate_targets(
             false => Ok(&None),
         };
         let history = norms.entry((t.root.clone(), contract.dataset.clone())).or_default();
+        let earlier = previous.and_then(|p| p.of(t));
         let result = std::fs::read(&t.path).map_err(anyhow::Error::from).and_then(|bytes| {
             let universe = universes.get(t)?;
             let context = Context {
@@ -96,7 +125,10 @@ pub(crate) fn validate_targets(
                 halts: halts.as_ref().ok().and_then(Option::as_ref),
                 norms: Some(history),
                 actions: listed.ok().and_then(Option::as_ref),
-                previous: previous.map(|(path, bytes)| Ok(Object::new(path, bytes).within(budget))),
+                previous: earlier.as_ref().map(|e| match e {
+                    Ok((path, bytes)) => Ok(Object::new(path, bytes).within(budget)),
+                    Err(why) => Err(why.as_str()),
+                }),
                 ..Context::default()
             };
             Ok(validate(contract, &t.partition, Object::new(&t.key, &bytes).within(budget), &context, as_of)?)
@@ -131,17 +163,17 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     let lakes = lake::per_root(&contracts, &targets)?;
     let previous = match &args.previous {
+        Some(dir) if dir.is_dir() => Some(Previous::Lake(dir.clone())),
         None => None,
         Some(_) if targets.len() + problems.len() != 1 => {
-            anyhow::bail!("--previous compares one file: give exactly one file to validate")
+            anyhow::bail!("--previous FILE compares one file: give exactly one file to validate, or a folder")
         }
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read ({e})", path.display()))?;
-            Some((path.display().to_string(), bytes))
+            Some(Previous::File(path.display().to_string(), bytes))
         }
     };
-    let previous = previous.as_ref().map(|(p, b)| (p.as_str(), b.as_slice()));
-    let mut run = validate_targets(&targets, &lakes, Budget::of_memory_mb(args.memory_mb), as_of, previous);
+    let mut run = validate_targets(&targets, &lakes, Budget::of_memory_mb(args.memory_mb), as_of, previous.as_ref());
     run.unreadable.extend(problems.into_iter().map(|(p, error)| Unreadable { path: p.display().to_string(), error }));
     if args.json {
         out::json(&run);

@@ -57,7 +57,7 @@ fn stdout(o: &Output) -> String {
 /// A small clean lake (no defects) written to a temp folder.
 fn clean_lake() -> (TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut lake = build(LakeSpec { symbols: 15, sessions: 3, seed: 1, defects: false });
+    let mut lake = build(LakeSpec { symbols: 15, sessions: 3, seed: 1, defects: false, realistic: false });
     let mut paths = Vec::new();
     for o in &mut lake.objects {
         let p = dir.path().join(&o.key);
@@ -197,7 +197,10 @@ fn validate_previous_reports_what_a_new_version_restated() {
     let root = dir.path().to_str().unwrap();
     let two = lakewatch(&["validate", "--previous", old, root]);
     assert_eq!(two.status.code(), Some(2));
-    assert_eq!(stderr(&two).trim(), "lakewatch: --previous compares one file: give exactly one file to validate");
+    assert_eq!(
+        stderr(&two).trim(),
+        "lakewatch: --previous FILE compares one file: give exactly one file to validate, or a folder"
+    );
 }
 
 #[test]
@@ -365,11 +368,42 @@ fn demo_json_is_perfect_for_several_seeds() {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["perfect"], true);
         let classes = v["scorecard"]["classes"].as_object().unwrap();
-        assert!(classes.len() >= 19, "{classes:?}");
+        assert_eq!(classes.len(), 28, "{:?}", classes.keys().collect::<Vec<_>>());
+        for kind in [
+            "no_trades",
+            "halt",
+            "dst_shift",
+            "split",
+            "unadjusted_split",
+            "split_mismatch",
+            "volume_unadjusted",
+            "bad_print",
+            "restated_bars",
+        ] {
+            assert!(classes.contains_key(kind), "seed {seed}: no {kind}");
+        }
         for (kind, c) in classes {
             assert_eq!((c["recall"].as_f64(), c["precision"].as_f64()), (Some(1.0), Some(1.0)), "{kind}");
             assert!(c["injected"].as_u64().unwrap() > 0, "{kind}");
         }
+    }
+}
+
+#[test]
+fn the_clean_realistic_demo_lake_alerts_on_nothing_and_explains_what_real_data_does() {
+    for seed in ["1", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("lake");
+        let o = lakewatch(&["demo", "--clean", "--json", "--seed", seed, "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "seed {seed}: {}", stdout(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!((v["perfect"].as_bool(), v["alerting"].as_u64()), (Some(true), Some(0)), "{v}");
+        let classes = v["scorecard"]["classes"].as_object().unwrap();
+        // Illiquid names, a listed halt and split, a correction on the session's own day.
+        assert_eq!(classes.keys().collect::<Vec<_>>(), ["no_trades", "halt", "split", "restated_bars"]);
+        assert!(out.join("reference/halts").is_dir() && out.join("reference/corporate_actions.csv").is_file());
+        let universe = std::fs::read_to_string(out.join("reference/stock_universe.json")).unwrap();
+        assert!(universe.contains("\"listed\"") && universe.contains("\"delisted\""), "{universe}");
     }
 }
 

@@ -105,7 +105,7 @@ fn minute(symbols: usize) -> (String, Vec<u8>) {
 
 #[tokio::test]
 async fn persistent_s3_and_sns_failures_fail_the_delivery_and_the_retry_still_alerts() {
-    let mut synth = build(LakeSpec { symbols: 10, sessions: 3, seed: 7, defects: true });
+    let mut synth = build(LakeSpec { symbols: 10, sessions: 3, seed: 7, defects: true, realistic: false });
     let mut h = Harness::new(synth.as_of);
     h.lake.put(UNIVERSE, json!({ "symbols": synth.universe }).to_string().into_bytes());
     let key = synth.objects.iter().find(|o| o.key.contains("/minute/")).unwrap().key.clone();
@@ -266,7 +266,7 @@ async fn an_older_version_validated_late_never_resolves_the_newer_ones_alert() {
 async fn derived_keys_stay_within_s3s_limit_for_a_1000_byte_key() {
     let mut h = Harness::new(as_of());
     h.universe(10);
-    let mut synth = build(LakeSpec { symbols: 10, sessions: 3, seed: 7, defects: false });
+    let mut synth = build(LakeSpec { symbols: 10, sessions: 3, seed: 7, defects: false, realistic: false });
     let daily = synth.objects.iter_mut().find(|o| o.key.starts_with("data/ticks/daily/")).unwrap();
     let bytes = to_parquet(&mut daily.frame).unwrap();
     let prefix = "data/ticks/daily/";

@@ -200,7 +200,7 @@ async fn a_universe_edit_is_seen_by_the_next_version_at_once() {
 async fn a_key_of_1000_bytes_keeps_every_derived_key_within_s3s_limit() {
     let mut f = Field::new(Contracts::embedded()).await;
     f.put(UNIVERSE, Field::universe(10)).await;
-    let mut synth = build(LakeSpec { symbols: 10, sessions: 3, seed: 7, defects: false });
+    let mut synth = build(LakeSpec { symbols: 10, sessions: 3, seed: 7, defects: false, realistic: false });
     let daily = synth.objects.iter_mut().find(|o| o.key.starts_with("data/ticks/daily/")).unwrap();
     let (prefix, suffix) = ("data/ticks/daily/", "/2025/ticks.parquet");
     let key = format!("{prefix}{}{suffix}", "X".repeat(1000 - prefix.len() - suffix.len()));

@@ -60,7 +60,7 @@ async fn the_validator_validates_reports_alerts_and_sweeps_under_its_own_role() 
     let config = aws_sdk_s3::types::NotificationConfiguration::builder().queue_configurations(notify).build();
     s3.put_bucket_notification_configuration().bucket("lake").notification_configuration(config).send().await.unwrap();
 
-    let mut lake = build(LakeSpec { symbols: 12, sessions: 3, seed: 7, defects: true });
+    let mut lake = build(LakeSpec { symbols: 12, sessions: 3, seed: 7, defects: true, realistic: false });
     let universe = json!({ "symbols": lake.universe }).to_string();
     s3.put_object()
         .bucket("lake")

@@ -116,7 +116,7 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
     notify(&w.s3, bucket, &events_arn).await;
 
     // The same lake twice: with defects, and clean.
-    let spec = LakeSpec { symbols: 12, sessions: 3, seed: 7, defects: true };
+    let spec = LakeSpec { symbols: 12, sessions: 3, seed: 7, defects: true, realistic: false };
     let mut defective = build(spec);
     let mut clean = build(LakeSpec { defects: false, ..spec });
     let as_of = defective.as_of;
@@ -263,7 +263,7 @@ async fn every_delivery_channel_older_versions_oversize_objects_and_encoded_keys
     let (events_url, events_arn) = queue(&w.sqs, "events").await;
     notify(&w.s3, bucket, &events_arn).await;
 
-    let mut lake = build(LakeSpec { symbols: 6, sessions: 4, seed: 3, defects: false });
+    let mut lake = build(LakeSpec { symbols: 6, sessions: 4, seed: 3, defects: false, realistic: false });
     let as_of = lake.as_of;
     let universe = json!({ "symbols": lake.universe }).to_string().into_bytes();
     w.s3.put_object()

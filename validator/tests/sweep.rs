@@ -47,7 +47,7 @@ async fn missing_partitions_alert_once_and_resolve_when_they_land() {
 
     // A clean synthetic lake of 6 symbols: daily year files through 2025-11-28 for only 3 of
     // them, and the minute sessions it has (2025-11-26 and 2025-11-28 among the last five).
-    let mut lake = build(LakeSpec { symbols: 6, sessions: 4, seed: 3, defects: false });
+    let mut lake = build(LakeSpec { symbols: 6, sessions: 4, seed: 3, defects: false, realistic: false });
     let universe = lake.universe.clone();
     let put = async |key: &str, bytes: Vec<u8>| {
         s3.put_object().bucket("lake").key(key).body(ByteStream::from(bytes)).send().await.unwrap();

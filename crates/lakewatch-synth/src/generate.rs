@@ -8,6 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::realism::{self, References, Roles};
+
 /// The demo's fixed "now": two hours after the early close of 2025-11-28.
 pub const DEMO_AS_OF: &str = "2025-11-28T20:00:00Z";
 
@@ -22,11 +24,15 @@ pub struct LakeSpec {
     pub seed: u64,
     /// Inject defects (false gives a clean lake).
     pub defects: bool,
+    /// Publish the way real vendors do (illiquid names, a halt, a listing, a delisting, a listed
+    /// split, a same-day correction; see `realism`), with the reference files that explain it.
+    /// Needs more than 7 symbols.
+    pub realistic: bool,
 }
 
 impl Default for LakeSpec {
     fn default() -> Self {
-        LakeSpec { symbols: 50, sessions: 4, seed: 7, defects: true }
+        LakeSpec { symbols: 50, sessions: 4, seed: 7, defects: true, realistic: true }
     }
 }
 
@@ -67,8 +73,14 @@ pub struct Expected {
 pub struct Lake {
     /// The objects, by key.
     pub objects: Vec<SynthObject>,
-    /// The universe.
+    /// Earlier versions of some objects (what a `restatements` check compares them with).
+    pub previous: Vec<SynthObject>,
+    /// Reference files besides the universe (halts, corporate actions), as (key, contents).
+    pub reference: Vec<(String, Vec<u8>)>,
+    /// The universe: every symbol, listed or delisted.
     pub universe: Vec<String>,
+    /// Listing dates of the symbols that have any: (symbol, listed, delisted).
+    pub listings: Vec<(String, Option<NaiveDate>, Option<NaiveDate>)>,
     /// Everything the validator must find.
     pub truth: Vec<Expected>,
     /// The instant to validate as of.
@@ -150,7 +162,7 @@ impl Bar {
         }
     }
 
-    fn scale(&mut self, f: f64) {
+    pub(crate) fn scale(&mut self, f: f64) {
         self.open = cents(self.open * f);
         self.high = cents(self.high * f);
         self.low = cents(self.low * f);
@@ -255,17 +267,80 @@ pub fn minute_partition(symbols: usize, date: NaiveDate, seed: u64) -> Option<Sy
     Some(SynthObject { key: format!("data/ticks/minute/date={date}/bars.parquet"), frame: bars_frame(&bars) })
 }
 
+impl Lake {
+    /// The universe file, `reference/stock_universe.json`: a symbol with listing dates is an
+    /// object, the rest are names.
+    pub fn universe_json(&self) -> serde_json::Value {
+        let entries: Vec<serde_json::Value> = self
+            .universe
+            .iter()
+            .map(|s| match self.listings.iter().find(|(l, ..)| l == s) {
+                Some((_, listed, delisted)) => {
+                    let mut e = serde_json::json!({ "symbol": s });
+                    if let Some(l) = listed {
+                        e["listed"] = l.to_string().into();
+                    }
+                    if let Some(d) = delisted {
+                        e["delisted"] = d.to_string().into();
+                    }
+                    e
+                }
+                None => s.as_str().into(),
+            })
+            .collect();
+        serde_json::json!({ "symbols": entries })
+    }
+}
+
 /// Builds the lake for `spec`.
 pub fn build(spec: LakeSpec) -> Lake {
     let cal = Calendar::xnys();
     let mut d = Draw::new(spec.seed);
     let universe: Vec<String> = (0..spec.symbols).map(ticker).collect();
+    let roles = Roles::new(universe.len(), spec.realistic);
+    let mut refs = References::default();
     let mut objects = Vec::new();
+    let mut previous = Vec::new();
     let mut truth = Vec::new();
 
-    for (k, session) in minute_sessions(&cal, spec.sessions).iter().enumerate() {
+    let sessions = minute_sessions(&cal, spec.sessions);
+    let last = sessions.len() - 1;
+    let delisting = roles.delisted.map(|s| (s, sessions[1].date));
+    if let Some((s, date)) = delisting {
+        refs.listings.push((universe[s].clone(), None, Some(date)));
+    }
+    let no_trades: Vec<(usize, f64)> = roles.illiquid.iter().map(|&s| (s, realism::no_trade_share(&mut d))).collect();
+    // The halt: in the last full session, in the middle of the day.
+    let halted_in = sessions.iter().rposition(|s| s.bars(Duration::minutes(1)) == 390).unwrap_or(0);
+    for (k, session) in sessions.iter().enumerate() {
         let key = format!("data/ticks/minute/date={}/bars.parquet", session.date);
         let mut per_symbol = session_bars(session, &universe, &mut d, k == 1);
+        for &(s, share) in &no_trades {
+            realism::thin(&key, &mut per_symbol[s], share, &mut d, &mut truth);
+        }
+        if let Some(s) = roles.halted.filter(|_| k == halted_in) {
+            let (m, len) = (d.range(150, 300), d.range(10, 30));
+            realism::halt(&key, &cal, session.date, &mut per_symbol[s], m, len, &mut refs, &mut truth);
+        }
+        if let Some((s, date)) = delisting.filter(|(_, date)| session.date >= *date) {
+            if spec.defects && k == last {
+                // A vendor still printing a delisted symbol: bars no universe expects.
+                let injected = format!("bars of {} after its delisting on {date}", universe[s]);
+                truth.push(Expected {
+                    key: key.clone(),
+                    kind: Kind::UnknownSymbol,
+                    symbol: Some(universe[s].clone()),
+                    column: None,
+                    start: None,
+                    end: None,
+                    injected,
+                });
+            } else {
+                per_symbol[s].clear();
+            }
+        }
+        let mut victims = roles.ordinary.clone();
+        d.shuffle(&mut victims);
         let mut extra = Vec::new();
         let mut schema_defect = None;
         if spec.defects {
@@ -275,12 +350,27 @@ pub fn build(spec: LakeSpec) -> Lake {
                 d: &mut d,
                 truth: &mut truth,
                 protect: (k == 1).then_some(MARKET_DROP_MINUTE),
+                dst: k == 1,
             };
-            extra = inj.all(&mut per_symbol, &universe);
+            extra = inj.all(&mut per_symbol, &universe, &victims);
             schema_defect = Some(k % 3);
         }
+        // A symbol no defect touched this session, for a correction.
+        let untouched = victims.get(inject::MINUTE_DEFECTS.len()).map(|&s| universe[s].clone());
         let mut bars: Vec<Bar> = per_symbol.into_iter().flatten().collect();
         bars.extend(extra);
+        let corrected = match (&untouched, spec.realistic) {
+            // Corrected on its own day: an explanation.
+            (Some(s), true) if k == last => Some(realism::earlier_version(&key, &bars, s, 40, 3, &mut truth)),
+            // Corrected weeks later: a defect.
+            (Some(s), true) if k == 1 && spec.defects => {
+                Some(realism::earlier_version(&key, &bars, s, 200, 4, &mut truth))
+            }
+            _ => None,
+        };
+        if let Some(earlier) = corrected {
+            previous.push(SynthObject { key: key.clone(), frame: bars_frame(&earlier) });
+        }
         let mut frame = bars_frame(&bars);
         if let Some(which) = schema_defect {
             inject::schema(&key, &mut frame, which, &mut truth);
@@ -293,12 +383,17 @@ pub fn build(spec: LakeSpec) -> Lake {
     let days = cal
         .sessions("2025-01-02".parse().unwrap_or_default(), "2025-11-28".parse().unwrap_or_default())
         .unwrap_or_default();
-    let mut daily_victims: Vec<usize> = (0..universe.len()).collect();
+    let mut daily_victims = roles.ordinary.clone();
     d.shuffle(&mut daily_victims);
     let mut daily_defects = inject::DAILY.iter();
+    let listing = roles.listed.map(|s| (s, days[d.range(40, days.len() - 60)].date));
+    if let Some((s, date)) = listing {
+        refs.listings.push((universe[s].clone(), Some(date), None));
+    }
     for (i, sym) in universe.iter().enumerate() {
         let key = format!("data/ticks/daily/{sym}/2025/ticks.parquet");
         let mut price = cents(40.0 + (i * 53 % 300) as f64);
+        let volume_level = 1.0e6 * (1.0 + (i * 29 % 40) as f64);
         let mut bars: Vec<Bar> = days
             .iter()
             .map(|s| {
@@ -306,17 +401,42 @@ pub fn build(spec: LakeSpec) -> Lake {
                 let midnight =
                     cal.zone().from_local_datetime(&s.date.and_hms_opt(0, 0, 0).unwrap_or_default()).earliest();
                 let ts = midnight.map_or(0, |t| t.with_timezone(&Utc).timestamp_millis());
-                let b = Bar::new(sym, ts, price, next, &mut d);
+                let mut b = Bar::new(sym, ts, price, next, &mut d);
+                // Daily volume: log-normal around the symbol's level, a third either way.
+                b.volume = (volume_level * (0.35 * d.normal()).exp()).round() as i64;
                 price = next;
                 b
             })
             .collect();
+        let date_of = |b: &Bar| cal.local_date(instant(b.ts));
+        if let Some((_, listed)) = listing.filter(|(s, _)| *s == i) {
+            bars.retain(|b| date_of(b) >= listed);
+        }
+        if let Some((_, delisted)) = delisting.filter(|(s, _)| *s == i) {
+            bars.retain(|b| date_of(b) < delisted);
+        }
+        if roles.split == Some(i) {
+            let at = d.range(40, bars.len() - 40);
+            realism::split(&mut bars, at, 2.0, 2.0);
+            refs.actions.push(format!("{sym},{},split,2:1", date_of(&bars[at])));
+            let ts = bars[at].ts;
+            truth.push(Expected {
+                key: key.clone(),
+                kind: Kind::Split,
+                symbol: Some(sym.clone()),
+                column: None,
+                start: Some(instant(ts)),
+                end: Some(instant(ts)),
+                injected: "a listed 2-for-1 split, volume adjusted".into(),
+            });
+        }
         if spec.defects
             && daily_victims.iter().position(|v| *v == i).is_some_and(|p| p < inject::DAILY.len())
             && let Some(defect) = daily_defects.next()
         {
             let other = &universe[(i + 1) % universe.len()];
-            inject::daily(defect, &key, sym, other, &mut bars, &mut d, &mut truth);
+            let mut daily = inject::Daily { key: &key, sym, other, d: &mut d, truth: &mut truth, refs: &mut refs };
+            daily.inject(defect, &mut bars, &cal);
         }
         bars.sort_by_key(|b| b.ts);
         objects.push(SynthObject { key, frame: bars_frame(&bars) });
@@ -329,7 +449,8 @@ pub fn build(spec: LakeSpec) -> Lake {
         objects.push(SynthObject { key, frame });
     }
 
-    Lake { objects, universe, truth, as_of }
+    let reference = refs.files();
+    Lake { objects, previous, reference, universe, listings: refs.listings, truth, as_of }
 }
 
 pub(crate) mod inject {
@@ -344,9 +465,12 @@ pub(crate) mod inject {
         pub(crate) truth: &'a mut Vec<Expected>,
         /// A minute no defect may come near (the market-wide move).
         pub(crate) protect: Option<usize>,
+        /// The first session after a DST change: where a feed's fixed offset shows.
+        pub(crate) dst: bool,
     }
 
-    const MINUTE_DEFECTS: &[&str] = &[
+    /// Minute defect classes, one symbol each per session.
+    pub(crate) const MINUTE_DEFECTS: &[&str] = &[
         "missing_bars",
         "truncated",
         "missing_symbol",
@@ -360,6 +484,8 @@ pub(crate) mod inject {
         "spike",
         "stale",
         "unknown_symbol",
+        "carried_forward",
+        "dst_shift",
     ];
 
     impl Minute<'_> {
@@ -385,10 +511,8 @@ pub(crate) mod inject {
             }
         }
 
-        /// Injects one defect of each minute class into distinct symbols; returns extra rows.
-        pub(crate) fn all(&mut self, per_symbol: &mut [Vec<Bar>], universe: &[String]) -> Vec<Bar> {
-            let mut victims: Vec<usize> = (0..per_symbol.len()).collect();
-            self.d.shuffle(&mut victims);
+        /// Injects one defect of each minute class into distinct `victims`; returns extra rows.
+        pub(crate) fn all(&mut self, per_symbol: &mut [Vec<Bar>], universe: &[String], victims: &[usize]) -> Vec<Bar> {
             let mut extra = Vec::new();
             let n = per_symbol.first().map_or(0, Vec::len);
             let open = self.session.open.timestamp_millis();
@@ -475,6 +599,7 @@ pub(crate) mod inject {
                     }
                     "stale" => {
                         let price = bars[m - 1].close.unwrap_or_default();
+                        resume_at(&mut bars[m + 11..], price);
                         for b in &mut bars[m..m + 12] {
                             b.flat(price);
                         }
@@ -484,6 +609,29 @@ pub(crate) mod inject {
                             Some((t(m), t(m + 11))),
                             "12 identical closes".into(),
                         );
+                    }
+                    "carried_forward" => {
+                        // A vendor filling quiet minutes with the last close and no volume.
+                        let price = bars[m - 1].close.unwrap_or_default();
+                        resume_at(&mut bars[m + 11..], price);
+                        for b in &mut bars[m..m + 12] {
+                            b.flat(price);
+                            b.volume = 0;
+                            b.trade_count = Some(0);
+                        }
+                        self.expect(
+                            Kind::StalePrice,
+                            Some(&sym),
+                            Some((t(m), t(m + 11))),
+                            "12 zero-volume bars carrying the close forward".into(),
+                        );
+                    }
+                    "dst_shift" if self.dst => {
+                        // Stamped with the summer offset after the change: every bar an hour early.
+                        for b in bars.iter_mut() {
+                            b.ts -= 3_600_000;
+                        }
+                        self.expect(Kind::DstShift, Some(&sym), None, "every bar stamped 60 minutes early".into());
                     }
                     "unknown_symbol" => {
                         // A symbol outside the universe, otherwise clean: copy of this victim's bars.
@@ -498,6 +646,16 @@ pub(crate) mod inject {
                 }
             }
             extra
+        }
+    }
+
+    /// The price path from `bars[1]` on continues from `price` instead of `bars[0]`'s close, so
+    /// that a run of flat bars ending at `bars[0]` is not followed by a catch-up jump (an
+    /// outlier of its own).
+    fn resume_at(bars: &mut [Bar], price: f64) {
+        let Some(close) = bars.first().and_then(|b| b.close).filter(|c| *c > 0.0) else { return };
+        for b in &mut bars[1..] {
+            b.scale(price / close);
         }
     }
 
@@ -536,96 +694,137 @@ pub(crate) mod inject {
     }
 
     /// Daily defect classes, one symbol each.
-    pub(crate) const DAILY: &[&str] =
-        &["missing_sessions", "holiday_bar", "split", "bad_print", "spike", "stale", "duplicate", "mismatch"];
+    pub(crate) const DAILY: &[&str] = &[
+        "missing_sessions",
+        "holiday_bar",
+        "split",
+        "bad_print",
+        "spike",
+        "stale",
+        "duplicate",
+        "mismatch",
+        "unadjusted_split",
+        "split_mismatch",
+        "volume_unadjusted",
+    ];
 
-    pub(crate) fn daily(
-        defect: &str,
-        key: &str,
-        sym: &str,
-        other: &str,
-        bars: &mut Vec<Bar>,
-        d: &mut Draw,
-        truth: &mut Vec<Expected>,
-    ) {
-        let n = bars.len();
-        let i = d.range(30, n - 30);
-        let mut expect = |kind: Kind, symbol: &str, a: i64, b: i64, what: &str| {
-            truth.push(Expected {
-                key: key.into(),
-                kind,
-                symbol: Some(symbol.into()),
-                column: None,
-                start: Some(instant(a)),
-                end: Some(instant(b)),
-                injected: what.into(),
-            })
-        };
-        match defect {
-            "missing_sessions" => {
-                let len = d.range(1, 4);
-                // The whole local days, whatever time of day the finding uses.
-                let (a, b) = (bars[i].ts, bars[i + len - 1].ts + 86_400_000 - 1);
-                bars.drain(i..i + len);
-                expect(Kind::MissingSessions, sym, a, b, &format!("removed {len} sessions"));
-            }
-            "holiday_bar" => {
-                let mut b = bars[4].clone();
-                // 2025-01-09: the exchange closed for President Carter's day of mourning.
-                b.ts = "2025-01-09T05:00:00Z".parse::<DateTime<Utc>>().map_or(0, |t| t.timestamp_millis());
-                let ts = b.ts;
-                bars.push(b);
-                expect(Kind::OutsideSession, sym, ts, ts, "a bar on 2025-01-09, a closure");
-            }
-            "split" => {
-                let ts = bars[i].ts;
-                for b in &mut bars[i..] {
-                    b.scale(0.5);
-                    b.volume *= 2;
-                }
-                expect(Kind::SplitLike, sym, ts, ts, "a 2:1 split, unadjusted");
-            }
-            "bad_print" => {
-                // A fat-finger print: one day's bar typed 10x too high, the next day right again.
-                bars[i].scale(10.0);
-                let ts = bars[i].ts;
-                expect(Kind::BadPrint, sym, ts, ts, "a 10x print that reverts the next day");
-            }
-            "spike" => {
-                let c = bars[i].close.unwrap_or_default();
-                bars[i].close = Some(cents(c * 1.5));
-                bars[i].high = bars[i].high.max(cents(c * 1.5));
-                let ts = bars[i].ts;
-                expect(Kind::ReturnOutlier, sym, ts, ts, "a 50% one-day spike");
-            }
-            "stale" => {
-                let price = bars[i - 1].close.unwrap_or_default();
-                for b in &mut bars[i..i + 6] {
-                    b.flat(price);
-                }
-                expect(Kind::StalePrice, sym, bars[i].ts, bars[i + 5].ts, "6 identical closes");
-            }
-            "duplicate" => {
-                let b = bars[i].clone();
-                let ts = b.ts;
-                bars.push(b);
-                expect(Kind::DuplicateRows, sym, ts, ts, "repeated one day");
-            }
-            "mismatch" => {
-                let mut b = bars[i].clone();
-                b.symbol = other.to_string();
-                bars.push(b);
+    /// One daily year file's defect.
+    pub(crate) struct Daily<'a> {
+        pub(crate) key: &'a str,
+        pub(crate) sym: &'a str,
+        /// Another symbol of the universe (for a row in the wrong file).
+        pub(crate) other: &'a str,
+        pub(crate) d: &'a mut Draw,
+        pub(crate) truth: &'a mut Vec<Expected>,
+        pub(crate) refs: &'a mut References,
+    }
+
+    impl Daily<'_> {
+        pub(crate) fn inject(&mut self, defect: &str, bars: &mut Vec<Bar>, cal: &Calendar) {
+            let Daily { key, sym, other, .. } = *self;
+            let n = bars.len();
+            let i = self.d.range(30, n - 30);
+            let truth = &mut *self.truth;
+            let mut expect = |kind: Kind, symbol: &str, a: i64, b: i64, what: &str| {
                 truth.push(Expected {
                     key: key.into(),
-                    kind: Kind::SymbolMismatch,
-                    symbol: Some(other.into()),
+                    kind,
+                    symbol: Some(symbol.into()),
                     column: None,
-                    start: None,
-                    end: None,
-                    injected: format!("a row of {other} in {sym}'s file"),
-                });
+                    start: Some(instant(a)),
+                    end: Some(instant(b)),
+                    injected: what.into(),
+                })
+            };
+            // A 2-for-1 split listed in the corporate actions on bar `i`'s date.
+            let ex_date = cal.local_date(instant(bars[i].ts));
+            let mut list_split = || self.refs.actions.push(format!("{sym},{ex_date},split,2:1"));
+            let d = &mut *self.d;
+            match defect {
+                "missing_sessions" => {
+                    let len = d.range(1, 4);
+                    // The whole local days, whatever time of day the finding uses.
+                    let (a, b) = (bars[i].ts, bars[i + len - 1].ts + 86_400_000 - 1);
+                    bars.drain(i..i + len);
+                    expect(Kind::MissingSessions, sym, a, b, &format!("removed {len} sessions"));
+                }
+                "holiday_bar" => {
+                    let mut b = bars[4].clone();
+                    // 2025-01-09: the exchange closed for President Carter's day of mourning.
+                    b.ts = "2025-01-09T05:00:00Z".parse::<DateTime<Utc>>().map_or(0, |t| t.timestamp_millis());
+                    let ts = b.ts;
+                    bars.push(b);
+                    expect(Kind::OutsideSession, sym, ts, ts, "a bar on 2025-01-09, a closure");
+                }
+                "split" => {
+                    let ts = bars[i].ts;
+                    for b in &mut bars[i..] {
+                        b.scale(0.5);
+                        b.volume *= 2;
+                    }
+                    expect(Kind::SplitLike, sym, ts, ts, "a 2:1 split, unadjusted");
+                }
+                "bad_print" => {
+                    // A fat-finger print: one day's bar typed 10x too high, the next day right again.
+                    bars[i].scale(10.0);
+                    let ts = bars[i].ts;
+                    expect(Kind::BadPrint, sym, ts, ts, "a 10x print that reverts the next day");
+                }
+                "spike" => {
+                    let c = bars[i].close.unwrap_or_default();
+                    bars[i].close = Some(cents(c * 1.5));
+                    bars[i].high = bars[i].high.max(cents(c * 1.5));
+                    let ts = bars[i].ts;
+                    expect(Kind::ReturnOutlier, sym, ts, ts, "a 50% one-day spike");
+                }
+                "stale" => {
+                    let price = bars[i - 1].close.unwrap_or_default();
+                    for b in &mut bars[i..i + 6] {
+                        b.flat(price);
+                    }
+                    expect(Kind::StalePrice, sym, bars[i].ts, bars[i + 5].ts, "6 identical closes");
+                }
+                "duplicate" => {
+                    let b = bars[i].clone();
+                    let ts = b.ts;
+                    bars.push(b);
+                    expect(Kind::DuplicateRows, sym, ts, ts, "repeated one day");
+                }
+                "mismatch" => {
+                    let mut b = bars[i].clone();
+                    b.symbol = other.to_string();
+                    bars.push(b);
+                    truth.push(Expected {
+                        key: key.into(),
+                        kind: Kind::SymbolMismatch,
+                        symbol: Some(other.into()),
+                        column: None,
+                        start: None,
+                        end: None,
+                        injected: format!("a row of {other} in {sym}'s file"),
+                    });
+                }
+                "unadjusted_split" => {
+                    // Listed, and not in the prices.
+                    list_split();
+                    let ts = bars[i].ts;
+                    expect(Kind::UnadjustedSplit, sym, ts, ts, "a listed 2-for-1 split missing from the prices");
+                }
+                "split_mismatch" => {
+                    list_split();
+                    crate::realism::split(bars, i, 3.0, 3.0);
+                    let ts = bars[i].ts;
+                    expect(Kind::SplitMismatch, sym, ts, ts, "a listed 2-for-1 split that the prices show as 3-for-1");
+                }
+                "volume_unadjusted" => {
+                    list_split();
+                    crate::realism::split(bars, i, 2.0, 1.0);
+                    let ts = bars[i].ts;
+                    expect(Kind::VolumeUnadjusted, sym, ts, ts, "a listed 2-for-1 split, volume not adjusted");
+                    expect(Kind::Split, sym, ts, ts, "the prices of that split, right");
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
 

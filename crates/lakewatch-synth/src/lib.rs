@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod generate;
+mod realism;
 mod score;
 
 pub use generate::{

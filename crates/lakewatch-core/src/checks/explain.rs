@@ -1,13 +1,27 @@
-//! Why bars are missing: pure decisions the `gaps` and `completeness` checks share.
+//! Why bars are missing: pure decisions the `gaps`, `completeness` and `outliers` checks share.
 //! - A symbol whose every bar sits exactly one hour off the session was stamped in the wrong
-//!   zone across a DST change: one cause, not missing bars plus bars outside the session.
+//!   zone across a DST change: one cause, not missing bars plus bars outside the session (and
+//!   its returns are compared with the market's an hour later, where they belong).
 //! - A feed that prints no bar for a minute without trades leaves runs of empty minutes. For a
 //!   symbol that trades in a share `p` of the session's `n` minutes, a run of `k` empty minutes
 //!   starts at a given minute with chance about `(1 - p)^k`, so the session holds one with
 //!   chance about `n (1 - p)^k`. A run chance explains is `no_trades`; a longer one is not.
 
+use crate::frame::{Bars, NULL_TIME};
+
 /// One hour, in milliseconds.
 const HOUR: i64 = 3_600_000;
+
+/// [`dst_offset`] of symbol `s` of `bars`, looked for only when a bar lies outside the
+/// session (the common symbol allocates nothing).
+pub fn symbol_dst_offset(bars: &Bars, s: usize, open: i64, close: i64, step: i64) -> Option<i64> {
+    let time = |r: &u32| bars.time[*r as usize];
+    if !bars.rows(s).iter().map(time).any(|t| t != NULL_TIME && (t < open || t >= close)) {
+        return None;
+    }
+    let times: Vec<i64> = bars.rows(s).iter().map(time).filter(|t| *t != NULL_TIME).collect();
+    dst_offset(&times, open, close, step)
+}
 
 /// The offset in minutes (`60` or `-60`) by which every one of a symbol's bar times (epoch
 /// ms) sits off the session `[open, close)` on its grid of `step` ms, when shifting them back

@@ -99,14 +99,9 @@ fn intraday(spec: &Spec, input: &CheckInput<'_>, bars: &Bars) -> Result<Vec<Find
     let explained = |k: Kind| spec.kinds.get(&k).copied().unwrap_or(Severity::Info);
     for s in 0..bars.len() {
         let symbol = &bars.symbols[s];
-        // A shifted symbol has bars outside the regular session: only then is it worth a look.
-        let outside_regular = bars.rows(s).iter().map(|&r| bars.time[r as usize]).any(|t| t != NULL_TIME && (t < open || t >= close));
-        if outside_regular {
-            let times: Vec<i64> = bars.rows(s).iter().map(|&r| bars.time[r as usize]).filter(|t| *t != NULL_TIME).collect();
-            if let Some(offset) = explain::dst_offset(&times, open, close, step_ms) {
-                out.push(dst_shift(sev(Kind::DstShift), input, bars, s, offset, &session));
-                continue;
-            }
+        if let Some(offset) = explain::symbol_dst_offset(bars, s, open, close, step_ms) {
+            out.push(dst_shift(sev(Kind::DstShift), input, bars, s, offset, &session));
+            continue;
         }
         let mut present = vec![false; n];
         let mut stray = Vec::new();

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CheckError, CheckInput, rows_finding, severity, splits};
+use super::{CheckError, CheckInput, explain, rows_finding, severity, splits};
 use crate::finding::{Finding, Kind, Severity};
 use crate::frame::{Bars, NULL_TIME, instant, sample, values_f64};
 
@@ -168,10 +168,20 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     starts.push(steps.len());
 
     let level = market_levels(spec, &steps, times.len());
+    let session = regular_session(input);
     let mut residuals: Vec<(usize, f64)> = Vec::new();
     let mut scratch: Vec<f64> = Vec::new();
     for s in 0..bars.len() {
         let symbol_steps = &steps[starts[s]..starts[s + 1]];
+        // A symbol stamped an hour off (the gaps check reports it) moved with the market at the
+        // time it really traded.
+        let shift = session
+            .and_then(|(open, close, step)| explain::symbol_dst_offset(bars, s, open, close, step))
+            .map_or(0, |minutes| minutes * 60_000);
+        let market = |idx: u32| match shift {
+            0 => level[idx as usize],
+            _ => times.binary_search(&(times[idx as usize] - shift)).map_or(level[idx as usize], |k| level[k]),
+        };
         let prints = bad_prints(symbol_steps, spec);
         for &(i, j) in &prints {
             let (first, back) = (&symbol_steps[i], &symbol_steps[j]);
@@ -234,7 +244,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                 .iter()
                 .enumerate()
                 .filter(|(i, st)| !st.split && !listed.contains(i))
-                .map(|(i, st)| (i, st.ret - (level[st.idx as usize] - level[st.prev as usize]))),
+                .map(|(i, st)| (i, st.ret - (market(st.idx) - market(st.prev)))),
         );
         if residuals.len() < spec.min_returns {
             continue;
@@ -285,6 +295,16 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
         }
     }
     Ok(out)
+}
+
+/// The regular session of an intraday partition as (open, close, bar step) in epoch ms; `None`
+/// for daily bars or a day without a session.
+fn regular_session(input: &CheckInput<'_>) -> Option<(i64, i64, i64)> {
+    let step = input.contract.bar_interval.intraday_step()?.num_milliseconds();
+    match input.calendar.day(input.partition.date?).ok()? {
+        crate::calendar::Day::Session(s) => Some((s.open.timestamp_millis(), s.close.timestamp_millis(), step)),
+        crate::calendar::Day::Closed(_) => None,
+    }
 }
 
 /// Judges the step across each of symbol `s`'s listed splits (`split`, `split_mismatch`,
@@ -350,9 +370,11 @@ fn listed_splits(
             continue;
         }
         let vol = |range: &[Step]| -> Vec<f64> { range.iter().map(|st| volume[st.row as usize]).collect() };
-        let mut before = vol(&steps[k.saturating_sub(9)..k]);
-        before.push(volume[steps[k.saturating_sub(9).min(k)].prev as usize]);
-        let mut after = vol(&steps[k..(k + 10).min(steps.len())]);
+        // Twenty bars a side: day-to-day volume varies by a third, and the medians must tell a
+        // 2-for-1 move from none.
+        let mut before = vol(&steps[k.saturating_sub(19)..k]);
+        before.push(volume[steps[k.saturating_sub(19).min(k)].prev as usize]);
+        let mut after = vol(&steps[k..(k + 20).min(steps.len())]);
         if splits::volume_follows(&mut before, &mut after, split.ratio) == Some(false) {
             out.push(
                 Finding::new(

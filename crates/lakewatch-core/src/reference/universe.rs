@@ -2,7 +2,8 @@
 //! and delisted. A symbol is expected on the sessions from its listing date up to the day
 //! before its delisting date: `delisted` is the first date it no longer trades.
 //!
-//! Two formats: JSON `{"symbols": ["AAPL", ...]}` (no dates), and CSV with the header
+//! Two formats: JSON `{"symbols": ["AAPL", {"symbol": "NEWCO", "listed": "2025-06-02"}]}` (a
+//! symbol alone, or with `listed` and `delisted` dates), and CSV with the header
 //! `symbol,listed,delisted` (dates `YYYY-MM-DD`, either may be empty). The key's extension
 //! chooses: `.csv` is CSV, anything else JSON.
 
@@ -70,22 +71,63 @@ impl Universe {
         }
     }
 
-    /// Parses `{"symbols": ["AAPL", ...]}`.
+    /// Parses `{"symbols": ["AAPL", {"symbol": "NEWCO", "listed": "2025-06-02"}, ...]}`: a
+    /// symbol is a string, or an object with optional `listed` and `delisted` dates.
     pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, ContractError> {
         #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Entry {
+            Symbol(String),
+            Listed {
+                symbol: String,
+                #[serde(default)]
+                listed: Option<NaiveDate>,
+                #[serde(default)]
+                delisted: Option<NaiveDate>,
+            },
+        }
+        #[derive(Deserialize)]
         struct File {
-            symbols: Vec<String>,
+            symbols: Vec<Entry>,
         }
         let file: File = serde_json::from_slice(bytes).map_err(|e| {
-            ContractError::at(origin, None, format!("not a universe file ({{\"symbols\": [...]}}): {e}"))
+            ContractError::at(
+                origin,
+                None,
+                format!(
+                    "not a universe file ({{\"symbols\": [\"AAPL\", {{\"symbol\": \"NEWCO\", \"listed\": \"2025-06-02\"}}]}}): {e}"
+                ),
+            )
         })?;
-        if let Some(bad) = file.symbols.iter().find(|s| s.trim().is_empty()) {
-            return Err(ContractError::at(origin, None, format!("empty symbol {bad:?} in universe")));
+        let mut universe = Universe::default();
+        for entry in file.symbols {
+            let (symbol, listing) = match entry {
+                Entry::Symbol(s) => (s, Listing::default()),
+                Entry::Listed { symbol, listed, delisted } => (symbol, Listing { listed, delisted }),
+            };
+            if symbol.trim().is_empty() {
+                return Err(ContractError::at(origin, None, format!("empty symbol {symbol:?} in universe")));
+            }
+            check_symbol(&symbol).map_err(|reason| ContractError::at(origin, None, reason))?;
+            if let (Some(l), Some(d)) = (listing.listed, listing.delisted)
+                && d <= l
+            {
+                return Err(ContractError::at(
+                    origin,
+                    None,
+                    format!("{symbol}: delisted {d} is not after the listing date {l}"),
+                ));
+            }
+            // A plain name twice is harmless; a second entry with dates would contradict the first.
+            let again = !universe.symbols.insert(symbol.clone());
+            if again && (listing != Listing::default() || universe.listings.contains_key(&symbol)) {
+                return Err(ContractError::at(origin, None, format!("{symbol} is listed twice, with dates")));
+            }
+            if listing != Listing::default() {
+                universe.listings.insert(symbol, listing);
+            }
         }
-        for symbol in &file.symbols {
-            check_symbol(symbol).map_err(|reason| ContractError::at(origin, None, reason))?;
-        }
-        Ok(Self::of(file.symbols))
+        Ok(universe)
     }
 
     /// Parses `symbol,listed,delisted`.
@@ -140,6 +182,28 @@ mod tests {
         assert_eq!((u.symbols.len(), u.listings.len()), (2, 0));
         let err = Universe::parse(b"[1,2]", "reference/stock_universe.json").unwrap_err().to_string();
         assert!(err.starts_with("reference/stock_universe.json: not a universe file"), "{err}");
+    }
+
+    #[test]
+    fn a_json_universe_may_give_listing_dates() {
+        let text = r#"{"symbols": ["AAPL", "AAPL", {"symbol": "NEWCO", "listed": "2025-03-14"},
+            {"symbol": "GONE", "delisted": "2025-06-30"}]}"#;
+        let u = Universe::parse(text.as_bytes(), "u.json").unwrap();
+        let on = |date: &str| u.expected_on(d(date)).cloned().collect::<Vec<_>>();
+        assert_eq!(on("2025-03-13"), ["AAPL", "GONE"]);
+        assert_eq!(on("2025-06-30"), ["AAPL", "NEWCO"]);
+        let cases = [
+            (
+                r#"{"symbols": [{"symbol": "X", "listed": "2025-03-01", "delisted": "2025-02-01"}]}"#,
+                "u.json: X: delisted 2025-02-01 is not after the listing date 2025-03-01",
+            ),
+            (r#"{"symbols": ["X", {"symbol": "X", "listed": "2025-03-01"}]}"#, "u.json: X is listed twice, with dates"),
+            (r#"{"symbols": [{"symbol": "X", "listed": "March"}]}"#, "u.json: not a universe file"),
+        ];
+        for (text, want) in cases {
+            let err = Universe::parse(text.as_bytes(), "u.json").unwrap_err().to_string();
+            assert!(err.starts_with(want), "{text}: {err}");
+        }
     }
 
     #[test]
