@@ -24,7 +24,7 @@ const MARKER: &str = ".lakewatch-demo";
 /// Where in the demo lake the earlier versions of corrected objects are (`validate --previous`).
 const PREVIOUS: &str = ".previous";
 
-/// `lakewatch demo [--out DIR] [--symbols N] [--sessions N] [--seed N] [--json]`
+/// `lakewatch demo [--out DIR] [--symbols N] [--sessions N] [--seed N] [--clean] [--json] [--verbose]`
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Where to write the lake; defaults to `lakewatch-demo` in the system's temp folder.

@@ -514,6 +514,24 @@ mod tests {
     const SYMBOLS: &[&str] = &["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH"];
 
     #[test]
+    fn a_symbol_stamped_an_hour_early_moves_with_the_market_at_its_true_time() {
+        // Every symbol drops 3% at minute 90; CCC's clock is an hour early, so its drop is
+        // stamped at minute 30. Judged against the market at its stamped times, it showed two
+        // ~38-sigma outliers; at its true times, none.
+        let mut rows = clean_session("2025-11-26", &["AAA", "BBB", "CCC", "DDD", "EEE"]);
+        for r in rows.iter_mut().filter(|r| r.minute >= 90) {
+            scale_bar(r, 0.97);
+        }
+        for r in rows.iter_mut().filter(|r| r.symbol == "CCC") {
+            r.minute -= 60;
+        }
+        let report = run_rows("minute_bars", MINUTE_KEY_1126, &rows, AS_OF_1126, None);
+        let kinds: Vec<(Kind, Option<&str>)> =
+            report.findings.iter().map(|f| (f.kind, f.symbol.as_deref())).collect();
+        assert_eq!(kinds, [(Kind::DstShift, Some("CCC"))], "{:#?}", report.findings);
+    }
+
+    #[test]
     fn distinct_times_are_every_time_once_in_order_whatever_the_grid() {
         use polars::prelude::*;
         // (what, rows as (symbol, epoch ms))
