@@ -129,7 +129,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         Ok(true)
     }
 
-    async fn load_state(&self, bucket: &str, key: &str) -> Result<Option<PartitionState>, IoError> {
+    pub(crate) async fn load_state(&self, bucket: &str, key: &str) -> Result<Option<PartitionState>, IoError> {
         let doc = self.lake.load_document(bucket, key).await?;
         Ok(doc.and_then(|d| serde_json::from_slice(&d.bytes).ok()))
     }

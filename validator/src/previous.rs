@@ -7,7 +7,7 @@ use lakewatch_core::Contract;
 
 use crate::decide::{Order, PartitionState, Place};
 use crate::event::ObjectRef;
-use crate::ports::{IoError, Lake, Load};
+use crate::ports::{Alerts, IoError, Lake, Load};
 use crate::service::Validator;
 
 /// The version validated before, or why it cannot be compared.
@@ -31,7 +31,7 @@ pub(crate) fn compare_with(state: &PartitionState, version: &str, order: &Order)
     (order.place(&newest.order) == Place::NotOlder).then(|| newest.id.clone())
 }
 
-impl<L: Lake + Sync, A: Sync> Validator<L, A> {
+impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
     /// Reads the version `object` is compared with, when the contract asks for restatements.
     pub(crate) async fn previous(
         &self,
@@ -44,8 +44,7 @@ impl<L: Lake + Sync, A: Sync> Validator<L, A> {
         if contract.checks.restatements.is_none() {
             return Ok(Previous::None);
         }
-        let state = self.lake.load_document(&object.bucket, state_key).await?;
-        let state: PartitionState = state.and_then(|d| serde_json::from_slice(&d.bytes).ok()).unwrap_or_default();
+        let state = self.load_state(&object.bucket, state_key).await?.unwrap_or_default();
         let Some(id) = compare_with(&state, version, order) else { return Ok(Previous::None) };
         if object.version_id.is_none() {
             return Ok(Previous::Unavailable(

@@ -10,8 +10,11 @@
 //! Every explanation these must produce (`no_trades`, `halt`, `split`, `restated_bars` at info)
 //! is written down as ground truth, like a defect.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use lakewatch_core::frame::instant;
+use lakewatch_core::reference::{CORPORATE_ACTIONS_KEY, halts_key};
 use lakewatch_core::{Calendar, Kind};
 
 use crate::generate::{Bar, Draw, Expected};
@@ -54,7 +57,7 @@ impl Roles {
     }
 }
 
-/// The reference files and earlier versions a realistic lake comes with.
+/// The reference files a realistic lake comes with.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct References {
     /// (symbol, listed, delisted) for the universe file.
@@ -71,14 +74,15 @@ impl References {
         let mut out = Vec::new();
         if !self.actions.is_empty() {
             let text = format!("symbol,ex_date,kind,ratio\n{}\n", self.actions.join("\n"));
-            out.push(("reference/corporate_actions.csv".to_string(), text.into_bytes()));
+            out.push((CORPORATE_ACTIONS_KEY.to_string(), text.into_bytes()));
         }
-        let mut dates: Vec<NaiveDate> = self.halts.iter().map(|(d, _)| *d).collect();
-        dates.dedup();
-        for date in dates {
-            let lines: Vec<&str> = self.halts.iter().filter(|(d, _)| *d == date).map(|(_, l)| l.as_str()).collect();
+        let mut by_date: BTreeMap<NaiveDate, Vec<&str>> = BTreeMap::new();
+        for (date, line) in &self.halts {
+            by_date.entry(*date).or_default().push(line);
+        }
+        for (date, lines) in by_date {
             let text = format!("symbol,halt_time,resume_time,reason_code\n{}\n", lines.join("\n"));
-            out.push((format!("reference/halts/{date}.csv"), text.into_bytes()));
+            out.push((halts_key(date), text.into_bytes()));
         }
         out
     }
