@@ -791,3 +791,25 @@ fn a_symbol_that_is_not_a_ticker_never_becomes_a_path() {
     );
     assert!(!root.join("data").exists(), "nothing written at all");
 }
+
+#[test]
+fn bench_json_gives_the_floor_the_validation_and_its_split_by_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lakewatch(&["bench", "--symbols", "40", "--runs", "1", "--json", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let figures: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(figures["rows"], 40 * 390);
+    assert_eq!(figures["findings"], 0, "the bench partition is clean");
+    for field in ["floor_ms", "validate_ms", "ratio", "peak_rss_mb", "floor_rss_mb"] {
+        assert!(figures[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {figures}");
+    }
+    let phases = figures["phases"].as_object().unwrap();
+    for phase in ["decode", "index", "check:gaps", "check:outliers", "check:completeness", "report"] {
+        assert!(phases.contains_key(phase), "{phase} missing from {phases:?}");
+    }
+    assert!(!phases.contains_key("previous"), "a first version has nothing to compare with");
+    // The correction: the restatements check decodes the earlier version and finds the change.
+    let restated = &figures["restated"];
+    assert!(restated["phases"].as_object().unwrap().contains_key("previous"), "{restated}");
+    assert_eq!(restated["findings"], 1, "one restated_bars finding: {restated}");
+}

@@ -263,16 +263,18 @@ pub fn validate(
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
     let Context { universe, history, halts, norms, actions, previous } = *context;
+    // Each phase runs in its own span (`previous`, `decode`, `index`, a `check` span per check,
+    // `report`), so a subscriber can time them (`lakewatch bench` does) without a clock here.
     let previous: Option<Previous> = match (previous, &contract.checks.restatements) {
-        (Some(Ok(old)), Some(_)) => Some(
+        (Some(Ok(old)), Some(_)) => Some(tracing::info_span!("previous").in_scope(|| {
             decode_within(old.bytes, contract, old.budget).map_err(|e| format!("{}: {e}", old.key)).and_then(|f| {
                 Bars::new(&f, &contract.entity_column, &contract.time_column).map(|b| (f, b)).map_err(|e| e.to_string())
-            }),
-        ),
+            })
+        })),
         (Some(Err(why)), Some(_)) => Some(Err(why.to_string())),
         _ => None,
     };
-    let frame = match decode_within(object.bytes, contract, object.budget) {
+    let frame = match tracing::info_span!("decode").in_scope(|| decode_within(object.bytes, contract, object.budget)) {
         Ok(frame) => frame,
         Err(DecodeError::OverBudget(e)) => {
             let size = object.bytes.len() as u64;
@@ -281,7 +283,8 @@ pub fn validate(
         Err(e) => return Err(e.into()),
     };
     let calendar = contract.calendar()?;
-    let bars = Bars::new(&frame, &contract.entity_column, &contract.time_column);
+    let bars =
+        tracing::info_span!("index").in_scope(|| Bars::new(&frame, &contract.entity_column, &contract.time_column));
     let input = CheckInput {
         frame: &frame,
         bars: &bars,
@@ -297,6 +300,7 @@ pub fn validate(
         as_of,
     };
     let (mut findings, skipped) = contract.checks.run(&input);
+    let _report = tracing::info_span!("report").entered();
     findings.sort_by(|a, b| (a.check, a.kind, &a.symbol, a.start).cmp(&(b.check, b.kind, &b.symbol, b.start)));
 
     let mut stats = Stats::default();

@@ -1,0 +1,251 @@
+//! `lakewatch bench`: the cost of a full validation next to the floor of reading the same
+//! partition, measured in one run, with the split by phase (decode, index, each check,
+//! report). Each measurement runs in a child process so that its peak RSS is its own.
+
+mod phases;
+mod telemetry;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use chrono::NaiveDate;
+use lakewatch_core::{Context, Contracts, Object, validate};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use lakewatch_telemetry::console as out;
+
+use crate::{Dir, Outcome};
+
+/// `lakewatch bench [--symbols N] [--runs N] [--dir DIR]`
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Symbols in the minute partition (390 bars each).
+    #[arg(long, default_value_t = 5000)]
+    symbols: usize,
+    /// Timed repetitions per phase (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Where to write the partition; defaults to the system's temp folder.
+    #[arg(long)]
+    dir: Option<Dir>,
+    /// Print every figure as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Instead: the cost of one log event and of one metric recorded and flushed, next to a
+    /// plain `serde_json::to_writer` of the same object.
+    #[arg(long)]
+    telemetry: bool,
+    /// Internal: run one phase on a file and print its figures as JSON.
+    #[arg(long, hide = true)]
+    phase: Option<String>,
+    /// Internal: the partition file for `--phase`.
+    #[arg(long, hide = true)]
+    file: Option<PathBuf>,
+    /// Internal: the version validated before it, for `--phase restated`.
+    #[arg(long, hide = true)]
+    previous: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Phase {
+    phase: String,
+    rows: usize,
+    median_ms: f64,
+    min_ms: f64,
+    peak_rss_mb: f64,
+    findings: usize,
+    /// Median milliseconds per phase of the validation (`decode`, `index`, `check:<name>`,
+    /// `report`, and `previous` when there is one). The outliers check runs on a second thread
+    /// beside the others, so the checks' sum exceeds their wall time.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    phases: BTreeMap<String, f64>,
+}
+
+/// Everything `lakewatch bench --json` prints.
+#[derive(Debug, Serialize)]
+struct Figures {
+    symbols: usize,
+    rows: usize,
+    parquet_mb: f64,
+    runs: usize,
+    floor_ms: f64,
+    validate_ms: f64,
+    ratio: f64,
+    floor_rss_mb: f64,
+    peak_rss_mb: f64,
+    findings: usize,
+    phases: BTreeMap<String, f64>,
+    /// The same partition validated as a correction of an earlier version (the restatements
+    /// check decodes and compares both).
+    restated: Phase,
+}
+
+const DATE: &str = "2025-11-26";
+const KEY: &str = "data/ticks/minute/date=2025-11-26/bars.parquet";
+
+pub(crate) fn run(args: Args) -> Result<Outcome> {
+    if args.telemetry {
+        return telemetry::run(args.runs);
+    }
+    if let (Some(phase), Some(file)) = (&args.phase, &args.file) {
+        let figures = run_phase(phase, file, args.previous.as_deref(), args.runs)?;
+        out::line(&serde_json::to_string(&figures)?);
+        return Ok(Outcome::Clean);
+    }
+    let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join("lakewatch-bench"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let file = dir.join(format!("bars-{}.parquet", args.symbols));
+    let earlier = dir.join(format!("bars-{}-earlier.parquet", args.symbols));
+    let date: NaiveDate = DATE.parse()?;
+    let mut object = lakewatch_synth::minute_partition(args.symbols, date, 1).context("not a session")?;
+    let bytes = lakewatch_synth::to_parquet(&mut object.frame)?;
+    std::fs::write(&file, &bytes).with_context(|| format!("{}: cannot write", file.display()))?;
+    // The earlier version: a correction changed one close in a thousand.
+    let mut before = restate(&object.frame)?;
+    std::fs::write(&earlier, lakewatch_synth::to_parquet(&mut before)?)
+        .with_context(|| format!("{}: cannot write", earlier.display()))?;
+    let rows = object.frame.height();
+    let parquet_mb = bytes.len() as f64 / 1e6;
+    drop((object, before, bytes));
+    if !args.json {
+        out::line(&format!(
+            "partition: {} symbols, {rows} rows, {parquet_mb:.1} MB parquet (snappy) at {}",
+            args.symbols,
+            file.display()
+        ));
+    }
+    let floor = child("floor", &file, None, args.runs)?;
+    let full = child("validate", &file, None, args.runs)?;
+    let restated = child("restated", &file, Some(&earlier), args.runs)?;
+    if args.json {
+        let figures = Figures {
+            symbols: args.symbols,
+            rows,
+            parquet_mb,
+            runs: args.runs,
+            floor_ms: floor.median_ms,
+            validate_ms: full.median_ms,
+            ratio: full.median_ms / floor.median_ms,
+            floor_rss_mb: floor.peak_rss_mb,
+            peak_rss_mb: full.peak_rss_mb,
+            findings: full.findings,
+            phases: full.phases.clone(),
+            restated,
+        };
+        out::line(&serde_json::to_string(&figures)?);
+        return Ok(Outcome::Clean);
+    }
+    for p in [&floor, &full, &restated] {
+        out::line(&format!(
+            "{:<9} median {:>7.1} ms  min {:>7.1} ms  {:>6.2} M rows/s  peak RSS {:>6.1} MB  {} {}",
+            p.phase,
+            p.median_ms,
+            p.min_ms,
+            p.rows as f64 / p.median_ms / 1e3,
+            p.peak_rss_mb,
+            if p.phase == "floor" { "groups" } else { "findings" },
+            p.findings
+        ));
+    }
+    out::line(&format!("validate / floor = {:.2}x", full.median_ms / floor.median_ms));
+    out::line("phase (median ms)      validate  restated");
+    let names: std::collections::BTreeSet<&String> = full.phases.keys().chain(restated.phases.keys()).collect();
+    for name in names {
+        let ms = |p: &Phase| p.phases.get(name).map_or("-".to_string(), |v| format!("{v:.1}"));
+        out::line(&format!("{name:<22} {:>8}  {:>8}", ms(&full), ms(&restated)));
+    }
+    Ok(Outcome::Clean)
+}
+
+/// `frame` as it was before a correction changed one close in a thousand.
+fn restate(frame: &DataFrame) -> Result<DataFrame> {
+    let close: Vec<Option<f64>> = frame.column("close")?.f64()?.iter().collect();
+    let close: Vec<Option<f64>> =
+        close.into_iter().enumerate().map(|(i, c)| if i % 1000 == 7 { c.map(|c| c * 1.01) } else { c }).collect();
+    let mut before = frame.clone();
+    before.replace("close", Column::new("close".into(), close))?;
+    Ok(before)
+}
+
+fn child(phase: &str, file: &Path, previous: Option<&Path>, runs: usize) -> Result<Phase> {
+    let exe = std::env::current_exe()?;
+    let mut command = std::process::Command::new(exe);
+    command.args(["bench", "--phase", phase, "--runs", &runs.to_string(), "--file"]).arg(file);
+    if let Some(previous) = previous {
+        command.arg("--previous").arg(previous);
+    }
+    let o = command.output()?;
+    if !o.status.success() {
+        bail!("bench phase {phase} failed: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    Ok(serde_json::from_slice(&o.stdout)?)
+}
+
+fn run_phase(phase: &str, file: &Path, previous: Option<&Path>, runs: usize) -> Result<Phase> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let contracts = Contracts::embedded();
+    let (contract, partition) = contracts.route(KEY)?;
+    let as_of = "2025-11-27T00:00:00Z".parse()?;
+    let clock = phases::PhaseClock::default();
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(clock.clone()));
+    let mut times = Vec::new();
+    let mut split: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let (mut rows, mut findings) = (0, 0);
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        let bytes = std::fs::read(file)?;
+        match phase {
+            "floor" => {
+                let frame = ParquetReader::new(std::io::Cursor::new(&bytes)).finish()?;
+                let counts = frame.group_by(["symbol"])?.select(["close"]).count()?;
+                rows = frame.height();
+                findings = counts.height();
+            }
+            "validate" | "restated" => {
+                let earlier = match (phase, previous) {
+                    ("restated", Some(p)) => Some(std::fs::read(p)?),
+                    ("restated", None) => bail!("--phase restated needs --previous"),
+                    _ => None,
+                };
+                let context =
+                    Context { previous: earlier.as_deref().map(|b| Ok(Object::new(KEY, b))), ..Context::default() };
+                let report = validate(contract, &partition, Object::new(KEY, &bytes), &context, as_of)?;
+                rows = report.rows as usize;
+                findings = report.findings.len();
+            }
+            other => bail!("unknown phase `{other}`"),
+        }
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        for (name, ms) in clock.take() {
+            split.entry(name).or_default().push(ms);
+        }
+    }
+    Ok(Phase {
+        phase: phase.to_string(),
+        rows,
+        median_ms: median(&mut times),
+        min_ms: times[0],
+        peak_rss_mb: peak_rss_mb(),
+        findings,
+        phases: split.into_iter().map(|(name, mut ms)| (name, median(&mut ms))).collect(),
+    })
+}
+
+/// The median of `values`, which it leaves sorted.
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
