@@ -70,15 +70,10 @@ pub(crate) fn per_root(contracts: &Contracts, targets: &[Target<'_>]) -> Result<
 /// The override file of `calendar` under `root`, if there is one.
 pub(crate) fn read_overrides(root: &Path, calendar: &str) -> Result<Option<Arc<Overrides>>> {
     let path = root.join(override_key(calendar));
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => bail!("{}: cannot read ({e})", path.display()),
+    let Some(bytes) = read_bounded(&path, MAX_OVERRIDE_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+    else {
+        return Ok(None);
     };
-    let mut bytes = Vec::new();
-    file.take(MAX_OVERRIDE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
     let calendar = Calendar::by_name(calendar)?;
     Ok(Some(Arc::new(Overrides::from_bytes(&bytes, &path.display().to_string(), &calendar)?)))
 }
@@ -103,16 +98,21 @@ pub(crate) fn read_actions(root: &Path) -> Result<Option<CorporateActions>, Stri
 fn read_reference(root: &Path, key: &str, what: &str) -> Result<Option<(String, Vec<u8>)>, String> {
     let path = root.join(key);
     let shown = path.display().to_string();
-    let file = match std::fs::File::open(&path) {
+    let bytes = read_bounded(&path, MAX_BYTES).map_err(|e| format!("{what} {shown}: {e}"))?;
+    Ok(bytes.map(|b| (shown, b)))
+}
+
+/// The bytes of `path`, at most one over `limit` (so that the parser refuses an oversized file
+/// without it being read whole); `Ok(None)` when there is no such file.
+fn read_bounded(path: &Path, limit: usize) -> Result<Option<Vec<u8>>, String> {
+    let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{what} {shown}: cannot read ({e})")),
+        Err(e) => return Err(format!("cannot read ({e})")),
     };
     let mut bytes = Vec::new();
-    file.take(MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{what} {shown}: cannot read ({e})"))?;
-    Ok(Some((shown, bytes)))
+    file.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read ({e})"))?;
+    Ok(Some(bytes))
 }
 
 /// Every file under `dir`, sorted, skipping hidden entries.
