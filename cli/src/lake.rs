@@ -70,7 +70,8 @@ pub(crate) fn per_root(contracts: &Contracts, targets: &[Target<'_>]) -> Result<
 /// The override file of `calendar` under `root`, if there is one.
 pub(crate) fn read_overrides(root: &Path, calendar: &str) -> Result<Option<Arc<Overrides>>> {
     let path = root.join(override_key(calendar));
-    let Some(bytes) = read_bounded(&path, MAX_OVERRIDE_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+    let Some(bytes) =
+        read_bounded(&path, MAX_OVERRIDE_BYTES).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
     else {
         return Ok(None);
     };

@@ -1,30 +1,26 @@
-//! Alert and resolved messages: what a subscriber reads, filters on and deduplicates by.
+//! The notices of the validator and the sweep: alert and resolved for a version, missing and
+//! expired for a session, and the validator's own configuration. Channel-neutral
+//! ([`Notice`]); each channel renders it (`lakewatch_notice::sns` for the topic).
 //!
-//! A subject of at most 100 ASCII characters; a JSON body of at most 256 KB with the
-//! attributes (findings are dropped from the end until it fits, and the body then says so and
-//! names the full report); attributes `type`, `severity`, `dataset`, `checks` (a
-//! `String.Array`) and `partition` for subscription filter policies; a dedup key per
-//! (dataset, partition, check) that stays the same across versions of the partition.
+//! A notice counts findings per check and kind, quotes findings taken in turn from every
+//! failing (check, kind), and names each check's dedup key, stable across versions of the
+//! partition.
 
 use std::collections::BTreeMap;
 
 use lakewatch_core::sweep::SessionStatus;
 use lakewatch_core::{CheckId, Finding, Kind, Report, Severity};
-use serde_json::{Value, json};
+pub use lakewatch_notice::dedup_key;
+use lakewatch_notice::{CheckCount, HeldBack, Notice, NoticeKind, Sample};
 
 use crate::decide::{Failing, Held, Send};
-use crate::ports::{AttributeValue, Message};
 
-/// SNS's limit for a whole message, body and attributes.
-pub const MAX_MESSAGE: usize = 256 * 1024;
-/// SNS's limit for a subject.
-pub const MAX_SUBJECT: usize = 100;
-/// Findings quoted in a message; the report has them all.
+/// Findings quoted in a notice; the report has them all.
 const MAX_FINDINGS: usize = 50;
-/// Missing symbols named in a `missing` alert (the count is always whole).
+/// Missing symbols named in a `missing` notice (the count is always whole).
 const MAX_MISSING: usize = 500;
 
-/// Which object a message is about.
+/// Which object a notice is about.
 #[derive(Debug, Clone)]
 pub struct About<'a> {
     /// Dataset.
@@ -41,14 +37,24 @@ pub struct About<'a> {
     pub report: &'a str,
 }
 
-/// The dedup key of one check of one partition: stable across the partition's versions.
-pub fn dedup_key(dataset: &str, partition: &str, check: impl std::fmt::Display) -> String {
-    format!("{dataset}/{partition}/{check}")
+impl About<'_> {
+    /// A notice about this object, with its bucket, key and version as facts.
+    fn notice(&self, kind: NoticeKind, severity: Severity, title: String, id: String) -> Notice {
+        Notice::new(kind, severity, self.dataset, self.partition, title, id)
+            .fact("bucket", self.bucket)
+            .fact("key", self.key)
+            .fact("version", self.version)
+    }
+}
+
+/// A finding as a notice quotes it.
+fn sample(f: &Finding) -> Option<Sample> {
+    serde_json::to_value(f).ok().and_then(|v| serde_json::from_value(v).ok())
 }
 
 /// The alert for a version whose checks fail at `threshold`; `new` are the checks that made it
-/// necessary. The body counts findings per check and kind, and quotes findings taken in turn
-/// from every failing (check, kind), so no check crowds out another. At most `sample_rows`
+/// necessary. It counts findings per check and kind, and quotes findings taken in turn from
+/// every failing (check, kind), so no check crowds out another. At most `sample_rows`
 /// offending rows are quoted over all of them (prices a market-data licence may forbid
 /// mailing); the report has every sample.
 #[allow(clippy::too_many_arguments)]
@@ -60,23 +66,20 @@ pub fn alert(
     held: Option<Held>,
     threshold: Severity,
     sample_rows: usize,
-) -> Message {
+) -> Notice {
     let severity = failing.values().filter_map(|f| f.severity).max().unwrap_or(threshold);
     let checks: Vec<String> = failing.keys().map(|c| c.to_string()).collect();
-    let subject = subject(&format!(
-        "lakewatch {} {} {}: {}",
-        severity.as_str().to_ascii_uppercase(),
-        about.dataset,
-        about.partition,
-        checks.join(", ")
-    ));
-    let alerts: Vec<Value> = failing
+    let title = format!("{} {}: {}", about.dataset, about.partition, checks.join(", "));
+    let id = format!("{}/{}/{}", about.dataset, about.partition, about.version);
+    let mut notice = about.notice(NoticeKind::Alert, severity, title, id);
+    notice.alerts = failing
         .iter()
-        .map(|(check, f)| {
-            json!({
-                "check": check, "severity": f.severity, "findings": f.findings(), "kinds": f.kinds,
-                "dedup_key": dedup_key(about.dataset, about.partition, check),
-            })
+        .map(|(check, f)| CheckCount {
+            check: check.to_string(),
+            severity: f.severity,
+            findings: f.findings(),
+            kinds: f.kinds.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            dedup_key: dedup_key(about.dataset, about.partition, check),
         })
         .collect();
     let mut groups: BTreeMap<(CheckId, Kind), Vec<&Finding>> = BTreeMap::new();
@@ -102,211 +105,119 @@ pub fn alert(
             break;
         }
     }
-    let attributes = attributes("alert", severity.as_str(), about, checks.clone());
-    let mut body = json!({
-        "type": "alert",
-        "severity": severity,
-        "dataset": about.dataset,
-        "partition": about.partition,
-        "bucket": about.bucket,
-        "key": about.key,
-        "version": about.version,
-        "checks": checks,
-        "new": new,
-        "alerts": alerts,
-        "rows": report.rows,
-        "findings_total": report.findings.len(),
-        "findings": quoted,
-        "truncated": shown > quoted.len(),
-        "report": about.report,
-    });
-    if let Some(h) = held {
-        body["held_back"] = held_back(h);
-    }
-    let body = fit(&mut body, &attributes, &subject);
-    let dedup_id = format!("{}/{}/{}", about.dataset, about.partition, about.version);
-    Message { subject, body, attributes, group: format!("{}/{}", about.dataset, about.partition), dedup_id }
+    notice.truncated = shown > quoted.len();
+    notice.findings = quoted.iter().filter_map(sample).collect();
+    notice.report = Some(about.report.to_string());
+    notice.held_back = held.map(held_back);
+    notice.fact("new", new).fact("rows", report.rows).fact("findings_total", report.findings.len())
 }
 
-/// The message a [`Send`] decided for a version: its alert or its resolved message.
-pub fn message(
+/// The notice a [`Send`] decided for a version: its alert or its resolved notice.
+pub fn notice(
     about: &About<'_>,
     report: &Report,
     failing: &BTreeMap<CheckId, Failing>,
     send: &Send,
     threshold: Severity,
     sample_rows: usize,
-) -> Message {
+) -> Notice {
     match send {
         Send::Alert { new, held } => alert(about, report, failing, new, *held, threshold, sample_rows),
         Send::Resolve { checks, held } => resolved(about, checks, *held),
     }
 }
 
-fn held_back(h: Held) -> Value {
-    json!({ "count": h.count, "since": h.since, "note": format!(
-        "{} change(s) since {} were held back by the hourly alert bound; this message is the state now",
-        h.count, h.since.format("%Y-%m-%d %H:%M UTC")) })
+fn held_back(h: Held) -> HeldBack {
+    HeldBack {
+        count: h.count,
+        since: h.since,
+        note: format!(
+            "{} change(s) since {} were held back by the hourly alert bound; this message is the state now",
+            h.count,
+            h.since.format("%Y-%m-%d %H:%M UTC")
+        ),
+    }
 }
 
-/// The resolved message for checks that alerted on an earlier version and are clean now.
-pub fn resolved(about: &About<'_>, checks: &[CheckId], held: Option<Held>) -> Message {
+/// Checks named in a resolution: nothing failing any more.
+fn cleared(dataset: &str, partition: &str, checks: &[String]) -> Vec<CheckCount> {
+    checks.iter().map(|c| CheckCount::cleared(dataset, partition, c)).collect()
+}
+
+/// The resolved notice for checks that alerted on an earlier version and are clean now.
+pub fn resolved(about: &About<'_>, checks: &[CheckId], held: Option<Held>) -> Notice {
     let checks: Vec<String> = checks.iter().map(|c| c.to_string()).collect();
-    let subject = subject(&format!("lakewatch RESOLVED {} {}: {}", about.dataset, about.partition, checks.join(", ")));
-    let keys: Vec<String> = checks.iter().map(|c| dedup_key(about.dataset, about.partition, c)).collect();
-    let attributes = attributes("resolved", "info", about, checks.clone());
-    let mut body = json!({
-        "type": "resolved",
-        "dataset": about.dataset,
-        "partition": about.partition,
-        "bucket": about.bucket,
-        "key": about.key,
-        "version": about.version,
-        "checks": checks,
-        "dedup_keys": keys,
-        "report": about.report,
-    });
-    if let Some(h) = held {
-        body["held_back"] = held_back(h);
-    }
-    let dedup_id = format!("{}/{}/{}/resolved", about.dataset, about.partition, about.version);
-    Message {
-        subject,
-        body: body.to_string(),
-        attributes,
-        group: format!("{}/{}", about.dataset, about.partition),
-        dedup_id,
-    }
+    let title = format!("{} {}: {}", about.dataset, about.partition, checks.join(", "));
+    let id = format!("{}/{}/{}/resolved", about.dataset, about.partition, about.version);
+    let mut notice = about.notice(NoticeKind::Resolved, Severity::Info, title, id);
+    notice.alerts = cleared(about.dataset, about.partition, &checks);
+    notice.report = Some(about.report.to_string());
+    notice.held_back = held.map(held_back);
+    notice
 }
 
-/// The alert for a session whose partition is past its deadline and (partly) missing: one per
-/// (dataset, session), dedup key `{dataset}/date={session}/freshness`.
-pub fn missing(bucket: &str, status: &SessionStatus) -> Message {
+/// The notice for a session whose partition is past its deadline and (partly) missing: one
+/// per (dataset, session), dedup key `{dataset}/date={session}/freshness`.
+pub fn missing(bucket: &str, status: &SessionStatus) -> Notice {
     let partition = format!("date={}", status.session);
     let what = if status.counts == "symbols" {
         format!("{} of {} symbols missing", status.missing.len(), status.expected)
     } else {
         "partition missing".to_string()
     };
-    let subject = subject(&format!("lakewatch ERROR {} {partition}: freshness, {what}", status.dataset));
-    let about = About { dataset: &status.dataset, partition: &partition, bucket, key: "", version: "", report: "" };
-    let attributes = attributes("alert", "error", &about, vec!["freshness".into()]);
-    let shown: Vec<&String> = status.missing.iter().take(MAX_MISSING).collect();
-    let mut body = json!({
-        "type": "alert",
-        "severity": "error",
-        "dataset": status.dataset,
-        "partition": partition,
-        "bucket": bucket,
-        "checks": ["freshness"],
-        "dedup_key": dedup_key(&status.dataset, &partition, "freshness"),
-        "session": status.session,
-        "due": status.due,
-        "early_close": status.early_close,
-        "counts": status.counts,
-        "expected": status.expected,
-        "present": status.present,
-        "missing_total": status.missing.len(),
-        "missing": shown,
-        "truncated": status.missing.len() > shown.len(),
-    });
-    let body = fit(&mut body, &attributes, &subject);
-    let dedup_id = format!("{}/{partition}/freshness/{}", status.dataset, status.missing.len());
-    Message { subject, body, attributes, group: format!("{}/{partition}", status.dataset), dedup_id }
+    let title = format!("{} {partition}: freshness, {what}", status.dataset);
+    let id = format!("{}/{partition}/freshness/{}", status.dataset, status.missing.len());
+    let mut notice = Notice::new(NoticeKind::Missing, Severity::Error, &status.dataset, &partition, title, id);
+    let missing = status.missing.len() as u64;
+    notice.alerts = vec![CheckCount {
+        check: "freshness".into(),
+        severity: Some(Severity::Error),
+        findings: missing.max(1),
+        kinds: BTreeMap::from([(format!("missing_{}", status.counts), missing.max(1))]),
+        dedup_key: dedup_key(&status.dataset, &partition, "freshness"),
+    }];
+    notice.missing = status.missing.iter().take(MAX_MISSING).cloned().collect();
+    notice.missing_total = Some(missing);
+    notice.truncated = status.missing.len() > notice.missing.len();
+    notice
+        .fact("bucket", bucket)
+        .fact("session", status.session)
+        .fact("due", status.due)
+        .fact("early_close", status.early_close)
+        .fact("counts", status.counts)
+        .fact("expected", status.expected)
+        .fact("present", status.present)
 }
 
-/// The resolved message for a session whose missing partition has landed.
-pub fn missing_resolved(bucket: &str, status: &SessionStatus) -> Message {
+/// The resolved notice for a session whose missing partition has landed.
+pub fn missing_resolved(bucket: &str, status: &SessionStatus) -> Notice {
     let partition = format!("date={}", status.session);
-    let subject = subject(&format!("lakewatch RESOLVED {} {partition}: freshness", status.dataset));
-    let about = About { dataset: &status.dataset, partition: &partition, bucket, key: "", version: "", report: "" };
-    let attributes = attributes("resolved", "info", &about, vec!["freshness".into()]);
-    let body = json!({
-        "type": "resolved",
-        "dataset": status.dataset,
-        "partition": partition,
-        "bucket": bucket,
-        "checks": ["freshness"],
-        "dedup_keys": [dedup_key(&status.dataset, &partition, "freshness")],
-        "session": status.session,
-        "expected": status.expected,
-        "present": status.present,
-    })
-    .to_string();
-    let dedup_id = format!("{}/{partition}/freshness/resolved", status.dataset);
-    Message { subject, body, attributes, group: format!("{}/{partition}", status.dataset), dedup_id }
+    let title = format!("{} {partition}: freshness", status.dataset);
+    let id = format!("{}/{partition}/freshness/resolved", status.dataset);
+    let mut notice = Notice::new(NoticeKind::Resolved, Severity::Info, &status.dataset, &partition, title, id);
+    notice.alerts = cleared(&status.dataset, &partition, &["freshness".into()]);
+    notice
+        .fact("bucket", bucket)
+        .fact("session", status.session)
+        .fact("expected", status.expected)
+        .fact("present", status.present)
 }
 
-fn attributes(kind: &str, severity: &str, about: &About<'_>, checks: Vec<String>) -> Vec<(String, AttributeValue)> {
-    vec![
-        ("type".into(), AttributeValue::One(kind.into())),
-        ("severity".into(), AttributeValue::One(severity.into())),
-        ("dataset".into(), AttributeValue::One(about.dataset.into())),
-        ("partition".into(), AttributeValue::One(about.partition.into())),
-        ("checks".into(), AttributeValue::Many(checks)),
-    ]
-}
-
-/// A subject SNS accepts: printable ASCII, no line breaks, at most 100 characters.
-fn subject(s: &str) -> String {
-    let clean: String = s.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
-    if clean.len() <= MAX_SUBJECT { clean } else { format!("{}...", &clean[..MAX_SUBJECT - 3]) }
-}
-
-fn attributes_size(attributes: &[(String, AttributeValue)]) -> usize {
-    attributes
-        .iter()
-        .map(|(k, v)| {
-            k.len()
-                + "String.Array".len()
-                + match v {
-                    AttributeValue::One(s) => s.len(),
-                    AttributeValue::Many(l) => l.iter().map(|s| s.len() + 3).sum::<usize>() + 2,
-                }
-        })
-        .sum()
-}
-
-/// The body, with findings dropped from the end until body, subject and attributes fit.
-fn fit(body: &mut Value, attributes: &[(String, AttributeValue)], subject: &str) -> String {
-    let budget = MAX_MESSAGE - attributes_size(attributes) - subject.len();
-    loop {
-        let text = body.to_string();
-        let Some(findings) = body.get_mut("findings").and_then(Value::as_array_mut) else { return text };
-        if text.len() <= budget || findings.is_empty() {
-            return text;
-        }
-        let keep = findings.len() / 2;
-        findings.truncate(keep);
-        body["truncated"] = Value::Bool(true);
-    }
-}
-
-/// The resolved message for a session that left the sweep's look-back window still missing
-/// `missing`: no longer tracked, so no longer alerted.
-pub fn missing_expired(bucket: &str, dataset: &str, session: chrono::NaiveDate, missing: &[String]) -> Message {
+/// The notice for a session that left the sweep's look-back window still missing `missing`:
+/// no longer tracked, so no longer alerted.
+pub fn missing_expired(bucket: &str, dataset: &str, session: chrono::NaiveDate, missing: &[String]) -> Notice {
     let partition = format!("date={session}");
-    let subject = subject(&format!("lakewatch RESOLVED {dataset} {partition}: freshness (expired)"));
-    let about = About { dataset, partition: &partition, bucket, key: "", version: "", report: "" };
-    let attributes = attributes("resolved", "info", &about, vec!["freshness".into()]);
-    let shown: Vec<&String> = missing.iter().take(MAX_MISSING).collect();
-    let mut body = json!({
-        "type": "resolved",
-        "expired": true,
-        "note": "the session left the sweep's look-back window with these still missing; it is no longer tracked",
-        "dataset": dataset,
-        "partition": partition,
-        "bucket": bucket,
-        "checks": ["freshness"],
-        "dedup_keys": [dedup_key(dataset, &partition, "freshness")],
-        "session": session,
-        "missing_total": missing.len(),
-        "missing": shown,
-        "findings": [],
-    });
-    let body = fit(&mut body, &attributes, &subject);
-    let dedup_id = format!("{dataset}/{partition}/freshness/expired");
-    Message { subject, body, attributes, group: format!("{dataset}/{partition}"), dedup_id }
+    let title = format!("{dataset} {partition}: freshness (expired)");
+    let id = format!("{dataset}/{partition}/freshness/expired");
+    let mut notice = Notice::new(NoticeKind::Expired, Severity::Info, dataset, &partition, title, id);
+    notice.alerts = cleared(dataset, &partition, &["freshness".into()]);
+    notice.missing = missing.iter().take(MAX_MISSING).cloned().collect();
+    notice.missing_total = Some(missing.len() as u64);
+    notice.truncated = missing.len() > notice.missing.len();
+    notice
+        .fact("note", "the session left the sweep's look-back window with these still missing; it is no longer tracked")
+        .fact("bucket", bucket)
+        .fact("session", session)
 }
 
 /// How a fixed contract file gets loaded.
@@ -314,38 +225,44 @@ const RELOAD: &str = "fix the file, then start new containers so a cold start lo
 update-function-configuration --function-name lakewatch-validator --description \"reload $(date +%s)\"";
 
 /// The `config` alert for contract files left out because they do not parse (`problems` name
-/// each file and why).
-pub fn config(bucket: &str, problems: &[String]) -> Message {
-    let subject = subject(&format!("lakewatch ERROR config: {} contract file(s) left out", problems.len()));
-    let about = About { dataset: "lakewatch", partition: "contracts", bucket, key: "", version: "", report: "" };
-    let attributes = attributes("alert", "error", &about, vec!["config".into()]);
-    let mut body = json!({
-        "type": "alert",
-        "severity": "error",
-        "checks": ["config"],
-        "problems": problems,
-        "effect": "objects of these files' datasets are not validated; their notifications are retried until the dead-letter queue",
-        "fix": RELOAD,
-        "findings": [],
-    });
-    let body = fit(&mut body, &attributes, &subject);
-    let dedup_id = format!("lakewatch/contracts/{:016x}", crate::keys::fnv(problems.join("\n").as_bytes()));
-    Message { subject, body, attributes, group: "lakewatch/contracts".into(), dedup_id }
+/// each file and why); each problem is quoted as a finding.
+pub fn config(bucket: &str, problems: &[String]) -> Notice {
+    let title = format!("config: {} contract file(s) left out", problems.len());
+    let id = format!("lakewatch/contracts/{:016x}", crate::keys::fnv(problems.join("\n").as_bytes()));
+    let mut notice = Notice::new(NoticeKind::Alert, Severity::Error, "lakewatch", "contracts", title, id);
+    notice.alerts = vec![CheckCount {
+        check: "config".into(),
+        severity: Some(Severity::Error),
+        findings: problems.len() as u64,
+        kinds: BTreeMap::from([("config".to_string(), problems.len() as u64)]),
+        dedup_key: dedup_key("lakewatch", "contracts", "config"),
+    }];
+    notice.findings =
+        problems.iter().filter_map(|p| sample(&Finding::new(Kind::Config, Severity::Error, p.clone()))).collect();
+    notice
+        .fact("bucket", bucket)
+        .fact("problems", problems)
+        .fact(
+            "effect",
+            "objects of these files' datasets are not validated; their notifications are retried until the dead-letter queue",
+        )
+        .fact("fix", RELOAD)
 }
 
-/// The `resolved` message once every contract file loads again.
-pub fn config_resolved(bucket: &str, problems: &[String]) -> Message {
-    let subject = subject("lakewatch RESOLVED config: every contract file loads");
-    let about = About { dataset: "lakewatch", partition: "contracts", bucket, key: "", version: "", report: "" };
-    let attributes = attributes("resolved", "info", &about, vec!["config".into()]);
-    let body = json!({ "type": "resolved", "checks": ["config"], "was": problems }).to_string();
-    let dedup_id = format!("lakewatch/contracts/{:016x}/resolved", crate::keys::fnv(problems.join("\n").as_bytes()));
-    Message { subject, body, attributes, group: "lakewatch/contracts".into(), dedup_id }
+/// The `resolved` notice once every contract file loads again.
+pub fn config_resolved(bucket: &str, problems: &[String]) -> Notice {
+    let id = format!("lakewatch/contracts/{:016x}/resolved", crate::keys::fnv(problems.join("\n").as_bytes()));
+    let title = "config: every contract file loads".to_string();
+    let mut notice = Notice::new(NoticeKind::Resolved, Severity::Info, "lakewatch", "contracts", title, id);
+    notice.alerts = cleared("lakewatch", "contracts", &["config".into()]);
+    notice.fact("bucket", bucket).fact("was", problems)
 }
 
 #[cfg(test)]
 mod tests {
     use lakewatch_core::{Kind, Severity};
+    use lakewatch_notice::sns::{AttributeValue, MAX_MESSAGE, MAX_SUBJECT, attributes_size, render};
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::decide::failing;
@@ -380,7 +297,7 @@ mod tests {
     #[test]
     fn a_huge_report_is_truncated_to_fit_and_names_the_full_report() {
         let r = report(5000, 400);
-        let m = alert(&about(), &r, &failing(&r, Severity::Error), &[CheckId::Gaps], None, Severity::Error, 0);
+        let m = render(&alert(&about(), &r, &failing(&r, Severity::Error), &[CheckId::Gaps], None, Severity::Error, 0));
         assert!(m.body.len() + attributes_size(&m.attributes) + m.subject.len() <= MAX_MESSAGE, "{}", m.body.len());
         let body: Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!(body["truncated"], true);
@@ -398,7 +315,7 @@ mod tests {
             .map(|kind| Finding::new(kind, Severity::Critical, "x"))
             .collect();
         let about = About { partition: "symbol=Société-Générale/year=2025", ..about() };
-        let m = alert(&about, &r, &failing(&r, Severity::Error), &[], None, Severity::Error, 0);
+        let m = render(&alert(&about, &r, &failing(&r, Severity::Error), &[], None, Severity::Error, 0));
         assert!(m.subject.len() <= MAX_SUBJECT && m.subject.is_ascii(), "{}", m.subject);
         assert!(
             m.subject.starts_with("lakewatch CRITICAL minute_bars symbol=Soci?t?-G?n?rale/year=2025: schema"),
@@ -422,7 +339,7 @@ mod tests {
         let f = failing(&r, Severity::Error);
         let quoted = |rows: usize| -> (usize, usize) {
             let body: Value =
-                serde_json::from_str(&alert(&about(), &r, &f, &[], None, Severity::Error, rows).body).unwrap();
+                serde_json::from_str(&render(&alert(&about(), &r, &f, &[], None, Severity::Error, rows)).body).unwrap();
             let findings = body["findings"].as_array().unwrap();
             (
                 findings.len(),
@@ -430,7 +347,7 @@ mod tests {
             )
         };
         assert_eq!(quoted(0), (3, 0), "summaries only: no price leaves the lake by default");
-        assert!(!alert(&about(), &r, &f, &[], None, Severity::Error, 0).body.contains("100.5"));
+        assert!(!render(&alert(&about(), &r, &f, &[], None, Severity::Error, 0)).body.contains("100.5"));
         assert_eq!(quoted(6), (3, 6), "4 from the first finding, 2 from the second");
         assert_eq!(quoted(50), (3, 12), "never more than the findings hold");
     }
@@ -443,7 +360,15 @@ mod tests {
         r.findings.push(Finding::new(Kind::RowVolume, Severity::Error, "rows 50% below"));
         r.findings.push(Finding::new(Kind::SymbolVolume, Severity::Error, "symbols 40% below"));
         let held = Held { count: 3, since: "2025-11-28T20:10:00Z".parse().unwrap() };
-        let m = alert(&about(), &r, &failing(&r, Severity::Error), &[CheckId::Volume], Some(held), Severity::Error, 0);
+        let m = render(&alert(
+            &about(),
+            &r,
+            &failing(&r, Severity::Error),
+            &[CheckId::Volume],
+            Some(held),
+            Severity::Error,
+            0,
+        ));
         let body: Value = serde_json::from_str(&m.body).unwrap();
         let kinds: Vec<&str> =
             body["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::alert;
 use crate::document::{Change, update};
 use crate::outbox::{Lease, Outbox, flush};
-use crate::ports::{Alerts, IoError, Lake, Message};
+use lakewatch_notice::Notice;
+
+use crate::ports::{Alerts, IoError, Lake};
 use crate::service::Validator;
 
 /// What subscribers were told of the contract files.
@@ -22,14 +24,14 @@ struct ConfigState {
     /// The problems alerted, as named.
     #[serde(default)]
     open: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    outbox: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lakewatch_notice::sns::outbox")]
+    outbox: Vec<Notice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lease: Option<Lease>,
 }
 
 impl Outbox for ConfigState {
-    fn outbox(&mut self) -> &mut Vec<Message> {
+    fn outbox(&mut self) -> &mut Vec<Notice> {
         &mut self.outbox
     }
     fn lease(&mut self) -> &mut Option<Lease> {
@@ -64,7 +66,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             return Ok(());
         }
         flush::<_, _, ConfigState>(&self.lake, &self.alerts, bucket, &key, operation, as_of, |message| {
-            let resolved = message.is_resolved();
+            let resolved = message.notice.is_resolved();
             let metric = if resolved { &m::ALERTS_RESOLVED } else { &m::ALERTS_PUBLISHED };
             let _ = inv.record(metric, &[("dataset", "lakewatch")], 1.0);
         })

@@ -22,7 +22,7 @@ use lakewatch_core::{CheckId, Kind, Report, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::event::sequencer_cmp;
-use crate::ports::Message;
+use lakewatch_notice::Notice;
 
 /// Where a version stands among the versions of its key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,9 +157,10 @@ pub struct PartitionState {
     /// When the messages of the last hour were decided.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sent: Vec<DateTime<Utc>>,
-    /// Messages decided and saved, not yet confirmed published.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outbox: Vec<Message>,
+    /// Notices decided and saved, not yet confirmed published (entries saved as SNS messages
+    /// by an earlier release are read as their notices).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lakewatch_notice::sns::outbox")]
+    pub outbox: Vec<Notice>,
     /// Messages decided so far: numbers each one, so two messages about one version never share
     /// a deduplication id.
     #[serde(default)]

@@ -100,7 +100,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 report: &newest.report,
             };
             let (threshold, rows) = (self.options.min_alert_severity, self.options.alert_sample_rows);
-            let render = |send: &_| alert::message(&about, &report, &newest.failing, send, threshold, rows);
+            let render = |send: &_| alert::notice(&about, &report, &newest.failing, send, threshold, rows);
             let p = Partition {
                 bucket,
                 state_key: &entry.state_key,

@@ -20,7 +20,9 @@ use crate::decide::{Decision, PartitionState, Send, Version, behind, decide};
 use crate::document::{Change, update};
 use crate::event::ObjectRef;
 use crate::outbox::{Lease, Outbox, flush};
-use crate::ports::{Alerts, AttributeValue, IoError, Lake, Message};
+use lakewatch_notice::Notice;
+
+use crate::ports::{Alerts, IoError, Lake};
 
 /// What applying a version did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,7 +90,7 @@ pub async fn apply<L: Lake + Sync, A: Alerts + Sync>(
     p: Partition<'_>,
     version: &Version,
     policy: &AlertPolicy,
-    render: impl Fn(&Send) -> Message,
+    render: impl Fn(&Send) -> Notice,
     inv: &mut Invocation,
     now: DateTime<Utc>,
 ) -> Result<Applied, IoError> {
@@ -129,7 +131,7 @@ pub async fn apply<L: Lake + Sync, A: Alerts + Sync>(
 struct Decided {
     older_than: Option<String>,
     unplaced: Option<String>,
-    outbox: Vec<Message>,
+    outbox: Vec<Notice>,
     behind: bool,
 }
 
@@ -139,7 +141,7 @@ async fn save_decision<L: Lake + Sync>(
     p: Partition<'_>,
     version: &Version,
     policy: &AlertPolicy,
-    render: &impl Fn(&Send) -> Message,
+    render: &impl Fn(&Send) -> Notice,
     now: DateTime<Utc>,
 ) -> Result<Decided, IoError> {
     update(lake, p.bucket, p.state_key, "save partition state", |state: Option<PartitionState>| {
@@ -155,10 +157,10 @@ async fn save_decision<L: Lake + Sync>(
             Decision::Apply { mut state, send } => {
                 state.key = p.key.to_string();
                 for send in &send {
-                    let mut message = render(send);
+                    let mut notice = render(send);
                     state.told += 1;
-                    message.dedup_id = format!("{}/{}", message.dedup_id, state.told);
-                    state.outbox.push(message);
+                    notice.id = format!("{}/{}", notice.id, state.told);
+                    state.outbox.push(notice);
                 }
                 let decided =
                     Decided { outbox: state.outbox.clone(), behind: behind(&state, policy), ..Decided::default() };
@@ -195,7 +197,7 @@ async fn learn_modified<L: Lake + Sync>(lake: &L, p: Partition<'_>, id: &str) ->
 }
 
 impl Outbox for PartitionState {
-    fn outbox(&mut self) -> &mut Vec<Message> {
+    fn outbox(&mut self) -> &mut Vec<Notice> {
         &mut self.outbox
     }
     fn lease(&mut self) -> &mut Option<Lease> {
@@ -203,17 +205,11 @@ impl Outbox for PartitionState {
     }
 }
 
-/// Metrics and the log event of a published message.
-fn record(inv: &mut Invocation, p: Partition<'_>, message: &Message, applied: &mut Applied) {
-    let checks = match message.attribute("checks") {
-        Some(AttributeValue::Many(checks)) => checks.clone(),
-        _ => Vec::new(),
-    };
-    let severity = match message.attribute("severity") {
-        Some(AttributeValue::One(s)) => s.as_str(),
-        _ => "error",
-    };
-    let resolved = message.is_resolved();
+/// Metrics and the log event of a published notice.
+fn record(inv: &mut Invocation, p: Partition<'_>, notice: &Notice, applied: &mut Applied) {
+    let checks: Vec<&str> = notice.checks();
+    let severity = notice.severity.as_str();
+    let resolved = notice.notice.is_resolved();
     if resolved {
         applied.resolved += 1;
         let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", p.dataset)], 1.0);
@@ -226,7 +222,7 @@ fn record(inv: &mut Invocation, p: Partition<'_>, message: &Message, applied: &m
             partition: p.id,
             checks: checks.join(","),
             severity,
-            dedup_keys: checks.iter().map(|c| crate::alert::dedup_key(p.dataset, p.id, c)).collect(),
+            dedup_keys: notice.dedup_keys().into_iter().map(str::to_string).collect(),
         });
     }
 }

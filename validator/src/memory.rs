@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::event::ObjectRef;
-use crate::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Message, Revalidated, When};
+use crate::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Revalidated, When};
+use lakewatch_notice::Notice;
+use lakewatch_notice::sns::{Message, render};
 
 /// A failure to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,17 +257,22 @@ impl Lake for MemoryLake {
     }
 }
 
-/// A topic that keeps what it published, and fails the next `failures` publishes.
+/// An SNS topic that keeps what it published, and fails the next `failures` publishes.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTopic {
-    published: Arc<Mutex<Vec<Message>>>,
+    published: Arc<Mutex<Vec<Notice>>>,
     failures: Arc<Mutex<usize>>,
     fired: Arc<Mutex<usize>>,
 }
 
 impl MemoryTopic {
-    /// Everything published so far.
+    /// Everything published so far, as SNS messages.
     pub fn published(&self) -> Vec<Message> {
+        lock(&self.published).iter().map(render).collect()
+    }
+
+    /// Everything published so far, as notices.
+    pub fn notices(&self) -> Vec<Notice> {
         lock(&self.published).clone()
     }
 
@@ -281,7 +288,7 @@ impl MemoryTopic {
 }
 
 impl Alerts for MemoryTopic {
-    async fn publish_alert(&self, message: &Message) -> Result<(), IoError> {
+    async fn publish_alert(&self, notice: &Notice) -> Result<(), IoError> {
         let mut failures = lock(&self.failures);
         if *failures > 0 {
             *failures -= 1;
@@ -293,7 +300,7 @@ impl Alerts for MemoryTopic {
                 retryable: true,
             });
         }
-        lock(&self.published).push(message.clone());
+        lock(&self.published).push(notice.clone());
         Ok(())
     }
 }

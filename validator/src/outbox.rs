@@ -21,7 +21,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::document::{Change, update};
-use crate::ports::{Alerts, IoError, Lake, Message};
+use lakewatch_notice::Notice;
+
+use crate::ports::{Alerts, IoError, Lake};
 
 /// How long a flusher holds the outbox: far longer than publishing takes, shorter than the
 /// queue's visibility timeout, so a redelivery finds it expired.
@@ -36,10 +38,10 @@ pub struct Lease {
     pub until: DateTime<Utc>,
 }
 
-/// A state document with an outbox: messages decided and saved, not yet confirmed published.
+/// A state document with an outbox: notices decided and saved, not yet confirmed published.
 pub trait Outbox {
-    /// The messages.
-    fn outbox(&mut self) -> &mut Vec<Message>;
+    /// The notices.
+    fn outbox(&mut self) -> &mut Vec<Notice>;
     /// The lease of the flusher publishing them.
     fn lease(&mut self) -> &mut Option<Lease>;
 }
@@ -56,7 +58,7 @@ enum Look {
     /// Nothing to send (or another flusher holds the lease).
     Done,
     /// The lease is ours: send these.
-    Send(Vec<Message>),
+    Send(Vec<Notice>),
 }
 
 /// Publishes the outbox of the document at `key` until it is empty, unless another flusher
@@ -69,7 +71,7 @@ pub async fn flush<L, A, T>(
     key: &str,
     operation: &'static str,
     now: DateTime<Utc>,
-    mut published: impl FnMut(&Message),
+    mut published: impl FnMut(&Notice),
 ) -> Result<(), IoError>
 where
     L: Lake + Sync,
@@ -105,11 +107,11 @@ where
                 break;
             }
             published(message);
-            sent.push(message.dedup_id.clone());
+            sent.push(message.id.clone());
         }
         update(lake, bucket, key, operation, |doc: Option<T>| {
             let Some(mut doc) = doc else { return Change::Keep(()) };
-            doc.outbox().retain(|m| !sent.contains(&m.dedup_id));
+            doc.outbox().retain(|m| !sent.contains(&m.id));
             if failure.is_some() && doc.lease().as_ref().is_some_and(|l| l.by == me) {
                 *doc.lease() = None;
             }

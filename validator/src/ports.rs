@@ -4,7 +4,8 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+
+use lakewatch_notice::Notice;
 
 use crate::event::ObjectRef;
 
@@ -141,44 +142,8 @@ pub trait Lake {
     fn remove_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<(), IoError>> + Send;
 }
 
-/// An alert or resolved message, ready to publish (and to keep in an outbox until it is).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Message {
-    /// At most 100 characters.
-    pub subject: String,
-    /// At most 256 KB with the attributes.
-    pub body: String,
-    /// `(name, value)`; a value that is a JSON list is sent as `String.Array`.
-    pub attributes: Vec<(String, AttributeValue)>,
-    /// FIFO topics: the group (dataset and partition) and the deduplication id.
-    pub group: String,
-    /// Stable for the same alert of the same object version.
-    pub dedup_id: String,
-}
-
-impl Message {
-    /// The value of attribute `name`.
-    pub fn attribute(&self, name: &str) -> Option<&AttributeValue> {
-        self.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-
-    /// A `resolved` message (attribute `type`), not an alert.
-    pub fn is_resolved(&self) -> bool {
-        matches!(self.attribute("type"), Some(AttributeValue::One(t)) if t == "resolved")
-    }
-}
-
-/// An SNS message attribute value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AttributeValue {
-    /// `String`.
-    One(String),
-    /// `String.Array` (subscription filter policies match any element).
-    Many(Vec<String>),
-}
-
-/// The alert topic.
+/// Where notices go (the alert topic): each channel renders a [`Notice`] its own way.
 pub trait Alerts {
-    /// Publishes one message.
-    fn publish_alert(&self, message: &Message) -> impl Future<Output = Result<(), IoError>> + Send;
+    /// Publishes one notice.
+    fn publish_alert(&self, notice: &Notice) -> impl Future<Output = Result<(), IoError>> + Send;
 }

@@ -432,7 +432,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let seen = Version { id: version.to_string(), order, failing: failing.clone(), report: report_uri.clone() };
         let about = About { dataset, partition: pid, bucket, key: &object.key, version, report: &report_uri };
         let sample_rows = self.options.alert_sample_rows;
-        let render = |send: &Send| alert::message(&about, &report, &failing, send, threshold, sample_rows);
+        let render = |send: &Send| alert::notice(&about, &report, &failing, send, threshold, sample_rows);
         let applied: Applied =
             lifecycle::apply(&self.lake, &self.alerts, p, &seen, &contract.alerts, render, inv, as_of).await?;
         if let Some(newest) = &applied.older_than {

@@ -1,10 +1,14 @@
-//! The alert topic on SNS: string and string-array attributes for subscription filter
-//! policies; group and deduplication ids on FIFO topics.
+//! The alert topic on SNS: each notice rendered by `lakewatch_notice::sns` (subject, JSON body,
+//! string and string-array attributes for subscription filter policies), with group and
+//! deduplication ids on FIFO topics.
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::ports::{Alerts, AttributeValue, IoError, Message};
+use lakewatch_notice::Notice;
+use lakewatch_notice::sns::{AttributeValue, render};
+
+use crate::ports::{Alerts, IoError};
 
 /// [`Alerts`] on an SNS topic.
 #[derive(Debug, Clone)]
@@ -21,7 +25,8 @@ impl SnsAlerts {
 }
 
 impl Alerts for SnsAlerts {
-    async fn publish_alert(&self, message: &Message) -> Result<(), IoError> {
+    async fn publish_alert(&self, notice: &Notice) -> Result<(), IoError> {
+        let message = render(notice);
         let error = |reason: String, retryable: bool| IoError {
             operation: "publish alert",
             target: self.topic_arn.clone(),

@@ -23,7 +23,9 @@ use crate::alert;
 use crate::document::{Change, update};
 use crate::event::ObjectRef;
 use crate::outbox::{Lease, Outbox, flush};
-use crate::ports::{Alerts, IoError, Lake, Listed, Message};
+use lakewatch_notice::Notice;
+
+use crate::ports::{Alerts, IoError, Lake, Listed};
 use crate::service::Validator;
 
 /// Bytes read from the end of a file for its footer.
@@ -36,14 +38,14 @@ const READERS: usize = 32;
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct SweepState {
     open: BTreeMap<NaiveDate, Vec<String>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    outbox: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lakewatch_notice::sns::outbox")]
+    outbox: Vec<Notice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lease: Option<Lease>,
 }
 
 impl Outbox for SweepState {
-    fn outbox(&mut self) -> &mut Vec<Message> {
+    fn outbox(&mut self) -> &mut Vec<Notice> {
         &mut self.outbox
     }
     fn lease(&mut self) -> &mut Option<Lease> {
@@ -225,8 +227,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             Change::Save(state, outbox)
         })
         .await?;
-        let published = |message: &Message| {
-            let resolved = message.is_resolved();
+        let published = |notice: &Notice| {
+            let resolved = notice.notice.is_resolved();
             if resolved {
                 swept.resolved += 1;
                 let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", dataset)], 1.0);

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lakewatch_core::Contracts;
+use lakewatch_notice::sns::Message;
 use lakewatch_synth::{LakeSpec, build, minute_partition, ticker, to_parquet};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
 use lakewatch_validator::handler::{HandlerError, handle};
 use lakewatch_validator::keys::MAX_KEY;
 use lakewatch_validator::memory::{Fault, MemoryLake, MemoryTopic};
-use lakewatch_validator::ports::Message;
 use lakewatch_validator::service::{Options, Validator};
 use serde_json::{Value, json};
 
