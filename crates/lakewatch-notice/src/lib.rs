@@ -4,6 +4,7 @@
 //! [`sns`] as the JSON message machine subscribers filter on, [`telegram`] as MarkdownV2 for
 //! a phone. No I/O here: the adapters that send live with the binaries.
 
+pub mod incident;
 mod notice;
 mod severity;
 pub mod sns;

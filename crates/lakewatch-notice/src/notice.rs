@@ -20,6 +20,8 @@ pub enum NoticeKind {
     Missing,
     /// A missing session left the sweep's look-back window: no longer tracked.
     Expired,
+    /// A mute ended: what it held back.
+    Digest,
 }
 
 impl NoticeKind {
@@ -35,6 +37,7 @@ impl NoticeKind {
             Self::Resolved => "resolved",
             Self::Missing => "missing",
             Self::Expired => "expired",
+            Self::Digest => "digest",
         }
     }
 }

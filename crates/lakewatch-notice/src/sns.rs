@@ -70,7 +70,7 @@ pub fn render(notice: &Notice) -> Message {
     body["type"] = json!(kind);
     body["checks"] = json!(checks);
     match notice.notice {
-        NoticeKind::Alert => {}
+        NoticeKind::Alert | NoticeKind::Digest => {}
         NoticeKind::Missing => body["dedup_key"] = json!(notice.dedup_keys().first()),
         NoticeKind::Resolved => body["dedup_keys"] = json!(notice.dedup_keys()),
         NoticeKind::Expired => {
@@ -84,7 +84,11 @@ pub fn render(notice: &Notice) -> Message {
 
 /// `ERROR`, `WARNING`… for an alert; `RESOLVED` for a resolution.
 pub fn label(notice: &Notice) -> String {
-    if notice.notice.is_resolved() { "RESOLVED".into() } else { notice.severity.as_str().to_ascii_uppercase() }
+    match notice.notice {
+        NoticeKind::Resolved | NoticeKind::Expired => "RESOLVED".into(),
+        NoticeKind::Digest => "DIGEST".into(),
+        NoticeKind::Alert | NoticeKind::Missing => notice.severity.as_str().to_ascii_uppercase(),
+    }
 }
 
 /// Why a body is not a lakewatch notice.

@@ -72,6 +72,7 @@ fn icon(notice: &Notice) -> &'static str {
         (NoticeKind::Resolved, _) => "✅",
         (NoticeKind::Expired, _) => "⌛",
         (NoticeKind::Missing, _) => "⏰",
+        (NoticeKind::Digest, _) => "🗂",
         (NoticeKind::Alert, Severity::Critical | Severity::Error) => "🔴",
         (NoticeKind::Alert, Severity::Warning) => "🟠",
         (NoticeKind::Alert, Severity::Info) => "🔵",
