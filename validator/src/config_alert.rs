@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert;
 use crate::document::{Change, update};
+use crate::incidents::{Gate, record_held};
 use crate::outbox::{Lease, Outbox, flush};
 use lakewatch_notice::Notice;
 
@@ -65,7 +66,12 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         if outbox.is_empty() {
             return Ok(());
         }
-        flush::<_, _, ConfigState>(&self.lake, &self.alerts, bucket, &key, operation, as_of, |message| {
+        let (incidents, _) = self.incidents.read(&self.lake, bucket, &self.options.state_prefix).await?;
+        let gate = Gate { incidents: &incidents, state_prefix: &self.options.state_prefix };
+        flush::<_, _, ConfigState>(&self.lake, &self.alerts, &gate, bucket, &key, operation, as_of, |message, route| {
+            if record_held(inv, message, route) {
+                return;
+            }
             let resolved = message.notice.is_resolved();
             let metric = if resolved { &m::ALERTS_RESOLVED } else { &m::ALERTS_PUBLISHED };
             let _ = inv.record(metric, &[("dataset", "lakewatch")], 1.0);

@@ -7,6 +7,9 @@
 //! - A check that starts failing alerts. An open alert is sent again only when a new kind fails,
 //!   its severity rises, or a kind's count grows past `regrowth` times the count it was last sent
 //!   with. Fewer findings never alert.
+//! - While someone has acknowledged a check's incident (`ack`), it is sent again only when its
+//!   findings grow past `regrowth` times the count last sent: new kinds and higher severities
+//!   are held. Its resolution goes out as usual.
 //! - A check that stops failing is resolved.
 //! - At most `max_per_hour` messages per partition: past it the change is held back, and the
 //!   next message (whatever triggers it) carries the difference and says how many were held.
@@ -14,7 +17,7 @@
 //! The caller saves the new state, with the messages in its outbox, before publishing them (see
 //! `lifecycle.rs`), so a version that loses a race never sends anything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use lakewatch_core::contract::AlertPolicy;
@@ -213,8 +216,20 @@ pub enum Decision {
     },
 }
 
-/// Decides what `version` changes in `state` at `now` under `policy`.
-pub fn decide(state: &PartitionState, version: &Version, policy: &AlertPolicy, now: DateTime<Utc>) -> Decision {
+/// Acknowledged checks of a partition (see the module's rules).
+pub type Acked = BTreeSet<CheckId>;
+
+/// No check acknowledged.
+pub static NONE_ACKED: Acked = BTreeSet::new();
+
+/// Decides what `version` changes in `state` at `now` under `policy`, with `acked` checks.
+pub fn decide(
+    state: &PartitionState,
+    version: &Version,
+    policy: &AlertPolicy,
+    acked: &Acked,
+    now: DateTime<Utc>,
+) -> Decision {
     if let Some(newest) = &state.newest
         && newest.id != version.id
     {
@@ -234,7 +249,7 @@ pub fn decide(state: &PartitionState, version: &Version, policy: &AlertPolicy, n
     next.newest = Some(version.clone());
     next.sent.retain(|t| now - *t < Duration::hours(1));
 
-    let (new, cleared) = changes(state, version, policy);
+    let (new, cleared) = changes(state, version, policy, acked);
     if new.is_empty() && cleared.is_empty() {
         return Decision::Apply { state: Box::new(next), send: Vec::new() };
     }
@@ -268,11 +283,24 @@ pub fn decide(state: &PartitionState, version: &Version, policy: &AlertPolicy, n
 
 /// What subscribers have not been told of `version`: checks that fail or got worse since they
 /// were told, and checks told as failing that no longer do.
-fn changes(state: &PartitionState, version: &Version, policy: &AlertPolicy) -> (Vec<CheckId>, Vec<CheckId>) {
+fn changes(
+    state: &PartitionState,
+    version: &Version,
+    policy: &AlertPolicy,
+    acked: &Acked,
+) -> (Vec<CheckId>, Vec<CheckId>) {
     let new = version
         .failing
         .iter()
-        .filter(|(check, failing)| state.open.get(check).is_none_or(|open| worse(failing, &open.sent, policy)))
+        .filter(|(check, failing)| {
+            state.open.get(check).is_none_or(|open| {
+                if acked.contains(check) {
+                    failing.findings() as f64 > open.sent.findings() as f64 * policy.regrowth
+                } else {
+                    worse(failing, &open.sent, policy)
+                }
+            })
+        })
         .map(|(check, _)| *check)
         .collect();
     let cleared = state.open.keys().filter(|c| !version.failing.contains_key(c)).copied().collect();
@@ -281,9 +309,9 @@ fn changes(state: &PartitionState, version: &Version, policy: &AlertPolicy) -> (
 
 /// Whether subscribers were not yet told what the newest version says (changes held back by the
 /// hourly bound): the sweep decides the newest version again once the hour has passed.
-pub fn behind(state: &PartitionState, policy: &AlertPolicy) -> bool {
+pub fn behind(state: &PartitionState, policy: &AlertPolicy, acked: &Acked) -> bool {
     state.newest.as_ref().is_some_and(|newest| {
-        let (new, cleared) = changes(state, newest, policy);
+        let (new, cleared) = changes(state, newest, policy, acked);
         !new.is_empty() || !cleared.is_empty()
     })
 }
@@ -326,10 +354,15 @@ mod tests {
 
     /// Runs `versions` in order, each at its minute, and lists what each sent.
     fn run(policy: AlertPolicy, versions: &[(i64, Version)]) -> Vec<String> {
+        run_acked(policy, &Acked::new(), versions)
+    }
+
+    /// [`run`], with `acked` checks.
+    fn run_acked(policy: AlertPolicy, acked: &Acked, versions: &[(i64, Version)]) -> Vec<String> {
         let mut state = PartitionState::default();
         let mut out = Vec::new();
         for (minute, v) in versions {
-            match decide(&state, v, &policy, at(*minute)) {
+            match decide(&state, v, &policy, acked, at(*minute)) {
                 Decision::Older { newest } => out.push(format!("{}: older than {newest}", v.id)),
                 Decision::Unplaced { newest } => out.push(format!("{}: cannot be ordered against {newest}", v.id)),
                 Decision::Apply { state: next, send } => {
@@ -354,6 +387,41 @@ mod tests {
 
     use CheckId::{Completeness, Gaps};
     use Kind::{BarCount, MissingBars, MissingSymbol};
+
+    #[test]
+    fn an_acknowledged_check_alerts_again_only_past_the_regrowth_factor_and_still_resolves() {
+        let policy = AlertPolicy { regrowth: 2.0, max_per_hour: 100 };
+        let acked = Acked::from([Completeness]);
+        let versions = [
+            (0, version("v1", "01", &[(Completeness, BarCount, 3)])),
+            // A new kind and more findings, within twice what was sent: held.
+            (1, version("v2", "02", &[(Completeness, BarCount, 4), (Completeness, MissingSymbol, 2)])),
+            // 7 findings > 2 x 3: sent again.
+            (2, version("v3", "03", &[(Completeness, BarCount, 5), (Completeness, MissingSymbol, 2)])),
+            // A check nobody acknowledged alerts as usual.
+            (
+                3,
+                version(
+                    "v4",
+                    "04",
+                    &[(Completeness, BarCount, 5), (Completeness, MissingSymbol, 2), (Gaps, MissingBars, 1)],
+                ),
+            ),
+            (4, version("v5", "05", &[])),
+        ];
+        assert_eq!(
+            run_acked(policy, &acked, &versions),
+            [
+                "v1: alert [Completeness]",
+                "v2: -",
+                "v3: alert [Completeness]",
+                "v4: alert [Gaps]",
+                "v5: resolve [Completeness, Gaps]"
+            ]
+        );
+        let plain = run(policy, &versions);
+        assert_eq!(plain[1], "v2: alert [Completeness]", "without the ack the new kind alerts");
+    }
 
     #[test]
     fn the_lifecycle_of_a_partition() {
@@ -465,10 +533,10 @@ mod tests {
         let bad = |id: &str, seq: &str| version(id, seq, &[(Gaps, MissingBars, 4)]);
         let good = |id: &str, seq: &str| version(id, seq, &[]);
         let mut state = PartitionState::default();
-        let mut step = |v: &Version, minute: i64| match decide(&state, v, &policy, at(minute)) {
+        let mut step = |v: &Version, minute: i64| match decide(&state, v, &policy, &Acked::new(), at(minute)) {
             Decision::Apply { state: next, send } => {
                 state = *next;
-                (send.len(), state.held.map(|h| h.count), behind(&state, &policy))
+                (send.len(), state.held.map(|h| h.count), behind(&state, &policy, &Acked::new()))
             }
             Decision::Older { .. } | Decision::Unplaced { .. } => panic!("older"),
         };
@@ -506,9 +574,13 @@ mod tests {
     #[test]
     fn the_state_document_round_trips() {
         let policy = AlertPolicy::default();
-        let Decision::Apply { state, .. } =
-            decide(&PartitionState::default(), &version("v1", "01", &[(Gaps, MissingBars, 4)]), &policy, at(0))
-        else {
+        let Decision::Apply { state, .. } = decide(
+            &PartitionState::default(),
+            &version("v1", "01", &[(Gaps, MissingBars, 4)]),
+            &policy,
+            &Acked::new(),
+            at(0),
+        ) else {
             panic!("applied")
         };
         let json = serde_json::to_string(&state).unwrap();

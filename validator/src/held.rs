@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::{self, About};
 use crate::decide::{PartitionState, behind};
+use crate::incidents::{Gate, acked};
 use crate::keys::derived;
 use crate::lifecycle::{self, Partition};
 use crate::ports::{Alerts, IoError, Lake, When};
@@ -86,9 +87,12 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             return Ok(true);
         };
         let failed = |e: IoError| (entry.dataset.clone(), e);
+        let state_prefix = &self.options.state_prefix;
+        let (incidents, _) = self.incidents.read(&self.lake, bucket, state_prefix).await.map_err(failed)?;
+        let acked = acked(&incidents, &entry.dataset, &entry.partition);
         let state = self.load_state(bucket, &entry.state_key).await.map_err(failed)?;
         if let Some((state, newest)) = state.and_then(|s| s.newest.clone().map(|n| (s, n)))
-            && behind(&state, &contract.alerts)
+            && behind(&state, &contract.alerts, &acked)
         {
             let report = self.load_report(bucket, &newest.report).await.map_err(failed)?;
             let about = About {
@@ -108,6 +112,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 key: &state.key,
                 dataset: &entry.dataset,
                 id: &entry.partition,
+                acked: &acked,
+                gate: Gate { incidents: &incidents, state_prefix },
             };
             let applied = lifecycle::apply(&self.lake, &self.alerts, p, &newest, &contract.alerts, render, inv, as_of)
                 .await
@@ -120,7 +126,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         // and put its entry back before this removal: read the state again and restore it.
         self.lake.remove_document(bucket, entry_key).await.map_err(failed)?;
         if let Some(state) = self.load_state(bucket, &entry.state_key).await.map_err(failed)?
-            && behind(&state, &contract.alerts)
+            && behind(&state, &contract.alerts, &acked)
         {
             let bytes = doc.bytes;
             self.lake.save_document(bucket, entry_key, bytes, When::Always).await.map_err(failed)?;

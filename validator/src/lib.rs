@@ -22,6 +22,7 @@ pub mod fetch;
 pub mod halts;
 pub mod handler;
 pub mod held;
+pub mod incidents;
 pub mod keys;
 pub mod lifecycle;
 pub mod memory;

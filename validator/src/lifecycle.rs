@@ -10,18 +10,19 @@
 
 use chrono::{DateTime, Utc};
 use lakewatch_core::contract::AlertPolicy;
+use lakewatch_notice::Notice;
+use lakewatch_notice::incident::route::Route;
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
 use serde::Serialize;
 use tracing::Level;
 
-use crate::decide::{Decision, PartitionState, Send, Version, behind, decide};
+use crate::decide::{Acked, Decision, PartitionState, Send, Version, behind, decide};
 use crate::document::{Change, update};
 use crate::event::ObjectRef;
+use crate::incidents::{Gate, record_held};
 use crate::outbox::{Lease, Outbox, flush};
-use lakewatch_notice::Notice;
-
 use crate::ports::{Alerts, IoError, Lake};
 
 /// What applying a version did.
@@ -33,6 +34,10 @@ pub struct Applied {
     pub alerted: usize,
     /// Resolved messages published.
     pub resolved: usize,
+    /// The dedup keys those resolved.
+    pub resolved_keys: Vec<String>,
+    /// Notices held by a mute or an ack.
+    pub held: usize,
     /// Subscribers are behind the newest version (changes held back by the hourly bound); the
     /// partition is in the held index for the sweep.
     pub behind: bool,
@@ -79,6 +84,10 @@ pub struct Partition<'a> {
     pub dataset: &'a str,
     /// `date=2025-11-28`.
     pub id: &'a str,
+    /// Its checks someone acknowledged.
+    pub acked: &'a Acked,
+    /// What its notices pass before they are published (mutes).
+    pub gate: Gate<'a>,
 }
 
 /// Applies `version` to the partition's state at `now` and publishes what the decision says;
@@ -118,8 +127,9 @@ pub async fn apply<L: Lake + Sync, A: Alerts + Sync>(
         crate::held::index(lake, p).await?;
     }
     if !decided.outbox.is_empty() {
-        flush::<_, _, PartitionState>(lake, alerts, p.bucket, p.state_key, "save partition state", now, |m| {
-            record(inv, p, m, &mut applied)
+        let operation = "save partition state";
+        flush::<_, _, PartitionState>(lake, alerts, &p.gate, p.bucket, p.state_key, operation, now, |n, route| {
+            record(inv, p, n, route, &mut applied)
         })
         .await?;
     }
@@ -146,10 +156,10 @@ async fn save_decision<L: Lake + Sync>(
 ) -> Result<Decided, IoError> {
     update(lake, p.bucket, p.state_key, "save partition state", |state: Option<PartitionState>| {
         let state = state.unwrap_or_else(|| PartitionState { key: p.key.to_string(), ..PartitionState::default() });
-        match decide(&state, version, policy, now) {
+        match decide(&state, version, policy, p.acked, now) {
             Decision::Older { newest } => Change::Keep(Decided {
                 older_than: Some(newest),
-                behind: behind(&state, policy),
+                behind: behind(&state, policy, p.acked),
                 outbox: state.outbox,
                 unplaced: None,
             }),
@@ -162,8 +172,11 @@ async fn save_decision<L: Lake + Sync>(
                     notice.id = format!("{}/{}", notice.id, state.told);
                     state.outbox.push(notice);
                 }
-                let decided =
-                    Decided { outbox: state.outbox.clone(), behind: behind(&state, policy), ..Decided::default() };
+                let decided = Decided {
+                    outbox: state.outbox.clone(),
+                    behind: behind(&state, policy, p.acked),
+                    ..Decided::default()
+                };
                 Change::Save(*state, decided)
             }
         }
@@ -205,13 +218,18 @@ impl Outbox for PartitionState {
     }
 }
 
-/// Metrics and the log event of a published notice.
-fn record(inv: &mut Invocation, p: Partition<'_>, notice: &Notice, applied: &mut Applied) {
+/// Metrics and the log event of a notice published (or held).
+fn record(inv: &mut Invocation, p: Partition<'_>, notice: &Notice, route: &Route, applied: &mut Applied) {
+    if record_held(inv, notice, route) {
+        applied.held += 1;
+        return;
+    }
     let checks: Vec<&str> = notice.checks();
     let severity = notice.severity.as_str();
     let resolved = notice.notice.is_resolved();
     if resolved {
         applied.resolved += 1;
+        applied.resolved_keys.extend(notice.dedup_keys().into_iter().map(str::to_string));
         let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", p.dataset)], 1.0);
         emit(&AlertResolved { dataset: p.dataset, partition: p.id, checks: checks.join(",") });
     } else {

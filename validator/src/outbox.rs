@@ -20,7 +20,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use lakewatch_notice::incident::route::Route;
+
 use crate::document::{Change, update};
+use crate::incidents::Gate;
 use lakewatch_notice::Notice;
 
 use crate::ports::{Alerts, IoError, Lake};
@@ -62,16 +65,19 @@ enum Look {
 }
 
 /// Publishes the outbox of the document at `key` until it is empty, unless another flusher
-/// holds it; calls `published` for each message sent. Returns the first publish failure, after
-/// giving back the lease: what was not sent stays in the outbox.
+/// holds it; each notice passes `gate` first (a muted one is kept for its digest, an
+/// acknowledged one dropped), and `published` is called with it and its route. Returns the
+/// first failure, after giving back the lease: what was not sent stays in the outbox.
+#[allow(clippy::too_many_arguments)] // the outbox's place, its gate and what to tell of each notice
 pub async fn flush<L, A, T>(
     lake: &L,
     alerts: &A,
+    gate: &Gate<'_>,
     bucket: &str,
     key: &str,
     operation: &'static str,
     now: DateTime<Utc>,
-    mut published: impl FnMut(&Notice),
+    mut published: impl FnMut(&Notice, &Route),
 ) -> Result<(), IoError>
 where
     L: Lake + Sync,
@@ -101,12 +107,21 @@ where
         let Look::Send(messages) = look else { return Ok(()) };
         let mut sent = Vec::new();
         let mut failure = None;
-        for message in &messages {
-            if let Err(e) = alerts.publish_alert(message).await {
+        for (n, message) in messages.iter().enumerate() {
+            let route = match gate.pass(lake, bucket, message, n, now).await {
+                Ok(route) => route,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            if route == Route::Send
+                && let Err(e) = alerts.publish_alert(message).await
+            {
                 failure = Some(e);
                 break;
             }
-            published(message);
+            published(message, &route);
             sent.push(message.id.clone());
         }
         update(lake, bucket, key, operation, |doc: Option<T>| {

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use lakewatch_core::{Budget, CheckId, Context, Contract, Contracts, Kind, Object, Partition, Report, Severity};
+use lakewatch_notice::incident::route::expectation;
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -23,6 +24,7 @@ use crate::decide::{Order, Send, Version, failing};
 use crate::event::ObjectRef;
 use crate::fetch::Fetched;
 use crate::halts::HaltsCache;
+use crate::incidents::{Gate, IncidentsCache, acked};
 use crate::keys::derived;
 use crate::lifecycle::{self, Applied};
 use crate::ports::{Alerts, IoError, Lake};
@@ -78,6 +80,7 @@ pub struct Validator<L, A> {
     pub(crate) calendars: CalendarCache,
     pub(crate) halts: HaltsCache,
     pub(crate) actions: ActionsCache,
+    pub(crate) incidents: IncidentsCache,
     /// Contract files left out at cold start because they do not parse, each named with why.
     pub(crate) broken: Vec<String>,
 }
@@ -202,6 +205,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             calendars: CalendarCache::default(),
             halts: HaltsCache::default(),
             actions: ActionsCache::default(),
+            incidents: IncidentsCache::default(),
             broken: Vec::new(),
         }
     }
@@ -310,6 +314,9 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 key: &object.key,
                 dataset,
                 id: &pid,
+                // Read with the other lake files in `validate_and_alert`.
+                acked: &crate::decide::NONE_ACKED,
+                gate: Gate::OPEN,
             };
             self.validate_and_alert(object, contract, &partition, fetched, &version, order, p, inv, as_of, started)
                 .await
@@ -353,6 +360,10 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let (actions, actions_problem) = self.actions.of(&self.lake, bucket, contract).await?;
         let norms = self.bar_norms(bucket, contract, partition).await?;
         let previous = self.previous(object, contract, p.state_key, version, &order).await?;
+        let state_prefix = &self.options.state_prefix;
+        let (incidents, incidents_problem) = self.incidents.read(&self.lake, bucket, state_prefix).await?;
+        let acked = acked(&incidents, dataset, pid);
+        let p = lifecycle::Partition { acked: &acked, gate: Gate { incidents: &incidents, state_prefix }, ..p };
         let size = fetched.size();
         let mut report = match fetched.problem {
             Some((kind, message)) => {
@@ -403,10 +414,18 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             Expected::Problem(problem) => Some(problem),
             _ => None,
         };
-        for problem in [calendar_problem, universe_problem, halts_problem, actions_problem].into_iter().flatten().rev()
-        {
+        let problems = [calendar_problem, universe_problem, halts_problem, actions_problem, incidents_problem];
+        for problem in problems.into_iter().flatten().rev() {
             report.config_problem(problem);
         }
+        // Findings someone marked expected drop below the alert severity, marked in the report.
+        let date = as_of.date_naive();
+        report.expect(|f| {
+            let e =
+                expectation(&incidents, dataset, pid, f.check.as_str(), f.kind.as_str(), f.symbol.as_deref(), date)?;
+            let why = if e.who.why.is_empty() { String::new() } else { format!(": {}", e.who.why) };
+            Some(format!("expected by {} until {}{why}", e.who.by, e.until))
+        });
         let unreadable = report.findings.iter().find(|f| matches!(f.kind, Kind::Unreadable | Kind::TooLarge));
         if let Some(f) = unreadable {
             emit(&ObjectUnreadable { dataset, key: &object.key, error: &f.message });
@@ -435,6 +454,15 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let render = |send: &Send| alert::notice(&about, &report, &failing, send, threshold, sample_rows);
         let applied: Applied =
             lifecycle::apply(&self.lake, &self.alerts, p, &seen, &contract.alerts, render, inv, as_of).await?;
+        let acked_resolved: Vec<&str> = applied
+            .resolved_keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| incidents.acks.iter().any(|a| a.key == *k))
+            .collect();
+        if !acked_resolved.is_empty() {
+            crate::incidents::end_acks(&self.lake, bucket, state_prefix, &acked_resolved, as_of).await?;
+        }
         if let Some(newest) = &applied.older_than {
             emit(&OlderVersionSkipped { key: &object.key, version, newest });
         }

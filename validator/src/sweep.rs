@@ -24,7 +24,10 @@ use crate::document::{Change, update};
 use crate::event::ObjectRef;
 use crate::outbox::{Lease, Outbox, flush};
 use lakewatch_notice::Notice;
+use lakewatch_notice::incident::Incidents;
+use lakewatch_notice::incident::route::{Route, expectation};
 
+use crate::incidents::{Gate, record_held};
 use crate::ports::{Alerts, IoError, Lake, Listed};
 use crate::service::Validator;
 
@@ -68,6 +71,8 @@ pub struct Swept {
     pub alerted: usize,
     /// `resolved` messages sent (landed, or aged out of the look-back window).
     pub resolved: usize,
+    /// Notices held by a mute or an acknowledgement.
+    pub held: usize,
     /// Symbols or objects that landed after their deadline, over the sessions due.
     pub late: usize,
     /// Why the dataset could not be checked (the others were).
@@ -123,10 +128,20 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             failed_elsewhere = true;
         }
         for bucket in &self.options.buckets {
+            // A document that cannot be used is logged (`incidents_unusable`): no status then.
+            let incidents = match self.incidents.read(&self.lake, bucket, &self.options.state_prefix).await {
+                Ok((incidents, _)) => incidents,
+                Err(e) => {
+                    emit(&SweepFailed { bucket, dataset: "incidents", error: e.to_string() });
+                    let _ = inv.record(&m::SWEEP_FAILURES, &[("dataset", "incidents")], 1.0);
+                    failed_elsewhere = true;
+                    Default::default()
+                }
+            };
             for contract in self.contracts.iter().filter(|c| c.freshness.is_some()) {
                 let dataset = contract.dataset.as_str();
                 let span = tracing::info_span!("sweep", bucket = %bucket, dataset = %dataset);
-                let swept = match self.sweep_dataset(bucket, contract, inv, as_of).instrument(span).await {
+                let swept = match self.sweep_dataset(bucket, contract, &incidents, inv, as_of).instrument(span).await {
                     Ok(swept) => swept,
                     Err(e) => {
                         emit(&SweepFailed { bucket, dataset, error: e.to_string() });
@@ -138,6 +153,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                             incomplete: 0,
                             alerted: 0,
                             resolved: 0,
+                            held: 0,
                             late: 0,
                             failed: Some(e.to_string()),
                         }
@@ -155,6 +171,12 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 let _ = inv.record(&m::SWEEP_FAILURES, &[("dataset", dataset.as_str())], 1.0);
                 failed_elsewhere = true;
             }
+            // Mutes that ended: the digest of what they held.
+            if let Err(e) = self.digest_mutes(bucket, &incidents, inv, as_of).await {
+                emit(&SweepFailed { bucket, dataset: "mutes", error: e.to_string() });
+                let _ = inv.record(&m::SWEEP_FAILURES, &[("dataset", "mutes")], 1.0);
+                failed_elsewhere = true;
+            }
         }
         if !failed_elsewhere && out.iter().all(|s| s.failed.is_none()) {
             let _ = inv.record(&m::SWEEPS_COMPLETED, &[], 1.0);
@@ -166,6 +188,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         &self,
         bucket: &str,
         contract: &Contract,
+        incidents: &Incidents,
         inv: &mut Invocation,
         as_of: DateTime<Utc>,
     ) -> Result<Swept, IoError> {
@@ -188,6 +211,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             incomplete: statuses.iter().filter(|s| !s.complete()).count(),
             alerted: 0,
             resolved: 0,
+            held: 0,
             late: statuses.iter().map(|s| s.late.len()).sum(),
             failed: None,
         };
@@ -202,6 +226,14 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let outbox = update(&self.lake, bucket, &state_key, "save sweep state", |state: Option<SweepState>| {
             let mut state = state.unwrap_or_default();
             for status in &statuses {
+                // A missing partition someone marked expected (its freshness key) is not alerted.
+                let partition = format!("date={}", status.session);
+                let today = as_of.date_naive();
+                if expectation(incidents, dataset, &partition, "freshness", "missing", None, today).is_some()
+                    && !state.open.contains_key(&status.session)
+                {
+                    continue;
+                }
                 match (status.complete(), state.open.get(&status.session)) {
                     (false, Some(alerted)) if *alerted == status.missing => {}
                     (false, _) => {
@@ -227,7 +259,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             Change::Save(state, outbox)
         })
         .await?;
-        let published = |notice: &Notice| {
+        let published = |notice: &Notice, route: &Route| {
+            if record_held(inv, notice, route) {
+                swept.held += 1;
+                return;
+            }
             let resolved = notice.notice.is_resolved();
             if resolved {
                 swept.resolved += 1;
@@ -239,7 +275,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         };
         if !outbox.is_empty() {
             let operation = "save sweep state";
-            flush::<_, _, SweepState>(&self.lake, &self.alerts, bucket, &state_key, operation, as_of, published)
+            let gate = Gate { incidents, state_prefix: &self.options.state_prefix };
+            flush::<_, _, SweepState>(&self.lake, &self.alerts, &gate, bucket, &state_key, operation, as_of, published)
                 .await?;
         }
         let _ = inv.record(&m::MISSING_PARTITIONS, &[("dataset", dataset)], swept.incomplete as f64);

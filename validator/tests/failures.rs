@@ -3,105 +3,17 @@
 //! near S3's limit. The crate's in-memory lake and topic (`memory.rs`) stand in for AWS so the
 //! faults land exactly where each test needs them.
 
-use std::sync::{Arc, Mutex};
+mod common;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
+use common::*;
 use lakewatch_core::Contracts;
-use lakewatch_notice::sns::Message;
-use lakewatch_synth::{LakeSpec, build, minute_partition, ticker, to_parquet};
-use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
-use lakewatch_validator::handler::{HandlerError, handle};
+use lakewatch_synth::{LakeSpec, build, minute_partition, to_parquet};
+use lakewatch_validator::handler::HandlerError;
 use lakewatch_validator::keys::MAX_KEY;
-use lakewatch_validator::memory::{Fault, MemoryLake, MemoryTopic};
+use lakewatch_validator::memory::Fault;
 use lakewatch_validator::service::{Options, Validator};
 use serde_json::{Value, json};
-
-const UNIVERSE: &str = "reference/stock_universe.json";
-
-/// A validator over an in-memory lake and topic, delivering events as Lambda would.
-struct Harness {
-    lake: MemoryLake,
-    topic: MemoryTopic,
-    validator: Validator<MemoryLake, MemoryTopic>,
-    telemetry: Telemetry,
-    out: Arc<Mutex<Vec<u8>>>,
-    as_of: DateTime<Utc>,
-    deadline: Option<DateTime<Utc>>,
-}
-
-impl Harness {
-    fn new(as_of: DateTime<Utc>) -> Self {
-        let (lake, topic) = (MemoryLake::default(), MemoryTopic::default());
-        let options = Options { max_object_bytes: 64 << 20, ..Options::new(vec!["lake".into()]) };
-        let validator = Validator::new(lake.clone(), topic.clone(), Contracts::embedded(), options);
-        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let telemetry = Telemetry::new(Settings::local("validator"), out.clone(), Arc::new(move || as_of)).unwrap();
-        Harness { lake, topic, validator, telemetry, out, as_of, deadline: None }
-    }
-
-    fn universe(&self, symbols: usize) {
-        let symbols: Vec<String> = (0..symbols).map(ticker).collect();
-        self.lake.put(UNIVERSE, json!({ "symbols": symbols }).to_string().into_bytes());
-    }
-
-    async fn deliver(&mut self, payload: Value) -> Result<Value, HandlerError> {
-        let _guard = tracing::dispatcher::set_default(&self.telemetry.dispatch());
-        let mut inv = self.telemetry.start(InvocationInfo { request_id: "r".into(), ..InvocationInfo::default() });
-        let result = handle(&self.validator, &payload, &mut inv, self.as_of, self.deadline).await;
-        self.telemetry.finish(inv);
-        result
-    }
-
-    fn published(&self) -> Vec<(String, Value)> {
-        self.topic
-            .published()
-            .iter()
-            .map(|m: &Message| (m.subject.clone(), serde_json::from_str(&m.body).unwrap()))
-            .collect()
-    }
-
-    /// The report written last for `dataset`, as JSON.
-    fn report(&self, dataset: &str) -> Value {
-        let key = self.lake.newest(&format!("lakewatch/reports/{dataset}/")).expect("a report");
-        serde_json::from_slice(&self.lake.get(&key).unwrap()).unwrap()
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8(self.out.lock().unwrap().clone()).unwrap()
-    }
-}
-
-/// An S3 notification for `key` (URL-encoded as S3 sends it) with an optional sequencer.
-fn event(key: &str, sequencer: Option<&str>) -> Value {
-    let mut object = json!({"key": key.replace('=', "%3D")});
-    if let Some(s) = sequencer {
-        object["sequencer"] = json!(s);
-    }
-    json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": "lake"}, "object": object}}]})
-}
-
-fn sqs(key: &str) -> Value {
-    json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": event(key, None).to_string()}]})
-}
-
-fn kinds(report: &Value) -> Vec<String> {
-    report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_string()).collect()
-}
-
-fn session() -> NaiveDate {
-    "2025-11-26".parse().unwrap()
-}
-
-fn as_of() -> DateTime<Utc> {
-    "2025-11-26T23:00:00Z".parse().unwrap()
-}
-
-/// A clean minute partition of the first `symbols` tickers: (key, Parquet bytes).
-fn minute(symbols: usize) -> (String, Vec<u8>) {
-    let mut object = minute_partition(symbols, session(), 7).unwrap();
-    (object.key.clone(), to_parquet(&mut object.frame).unwrap())
-}
 
 #[tokio::test]
 async fn persistent_s3_and_sns_failures_fail_the_delivery_and_the_retry_still_alerts() {

@@ -59,6 +59,19 @@ pub struct Finding {
     /// A bounded sample (at most [`SAMPLE_ROWS`]) of offending rows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sample: Vec<Map<String, Value>>,
+    /// Someone said this finding is known and correct (an `expected` incident status): its
+    /// severity was lowered to info.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<Expectation>,
+}
+
+/// Why a finding is expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// Its severity before.
+    pub was: Severity,
+    /// Who said so, until when, and why.
+    pub note: String,
 }
 
 impl Finding {
@@ -78,6 +91,7 @@ impl Finding {
             reason: None,
             message: message.into(),
             sample: Vec::new(),
+            expectation: None,
         }
     }
 

@@ -162,6 +162,29 @@ impl Report {
     pub fn max_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }
+
+    /// Marks the findings `expected` says are known and correct (it gives the note to keep):
+    /// each drops to info, below any alert threshold, and keeps its severity before and the
+    /// note. Returns how many. (A capped kind's findings beyond those kept keep their count in
+    /// `stats`.)
+    pub fn expect(&mut self, expected: impl Fn(&Finding) -> Option<String>) -> usize {
+        let mut marked = 0;
+        for f in &mut self.findings {
+            if f.severity == Severity::Info {
+                continue;
+            }
+            let Some(note) = expected(f) else { continue };
+            if let Some(n) = self.stats.by_severity.get_mut(&f.severity) {
+                *n = n.saturating_sub(1);
+            }
+            *self.stats.by_severity.entry(Severity::Info).or_default() += 1;
+            f.expectation = Some(crate::finding::Expectation { was: f.severity, note });
+            f.severity = Severity::Info;
+            marked += 1;
+        }
+        self.stats.by_severity.retain(|_, n| *n > 0);
+        marked
+    }
 }
 
 /// Why an object could not be validated at all.
@@ -352,6 +375,33 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expected_findings_drop_to_info_and_keep_their_note() {
+        let contract = crate::Contracts::embedded().get("minute_bars").unwrap().clone();
+        let as_of = "2025-11-28T21:00:00Z".parse().unwrap();
+        let mut report = unevaluated(&contract, &Partition::default(), "k", 0, Kind::Unreadable, "x".into(), as_of);
+        report.findings = [
+            ("AAPL", Kind::Halt, Severity::Warning),
+            ("AAPL", Kind::MissingBars, Severity::Error),
+            ("MSFT", Kind::MissingBars, Severity::Error),
+        ]
+        .into_iter()
+        .map(|(s, k, sev)| Finding::new(k, sev, "m").symbol(s))
+        .collect();
+        report.stats.by_severity = BTreeMap::from([(Severity::Warning, 1), (Severity::Error, 2)]);
+        let marked = report
+            .expect(|f| (f.symbol.as_deref() == Some("AAPL")).then(|| "by cli:alice until 2025-11-28".to_string()));
+        assert_eq!(marked, 2);
+        let severities: Vec<Severity> = report.findings.iter().map(|f| f.severity).collect();
+        assert_eq!(severities, [Severity::Info, Severity::Info, Severity::Error]);
+        assert_eq!(
+            report.findings[1].expectation.as_ref().map(|e| (e.was, e.note.as_str())),
+            Some((Severity::Error, "by cli:alice until 2025-11-28"))
+        );
+        assert_eq!(report.stats.by_severity, BTreeMap::from([(Severity::Info, 2), (Severity::Error, 1)]));
+        assert_eq!(report.expect(|_| Some("again".into())), 1, "info findings are left as they are");
+    }
 
     #[test]
     fn findings_past_the_cap_become_one_summary_with_the_true_total() {

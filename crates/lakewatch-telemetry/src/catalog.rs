@@ -69,10 +69,11 @@ pub const DIMENSIONS: &[DimensionSpec] = &[
     DimensionSpec { name: "dataset", values: "a contract's `dataset`, e.g. `minute_bars`" },
     DimensionSpec {
         name: "check",
-        values: "`schema`, `completeness`, `gaps`, `duplicates`, `integrity`, `outliers`, `volume`",
+        values: "`schema`, `completeness`, `gaps`, `duplicates`, `integrity`, `outliers`, `volume`, `restatements`, `config`",
     },
     DimensionSpec { name: "severity", values: "`info`, `warning`, `error`, `critical`" },
     DimensionSpec { name: "collector", values: "`daily`, `minute`, `fundamentals`" },
+    DimensionSpec { name: "reason", values: "why a notice was held: `muted`, `acked`" },
 ];
 
 const S: Resolution = Resolution::Standard;
@@ -205,6 +206,16 @@ pub const ALERTS_RESOLVED: MetricSpec = MetricSpec {
     dimensions: &["service", "dataset"],
     emitter: "validator, sweep",
     description: "SNS resolved messages sent",
+};
+
+/// `AlertsHeld`: notices not sent because of an incident status (`reason`: `muted` or `acked`).
+pub const ALERTS_HELD: MetricSpec = MetricSpec {
+    name: "AlertsHeld",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "dataset", "reason"],
+    emitter: "validator, sweep",
+    description: "notices held by a mute or an acknowledgement",
 };
 
 /// `MissingPartitions`: partitions past their deadline that never arrived.
@@ -342,6 +353,7 @@ pub const METRICS: &[MetricSpec] = &[
     UNREADABLE_OBJECTS,
     ALERTS_PUBLISHED,
     ALERTS_RESOLVED,
+    ALERTS_HELD,
     MISSING_PARTITIONS,
     SWEEPS_COMPLETED,
     SWEEP_FAILURES,
@@ -433,6 +445,30 @@ pub const EVENTS: &[EventSpec] = &[
         level: "INFO",
         fields: &[("dataset", "string"), ("partition", "string"), ("checks", "string")],
         description: "a resolved message was sent",
+    },
+    EventSpec {
+        name: "alert_held",
+        level: "INFO",
+        fields: &[
+            ("dataset", "string"),
+            ("partition", "string"),
+            ("reason", "string"),
+            ("mute", "string"),
+            ("dedup_keys", "list of strings"),
+        ],
+        description: "a notice was not sent: a mute holds it for its digest, or someone acknowledged its incident",
+    },
+    EventSpec {
+        name: "mute_digest_sent",
+        level: "INFO",
+        fields: &[("dataset", "string"), ("mute", "string"), ("held", "int")],
+        description: "a mute ended and its digest of the notices it held was sent",
+    },
+    EventSpec {
+        name: "incidents_unusable",
+        level: "ERROR",
+        fields: &[("bucket", "string"), ("error", "string")],
+        description: "the incidents document cannot be read or parsed; statuses are not honoured until it is fixed",
     },
     EventSpec {
         name: "symbol_failed",

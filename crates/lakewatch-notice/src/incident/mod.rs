@@ -210,13 +210,13 @@ impl Incidents {
         self.mutes.iter().filter(|m| !m.active(now)).collect()
     }
 
-    /// Removes mute `id` once its digest was sent.
-    pub fn digested(&mut self, id: &str, at: DateTime<Utc>) {
-        if let Some(i) = self.mutes.iter().position(|m| m.id == id) {
-            let mute = self.mutes.remove(i);
-            let who = Who { by: "sweep".into(), at, why: "mute ended; digest sent".into() };
-            self.record(format!("mute ended {}", mute.id), &who);
-        }
+    /// Removes mute `id` once its digest was sent; false when it was already gone.
+    pub fn digested(&mut self, id: &str, at: DateTime<Utc>) -> bool {
+        let Some(i) = self.mutes.iter().position(|m| m.id == id) else { return false };
+        let mute = self.mutes.remove(i);
+        let who = Who { by: "sweep".into(), at, why: "mute ended; digest sent".into() };
+        self.record(format!("mute ended {}", mute.id), &who);
+        true
     }
 
     /// Drops expectations past their date.
