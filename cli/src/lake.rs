@@ -12,6 +12,10 @@ use lakewatch_core::Calendar;
 use lakewatch_core::calendar::{MAX_OVERRIDE_BYTES, Overrides, override_key};
 use lakewatch_core::contract::{Contract, Contracts, Partition, RouteError, Universe};
 use lakewatch_core::reference::{CORPORATE_ACTIONS_KEY, CorporateActions, Halts, halts_key, table::MAX_BYTES};
+use lakewatch_notice::incident::{Incidents, MAX_BYTES as INCIDENTS_MAX_BYTES, incidents_key};
+
+/// Where lakewatch keeps its state in a lake, as the validator's default `LAKEWATCH_STATE_PREFIX`.
+pub(crate) const STATE_PREFIX: &str = "lakewatch/state/";
 
 /// One file to validate: where it is, and the key and contract it routes to.
 #[derive(Debug)]
@@ -84,6 +88,17 @@ pub(crate) fn read_overrides(root: &Path, calendar: &str) -> Result<Option<Arc<O
 pub(crate) fn read_halts(root: &Path, date: NaiveDate, calendar: &Calendar) -> Result<Option<Halts>, String> {
     let Some((path, bytes)) = read_reference(root, &halts_key(date), "halts file")? else { return Ok(None) };
     Halts::parse(&bytes, &path, date, calendar.zone()).map(Some).map_err(|e| format!("halts file {e}"))
+}
+
+/// The incidents document of the lake at `root` (its statuses; none when there is none), or
+/// why it cannot be used.
+pub(crate) fn read_incidents(root: &Path) -> Result<Incidents, String> {
+    let path = root.join(incidents_key(STATE_PREFIX));
+    let shown = path.display().to_string();
+    match read_bounded(&path, INCIDENTS_MAX_BYTES).map_err(|e| format!("{shown}: {e}"))? {
+        None => Ok(Incidents::default()),
+        Some(bytes) => Incidents::parse(&bytes, &shown).map_err(|e| e.to_string()),
+    }
 }
 
 /// The corporate-actions file of the lake at `root`, like [`read_halts`].

@@ -21,6 +21,7 @@ mod calendar_cmd;
 mod cloudwatch;
 mod collect;
 mod demo;
+mod incident;
 mod lake;
 mod lint_emf;
 mod ops;
@@ -45,6 +46,8 @@ enum Command {
     Collect(collect::Args),
     /// What never arrived: sessions past their freshness deadline whose objects or symbols are missing.
     Sweep(sweep::Args),
+    /// Acknowledge, mute, expect, clear or list incident statuses, in a folder or a bucket.
+    Incident(incident::Args),
     /// Benchmark: full validation of a 5,000-symbol minute partition against the read floor.
     Bench(bench::Args),
     /// Lint captured log lines: every EMF document CloudWatch would refuse, by line. Exit 1 on any.
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Calendar { command } => calendar_cmd::run(command),
         Command::Collect(args) => collect::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Incident(args) => incident::run(args),
         Command::Bench(args) => bench::run(args),
         Command::LintEmf(args) => lint_emf::run(args),
         Command::Ops { command } => ops::run(command),

@@ -44,6 +44,18 @@ pub(crate) struct Args {
     json: bool,
 }
 
+/// An S3 client from the usual AWS settings, at `endpoint_url` when given (an emulator).
+pub(crate) async fn s3_client(endpoint_url: Option<&str>) -> aws_sdk_s3::Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let aws = loader.load().await;
+    // Emulators serve buckets by path; AWS by virtual host.
+    let config = aws_sdk_s3::config::Builder::from(&aws).force_path_style(endpoint_url.is_some());
+    aws_sdk_s3::Client::from_conf(config.build())
+}
+
 /// Bytes read from the end of a file for its footer (more only when the footer says so).
 const TAIL: u64 = 64 * 1024;
 
@@ -127,15 +139,7 @@ fn sweep_bucket(
 ) -> Result<Vec<SessionStatus>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let aws = loader.load().await;
-        // Emulators serve buckets by path; AWS by virtual host.
-        let config = aws_sdk_s3::config::Builder::from(&aws).force_path_style(endpoint_url.is_some());
-        let s3 = aws_sdk_s3::Client::from_conf(config.build());
-        let lake = S3Lake::new(s3);
+        let lake = S3Lake::new(s3_client(endpoint_url).await);
         let mut all = Vec::new();
         let calendars = CalendarCache::default();
         for contract in contracts.iter().filter(|c| c.freshness.is_some()) {

@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use lakewatch_core::norms::BarNorms;
 use lakewatch_core::reference::CorporateActions;
 use lakewatch_core::{Budget, Context, Contracts, Object, Report, Severity, validate};
+use lakewatch_notice::incident::Incidents;
+use lakewatch_notice::incident::route::expectation;
+use lakewatch_validator::service::partition_id;
 use serde::Serialize;
 
 use crate::lake::{self, Target, Universes};
@@ -104,6 +107,7 @@ pub(crate) fn validate_targets(
     // Each dataset's bar history, built from the sessions validated before (paths sort by date).
     let mut norms: BTreeMap<(PathBuf, String), BarNorms> = BTreeMap::new();
     let mut actions: BTreeMap<PathBuf, Result<Option<CorporateActions>, String>> = BTreeMap::new();
+    let mut incidents: BTreeMap<PathBuf, Result<Incidents, String>> = BTreeMap::new();
     for t in targets {
         let contract = lakes.get(&t.root).and_then(|c| c.get(&t.contract.dataset)).unwrap_or(t.contract);
         let intraday_date = t.partition.date.filter(|_| contract.bar_interval.intraday_step().is_some());
@@ -135,8 +139,18 @@ pub(crate) fn validate_targets(
         });
         match result {
             Ok(mut report) => {
-                for problem in [halts.err(), listed.err().cloned()].into_iter().flatten() {
+                let statuses = incidents.entry(t.root.clone()).or_insert_with(|| lake::read_incidents(&t.root));
+                let problems = [halts.err(), listed.err().cloned(), statuses.as_ref().err().cloned()];
+                for problem in problems.into_iter().flatten() {
                     report.config_problem(problem);
+                }
+                // Findings someone marked expected (`lakewatch incident expected`), as the validator does.
+                if let Ok(statuses) = statuses {
+                    let (dataset, pid) = (&contract.dataset, partition_id(&t.partition));
+                    report.expect(|f| {
+                        let (check, kind, symbol) = (f.check.as_str(), f.kind.as_str(), f.symbol.as_deref());
+                        expectation(statuses, dataset, &pid, check, kind, symbol, as_of.date_naive()).map(|e| e.note())
+                    });
                 }
                 if let Some(date) = intraday_date {
                     history.record(date, report.bar_counts.iter().map(|(s, n)| (s.as_str(), *n)));
@@ -213,7 +227,10 @@ pub(crate) fn print_human(reports: &[Report]) {
                 ),
                 _ => String::new(),
             };
-            let reason = f.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+            let mut reason = f.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+            if let Some(e) = &f.expectation {
+                reason.push_str(&format!(" [{}, was {}]", e.note, e.was));
+            }
             out::line(&format!(
                 "  {:<8} {:<32} {:<8} {:<28} {}{reason}",
                 f.severity.as_str().to_uppercase(),

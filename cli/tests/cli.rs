@@ -813,3 +813,135 @@ fn bench_json_gives_the_floor_the_validation_and_its_split_by_phase() {
     assert!(restated["phases"].as_object().unwrap().contains_key("previous"), "{restated}");
     assert_eq!(restated["findings"], 1, "one restated_bars finding: {restated}");
 }
+
+#[test]
+fn incident_statuses_are_set_listed_and_honoured_by_validate_and_a_broken_document_is_named() {
+    const AS_OF: &str = "2025-11-28T20:00:00Z";
+    let (dir, _) = clean_lake();
+    let r = dir.path().to_str().unwrap();
+    // One more symbol in the universe than in the data: a missing_symbol error in each minute partition.
+    let universe = dir.path().join("reference/stock_universe.json");
+    let mut u: serde_json::Value = serde_json::from_slice(&std::fs::read(&universe).unwrap()).unwrap();
+    u["symbols"].as_array_mut().unwrap().push("ZZZZ".into());
+    std::fs::write(&universe, u.to_string()).unwrap();
+    let o = lakewatch(&["validate", "--as-of", AS_OF, r]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("ERROR    completeness/missing_symbol"), "{}", stdout(&o));
+
+    let incident = |args: &[&str]| {
+        let mut all = vec!["incident", "--root", r, "--as", "cli:alice", "--as-of", AS_OF];
+        all.extend_from_slice(args);
+        lakewatch(&all)
+    };
+    let o =
+        incident(&["expected", "minute_bars", "ZZZZ", "missing_symbol", "until", "2025-11-28", "delisting", "pending"]);
+    assert_eq!(
+        (o.status.code(), stdout(&o).as_str()),
+        (Some(0), "expected minute_bars ZZZZ missing_symbol until 2025-11-28\n")
+    );
+    let o = lakewatch(&["validate", "--as-of", AS_OF, r]);
+    assert_eq!(o.status.code(), Some(0), "expected findings no longer fail the run: {}", stdout(&o));
+    assert!(
+        stdout(&o).contains("INFO     completeness/missing_symbol")
+            && stdout(&o).contains("[expected by cli:alice until 2025-11-28: delisting pending, was error]"),
+        "{}",
+        stdout(&o)
+    );
+    let o = incident(&["ack", "minute_bars/date=2025-11-26/gaps"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = incident(&["list"]);
+    assert_eq!(
+        stdout(&o),
+        "ack minute_bars/date=2025-11-26/gaps by cli:alice at 2025-11-28 20:00 UTC\n\
+         expected minute_bars ZZZZ missing_symbol until 2025-11-28 by cli:alice at 2025-11-28 20:00 UTC: delisting pending\n"
+    );
+
+    // Bad input: one line, with the usage or the file, and nothing changed.
+    let doc = dir.path().join("lakewatch/state/incidents.json");
+    let before = std::fs::read(&doc).unwrap();
+    for (args, want) in [
+        (
+            &["mute", "minute_bars"][..],
+            "lakewatch: no `until <YYYY-MM-DD>`; usage: mute <dataset> [check] until <YYYY-MM-DD> [why…]",
+        ),
+        (
+            &["mute", "minute_bars", "until", "2025-11-27"][..],
+            "lakewatch: 2025-11-27 is in the past (today is 2025-11-28); usage: mute <dataset> [check] until <YYYY-MM-DD> [why…]",
+        ),
+        (
+            &["clear", "minute_bars/date=2025-11-20/gaps"][..],
+            "lakewatch: nothing is acknowledged or expected for minute_bars/date=2025-11-20/gaps",
+        ),
+    ] {
+        let o = incident(args);
+        assert_eq!((o.status.code(), stderr(&o).trim()), (Some(2), want), "{args:?}");
+    }
+    assert_eq!(std::fs::read(&doc).unwrap(), before);
+    std::fs::write(&doc, b"{\"acks\": {}}").unwrap();
+    let o = incident(&["ack", "minute_bars/date=2025-11-26/gaps"]);
+    assert_unreadable(&o, &doc, "not an incidents document");
+    assert_eq!(std::fs::read(&doc).unwrap(), b"{\"acks\": {}}", "never overwritten");
+    let o = lakewatch(&["validate", "--as-of", AS_OF, r]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("config/config") && stdout(&o).contains("incidents.json: not an incidents document"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn incident_in_a_bucket_keeps_every_concurrent_change_and_refuses_a_broken_document() {
+    let moto = lakewatch_testkit::Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let s3 = runtime.block_on(async {
+        let s3 = lakewatch_testkit::s3_client(&moto.aws().await);
+        s3.create_bucket().bucket("lake").send().await.unwrap();
+        s3
+    });
+    let aws_env = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let command = |words: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lakewatch"));
+        c.args(["incident", "--bucket", "lake", "--endpoint-url", moto.endpoint.as_str(), "--as", "cli:ops"])
+            .args(["--as-of", "2025-11-28T20:00:00Z"])
+            .args(words)
+            .envs(aws_env);
+        c
+    };
+    // Eight people acknowledge at once: conditional writes keep every change.
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let key = format!("minute_bars/date=2025-11-{:02}/gaps", 10 + i);
+            command(&["ack", &key]).stdout(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = command(&["list"]).output().unwrap();
+    assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("ack minute_bars/")).count(), 8, "{}", stdout(&o));
+
+    let broken = b"not json".to_vec();
+    runtime.block_on(async {
+        let body = aws_sdk_s3::primitives::ByteStream::from(broken.clone());
+        s3.put_object().bucket("lake").key("lakewatch/state/incidents.json").body(body).send().await.unwrap();
+    });
+    let o = command(&["mute", "minute_bars", "until", "2025-11-30"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("lakewatch: s3://lake/lakewatch/state/incidents.json: not an incidents document"),
+        "{}",
+        stderr(&o)
+    );
+    let kept = runtime.block_on(async {
+        let got = s3.get_object().bucket("lake").key("lakewatch/state/incidents.json").send().await.unwrap();
+        got.body.collect().await.unwrap().to_vec()
+    });
+    assert_eq!(kept, broken, "never overwritten");
+}

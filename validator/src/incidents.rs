@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use lakewatch_notice::Notice;
 use lakewatch_notice::incident::route::{Route, acked_checks, digest, route};
-use lakewatch_notice::incident::{Incidents, held_prefix, incidents_key};
+use lakewatch_notice::incident::{IncidentError, Incidents, held_prefix, incidents_key};
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
 use lakewatch_telemetry::log::{LogEvent, emit};
@@ -17,7 +17,7 @@ use serde::Serialize;
 use tracing::Level;
 
 use crate::decide::Acked;
-use crate::document::{Change, update};
+use crate::document::{Change, Codec, update, update_with};
 use crate::ports::{Alerts, IoError, Lake, When};
 use crate::reference::{Read, ReferenceCache};
 use crate::service::Validator;
@@ -141,6 +141,61 @@ pub fn record_held(inv: &mut Invocation, notice: &Notice, route: &Route) -> bool
         dedup_keys: notice.dedup_keys(),
     });
     true
+}
+
+/// The incidents document as [`change_incidents`] keeps it: one that does not parse is carried
+/// as the reason, so it is refused rather than replaced.
+fn codec() -> Codec<Result<Incidents, String>> {
+    Codec {
+        decode: |bytes| {
+            Some(Incidents::parse(bytes, "").map_err(|e| match e {
+                IncidentError::Document { reason, .. } => reason,
+                other => other.to_string(),
+            }))
+        },
+        encode: |doc| doc.as_ref().map(Incidents::to_bytes).map_err(Clone::clone),
+    }
+}
+
+/// The incidents document of `bucket` (empty when there is none); `Ok(Err)` names a document
+/// that does not parse.
+pub async fn load_incidents<L: Lake + Sync>(
+    lake: &L,
+    bucket: &str,
+    state_prefix: &str,
+) -> Result<Result<Incidents, IncidentError>, IoError> {
+    let key = incidents_key(state_prefix);
+    Ok(match lake.load_document(bucket, &key).await? {
+        None => Ok(Incidents::default()),
+        Some(doc) => Incidents::parse(&doc.bytes, &format!("s3://{bucket}/{key}")),
+    })
+}
+
+/// Changes the incidents document of `bucket` with `change`, saved only if nobody saved it
+/// since it was read (else read and changed again). A document that does not parse is refused,
+/// named, and left as it is; so is a change that fails.
+pub async fn change_incidents<L: Lake + Sync, R>(
+    lake: &L,
+    bucket: &str,
+    state_prefix: &str,
+    mut change: impl FnMut(&mut Incidents) -> Result<R, IncidentError>,
+) -> Result<Result<R, IncidentError>, IoError> {
+    let key = incidents_key(state_prefix);
+    let origin = format!("s3://{bucket}/{key}");
+    update_with(lake, bucket, &key, "save incidents", codec(), None, |doc: Option<Result<Incidents, String>>| {
+        let mut doc = match doc.unwrap_or_else(|| Ok(Incidents::default())) {
+            Ok(doc) => doc,
+            Err(reason) => {
+                let refused = IncidentError::Document { origin: origin.clone(), reason };
+                return Change::Keep(Err(refused));
+            }
+        };
+        match change(&mut doc) {
+            Ok(answer) => Change::Save(Ok(doc), Ok(answer)),
+            Err(e) => Change::Keep(Err(e)),
+        }
+    })
+    .await
 }
 
 /// Ends the acks of `keys` in `bucket` (their checks resolved). A document that does not

@@ -421,10 +421,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         // Findings someone marked expected drop below the alert severity, marked in the report.
         let date = as_of.date_naive();
         report.expect(|f| {
-            let e =
-                expectation(&incidents, dataset, pid, f.check.as_str(), f.kind.as_str(), f.symbol.as_deref(), date)?;
-            let why = if e.who.why.is_empty() { String::new() } else { format!(": {}", e.who.why) };
-            Some(format!("expected by {} until {}{why}", e.who.by, e.until))
+            let symbol = f.symbol.as_deref();
+            expectation(&incidents, dataset, pid, f.check.as_str(), f.kind.as_str(), symbol, date).map(|e| e.note())
         });
         let unreadable = report.findings.iter().find(|f| matches!(f.kind, Kind::Unreadable | Kind::TooLarge));
         if let Some(f) = unreadable {

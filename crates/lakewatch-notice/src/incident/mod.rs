@@ -122,6 +122,14 @@ pub struct Expected {
     pub who: Who,
 }
 
+impl Expected {
+    /// What a report keeps on a finding it covers: `expected by cli:alice until 2025-11-28: why`.
+    pub fn note(&self) -> String {
+        let why = if self.who.why.is_empty() { String::new() } else { format!(": {}", self.who.why) };
+        format!("expected by {} until {}{why}", self.who.by, self.until)
+    }
+}
+
 /// One change, as the log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
