@@ -23,7 +23,8 @@ pub mod halts;
 pub mod handler;
 pub mod held;
 pub mod incidents;
-pub mod keys;
+/// The keys derived from a data key (shared with the chat function).
+pub use lakewatch_s3::keys;
 pub mod lifecycle;
 pub mod memory;
 mod norms;

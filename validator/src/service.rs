@@ -259,7 +259,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let pid = partition_id(&partition);
         let bucket = object.bucket.as_str();
         let state = &self.options.state_prefix;
-        let state_key = derived(&format!("{state}partitions/{dataset}/"), &pid, ".json");
+        let state_key = crate::keys::partition_state(state, dataset, &pid);
         let held_key = crate::held::key(state, dataset, &pid);
 
         // The version's identity (from the event, or from a HEAD when the event names no

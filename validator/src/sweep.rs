@@ -222,7 +222,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
 
         // Decide and save first (the messages in the outbox), then publish, then clear: a
         // failure after the save re-sends nothing already sent and loses nothing.
-        let state_key = format!("{}sweep/{bucket}/{dataset}.json", self.options.state_prefix);
+        let state_key = crate::keys::sweep_state(&self.options.state_prefix, bucket, dataset);
         let outbox = update(&self.lake, bucket, &state_key, "save sweep state", |state: Option<SweepState>| {
             let mut state = state.unwrap_or_default();
             for status in &statuses {

@@ -149,6 +149,12 @@ pub fn digest(notices: &[Notice]) -> String {
     fit(lines, Vec::new())
 }
 
+/// Lines already in MarkdownV2 as one message within [`MAX_TEXT`] (the last dropped, and
+/// counted, if need be).
+pub fn message(lines: Vec<String>) -> String {
+    fit(lines, Vec::new())
+}
+
 /// `lines` then `tail`, dropping lines from the end of `lines` (and saying how many) until the
 /// whole fits [`MAX_TEXT`].
 fn fit(lines: Vec<String>, tail: Vec<String>) -> String {

@@ -9,6 +9,8 @@
 //! its S3 statements with the constants below, so the names in these messages are true (a test
 //! on the parsed template checks it).
 
+pub mod keys;
+
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;

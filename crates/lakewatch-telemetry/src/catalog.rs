@@ -64,7 +64,7 @@ pub const COMMON_FIELDS: &[(&str, &str)] = &[
 pub const DIMENSIONS: &[DimensionSpec] = &[
     DimensionSpec {
         name: "service",
-        values: "`validator` (its sweep too), `collector_daily`, `collector_minute`, `collector_fundamentals`",
+        values: "`validator` (its sweep too), `collector_daily`, `collector_minute`, `collector_fundamentals`, `chat`",
     },
     DimensionSpec { name: "dataset", values: "a contract's `dataset`, e.g. `minute_bars`" },
     DimensionSpec {
@@ -73,7 +73,14 @@ pub const DIMENSIONS: &[DimensionSpec] = &[
     },
     DimensionSpec { name: "severity", values: "`info`, `warning`, `error`, `critical`" },
     DimensionSpec { name: "collector", values: "`daily`, `minute`, `fundamentals`" },
-    DimensionSpec { name: "reason", values: "why a notice was held: `muted`, `acked`" },
+    DimensionSpec {
+        name: "reason",
+        values: "why a notice was held (`muted`, `acked`), a webhook refused (`secret`), a send failed (`blocked`, `rate_limited`, `failed`)",
+    },
+    DimensionSpec {
+        name: "command",
+        values: "a chat command: `ack`, `mute`, `unmute`, `expected`, `clear`, `incidents`, `missing`, `report`, `help`",
+    },
 ];
 
 const S: Resolution = Resolution::Standard;
@@ -218,6 +225,46 @@ pub const ALERTS_HELD: MetricSpec = MetricSpec {
     description: "notices held by a mute or an acknowledgement",
 };
 
+/// `ChatWebhookRejected`: webhook requests refused (401) for a missing or wrong secret token.
+pub const CHAT_WEBHOOK_REJECTED: MetricSpec = MetricSpec {
+    name: "ChatWebhookRejected",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service"],
+    emitter: "chat",
+    description: "webhook requests refused (401): no or a wrong secret token",
+};
+
+/// `ChatCommands`: chat commands run, by command.
+pub const CHAT_COMMANDS: MetricSpec = MetricSpec {
+    name: "ChatCommands",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "command"],
+    emitter: "chat",
+    description: "chat commands run",
+};
+
+/// `ChatMessagesSent`: notices and digests sent to chats.
+pub const CHAT_MESSAGES_SENT: MetricSpec = MetricSpec {
+    name: "ChatMessagesSent",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service"],
+    emitter: "chat",
+    description: "alert messages (a notice, or a digest of a burst) sent to chats",
+};
+
+/// `ChatSendFailures`: messages a chat did not get, by reason.
+pub const CHAT_SEND_FAILURES: MetricSpec = MetricSpec {
+    name: "ChatSendFailures",
+    unit: Unit::Count,
+    resolution: S,
+    dimensions: &["service", "reason"],
+    emitter: "chat",
+    description: "alert messages a chat did not get (`blocked`, `failed` after retries)",
+};
+
 /// `MissingPartitions`: partitions past their deadline that never arrived.
 pub const MISSING_PARTITIONS: MetricSpec = MetricSpec {
     name: "MissingPartitions",
@@ -354,6 +401,10 @@ pub const METRICS: &[MetricSpec] = &[
     ALERTS_PUBLISHED,
     ALERTS_RESOLVED,
     ALERTS_HELD,
+    CHAT_WEBHOOK_REJECTED,
+    CHAT_COMMANDS,
+    CHAT_MESSAGES_SENT,
+    CHAT_SEND_FAILURES,
     MISSING_PARTITIONS,
     SWEEPS_COMPLETED,
     SWEEP_FAILURES,
@@ -469,6 +520,36 @@ pub const EVENTS: &[EventSpec] = &[
         level: "ERROR",
         fields: &[("bucket", "string"), ("error", "string")],
         description: "the incidents document cannot be read or parsed; statuses are not honoured until it is fixed",
+    },
+    EventSpec {
+        name: "webhook_rejected",
+        level: "WARN",
+        fields: &[("reason", "string")],
+        description: "a webhook request without the secret token, or with a wrong one: 401, nothing read or written",
+    },
+    EventSpec {
+        name: "update_ignored",
+        level: "INFO",
+        fields: &[("update_id", "int"), ("reason", "string")],
+        description: "an update answered 200 and not acted on: a duplicate delivery, another update type, plain text, or a body that is not an update",
+    },
+    EventSpec {
+        name: "chat_refused",
+        level: "WARN",
+        fields: &[("chat", "int"), ("user", "int"), ("name", "string")],
+        description: "a command from a chat or user not on the allow-list; the chat gets one polite refusal",
+    },
+    EventSpec {
+        name: "command_run",
+        level: "INFO",
+        fields: &[("command", "string"), ("chat", "int"), ("user", "int"), ("name", "string")],
+        description: "a chat command was run and answered",
+    },
+    EventSpec {
+        name: "chat_send_failed",
+        level: "ERROR",
+        fields: &[("chat", "int"), ("reason", "string"), ("error", "string")],
+        description: "a chat did not get an alert message (it blocked the bot, or Telegram kept failing); the other chats did",
     },
     EventSpec {
         name: "symbol_failed",

@@ -8,6 +8,7 @@ pub mod http;
 pub mod iam;
 pub mod lambda;
 pub mod otlp;
+pub mod telegram;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

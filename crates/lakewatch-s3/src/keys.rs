@@ -1,5 +1,5 @@
 //! The keys the validator derives from a data key (marker, partition state, report, volume
-//! history, sweep state), each within S3's 1,024 bytes. A data key may itself be close to that
+//! history, sweep state), each within S3's 1,024 bytes, and read by the chat function. A data key may itself be close to that
 //! limit, so the variable part of a derived key is shortened when it has to be: its first bytes
 //! kept for people, the rest replaced by a hash of the whole, so distinct parts stay distinct.
 //! The documents themselves keep the original key.
@@ -21,6 +21,16 @@ pub fn derived(prefix: &str, part: &str, suffix: &str) -> String {
         head -= 1;
     }
     format!("{prefix}{}{hash}{suffix}", &part[..head])
+}
+
+/// The alert state of a dataset's partition (`date=2025-11-28`).
+pub fn partition_state(state_prefix: &str, dataset: &str, partition: &str) -> String {
+    derived(&format!("{state_prefix}partitions/{dataset}/"), partition, ".json")
+}
+
+/// The sweep's state of a dataset in a bucket: the sessions alerted as missing.
+pub fn sweep_state(state_prefix: &str, bucket: &str, dataset: &str) -> String {
+    format!("{state_prefix}sweep/{bucket}/{dataset}.json")
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms.

@@ -1,0 +1,173 @@
+//! The answer to a command, as MarkdownV2 for a phone: incident statuses changed in the lake
+//! (the same document and rules as `lakewatch incident`), the sessions still missing, a
+//! partition's newest report.
+
+use chrono::{DateTime, Utc};
+use lakewatch_notice::incident::command::Command;
+use lakewatch_notice::incident::{IncidentError, Incidents, Who, incidents_key};
+use lakewatch_notice::telegram::{code, escape, message};
+use lakewatch_s3::keys::{partition_state, sweep_state};
+use serde_json::Value;
+
+use crate::commands::{ChatCommand, HELP};
+use crate::ports::{Store, StoreError, When};
+
+/// Tries of a conditional write before giving up (someone else keeps writing).
+const TRIES: usize = 5;
+/// Datasets a `/missing` reads at most.
+const MAX_DATASETS: usize = 50;
+/// Findings a report summary quotes.
+const QUOTED: usize = 5;
+
+/// Runs `command` for `who` against the lake under `state_prefix`; the reply text.
+pub async fn answer<S: Store + Sync>(
+    store: &S,
+    state_prefix: &str,
+    command: &ChatCommand,
+    who: &Who,
+) -> Result<String, StoreError> {
+    Ok(match command {
+        ChatCommand::Help => help(),
+        ChatCommand::Incident(command, why) => {
+            let who = Who { why: why.clone(), ..who.clone() };
+            match incident(store, state_prefix, command, &who).await? {
+                Ok(lines) => message(lines),
+                Err(e) => escape(&e.to_string()),
+            }
+        }
+        ChatCommand::Missing { dataset } => missing(store, state_prefix, dataset.as_deref()).await?,
+        ChatCommand::Report { dataset, partition } => report(store, state_prefix, dataset, partition).await?,
+    })
+}
+
+fn help() -> String {
+    let mut lines = vec!["*lakewatch*".to_string()];
+    lines.extend(HELP.iter().map(|(c, what)| format!("{} {}", code(c), escape(&format!("— {what}")))));
+    message(lines)
+}
+
+/// Applies an incident command with a conditional write; `list` only reads.
+async fn incident<S: Store + Sync>(
+    store: &S,
+    state_prefix: &str,
+    command: &Command,
+    who: &Who,
+) -> Result<Result<Vec<String>, IncidentError>, StoreError> {
+    let key = incidents_key(state_prefix);
+    let origin = format!("s3://{}/{key}", store.bucket());
+    for _ in 0..TRIES {
+        let doc = store.load(&key).await?;
+        let mut incidents = match &doc {
+            None => Incidents::default(),
+            Some(d) => match Incidents::parse(&d.bytes, &origin) {
+                Ok(i) => i,
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        if *command == Command::List {
+            let lines = incidents.describe();
+            let lines = if lines.is_empty() { vec!["no incident statuses".to_string()] } else { lines };
+            return Ok(Ok(lines.iter().map(|l| escape(l)).collect()));
+        }
+        let done = match incidents.apply(command, who) {
+            Ok(done) => done,
+            Err(e) => return Ok(Err(e)),
+        };
+        let when = doc.as_ref().map_or(When::Absent, |d| When::Unchanged(&d.etag));
+        if store.save(&key, incidents.to_bytes(), when).await? {
+            return Ok(Ok(vec![format!("✅ {}", escape(&done))]));
+        }
+    }
+    Err(StoreError {
+        operation: "save incidents",
+        bucket: store.bucket().to_string(),
+        key,
+        reason: format!("other writers saved it first {TRIES} times in a row"),
+    })
+}
+
+/// The sessions past their deadline that the sweep found missing, per dataset.
+async fn missing<S: Store + Sync>(store: &S, state_prefix: &str, dataset: Option<&str>) -> Result<String, StoreError> {
+    let keys = match dataset {
+        Some(d) => vec![sweep_state(state_prefix, store.bucket(), d)],
+        None => store.list(&sweep_state(state_prefix, store.bucket(), ""), MAX_DATASETS).await?,
+    };
+    let mut lines = Vec::new();
+    for key in keys {
+        let name = key.rsplit('/').next().unwrap_or_default().trim_end_matches(".json").to_string();
+        let Some(doc) = store.load(&key).await? else { continue };
+        let state: Value = serde_json::from_slice(&doc.bytes).unwrap_or_default();
+        let Some(open) = state.get("open").and_then(Value::as_object).filter(|o| !o.is_empty()) else { continue };
+        lines.push(format!("*{}*", escape(&name)));
+        for (session, symbols) in open {
+            let symbols: Vec<&str> =
+                symbols.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let shown: Vec<&str> = symbols.iter().take(10).copied().collect();
+            let more = symbols.len().saturating_sub(shown.len());
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            lines.push(escape(&format!("{session}: {} missing: {}{tail}", symbols.len(), shown.join(", "))));
+        }
+    }
+    if lines.is_empty() {
+        let scope = dataset.map_or("any dataset".to_string(), str::to_string);
+        lines.push(escape(&format!("nothing missing in {scope} as of the last sweep")));
+    }
+    Ok(message(lines))
+}
+
+/// A summary of the newest report of `dataset`'s `partition`.
+async fn report<S: Store + Sync>(
+    store: &S,
+    state_prefix: &str,
+    dataset: &str,
+    partition: &str,
+) -> Result<String, StoreError> {
+    let unknown =
+        || escape(&format!("no report for {dataset} {partition} (is it `date=YYYY-MM-DD` or `symbol=X/year=YYYY`?)"));
+    let Some(state) = store.load(&partition_state(state_prefix, dataset, partition)).await? else {
+        return Ok(unknown());
+    };
+    let state: Value = serde_json::from_slice(&state.bytes).unwrap_or_default();
+    let Some(uri) = state.pointer("/newest/report").and_then(Value::as_str) else { return Ok(unknown()) };
+    let key = uri.strip_prefix(&format!("s3://{}/", store.bucket())).unwrap_or(uri);
+    let Some(doc) = store.load(key).await? else { return Ok(unknown()) };
+    let report: Value = serde_json::from_slice(&doc.bytes).unwrap_or_default();
+    let count = |v: &Value| v.as_u64().unwrap_or_default();
+    let mut lines = vec![format!(
+        "*{}* {}",
+        escape(&format!("{dataset} {partition}")),
+        escape(&format!("{} rows, {} symbols", count(&report["rows"]), count(&report["symbols"])))
+    )];
+    let by: Vec<String> = report
+        .pointer("/stats/by_severity")
+        .and_then(Value::as_object)
+        .map(|m| {
+            ["critical", "error", "warning", "info"]
+                .iter()
+                .filter_map(|s| m.get(*s).map(|n| format!("{s} {}", count(n))))
+                .collect()
+        })
+        .unwrap_or_default();
+    lines.push(escape(&if by.is_empty() { "no findings".to_string() } else { format!("findings: {}", by.join(", ")) }));
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    let mut kinds: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for f in &findings {
+        let name = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+        *kinds.entry((name("check"), name("kind"))).or_default() += 1;
+    }
+    for ((check, kind), n) in &kinds {
+        lines.push(escape(&format!("{check}/{kind}: {n}")));
+    }
+    let serious = findings.iter().filter(|f| matches!(f["severity"].as_str(), Some("error" | "critical")));
+    for f in serious.take(QUOTED) {
+        lines.push(format!("• {}", escape(f["message"].as_str().unwrap_or_default())));
+    }
+    lines.push(format!("{} {}", escape("report:"), code(uri)));
+    Ok(message(lines))
+}
+
+/// Who a chat user is, as the incidents log records it.
+pub fn who(user: Option<i64>, name: &str, at: DateTime<Utc>) -> Who {
+    let id = user.map_or_else(|| "unknown".to_string(), |u| u.to_string());
+    Who { by: format!("telegram:{id} ({name})"), at, why: String::new() }
+}

@@ -1,0 +1,74 @@
+//! The chat Lambda's binary: configuration, the bot's secret (read once), clients and telemetry
+//! built at cold start, then one handler call per invocation.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, Result, anyhow};
+use chrono::{DateTime, Utc};
+use lakewatch_chat::bot_api::HttpBot;
+use lakewatch_chat::config::Config;
+use lakewatch_chat::handler::handle;
+use lakewatch_chat::s3::S3Store;
+use lakewatch_chat::secret::BotSecret;
+use lakewatch_chat::service::Chat;
+use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
+use lakewatch_telemetry::runtime::invoke;
+use lakewatch_telemetry::{Invocation, InvocationInfo, Telemetry};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            error(&format!("{e:#}"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
+    #[allow(clippy::disallowed_methods)] // the binary's one read of its environment
+    let config = Config::from_lookup(|k| std::env::var(k).ok())
+        .map_err(|errors| anyhow!("invalid configuration ({} problems): {}", errors.len(), errors.join("; ")))?;
+    let telemetry = Telemetry::new(config.telemetry.clone(), stdout_sink(), wall_clock())?;
+    tracing::dispatcher::set_global_default(telemetry.dispatch()).context("installing the log subscriber")?;
+
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let value = secrets.get_secret_value().secret_id(&config.secret_id).send().await.map_err(|e| {
+        anyhow!("secret `{}`: {}", config.secret_id, aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
+    })?;
+    let secret = BotSecret::parse(&config.secret_id, value.secret_string().unwrap_or_default())?;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let bot = HttpBot::new(&config.telegram_api, secret.bot_token.clone()).map_err(|e| anyhow!(e))?;
+    let chat = Arc::new(Chat::new(S3Store::new(s3, config.bucket.clone()), bot, secret.webhook_secret, config.options));
+    let telemetry = Arc::new(Mutex::new(telemetry));
+    let clock = wall_clock();
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let (chat, telemetry, clock) = (chat.clone(), telemetry.clone(), clock.clone());
+        async move {
+            let info = InvocationInfo {
+                request_id: event.context.request_id.clone(),
+                function_arn: Some(event.context.invoked_function_arn.clone()),
+                xray_trace_header: event.context.xray_trace_id.clone(),
+                deadline: DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64),
+                correlation_id: None,
+            };
+            let now = clock();
+            let deadline = info.deadline;
+            invoke(&telemetry, info, now, async |inv: &mut Invocation| {
+                handle(&chat, &event.payload, inv, now, deadline).await
+            })
+            .await
+            .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+    .map_err(|e| anyhow!("lambda runtime: {e}"))
+}

@@ -1,0 +1,73 @@
+//! What the chat function needs of the world, in its own words: the lake's state (documents
+//! read, and written only if unchanged since read) and the bot (a message sent to a chat).
+
+use std::future::Future;
+
+/// A document and the ETag it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Doc {
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Its ETag.
+    pub etag: String,
+}
+
+/// The precondition of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When<'a> {
+    /// Only if nothing is at the key.
+    Absent,
+    /// Only if it still has this ETag.
+    Unchanged(&'a str),
+}
+
+/// A failed read or write of the lake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} s3://{bucket}/{key}: {reason}")]
+pub struct StoreError {
+    /// What was done.
+    pub operation: &'static str,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The lake's state: incidents, partition states, reports, updates seen.
+pub trait Store {
+    /// The bucket, for messages.
+    fn bucket(&self) -> &str;
+    /// Reads a document, if it exists.
+    fn load(&self, key: &str) -> impl Future<Output = Result<Option<Doc>, StoreError>> + Send;
+    /// Writes a document if `when` holds; false when it did not.
+    fn save(&self, key: &str, bytes: Vec<u8>, when: When<'_>) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The keys under `prefix`, at most `limit` of them, in key order.
+    fn list(&self, prefix: &str, limit: usize) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}
+
+/// Why a message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// 429: wait this many seconds.
+    #[error("too many requests: retry after {0} s")]
+    RetryAfter(u64),
+    /// 403: the user blocked the bot, or it was removed from the group.
+    #[error("the bot may not write to this chat: {0}")]
+    Blocked(String),
+    /// Anything else; `retryable` for 5xx and transport failures.
+    #[error("{reason}")]
+    Failed {
+        /// Why.
+        reason: String,
+        /// Worth another try.
+        retryable: bool,
+    },
+}
+
+/// The bot, as far as sending goes.
+pub trait Bot {
+    /// Sends `text` (MarkdownV2) to `chat`.
+    fn send(&self, chat: i64, text: &str) -> impl Future<Output = Result<(), SendError>> + Send;
+}

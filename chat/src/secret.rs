@@ -1,0 +1,78 @@
+//! The bot's secret in Secrets Manager, read once at cold start: JSON with the bot token
+//! (from BotFather) and the webhook secret (`setWebhook`'s `secret_token`, which Telegram sends
+//! back on every update). Neither value ever appears in an error, a log line or `Debug`.
+
+use std::fmt;
+
+/// What the secret holds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BotSecret {
+    /// `123456:ABC-DEF…`, for the Bot API's URLs.
+    pub bot_token: String,
+    /// 1 to 256 of `A-Z a-z 0-9 _ -`.
+    pub webhook_secret: String,
+}
+
+impl fmt::Debug for BotSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BotSecret { .. }")
+    }
+}
+
+/// Why the secret cannot be used; names fields, never values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "secret `{secret_id}` must be JSON with `bot_token` and `webhook_secret` (1 to 256 of A-Z a-z 0-9 _ -): {reason}"
+)]
+pub struct SecretError {
+    /// The secret's id.
+    pub secret_id: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl BotSecret {
+    /// Parses the secret string of `secret_id`.
+    pub fn parse(secret_id: &str, text: &str) -> Result<Self, SecretError> {
+        let wrong = |reason: &str| SecretError { secret_id: secret_id.into(), reason: reason.into() };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|_| wrong("not JSON"))?;
+        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
+        let bot_token = field("bot_token").ok_or_else(|| wrong("no bot_token"))?;
+        if bot_token.contains(['/', '?', '#', ' ']) {
+            return Err(wrong("bot_token holds characters a token never has"));
+        }
+        let webhook_secret = field("webhook_secret").ok_or_else(|| wrong("no webhook_secret"))?;
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if webhook_secret.len() > 256 || !webhook_secret.chars().all(allowed) {
+            return Err(wrong("webhook_secret is not 1 to 256 of A-Z a-z 0-9 _ -"));
+        }
+        Ok(BotSecret { bot_token: bot_token.into(), webhook_secret: webhook_secret.into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_parses_or_says_which_field_is_wrong_without_its_value() {
+        let ok = BotSecret::parse("s", r#"{"bot_token": "123:ABC_def-9", "webhook_secret": "s3cr3t_-X"}"#).unwrap();
+        assert_eq!(format!("{ok:?}"), "BotSecret { .. }");
+        // (secret, the reason)
+        let cases = [
+            ("nope", "not JSON"),
+            (r#"{"webhook_secret": "x"}"#, "no bot_token"),
+            (r#"{"bot_token": "1:A"}"#, "no webhook_secret"),
+            (
+                r#"{"bot_token": "1:A", "webhook_secret": "has space"}"#,
+                "webhook_secret is not 1 to 256 of A-Z a-z 0-9 _ -",
+            ),
+            (r#"{"bot_token": "1:A/../x", "webhook_secret": "x"}"#, "bot_token holds characters a token never has"),
+        ];
+        for (text, reason) in cases {
+            let e = BotSecret::parse("lakewatch/telegram", text).unwrap_err();
+            assert_eq!(e.reason, reason, "{text}");
+            assert!(!e.to_string().contains("has space") && !e.to_string().contains("1:A"), "{e}");
+        }
+    }
+}
