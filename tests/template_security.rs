@@ -168,8 +168,12 @@ async fn each_role_holds_what_its_function_does_and_names_it_as_the_errors_do() 
     let roles = stack.principals();
     let mut names: Vec<&String> = roles.keys().collect();
     names.sort();
-    assert_eq!(names, ["DailyCollectorRole", "FundamentalsCollectorRole", "MinuteCollectorRole", "ValidatorRole"]);
-    for function in ["ValidatorFunction", "DailyCollector", "MinuteCollector", "FundamentalsCollector"] {
+    assert_eq!(
+        names,
+        ["ChatRole", "DailyCollectorRole", "FundamentalsCollectorRole", "MinuteCollectorRole", "ValidatorRole"]
+    );
+    for function in ["ValidatorFunction", "DailyCollector", "MinuteCollector", "FundamentalsCollector", "ChatFunction"]
+    {
         let own = format!("{}Role", function.trim_end_matches("Function"));
         assert_eq!(stack.principal(function).arn, roles[&own].arn, "{function} runs under a role of its own");
     }
@@ -228,9 +232,11 @@ async fn each_role_holds_what_its_function_does_and_names_it_as_the_errors_do() 
         "data/ticks/minute/date=2025-11-26/bars.parquet",
         "data/fundamentals/AAPL/quarterly.parquet",
         "reference/stock_universe.json",
+        "lakewatch/state/incidents.json",
+        "lakewatch/state/chat/updates/7.json",
     ];
     let table: Vec<(&str, Vec<&str>)> =
-        ["DailyCollectorRole", "MinuteCollectorRole", "FundamentalsCollectorRole", "ValidatorRole"]
+        ["DailyCollectorRole", "MinuteCollectorRole", "FundamentalsCollectorRole", "ValidatorRole", "ChatRole"]
             .into_iter()
             .map(|role| (role, places.iter().copied().filter(|k| writes(role, k)).collect()))
             .collect();
@@ -257,11 +263,14 @@ async fn each_role_holds_what_its_function_does_and_names_it_as_the_errors_do() 
                 "ValidatorRole",
                 vec![
                     "lakewatch/state/partitions/minute_bars/date=2025-11-26.json",
-                    "lakewatch/reports/minute_bars/date=2025-11-26/v1.json"
+                    "lakewatch/reports/minute_bars/date=2025-11-26/v1.json",
+                    "lakewatch/state/incidents.json",
+                    "lakewatch/state/chat/updates/7.json"
                 ]
             ),
+            ("ChatRole", vec!["lakewatch/state/incidents.json", "lakewatch/state/chat/updates/7.json"]),
         ],
-        "nothing writes the universe; the validator writes no data and no checkpoint"
+        "nothing writes the universe; the validator writes no data and no checkpoint; the chat only its statuses and markers"
     );
     let secret = stack.reference("AlpacaSecret");
     let reads_secret = |role: &str| {
@@ -274,6 +283,16 @@ async fn each_role_holds_what_its_function_does_and_names_it_as_the_errors_do() 
             .filter(|r| reads_secret(r))
             .collect();
     assert_eq!(readers, ["DailyCollectorRole", "MinuteCollectorRole"], "the Alpaca collectors, and no one else");
+    let bot = stack.reference("TelegramSecret");
+    let bot_readers: Vec<&str> = roles
+        .keys()
+        .map(String::as_str)
+        .filter(|r| {
+            let req = Request::new(Caller::Aws(roles[*r].arn.clone()), "secretsmanager:GetSecretValue", bot);
+            matches!(roles[*r].policy.evaluate(&req), Decision::Allowed(_))
+        })
+        .collect();
+    assert_eq!(bot_readers, ["ChatRole"], "the bot's token: the chat function, and no one else");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,6 +331,7 @@ async fn lifecycle_rules_and_the_alert_sample_follow_the_stack_parameters() {
         rules(names),
         [
             row("delivery-markers", "Enabled", Some("lakewatch/state/markers/"), "30"),
+            row("chat-updates-seen", "Enabled", Some("lakewatch/state/chat/updates/"), "30"),
             row("staged-minute-parts", "Enabled", Some("lakewatch/staging/"), "7"),
             row("reports", "Enabled", Some("lakewatch/reports/"), "730"),
             row("noncurrent-versions", "Enabled", None, "90"),
@@ -327,8 +347,9 @@ async fn lifecycle_rules_and_the_alert_sample_follow_the_stack_parameters() {
         changed.refs.insert(k.into(), v.into());
     }
     let got = rules(&changed);
-    assert_eq!((got[0].3.as_str(), got[1].3.as_str(), got[3].3.as_str()), (Some("45"), Some("2"), Some("365")));
-    assert_eq!(got[2].1, "Disabled", "ReportRetentionDays 0 keeps reports for good");
+    let days: Vec<Option<&str>> = got.iter().map(|r| r.3.as_str()).collect();
+    assert_eq!((days[0], days[1], days[2], days[4]), (Some("45"), Some("45"), Some("2"), Some("365")));
+    assert_eq!(got[3].1, "Disabled", "ReportRetentionDays 0 keeps reports for good");
 
     let validator = t.properties("ValidatorFunction", names).unwrap();
     assert_eq!(

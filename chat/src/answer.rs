@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use lakewatch_notice::incident::command::Command;
 use lakewatch_notice::incident::{IncidentError, Incidents, Who, incidents_key};
 use lakewatch_notice::telegram::{code, escape, message};
-use lakewatch_s3::keys::{partition_state, sweep_state};
+use lakewatch_s3::keys::{partition_state, sweep_state, sweep_states};
 use serde_json::Value;
 
 use crate::commands::{ChatCommand, HELP};
@@ -90,7 +90,7 @@ async fn incident<S: Store + Sync>(
 async fn missing<S: Store + Sync>(store: &S, state_prefix: &str, dataset: Option<&str>) -> Result<String, StoreError> {
     let keys = match dataset {
         Some(d) => vec![sweep_state(state_prefix, store.bucket(), d)],
-        None => store.list(&sweep_state(state_prefix, store.bucket(), ""), MAX_DATASETS).await?,
+        None => store.list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS).await?,
     };
     let mut lines = Vec::new();
     for key in keys {

@@ -3,7 +3,7 @@
 //! `/incidents`) in the CLI's own grammar, and `/help`. A wrong argument gets one usage line.
 
 use chrono::NaiveDate;
-use lakewatch_notice::incident::command::{Command, parse as parse_incident};
+use lakewatch_notice::incident::command::{Command, dedup_key, parse as parse_incident};
 
 /// The longest message read as a command.
 pub const MAX_TEXT: usize = 1024;
@@ -62,9 +62,17 @@ pub fn parse(text: &str, today: NaiveDate) -> Result<Option<ChatCommand>, String
     match (name, args.as_slice()) {
         ("help" | "start", _) => Ok(Some(ChatCommand::Help)),
         ("missing", []) => Ok(Some(ChatCommand::Missing { dataset: None })),
-        ("missing", [dataset]) => Ok(Some(ChatCommand::Missing { dataset: Some(dataset.to_string()) })),
+        ("missing", [dataset]) => {
+            // A dataset name as a dedup key names it.
+            dedup_key(&format!("{dataset}/date=x/check"))
+                .map_err(|_| format!("`{dataset}` is not a dataset name; usage: /missing [dataset]"))?;
+            Ok(Some(ChatCommand::Missing { dataset: Some(dataset.to_string()) }))
+        }
         ("missing", _) => Err("usage: /missing [dataset]".into()),
         ("report", [dataset, partition]) => {
+            dedup_key(&format!("{dataset}/{partition}/check")).map_err(|_| {
+                format!("`{dataset} {partition}` is not a dataset and a partition; usage: /report <dataset> <partition>, e.g. /report minute_bars date=2025-11-28")
+            })?;
             Ok(Some(ChatCommand::Report { dataset: dataset.to_string(), partition: partition.to_string() }))
         }
         ("report", _) => Err("usage: /report <dataset> <partition>, e.g. /report minute_bars date=2025-11-28".into()),
@@ -92,6 +100,13 @@ mod tests {
             ("/missing", Ok(Some(ChatCommand::Missing { dataset: None }))),
             ("/missing daily_bars", Ok(Some(ChatCommand::Missing { dataset: Some("daily_bars".into()) }))),
             ("/missing a b", Err("usage: /missing [dataset]")),
+            ("/missing ../x", Err("`../x` is not a dataset name; usage: /missing [dataset]")),
+            (
+                "/report minute_bars ../../reports",
+                Err(
+                    "`minute_bars ../../reports` is not a dataset and a partition; usage: /report <dataset> <partition>, e.g. /report minute_bars date=2025-11-28",
+                ),
+            ),
             (
                 "/report minute_bars date=2025-11-28",
                 Ok(Some(ChatCommand::Report { dataset: "minute_bars".into(), partition: "date=2025-11-28".into() })),

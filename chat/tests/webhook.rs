@@ -212,3 +212,42 @@ async fn malformed_updates_get_200_and_a_log_line_so_telegram_stops_retrying() {
     }
     assert!(lakewatch_telemetry::lint::lint(&h.stdout(), None).is_empty());
 }
+
+#[tokio::test]
+async fn report_summarises_the_newest_report_of_a_partition_and_missing_lists_the_sweeps_findings() {
+    let mut h = Harness::new();
+    let report = "lakewatch/reports/minute_bars/date=2025-11-28/v3.json";
+    h.store.put(
+        "lakewatch/state/partitions/minute_bars/date=2025-11-28.json",
+        json!({"key": "data/ticks/minute/date=2025-11-28/bars.parquet", "newest": {"id": "v3", "report": format!("s3://lake/{report}")}})
+            .to_string()
+            .as_bytes(),
+    );
+    h.store.put(
+        report,
+        json!({"rows": 81900, "symbols": 210, "stats": {"by_severity": {"error": 2, "info": 12}},
+            "findings": [
+                {"check": "gaps", "kind": "missing_bars", "severity": "error", "symbol": "AAPL", "message": "AAPL is missing 5 bars from 10:02 to 10:06"},
+                {"check": "integrity", "kind": "ohlc_order", "severity": "error", "message": "high below low in 1 bar"},
+                {"check": "gaps", "kind": "no_trades", "severity": "info", "message": "GE has no bars in 62 minutes"}]})
+        .to_string()
+        .as_bytes(),
+    );
+    let text = reply(&h.say(1, GROUP, ALICE, "/report minute_bars date=2025-11-28").await).unwrap();
+    assert_eq!(
+        text,
+        "*minute\\_bars date\\=2025\\-11\\-28* 81900 rows, 210 symbols\nfindings: error 2, info 12\n\
+         gaps/missing\\_bars: 1\ngaps/no\\_trades: 1\nintegrity/ohlc\\_order: 1\n\
+         • AAPL is missing 5 bars from 10:02 to 10:06\n• high below low in 1 bar\n\
+         report: `s3://lake/lakewatch/reports/minute_bars/date=2025-11-28/v3.json`"
+    );
+    let text = reply(&h.say(2, GROUP, ALICE, "/report minute_bars date=2025-11-27").await).unwrap();
+    assert!(text.starts_with("no report for minute\\_bars date\\=2025\\-11\\-27"), "{text}");
+
+    h.store.put("lakewatch/state/sweep/lake/daily_bars.json", br#"{"open": {"2025-11-26": ["AMZN", "META"]}}"#);
+    h.store.put("lakewatch/state/sweep/lake/minute_bars.json", br#"{"open": {}}"#);
+    let text = reply(&h.say(3, GROUP, ALICE, "/missing").await).unwrap();
+    assert_eq!(text, "*daily\\_bars*\n2025\\-11\\-26: 2 missing: AMZN, META");
+    let text = reply(&h.say(4, GROUP, ALICE, "/missing minute_bars").await).unwrap();
+    assert_eq!(text, "nothing missing in minute\\_bars as of the last sweep");
+}

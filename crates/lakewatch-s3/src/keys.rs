@@ -30,7 +30,12 @@ pub fn partition_state(state_prefix: &str, dataset: &str, partition: &str) -> St
 
 /// The sweep's state of a dataset in a bucket: the sessions alerted as missing.
 pub fn sweep_state(state_prefix: &str, bucket: &str, dataset: &str) -> String {
-    format!("{state_prefix}sweep/{bucket}/{dataset}.json")
+    format!("{}{dataset}.json", sweep_states(state_prefix, bucket))
+}
+
+/// Where the sweep's states of a bucket's datasets are.
+pub fn sweep_states(state_prefix: &str, bucket: &str) -> String {
+    format!("{state_prefix}sweep/{bucket}/")
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms.
