@@ -82,7 +82,7 @@ impl<S: Store + Sync, B: Bot + Sync> Chat<S, B> {
                         SendError::Failed { .. } => "failed",
                     };
                     emit(&ChatSendFailed { chat, reason, error: &e.to_string() });
-                    let _ = inv.record(&m::CHAT_SEND_FAILURES, &[("reason", reason)], 1.0);
+                    let _ = inv.record(&m::CHAT_SEND_FAILURES, &[], 1.0);
                 }
             }
         }

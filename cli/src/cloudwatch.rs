@@ -223,7 +223,7 @@ mod tests {
             .into_iter()
             .filter_map(|a| if let Alarm::Metric(m) = a { Some(m) } else { None })
             .collect();
-        assert_eq!((first.written.len(), first.unchanged), (4 + 16, 0), "{:?}", first.written);
+        assert_eq!((first.written.len(), first.unchanged), (4 + 19, 0), "{:?}", first.written);
         assert_eq!(first.written.len(), dashboards.len() + metric_alarms.len());
 
         for (name, body) in &dashboards {
@@ -302,7 +302,7 @@ mod tests {
             .into_iter()
             .filter_map(|a| if let Alarm::Composite(c) = a { Some(c) } else { None })
             .collect();
-        assert_eq!(composites.len(), 4, "lakewatch's own and one per dataset");
+        assert_eq!(composites.len(), 5, "the chat's, lakewatch's own and one per dataset");
 
         // CloudWatch already holds every composite alarm but lakewatch's own, which has a stale rule.
         let stored: Vec<CwComposite> = composites
@@ -358,7 +358,7 @@ mod tests {
         let cw = CloudWatch { metrics: cloudwatch(&[&describe, &put]), logs: logs(&[&list, &save]) };
         let parts = Parts { dashboards: false, metric_alarms: false, composite_alarms: true, queries: true };
         let deployed = deploy(&cw, &contracts, &d, parts).await.unwrap();
-        assert_eq!(deployed.unchanged, 3 + 1, "three composite alarms and one query as rendered");
+        assert_eq!(deployed.unchanged, 4 + 1, "four composite alarms and one query as rendered");
 
         let puts = puts.lock().unwrap();
         assert_eq!(puts.len(), 1, "{puts:?}");

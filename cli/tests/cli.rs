@@ -717,7 +717,7 @@ fn committed_dashboards_alarms_and_queries_are_what_render_writes() {
     let again = lakewatch(&["ops", "render", "--out", out]);
     assert_eq!(
         stdout(&again).trim(),
-        "34 files rendered into dashboards/, alarms/, queries/ and ops.template.json (1 written, 1 stale removed)"
+        "38 files rendered into dashboards/, alarms/, queries/ and ops.template.json (1 written, 1 stale removed)"
     );
     assert!(!dir.path().join("alarms/lakewatch-old.json").exists());
 }
@@ -743,7 +743,7 @@ async fn ops_deploy_completes_under_the_documented_operator_policy() {
     };
     let first = deploy(&[]);
     assert_eq!(first.status.code(), Some(0), "{}{}", stdout(&first), stderr(&first));
-    let assets = 4 + 16 + 4 + 9;
+    let assets = 4 + 19 + 5 + 9;
     assert!(stdout(&first).ends_with(&format!("{assets} written, 0 unchanged\n")), "{}", stdout(&first));
     let second = deploy(&[]);
     assert_eq!(stdout(&second).trim(), format!("0 written, {assets} unchanged"), "{}", stderr(&second));

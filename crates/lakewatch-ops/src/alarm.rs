@@ -254,12 +254,44 @@ pub fn alarms(contracts: &Contracts, d: &Deployment) -> Vec<Alarm> {
         platform.push(a.name().to_string());
         out.push(a);
     }
+    let chat = d.chat();
+    let mut chat_alarms = Vec::new();
+    let failures = Threshold { period: 900, m_of_n: (1, 1), ..ANY };
+    let rejected = Threshold { period: 300, m_of_n: (1, 1), threshold: 20.0, ..ANY };
+    for a in [
+        errors(&chat),
+        metric(
+            format!("{}-send-failures", chat.name),
+            format!(
+                "A chat did not get an alert message in the last 15 minutes: it blocked the bot (reason `blocked`), or Telegram kept failing. The `chat_send_failed` events in {} name the chat; the alerts still went to the topic's other subscribers.",
+                d.log_group(&chat)
+            ),
+            ours(d, &m::CHAT_SEND_FAILURES, &[("service", "chat")]),
+            failures,
+        ),
+        metric(
+            format!("{}-webhook-rejected", chat.name),
+            "More than 20 webhook requests without the right secret token in 5 minutes: someone is probing the Function URL, or the secret was rotated without `lakewatch chat set-webhook`. Telegram's own updates are refused too until they match.".to_string(),
+            ours(d, &m::CHAT_WEBHOOK_REJECTED, &[("service", "chat")]),
+            rejected,
+        ),
+    ] {
+        chat_alarms.push(a.name().to_string());
+        out.push(a);
+    }
     let mut composites = vec![composite(
+        d,
+        format!("{}-chat", d.prefix),
+        "The Telegram bot: failing, not delivering alert messages to a chat, or refusing webhook requests in numbers."
+            .into(),
+        &chat_alarms,
+    )];
+    composites.push(composite(
         d,
         format!("{}-platform", d.prefix),
         "lakewatch itself: the validator failing, silent or dead-lettering events (every dataset goes unchecked), its sweep not completing, or a scheduled invocation failing for good.".into(),
         &platform,
-    )];
+    ));
 
     for c in contracts.iter() {
         let ds = c.dataset.as_str();

@@ -88,7 +88,7 @@ mod tests {
     fn every_asset_is_a_resource_and_composites_wait_for_their_children() {
         let t = template(&Contracts::embedded(), &Deployment::default());
         let resources = t["Resources"].as_object().unwrap();
-        assert_eq!(resources.len(), 4 + 20 + QUERIES.len());
+        assert_eq!(resources.len(), 4 + 24 + QUERIES.len());
         let composite = &resources["AlarmMinuteBars"];
         assert_eq!(composite["Type"], "AWS::CloudWatch::CompositeAlarm");
         for child in composite["DependsOn"].as_array().unwrap() {

@@ -158,6 +158,19 @@ fn overview(contracts: &Contracts, d: &Deployment) -> Value {
         total(d, &m::ALERTS_RESOLVED, &[], "resolved", "resolved sent"),
     ];
     l.graph(d, "SNS alerts sent and resolved", "Sum", alerts);
+    let held = ["muted", "acked"]
+        .iter()
+        .map(|r| total(d, &m::ALERTS_HELD, &[("reason", r)], &format!("held_{r}"), &format!("held: {r}")))
+        .collect();
+    l.graph(d, "Notices held by incident statuses (mute, ack)", "Sum", held);
+    let chat = [("service", "chat")];
+    let telegram = vec![
+        ours(d, &m::CHAT_COMMANDS, &chat, "commands run"),
+        ours(d, &m::CHAT_WEBHOOK_REJECTED, &chat, "webhook 401s"),
+        ours(d, &m::CHAT_MESSAGES_SENT, &chat, "alert messages sent"),
+        ours(d, &m::CHAT_SEND_FAILURES, &chat, "alert messages not delivered"),
+    ];
+    l.graph(d, "Telegram: commands, refused webhooks, alert messages", "Sum", telegram);
 
     let functions = d.functions();
     l.graph(d, "Function errors", "Sum", functions.iter().map(|f| lambda("Errors", f, None)).collect());

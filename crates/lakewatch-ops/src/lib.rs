@@ -86,9 +86,14 @@ impl Deployment {
             .collect()
     }
 
+    /// The chat function (invoked by Telegram and the alert queue, never on a schedule).
+    pub fn chat(&self) -> Function {
+        Function { name: format!("{}-chat", self.prefix), service: "chat", every_seconds: 0, dataset: None }
+    }
+
     /// Every function.
     pub fn functions(&self) -> Vec<Function> {
-        std::iter::once(self.validator()).chain(self.collectors()).collect()
+        std::iter::once(self.validator()).chain(self.collectors()).chain([self.chat()]).collect()
     }
 
     /// The validator's dead-letter queue (failed SQS deliveries).

@@ -73,10 +73,7 @@ pub const DIMENSIONS: &[DimensionSpec] = &[
     },
     DimensionSpec { name: "severity", values: "`info`, `warning`, `error`, `critical`" },
     DimensionSpec { name: "collector", values: "`daily`, `minute`, `fundamentals`" },
-    DimensionSpec {
-        name: "reason",
-        values: "why a notice was held (`muted`, `acked`), a webhook refused (`secret`), a send failed (`blocked`, `rate_limited`, `failed`)",
-    },
+    DimensionSpec { name: "reason", values: "why a notice was held: `muted`, `acked`" },
     DimensionSpec {
         name: "command",
         values: "a chat command: `ack`, `mute`, `unmute`, `expected`, `clear`, `incidents`, `missing`, `report`, `help`",
@@ -255,14 +252,14 @@ pub const CHAT_MESSAGES_SENT: MetricSpec = MetricSpec {
     description: "alert messages (a notice, or a digest of a burst) sent to chats",
 };
 
-/// `ChatSendFailures`: messages a chat did not get, by reason.
+/// `ChatSendFailures`: alert messages a chat did not get (the reason is in `chat_send_failed`).
 pub const CHAT_SEND_FAILURES: MetricSpec = MetricSpec {
     name: "ChatSendFailures",
     unit: Unit::Count,
     resolution: S,
-    dimensions: &["service", "reason"],
+    dimensions: &["service"],
     emitter: "chat",
-    description: "alert messages a chat did not get (`blocked`, `failed` after retries)",
+    description: "alert messages a chat did not get (blocked, rate-limited past the deadline, failing); `chat_send_failed` says which and why",
 };
 
 /// `MissingPartitions`: partitions past their deadline that never arrived.
