@@ -32,6 +32,28 @@ impl HttpBot {
     }
 }
 
+impl HttpBot {
+    /// Registers `url` as the bot's webhook (`setWebhook`): Telegram sends `secret` back on every
+    /// update, only messages, at most `max_connections` at once. The error is Telegram's
+    /// description (never the token).
+    pub async fn set_webhook(&self, url: &str, secret: &str, max_connections: u8) -> Result<(), String> {
+        let body = json!({"url": url, "secret_token": secret, "allowed_updates": ["message"],
+            "max_connections": max_connections, "drop_pending_updates": false});
+        let request = self.client.post(format!("{}/bot{}/setWebhook", self.base, self.token));
+        let response =
+            request.header("content-type", "application/json").body(body.to_string()).send().await.map_err(|e| {
+                format!("setWebhook: {}", if e.is_connect() { "cannot connect" } else { "transport error" })
+            })?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap_or_default();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let answer: Option<ErrorResponse> = serde_json::from_slice(&bytes).ok();
+        Err(format!("setWebhook: HTTP {status} {}", answer.map_or_else(String::new, |a| a.description)))
+    }
+}
+
 impl Bot for HttpBot {
     async fn send(&self, chat: i64, text: &str) -> Result<(), SendError> {
         let body = json!({"chat_id": ChatId::Integer(chat), "text": text, "parse_mode": ParseMode::MarkdownV2});

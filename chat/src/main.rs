@@ -39,11 +39,7 @@ async fn run() -> Result<()> {
     tracing::dispatcher::set_global_default(telemetry.dispatch()).context("installing the log subscriber")?;
 
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-    let value = secrets.get_secret_value().secret_id(&config.secret_id).send().await.map_err(|e| {
-        anyhow!("secret `{}`: {}", config.secret_id, aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
-    })?;
-    let secret = BotSecret::parse(&config.secret_id, value.secret_string().unwrap_or_default())?;
+    let secret = BotSecret::read(&aws_sdk_secretsmanager::Client::new(&aws), &config.secret_id).await?;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
     let bot = HttpBot::new(&config.telegram_api, secret.bot_token.clone()).map_err(|e| anyhow!(e))?;
     let chat = Arc::new(Chat::new(S3Store::new(s3, config.bucket.clone()), bot, secret.webhook_secret, config.options));

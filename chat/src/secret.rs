@@ -21,20 +21,45 @@ impl fmt::Debug for BotSecret {
 
 /// Why the secret cannot be used; names fields, never values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "secret `{secret_id}` must be JSON with `bot_token` and `webhook_secret` (1 to 256 of A-Z a-z 0-9 _ -): {reason}"
-)]
-pub struct SecretError {
-    /// The secret's id.
-    pub secret_id: String,
-    /// What is wrong.
-    pub reason: String,
+pub enum SecretError {
+    /// Secrets Manager refused or failed.
+    #[error("secret `{secret_id}`: {reason}")]
+    Unreadable {
+        /// The secret's id.
+        secret_id: String,
+        /// Its error code and message.
+        reason: String,
+    },
+    /// The value is not the expected JSON.
+    #[error(
+        "secret `{secret_id}` must be JSON with `bot_token` and `webhook_secret` (1 to 256 of A-Z a-z 0-9 _ -): {reason}"
+    )]
+    Shape {
+        /// The secret's id.
+        secret_id: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl BotSecret {
+    /// Reads and parses `secret_id` from Secrets Manager.
+    pub async fn read(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Self, SecretError> {
+        use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
+        let value = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
+            let reason = match (e.code(), e.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            };
+            SecretError::Unreadable { secret_id: secret_id.into(), reason }
+        })?;
+        Self::parse(secret_id, value.secret_string().unwrap_or_default())
+    }
+
     /// Parses the secret string of `secret_id`.
     pub fn parse(secret_id: &str, text: &str) -> Result<Self, SecretError> {
-        let wrong = |reason: &str| SecretError { secret_id: secret_id.into(), reason: reason.into() };
+        let wrong = |reason: &str| SecretError::Shape { secret_id: secret_id.into(), reason: reason.into() };
         let value: serde_json::Value = serde_json::from_str(text).map_err(|_| wrong("not JSON"))?;
         let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
         let bot_token = field("bot_token").ok_or_else(|| wrong("no bot_token"))?;
@@ -71,7 +96,7 @@ mod tests {
         ];
         for (text, reason) in cases {
             let e = BotSecret::parse("lakewatch/telegram", text).unwrap_err();
-            assert_eq!(e.reason, reason, "{text}");
+            assert!(matches!(&e, SecretError::Shape { reason: r, .. } if r == reason), "{text}: {e}");
             assert!(!e.to_string().contains("has space") && !e.to_string().contains("1:A"), "{e}");
         }
     }

@@ -18,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod calendar_cmd;
+mod chat;
 mod cloudwatch;
 mod collect;
 mod demo;
@@ -48,6 +49,11 @@ enum Command {
     Sweep(sweep::Args),
     /// Acknowledge, mute, expect, clear or list incident statuses, in a folder or a bucket.
     Incident(incident::Args),
+    /// The Telegram bot: register its webhook.
+    Chat {
+        #[command(subcommand)]
+        command: chat::Command,
+    },
     /// Benchmark: full validation of a 5,000-symbol minute partition against the read floor.
     Bench(bench::Args),
     /// Lint captured log lines: every EMF document CloudWatch would refuse, by line. Exit 1 on any.
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Collect(args) => collect::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Incident(args) => incident::run(args),
+        Command::Chat { command } => chat::run(command),
         Command::Bench(args) => bench::run(args),
         Command::LintEmf(args) => lint_emf::run(args),
         Command::Ops { command } => ops::run(command),

@@ -945,3 +945,68 @@ fn incident_in_a_bucket_keeps_every_concurrent_change_and_refuses_a_broken_docum
     });
     assert_eq!(kept, broken, "never overwritten");
 }
+
+#[test]
+fn chat_set_webhook_registers_the_function_url_with_the_secret_token_from_secrets_manager() {
+    let moto = lakewatch_testkit::Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let secrets = aws_sdk_secretsmanager::Client::new(&moto.aws().await);
+        let value = r#"{"bot_token": "123:ABC", "webhook_secret": "hook-s3cret_1"}"#;
+        secrets.create_secret().name("lakewatch/telegram").secret_string(value).send().await.unwrap();
+    });
+    let telegram = lakewatch_testkit::telegram::FakeTelegram::start("123:ABC");
+    let aws_env = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let run = |url: &str, secret: &str| {
+        Command::new(env!("CARGO_BIN_EXE_lakewatch"))
+            .args([
+                "chat",
+                "set-webhook",
+                "--url",
+                url,
+                "--secret-id",
+                secret,
+                "--endpoint-url",
+                moto.endpoint.as_str(),
+            ])
+            .args(["--telegram-api", telegram.url.as_str()])
+            .envs(aws_env)
+            .output()
+            .unwrap()
+    };
+    let url = "https://abcdefg.lambda-url.us-east-1.on.aws/";
+    let o = run(url, "lakewatch/telegram");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("webhook set: {url} (messages only, at most 10 at once, the secret token from lakewatch/telegram)\n")
+    );
+    let set = telegram.webhooks();
+    assert_eq!(set.len(), 1);
+    assert_eq!(set[0]["url"], url);
+    assert_eq!(set[0]["secret_token"], "hook-s3cret_1", "the token the function compares");
+    assert_eq!(set[0]["allowed_updates"], serde_json::json!(["message"]));
+
+    // Bad input: one line each, and Telegram not called.
+    let o = run("http://abcdefg.lambda-url.us-east-1.on.aws/", "lakewatch/telegram");
+    assert_eq!(
+        (o.status.code(), stderr(&o).trim()),
+        (
+            Some(2),
+            "lakewatch: --url `http://abcdefg.lambda-url.us-east-1.on.aws/`: Telegram delivers webhooks to https:// URLs only"
+        )
+    );
+    let o = run(url, "lakewatch/nope");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).trim(),
+        "lakewatch: secret `lakewatch/nope`: ResourceNotFoundException: Secrets Manager can't find the specified secret."
+    );
+    assert_eq!(stderr(&o).lines().count(), 1);
+    assert_eq!(telegram.webhooks().len(), 1);
+}

@@ -47,6 +47,7 @@ pub struct FakeTelegram {
     pub token: String,
     sent: Arc<Mutex<Vec<Sent>>>,
     script: Arc<Mutex<HashMap<i64, VecDeque<Reply>>>>,
+    webhooks: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
 impl FakeTelegram {
@@ -54,7 +55,13 @@ impl FakeTelegram {
     pub fn start(token: &str) -> FakeTelegram {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
         let url = format!("http://{}", listener.local_addr().expect("an address"));
-        let fake = FakeTelegram { url, token: token.to_string(), sent: Arc::default(), script: Arc::default() };
+        let fake = FakeTelegram {
+            url,
+            token: token.to_string(),
+            sent: Arc::default(),
+            script: Arc::default(),
+            webhooks: Arc::default(),
+        };
         let server = fake.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -73,6 +80,11 @@ impl FakeTelegram {
     /// Every `sendMessage` so far.
     pub fn sent(&self) -> Vec<Sent> {
         self.sent.lock().unwrap().clone()
+    }
+
+    /// Every `setWebhook` request body so far.
+    pub fn webhooks(&self) -> Vec<serde_json::Value> {
+        self.webhooks.lock().unwrap().clone()
     }
 
     /// The messages `chat` got (answered 200).
@@ -120,13 +132,23 @@ impl FakeTelegram {
     }
 
     fn answer(&self, path: &str, body: &[u8]) -> (u16, String) {
-        let expected = format!("/bot{}/sendMessage", self.token);
-        if path != expected {
+        let Some(method) = path.strip_prefix(&format!("/bot{}/", self.token)) else {
             return (401, r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#.into());
-        }
+        };
         let Ok(request) = serde_json::from_slice::<serde_json::Value>(body) else {
             return (400, r#"{"ok":false,"error_code":400,"description":"Bad Request: invalid JSON"}"#.into());
         };
+        if method == "setWebhook" {
+            let url = request["url"].as_str().unwrap_or_default();
+            if !url.starts_with("https://") {
+                return (400, r#"{"ok":false,"error_code":400,"description":"Bad Request: bad webhook: An HTTPS URL must be provided for webhook"}"#.into());
+            }
+            self.webhooks.lock().unwrap().push(request);
+            return (200, r#"{"ok":true,"result":true,"description":"Webhook was set"}"#.into());
+        }
+        if method != "sendMessage" {
+            return (404, r#"{"ok":false,"error_code":404,"description":"Not Found"}"#.into());
+        }
         let chat = request["chat_id"].as_i64().unwrap_or_default();
         let text = request["text"].as_str().unwrap_or_default().to_string();
         if text.encode_utf16().count() > 4096 {
