@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use lakewatch_notice::incident::command::Command;
 use lakewatch_notice::incident::{IncidentError, Incidents, Who, incidents_key};
 use lakewatch_notice::telegram::{code, escape, message};
-use lakewatch_s3::keys::{partition_state, sweep_state, sweep_states};
+use lakewatch_s3::keys::{open_alerts, partition_state, sweep_state, sweep_states, sweep_status};
 use serde_json::Value;
 
 use crate::commands::{ChatCommand, HELP};
@@ -28,6 +28,7 @@ pub async fn answer<S: Store + Sync>(
 ) -> Result<String, StoreError> {
     Ok(match command {
         ChatCommand::Help => help(),
+        ChatCommand::Status => status(store, state_prefix, who.at).await?,
         ChatCommand::Incident(command, why) => {
             let who = Who { why: why.clone(), ..who.clone() };
             match incident(store, state_prefix, command, &who).await? {
@@ -84,6 +85,77 @@ async fn incident<S: Store + Sync>(
         key,
         reason: format!("other writers saved it first {TRIES} times in a row"),
     })
+}
+
+/// Entries of the open-alerts index read at most.
+const MAX_OPEN: usize = 1_000;
+
+/// Open alerts per dataset, sessions missing per dataset, the last sweep, incident statuses.
+async fn status<S: Store + Sync>(store: &S, state_prefix: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
+    let mut lines = vec!["*lakewatch status*".to_string()];
+    let index = open_alerts(state_prefix);
+    let open = store.list(&index, MAX_OPEN).await?;
+    let mut by_dataset: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for key in &open {
+        let rest = key.strip_prefix(&index).unwrap_or(key);
+        let (dataset, partition) = rest.split_once('/').unwrap_or((rest, ""));
+        by_dataset.entry(dataset).or_default().push(partition.trim_end_matches(".json"));
+    }
+    if by_dataset.is_empty() {
+        lines.push(escape("open alerts: none"));
+    }
+    let more = if open.len() >= MAX_OPEN { "at least " } else { "" };
+    for (dataset, partitions) in &by_dataset {
+        let named: Vec<&str> = partitions.iter().rev().take(3).copied().collect();
+        let tail = if partitions.len() > named.len() { ", …" } else { "" };
+        lines.push(escape(&format!(
+            "open alerts in {dataset}: {more}{} ({}{tail})",
+            partitions.len(),
+            named.join(", ")
+        )));
+    }
+    for key in store.list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS).await? {
+        let Some(doc) = store.load(&key).await? else { continue };
+        let state: Value = serde_json::from_slice(&doc.bytes).unwrap_or_default();
+        let sessions = state.get("open").and_then(Value::as_object).map_or(0, |o| o.len());
+        if sessions > 0 {
+            let dataset = key.rsplit('/').next().unwrap_or_default().trim_end_matches(".json");
+            lines.push(escape(&format!("sessions missing in {dataset}: {sessions} (/missing {dataset})")));
+        }
+    }
+    let sweep = match store.load(&sweep_status(state_prefix)).await? {
+        None => "last sweep: none recorded yet".to_string(),
+        Some(doc) => {
+            let s: Value = serde_json::from_slice(&doc.bytes).unwrap_or_default();
+            let at = s["at"].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok());
+            let age = at.map_or_else(String::new, |t| format!(" ({} min ago)", (now - t).num_minutes().max(0)));
+            let when = at.map_or_else(|| "unknown".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+            let failed: Vec<&str> =
+                s["failed"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let how = if s["complete"] == true {
+                "every dataset checked".to_string()
+            } else {
+                format!("failed: {}", failed.join(", "))
+            };
+            format!("last sweep: {when}{age}, {how}")
+        }
+    };
+    lines.push(escape(&sweep));
+    let origin = format!("s3://{}/{}", store.bucket(), incidents_key(state_prefix));
+    let incidents = match store.load(&incidents_key(state_prefix)).await? {
+        None => Ok(Incidents::default()),
+        Some(d) => Incidents::parse(&d.bytes, &origin),
+    };
+    lines.push(escape(&match incidents {
+        Ok(i) => format!(
+            "incidents: {} acknowledged, {} muted, {} expected (/incidents lists them)",
+            i.acks.len(),
+            i.mutes.len(),
+            i.expected.len()
+        ),
+        Err(e) => e.to_string(),
+    }));
+    Ok(message(lines))
 }
 
 /// The sessions past their deadline that the sweep found missing, per dataset.

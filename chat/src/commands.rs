@@ -1,4 +1,4 @@
-//! What people type to the bot, parsed: `/missing [dataset]`, `/report <dataset>
+//! What people type to the bot, parsed: `/status`, `/missing [dataset]`, `/report <dataset>
 //! <partition>`, the incident commands (`/ack`, `/mute`, `/unmute`, `/expected`, `/clear`,
 //! `/incidents`) in the CLI's own grammar, and `/help`. A wrong argument gets one usage line.
 
@@ -13,6 +13,8 @@ pub const MAX_TEXT: usize = 1024;
 pub enum ChatCommand {
     /// The commands and their arguments.
     Help,
+    /// Open alerts per dataset, sessions missing, the last sweep, incident statuses.
+    Status,
     /// Sessions past their deadline and still missing, of one dataset or all.
     Missing {
         /// One dataset, or all.
@@ -30,7 +32,8 @@ pub enum ChatCommand {
 }
 
 /// The help text's lines: command, what it does.
-pub const HELP: [(&str, &str); 9] = [
+pub const HELP: [(&str, &str); 10] = [
+    ("/status", "open alerts per dataset, sessions missing, the last sweep, acks, mutes and expectations"),
     ("/missing [dataset]", "sessions past their deadline still missing"),
     ("/report <dataset> <partition>", "the newest report of a partition, e.g. /report minute_bars date=2025-11-28"),
     ("/ack <dedup key> [why]", "someone is on it: re-alerts held until it resolves or worsens"),
@@ -61,6 +64,8 @@ pub fn parse(text: &str, today: NaiveDate) -> Result<Option<ChatCommand>, String
     };
     match (name, args.as_slice()) {
         ("help" | "start", _) => Ok(Some(ChatCommand::Help)),
+        ("status", []) => Ok(Some(ChatCommand::Status)),
+        ("status", _) => Err("usage: /status".into()),
         ("missing", []) => Ok(Some(ChatCommand::Missing { dataset: None })),
         ("missing", [dataset]) => {
             // A dataset name as a dedup key names it.
@@ -97,6 +102,8 @@ mod tests {
             ("/help", Ok(Some(ChatCommand::Help))),
             ("/start", Ok(Some(ChatCommand::Help))),
             ("/missing@lakewatch_bot", Ok(Some(ChatCommand::Missing { dataset: None }))),
+            ("/status", Ok(Some(ChatCommand::Status))),
+            ("/status now", Err("usage: /status")),
             ("/missing", Ok(Some(ChatCommand::Missing { dataset: None }))),
             ("/missing daily_bars", Ok(Some(ChatCommand::Missing { dataset: Some("daily_bars".into()) }))),
             ("/missing a b", Err("usage: /missing [dataset]")),

@@ -52,6 +52,7 @@ fn command_name(c: &ChatCommand) -> &'static str {
     use lakewatch_notice::incident::command::Command;
     match c {
         ChatCommand::Help => "help",
+        ChatCommand::Status => "status",
         ChatCommand::Missing { .. } => "missing",
         ChatCommand::Report { .. } => "report",
         ChatCommand::Incident(c, _) => match c {

@@ -96,6 +96,10 @@ async fn the_chat_function_answers_telegram_and_relays_alerts_under_its_own_role
     let text = reply(&missing).unwrap()["text"].as_str().unwrap().to_string();
     assert_eq!(text, "*daily\\_bars*\n2025\\-11\\-26: 2 missing: AMZN, META");
 
+    let status = chat.invoke(&webhook(Some(SECRET), &message(4, "/status")), 30_000).unwrap();
+    let text = reply(&status).unwrap()["text"].as_str().unwrap().to_string();
+    assert!(text.contains("open alerts: none") && text.contains("incidents: 1 acknowledged"), "{text}");
+
     // An alert through the topic and the function's queue (raw delivery, as the template subscribes it).
     let url = sqs.create_queue().queue_name("lakewatch-chat-test").send().await.unwrap().queue_url.unwrap();
     let arn = "arn:aws:sqs:us-east-1:123456789012:lakewatch-chat-test";

@@ -251,3 +251,26 @@ async fn report_summarises_the_newest_report_of_a_partition_and_missing_lists_th
     let text = reply(&h.say(4, GROUP, ALICE, "/missing minute_bars").await).unwrap();
     assert_eq!(text, "nothing missing in minute\\_bars as of the last sweep");
 }
+
+#[tokio::test]
+async fn status_counts_open_alerts_missing_sessions_the_last_sweep_and_the_statuses() {
+    let mut h = Harness::new();
+    for p in ["date=2025-11-26", "date=2025-11-27", "date=2025-11-28"] {
+        h.store.put(&format!("lakewatch/state/open/minute_bars/{p}.json"), b"{}");
+    }
+    h.store.put("lakewatch/state/open/daily_bars/symbol=AAPL/year=2025.json", b"{}");
+    h.store.put("lakewatch/state/sweep/lake/daily_bars.json", br#"{"open": {"2025-11-26": ["AMZN"]}}"#);
+    h.store
+        .put("lakewatch/state/status/sweep.json", br#"{"at": "2025-11-28T19:45:00Z", "failed": [], "complete": true}"#);
+    reply(&h.say(1, GROUP, ALICE, "/ack minute_bars/date=2025-11-28/gaps").await).unwrap();
+    let text = reply(&h.say(2, GROUP, ALICE, "/status").await).unwrap();
+    assert_eq!(
+        text,
+        "*lakewatch status*\n\
+         open alerts in daily\\_bars: 1 \\(symbol\\=AAPL/year\\=2025\\)\n\
+         open alerts in minute\\_bars: 3 \\(date\\=2025\\-11\\-28, date\\=2025\\-11\\-27, date\\=2025\\-11\\-26\\)\n\
+         sessions missing in daily\\_bars: 1 \\(/missing daily\\_bars\\)\n\
+         last sweep: 2025\\-11\\-28 19:45 UTC \\(15 min ago\\), every dataset checked\n\
+         incidents: 1 acknowledged, 0 muted, 0 expected \\(/incidents lists them\\)"
+    );
+}

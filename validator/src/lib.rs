@@ -28,6 +28,7 @@ pub use lakewatch_s3::keys;
 pub mod lifecycle;
 pub mod memory;
 mod norms;
+pub mod open;
 pub mod outbox;
 pub mod ports;
 mod previous;

@@ -126,6 +126,9 @@ pub async fn apply<L: Lake + Sync, A: Alerts + Sync>(
     if decided.behind {
         crate::held::index(lake, p).await?;
     }
+    if let Some(open) = &decided.open {
+        crate::open::index(lake, p, open, now).await?;
+    }
     if !decided.outbox.is_empty() {
         let operation = "save partition state";
         flush::<_, _, PartitionState>(lake, alerts, &p.gate, p.bucket, p.state_key, operation, now, |n, route| {
@@ -143,6 +146,8 @@ struct Decided {
     unplaced: Option<String>,
     outbox: Vec<Notice>,
     behind: bool,
+    /// The checks alerted and not resolved, when that set changed.
+    open: Option<Vec<lakewatch_core::CheckId>>,
 }
 
 /// Reads the state, [`decide`]s, saves the new state with the rendered messages in its outbox.
@@ -156,12 +161,14 @@ async fn save_decision<L: Lake + Sync>(
 ) -> Result<Decided, IoError> {
     update(lake, p.bucket, p.state_key, "save partition state", |state: Option<PartitionState>| {
         let state = state.unwrap_or_else(|| PartitionState { key: p.key.to_string(), ..PartitionState::default() });
+        let open_before: Vec<_> = state.open.keys().copied().collect();
         match decide(&state, version, policy, p.acked, now) {
             Decision::Older { newest } => Change::Keep(Decided {
                 older_than: Some(newest),
                 behind: behind(&state, policy, p.acked),
                 outbox: state.outbox,
                 unplaced: None,
+                open: None,
             }),
             Decision::Unplaced { newest } => Change::Keep(Decided { unplaced: Some(newest), ..Decided::default() }),
             Decision::Apply { mut state, send } => {
@@ -172,9 +179,11 @@ async fn save_decision<L: Lake + Sync>(
                     notice.id = format!("{}/{}", notice.id, state.told);
                     state.outbox.push(notice);
                 }
+                let open: Vec<_> = state.open.keys().copied().collect();
                 let decided = Decided {
                     outbox: state.outbox.clone(),
                     behind: behind(&state, policy, p.acked),
+                    open: (open != open_before).then_some(open),
                     ..Decided::default()
                 };
                 Change::Save(*state, decided)

@@ -28,7 +28,7 @@ use lakewatch_notice::incident::Incidents;
 use lakewatch_notice::incident::route::{Route, expectation};
 
 use crate::incidents::{Gate, record_held};
-use crate::ports::{Alerts, IoError, Lake, Listed};
+use crate::ports::{Alerts, IoError, Lake, Listed, When};
 use crate::service::Validator;
 
 /// Bytes read from the end of a file for its footer.
@@ -176,6 +176,15 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 emit(&SweepFailed { bucket, dataset: "mutes", error: e.to_string() });
                 let _ = inv.record(&m::SWEEP_FAILURES, &[("dataset", "mutes")], 1.0);
                 failed_elsewhere = true;
+            }
+            // When this sweep ran and what failed, for the chat's `/status`.
+            let failed: Vec<&str> =
+                out.iter().filter(|s| &s.bucket == bucket && s.failed.is_some()).map(|s| s.dataset.as_str()).collect();
+            let status =
+                serde_json::json!({"at": as_of, "failed": failed, "complete": failed.is_empty() && !failed_elsewhere});
+            let key = crate::keys::sweep_status(&self.options.state_prefix);
+            if let Err(e) = self.lake.save_document(bucket, &key, status.to_string().into_bytes(), When::Always).await {
+                emit(&SweepFailed { bucket, dataset: "status", error: e.to_string() });
             }
         }
         if !failed_elsewhere && out.iter().all(|s| s.failed.is_none()) {

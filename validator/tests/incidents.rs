@@ -46,6 +46,8 @@ async fn an_ack_holds_re_alerts_until_the_incident_worsens_and_ends_when_it_reso
     h.universe(10);
     land(&mut h, 9).await;
     assert_eq!(subjects(&h), ["lakewatch ERROR minute_bars date=2025-11-26: completeness"]);
+    let open = "lakewatch/state/open/minute_bars/date=2025-11-26.json";
+    assert_eq!(h.lake.keys("lakewatch/state/open/"), [open], "the open-alerts index names the partition");
     say(&h, "ack minute_bars/date=2025-11-26/completeness vendor reprocessing");
 
     // A new kind (three null closes) within twice what was sent: held.
@@ -74,6 +76,7 @@ async fn an_ack_holds_re_alerts_until_the_incident_worsens_and_ends_when_it_reso
     // Fixed: the resolution goes out, and the ack ends with it.
     land(&mut h, 10).await;
     assert_eq!(subjects(&h)[2], "lakewatch RESOLVED minute_bars date=2025-11-26: completeness");
+    assert_eq!(h.lake.keys("lakewatch/state/open/"), Vec::<String>::new(), "resolved: out of the index");
     let doc = incidents(&h);
     assert!(doc.acks.is_empty(), "{:?}", doc.acks);
     let log: Vec<&str> = doc.log.iter().map(|e| e.did.as_str()).collect();
@@ -130,6 +133,8 @@ async fn a_mute_holds_alerts_and_the_sweep_after_it_ends_sends_the_digest() {
     let freshness = body["alerts"].as_array().unwrap().iter().filter(|a| a["check"] == "freshness").count();
     assert_eq!(freshness, kept - 2, "each missing session held once");
     assert!(incidents(&h).mutes.is_empty());
+    let status: Value = serde_json::from_slice(&h.lake.get("lakewatch/state/status/sweep.json").unwrap()).unwrap();
+    assert_eq!(status["at"], "2025-11-27T01:00:00Z", "the last sweep, for the chat's /status");
     assert_eq!(h.lake.keys("lakewatch/state/incidents/held/"), Vec::<String>::new());
     h.deliver(json!({"lakewatch": "sweep"})).await.unwrap();
     assert_eq!(h.published().iter().filter(|(s, _)| s.contains("DIGEST")).count(), 1, "sent once");

@@ -28,6 +28,21 @@ pub fn partition_state(state_prefix: &str, dataset: &str, partition: &str) -> St
     derived(&format!("{state_prefix}partitions/{dataset}/"), partition, ".json")
 }
 
+/// Where the index of partitions with open alerts is (one entry per partition).
+pub fn open_alerts(state_prefix: &str) -> String {
+    format!("{state_prefix}open/")
+}
+
+/// A partition's entry in the index of open alerts.
+pub fn open_alert(state_prefix: &str, dataset: &str, partition: &str) -> String {
+    derived(&format!("{}{dataset}/", open_alerts(state_prefix)), partition, ".json")
+}
+
+/// What the last sweep of a bucket did, and when.
+pub fn sweep_status(state_prefix: &str) -> String {
+    format!("{state_prefix}status/sweep.json")
+}
+
 /// The sweep's state of a dataset in a bucket: the sessions alerted as missing.
 pub fn sweep_state(state_prefix: &str, bucket: &str, dataset: &str) -> String {
     format!("{}{dataset}.json", sweep_states(state_prefix, bucket))
