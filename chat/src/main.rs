@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result, anyhow};
-use chrono::{DateTime, Utc};
 use lakewatch_chat::bot_api::HttpBot;
 use lakewatch_chat::config::Config;
 use lakewatch_chat::handler::handle;
@@ -49,13 +48,9 @@ async fn run() -> Result<()> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (chat, telemetry, clock) = (chat.clone(), telemetry.clone(), clock.clone());
         async move {
-            let info = InvocationInfo {
-                request_id: event.context.request_id.clone(),
-                function_arn: Some(event.context.invoked_function_arn.clone()),
-                xray_trace_header: event.context.xray_trace_id.clone(),
-                deadline: DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64),
-                correlation_id: None,
-            };
+            let c = &event.context;
+            let info =
+                InvocationInfo::lambda(&c.request_id, &c.invoked_function_arn, c.xray_trace_id.as_deref(), c.deadline);
             let now = clock();
             let deadline = info.deadline;
             invoke(&telemetry, info, now, async |inv: &mut Invocation| {

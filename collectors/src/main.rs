@@ -71,14 +71,10 @@ async fn run() -> Result<()> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (collector, telemetry, clock) = (collector.clone(), telemetry.clone(), clock.clone());
         async move {
-            let deadline = DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64);
-            let info = InvocationInfo {
-                request_id: event.context.request_id.clone(),
-                function_arn: Some(event.context.invoked_function_arn.clone()),
-                xray_trace_header: event.context.xray_trace_id.clone(),
-                deadline,
-                correlation_id: None,
-            };
+            let c = &event.context;
+            let info =
+                InvocationInfo::lambda(&c.request_id, &c.invoked_function_arn, c.xray_trace_id.as_deref(), c.deadline);
+            let deadline = info.deadline;
             let now = clock();
             invoke(&telemetry, info, now, async |inv: &mut Invocation| {
                 let outcome = collector.handle(&event.payload, now, deadline).await?;

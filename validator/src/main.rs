@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
-use chrono::{DateTime, Utc};
 use lakewatch_core::Contracts;
 use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
 use lakewatch_telemetry::runtime::invoke;
@@ -61,13 +60,9 @@ async fn run() -> Result<()> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (validator, telemetry, clock) = (validator.clone(), telemetry.clone(), clock.clone());
         async move {
-            let info = InvocationInfo {
-                request_id: event.context.request_id.clone(),
-                function_arn: Some(event.context.invoked_function_arn.clone()),
-                xray_trace_header: event.context.xray_trace_id.clone(),
-                deadline: DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64),
-                correlation_id: None,
-            };
+            let c = &event.context;
+            let info =
+                InvocationInfo::lambda(&c.request_id, &c.invoked_function_arn, c.xray_trace_id.as_deref(), c.deadline);
             let now = clock();
             let info_deadline = info.deadline;
             invoke(&telemetry, info, now, async |inv: &mut Invocation| {

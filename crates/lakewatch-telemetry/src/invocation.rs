@@ -45,6 +45,20 @@ pub struct InvocationInfo {
     pub correlation_id: Option<String>,
 }
 
+impl InvocationInfo {
+    /// What the Lambda runtime's context says: the request id, the function's ARN, the X-Ray
+    /// header and the deadline (epoch milliseconds).
+    pub fn lambda(request_id: &str, function_arn: &str, xray_trace_header: Option<&str>, deadline_ms: u64) -> Self {
+        InvocationInfo {
+            request_id: request_id.to_string(),
+            function_arn: Some(function_arn.to_string()),
+            xray_trace_header: xray_trace_header.map(str::to_string),
+            deadline: i64::try_from(deadline_ms).ok().and_then(DateTime::<Utc>::from_timestamp_millis),
+            correlation_id: None,
+        }
+    }
+}
+
 /// What [`Telemetry::finish`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Finished {
