@@ -34,7 +34,7 @@ pub struct Applied {
     pub alerted: usize,
     /// Resolved messages published.
     pub resolved: usize,
-    /// The dedup keys those resolved.
+    /// The dedup keys of the resolutions decided (sent, or held by a mute).
     pub resolved_keys: Vec<String>,
     /// Notices held by a mute or an ack.
     pub held: usize,
@@ -229,6 +229,10 @@ impl Outbox for PartitionState {
 
 /// Metrics and the log event of a notice published (or held).
 fn record(inv: &mut Invocation, p: Partition<'_>, notice: &Notice, route: &Route, applied: &mut Applied) {
+    if notice.notice.is_resolved() {
+        // A resolution ends the incident's ack, told now or in a mute's digest.
+        applied.resolved_keys.extend(notice.dedup_keys().into_iter().map(str::to_string));
+    }
     if record_held(inv, notice, route) {
         applied.held += 1;
         return;
@@ -238,7 +242,6 @@ fn record(inv: &mut Invocation, p: Partition<'_>, notice: &Notice, route: &Route
     let resolved = notice.notice.is_resolved();
     if resolved {
         applied.resolved += 1;
-        applied.resolved_keys.extend(notice.dedup_keys().into_iter().map(str::to_string));
         let _ = inv.record(&m::ALERTS_RESOLVED, &[("dataset", p.dataset)], 1.0);
         emit(&AlertResolved { dataset: p.dataset, partition: p.id, checks: checks.join(",") });
     } else {
