@@ -137,6 +137,8 @@ async fn the_chat_function_answers_telegram_and_relays_alerts_under_its_own_role
     assert!(sent[0].text.starts_with("🔴 *ERROR* minute\\_bars date\\=2025\\-11\\-28: gaps"), "{}", sent[0].text);
     let latency = sent[0].at - published;
     assert!(latency.as_secs() < 30, "{latency:?}");
+    // The figure the issue asks for (publish, queue, invocation, sendMessage), on stderr.
+    eprintln!("SNS publish to sendMessage: {} ms", latency.as_millis());
 
     let stdout = chat.stop();
     assert_eq!(stack.refusals(), Vec::<String>::new(), "the role holds all the function does");
