@@ -22,6 +22,7 @@ pub async fn index<L: Lake + Sync>(
     if open.is_empty() {
         return lake.remove_document(p.bucket, &key).await;
     }
-    let entry = json!({"dataset": p.dataset, "partition": p.id, "checks": open, "since": now});
+    // The data key too, as every derived document keeps it (its own key may be shortened).
+    let entry = json!({"dataset": p.dataset, "partition": p.id, "key": p.key, "checks": open, "since": now});
     lake.save_document(p.bucket, &key, entry.to_string().into_bytes(), When::Always).await.map(|_| ())
 }

@@ -188,7 +188,7 @@ async fn derived_keys_stay_within_s3s_limit_for_a_1000_byte_key() {
     h.lake.put(&key, bytes);
     assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
     let derived = h.lake.keys("lakewatch/");
-    assert_eq!(derived.len(), 3, "marker, report and partition state: {derived:?}");
+    assert_eq!(derived.len(), 4, "marker, report, partition state and open-alerts entry: {derived:?}");
     for k in &derived {
         assert!(k.len() <= MAX_KEY, "{} bytes: {k}", k.len());
         let doc: Value = serde_json::from_slice(&h.lake.get(k).unwrap()).unwrap();
