@@ -209,7 +209,7 @@ async fn a_key_of_1000_bytes_keeps_every_derived_key_within_s3s_limit() {
     let records = f.notifications().await;
     assert_eq!(f.deliver(json!({ "Records": records }), None).await, json!({"batchItemFailures": []}));
     let derived = f.keys("lakewatch/").await;
-    assert_eq!(derived.len(), 3, "marker, report and partition state: {derived:?}");
+    assert_eq!(derived.len(), 4, "marker, report, partition state and open-alerts entry: {derived:?}");
     for k in &derived {
         assert!(k.len() <= 1024, "{} bytes: {k}", k.len());
         assert_eq!(f.json(k).await["key"], key, "{k} keeps the original key");
