@@ -94,7 +94,7 @@ const MAX_OPEN: usize = 1_000;
 async fn status<S: Store + Sync>(store: &S, state_prefix: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
     let mut lines = vec!["*lakewatch status*".to_string()];
     let index = open_alerts(state_prefix);
-    let open = store.list(&index, MAX_OPEN).await?;
+    let open: Vec<String> = store.list(&index, MAX_OPEN).await?.into_iter().map(|l| l.key).collect();
     let mut by_dataset: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     for key in &open {
         let rest = key.strip_prefix(&index).unwrap_or(key);
@@ -114,7 +114,7 @@ async fn status<S: Store + Sync>(store: &S, state_prefix: &str, now: DateTime<Ut
             named.join(", ")
         )));
     }
-    for key in store.list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS).await? {
+    for key in store.list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS).await?.into_iter().map(|l| l.key) {
         let Some(doc) = store.load(&key).await? else { continue };
         let state: Value = serde_json::from_slice(&doc.bytes).unwrap_or_default();
         let sessions = state.get("open").and_then(Value::as_object).map_or(0, |o| o.len());
@@ -141,6 +141,9 @@ async fn status<S: Store + Sync>(store: &S, state_prefix: &str, now: DateTime<Ut
         }
     };
     lines.push(escape(&sweep));
+    for collector in COLLECTORS {
+        lines.push(escape(&last_run(store, collector, now).await?));
+    }
     let origin = format!("s3://{}/{}", store.bucket(), incidents_key(state_prefix));
     let incidents = match store.load(&incidents_key(state_prefix)).await? {
         None => Ok(Incidents::default()),
@@ -158,11 +161,46 @@ async fn status<S: Store + Sync>(store: &S, state_prefix: &str, now: DateTime<Ut
     Ok(message(lines))
 }
 
+/// The collectors, as their checkpoints are kept (`lakewatch/checkpoints/{collector}/{date}.json`).
+const COLLECTORS: [&str; 3] = ["daily", "minute", "fundamentals"];
+/// Where the collectors keep their checkpoints (their `LAKEWATCH_CHECKPOINT_PREFIX` default).
+const CHECKPOINTS: &str = "lakewatch/checkpoints/";
+
+/// A collector's last run: its newest checkpoint (keys sort by date), when it was written, and
+/// how many symbols it collected and failed.
+async fn last_run<S: Store + Sync>(store: &S, collector: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
+    // One checkpoint per session: ten pages hold forty years of daily runs.
+    let newest = store.list(&format!("{CHECKPOINTS}{collector}/"), 10_000).await?.pop();
+    let Some(listed) = newest else { return Ok(format!("collector {collector}: no run yet")) };
+    let checkpoint: Value = match store.load(&listed.key).await? {
+        Some(doc) => serde_json::from_slice(&doc.bytes).unwrap_or_default(),
+        None => Value::Null,
+    };
+    let session = checkpoint["session"].as_str().unwrap_or("?");
+    let count = |field: &str| {
+        checkpoint[field].as_array().map(Vec::len).or_else(|| checkpoint[field].as_object().map(|o| o.len()))
+    };
+    let age = listed.modified.map_or_else(String::new, |t| {
+        let minutes = (now - t).num_minutes().max(0);
+        if minutes < 120 { format!(", {minutes} min ago") } else { format!(", {} h ago", minutes / 60) }
+    });
+    Ok(format!(
+        "collector {collector}: session {session}{age}, {} collected, {} failed",
+        count("done").unwrap_or(0),
+        count("failed").unwrap_or(0)
+    ))
+}
+
 /// The sessions past their deadline that the sweep found missing, per dataset.
 async fn missing<S: Store + Sync>(store: &S, state_prefix: &str, dataset: Option<&str>) -> Result<String, StoreError> {
     let keys = match dataset {
         Some(d) => vec![sweep_state(state_prefix, store.bucket(), d)],
-        None => store.list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS).await?,
+        None => store
+            .list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS)
+            .await?
+            .into_iter()
+            .map(|l| l.key)
+            .collect(),
     };
     let mut lines = Vec::new();
     for key in keys {

@@ -5,12 +5,16 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::ports::{Doc, Store, StoreError, When};
+use chrono::{DateTime, Utc};
 
-/// Documents by key, each with an ETag that changes on every write.
+use crate::ports::{Doc, Listed, Store, StoreError, When};
+
+/// Documents by key, each with an ETag that changes on every write, and the time it was put
+/// (see [`MemoryStore::put_at`]).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     docs: Arc<Mutex<BTreeMap<String, Doc>>>,
+    modified: Arc<Mutex<BTreeMap<String, DateTime<Utc>>>>,
     calls: Arc<AtomicUsize>,
     writes: Arc<AtomicUsize>,
 }
@@ -21,6 +25,12 @@ impl MemoryStore {
         let n = self.writes.fetch_add(1, Ordering::Relaxed);
         let doc = Doc { bytes: bytes.to_vec(), etag: format!("e{n}") };
         self.docs.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_string(), doc);
+    }
+
+    /// Puts a document written at `at`, as a listing reports it.
+    pub fn put_at(&self, key: &str, bytes: &[u8], at: DateTime<Utc>) {
+        self.put(key, bytes);
+        self.modified.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_string(), at);
     }
 
     /// A document's bytes.
@@ -64,9 +74,11 @@ impl Store for MemoryStore {
         Ok(holds)
     }
 
-    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let docs = self.docs.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(docs.keys().filter(|k| k.starts_with(prefix)).take(limit).cloned().collect())
+        let modified = self.modified.lock().unwrap_or_else(PoisonError::into_inner);
+        let keys = docs.keys().filter(|k| k.starts_with(prefix)).take(limit);
+        Ok(keys.map(|k| Listed { key: k.clone(), modified: modified.get(k).copied() }).collect())
     }
 }

@@ -12,6 +12,15 @@ pub struct Doc {
     pub etag: String,
 }
 
+/// A key a listing found, and when it was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The key.
+    pub key: String,
+    /// S3's `LastModified`.
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The precondition of a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When<'a> {
@@ -44,7 +53,7 @@ pub trait Store {
     /// Writes a document if `when` holds; false when it did not.
     fn save(&self, key: &str, bytes: Vec<u8>, when: When<'_>) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The keys under `prefix`, at most `limit` of them, in key order.
-    fn list(&self, prefix: &str, limit: usize) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    fn list(&self, prefix: &str, limit: usize) -> impl Future<Output = Result<Vec<Listed>, StoreError>> + Send;
 }
 
 /// Why a message was not sent.

@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use lakewatch_s3::status;
 
-use crate::ports::{Doc, Store, StoreError, When};
+use crate::ports::{Doc, Listed, Store, StoreError, When};
 
 /// The largest document read (a report of a partition with many findings is a few MB).
 const MAX_DOC: usize = 16 << 20;
@@ -80,7 +80,7 @@ impl Store for S3Store {
         }
     }
 
-    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -93,7 +93,11 @@ impl Store for S3Store {
                 .send()
                 .await
                 .map_err(|e| self.error("list", prefix, e))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            keys.extend(page.contents().iter().filter_map(|o| {
+                let modified =
+                    o.last_modified().and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+                o.key().map(|k| Listed { key: k.to_string(), modified })
+            }));
             token = page.next_continuation_token().map(str::to_string);
             if token.is_none() || keys.len() >= limit {
                 keys.truncate(limit);

@@ -51,6 +51,9 @@ async fn the_chat_function_answers_telegram_and_relays_alerts_under_its_own_role
     let secret_id = stack.reference("TelegramSecret").to_string();
     let value = json!({"bot_token": "123:ABC", "webhook_secret": SECRET}).to_string();
     secrets.put_secret_value().secret_id(&secret_id).secret_string(value).send().await.unwrap();
+    let checkpoint = json!({"collector": "daily", "session": "2025-11-28", "done": ["AAPL"], "failed": {}}).to_string();
+    let put = s3.put_object().bucket("lake").key("lakewatch/checkpoints/daily/2025-11-28.json");
+    put.body(ByteStream::from(checkpoint.into_bytes())).send().await.unwrap();
     let sweep = json!({"open": {"2025-11-26": ["AMZN", "META"]}}).to_string();
     s3.put_object()
         .bucket("lake")
@@ -99,6 +102,10 @@ async fn the_chat_function_answers_telegram_and_relays_alerts_under_its_own_role
     let status = chat.invoke(&webhook(Some(SECRET), &message(4, "/status")), 30_000).unwrap();
     let text = reply(&status).unwrap()["text"].as_str().unwrap().to_string();
     assert!(text.contains("open alerts: none") && text.contains("incidents: 1 acknowledged"), "{text}");
+    assert!(
+        text.contains("collector daily: session 2025\\-11\\-28"),
+        "a collector's last run, read under the role: {text}"
+    );
 
     // An alert through the topic and the function's queue (raw delivery, as the template subscribes it).
     let url = sqs.create_queue().queue_name("lakewatch-chat-test").send().await.unwrap().queue_url.unwrap();

@@ -262,6 +262,13 @@ async fn status_counts_open_alerts_missing_sessions_the_last_sweep_and_the_statu
     h.store.put("lakewatch/state/sweep/lake/daily_bars.json", br#"{"open": {"2025-11-26": ["AMZN"]}}"#);
     h.store
         .put("lakewatch/state/status/sweep.json", br#"{"at": "2025-11-28T19:45:00Z", "failed": [], "complete": true}"#);
+    // The collectors' checkpoints: the newest by date is the last run, written when listed.
+    let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+    let daily = br#"{"collector": "daily", "session": "2025-11-28", "done": ["AAPL", "MSFT"], "failed": {"TSLA": {"error": "HTTP 500", "attempts": 3}}}"#;
+    h.store.put_at("lakewatch/checkpoints/daily/2025-11-27.json", b"{}", at("2025-11-27T16:25:00Z"));
+    h.store.put_at("lakewatch/checkpoints/daily/2025-11-28.json", daily, at("2025-11-28T16:25:00Z"));
+    let fundamentals = br#"{"collector": "fundamentals", "session": "2024-12-31", "done": ["AAPL"], "failed": {}}"#;
+    h.store.put_at("lakewatch/checkpoints/fundamentals/2024-12-31.json", fundamentals, at("2025-11-28T19:10:00Z"));
     reply(&h.say(1, GROUP, ALICE, "/ack minute_bars/date=2025-11-28/gaps").await).unwrap();
     let text = reply(&h.say(2, GROUP, ALICE, "/status").await).unwrap();
     assert_eq!(
@@ -271,6 +278,9 @@ async fn status_counts_open_alerts_missing_sessions_the_last_sweep_and_the_statu
          open alerts in minute\\_bars: 3 \\(date\\=2025\\-11\\-28, date\\=2025\\-11\\-27, date\\=2025\\-11\\-26\\)\n\
          sessions missing in daily\\_bars: 1 \\(/missing daily\\_bars\\)\n\
          last sweep: 2025\\-11\\-28 19:45 UTC \\(15 min ago\\), every dataset checked\n\
+         collector daily: session 2025\\-11\\-28, 3 h ago, 2 collected, 1 failed\n\
+         collector minute: no run yet\n\
+         collector fundamentals: session 2024\\-12\\-31, 50 min ago, 1 collected, 0 failed\n\
          incidents: 1 acknowledged, 0 muted, 0 expected \\(/incidents lists them\\)"
     );
 }
