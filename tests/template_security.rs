@@ -272,6 +272,29 @@ async fn each_role_holds_what_its_function_does_and_names_it_as_the_errors_do() 
         ],
         "nothing writes the universe; the validator writes no data and no checkpoint; the chat only its statuses and markers"
     );
+    // What the validator deletes: spent markers, caught-up held entries, the open-alerts entry of a
+    // resolved partition, a mute's held notices once digested; and nothing else, nobody else.
+    let deletes = |role: &str, key: &str| {
+        let r = Request::new(Caller::Aws(roles[role].arn.clone()), "s3:DeleteObject", &format!("{BUCKET}/{key}"));
+        matches!(roles[role].policy.evaluate(&r), Decision::Allowed(_))
+    };
+    let removed = [
+        "lakewatch/state/markers/lake/data/ticks/minute/date=2025-11-26/bars.parquet/v1.json",
+        "lakewatch/state/held/minute_bars/date=2025-11-26.json",
+        "lakewatch/state/open/minute_bars/date=2025-11-26.json",
+        "lakewatch/state/incidents/held/minute_bars.20251126T150000/1764169200000-0000-00000000000000aa.json",
+    ];
+    for key in removed {
+        assert!(deletes("ValidatorRole", key), "the validator deletes {key}");
+        assert!(!deletes("ChatRole", key), "the chat does not delete {key}");
+    }
+    for key in [
+        "lakewatch/state/incidents.json",
+        "lakewatch/state/partitions/minute_bars/date=2025-11-26.json",
+        "data/ticks/minute/date=2025-11-26/bars.parquet",
+    ] {
+        assert!(!deletes("ValidatorRole", key), "nothing deletes {key}");
+    }
     let secret = stack.reference("AlpacaSecret");
     let reads_secret = |role: &str| {
         let r = Request::new(Caller::Aws(roles[role].arn.clone()), "secretsmanager:GetSecretValue", secret);
