@@ -114,14 +114,9 @@ async fn status<S: Store + Sync>(store: &S, state_prefix: &str, now: DateTime<Ut
             named.join(", ")
         )));
     }
-    for key in store.list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS).await?.into_iter().map(|l| l.key) {
-        let Some(doc) = store.load(&key).await? else { continue };
-        let state: Value = serde_json::from_slice(&doc.bytes).unwrap_or_default();
-        let sessions = state.get("open").and_then(Value::as_object).map_or(0, |o| o.len());
-        if sessions > 0 {
-            let dataset = key.rsplit('/').next().unwrap_or_default().trim_end_matches(".json");
-            lines.push(escape(&format!("sessions missing in {dataset}: {sessions} (/missing {dataset})")));
-        }
+    for (dataset, sessions) in open_sessions(store, state_prefix, None).await? {
+        let n = sessions.len();
+        lines.push(escape(&format!("sessions missing in {dataset}: {n} (/missing {dataset})")));
     }
     let sweep = match store.load(&sweep_status(state_prefix)).await? {
         None => "last sweep: none recorded yet".to_string(),
@@ -193,21 +188,8 @@ async fn last_run<S: Store + Sync>(store: &S, collector: &str, now: DateTime<Utc
 
 /// The sessions past their deadline that the sweep found missing, per dataset.
 async fn missing<S: Store + Sync>(store: &S, state_prefix: &str, dataset: Option<&str>) -> Result<String, StoreError> {
-    let keys = match dataset {
-        Some(d) => vec![sweep_state(state_prefix, store.bucket(), d)],
-        None => store
-            .list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS)
-            .await?
-            .into_iter()
-            .map(|l| l.key)
-            .collect(),
-    };
     let mut lines = Vec::new();
-    for key in keys {
-        let name = key.rsplit('/').next().unwrap_or_default().trim_end_matches(".json").to_string();
-        let Some(doc) = store.load(&key).await? else { continue };
-        let state: Value = serde_json::from_slice(&doc.bytes).unwrap_or_default();
-        let Some(open) = state.get("open").and_then(Value::as_object).filter(|o| !o.is_empty()) else { continue };
+    for (name, open) in open_sessions(store, state_prefix, dataset).await? {
         lines.push(format!("*{}*", escape(&name)));
         for (session, symbols) in open {
             let symbols: Vec<&str> =
@@ -223,6 +205,33 @@ async fn missing<S: Store + Sync>(store: &S, state_prefix: &str, dataset: Option
         lines.push(escape(&format!("nothing missing in {scope} as of the last sweep")));
     }
     Ok(message(lines))
+}
+
+/// The sessions the sweep alerted as missing, per dataset (one, or every dataset of the
+/// bucket): each with the symbols or objects missing. Datasets with none are left out.
+async fn open_sessions<S: Store + Sync>(
+    store: &S,
+    state_prefix: &str,
+    dataset: Option<&str>,
+) -> Result<Vec<(String, serde_json::Map<String, Value>)>, StoreError> {
+    let keys = match dataset {
+        Some(d) => vec![sweep_state(state_prefix, store.bucket(), d)],
+        None => {
+            let listed = store.list(&sweep_states(state_prefix, store.bucket()), MAX_DATASETS).await?;
+            listed.into_iter().map(|l| l.key).collect()
+        }
+    };
+    let mut out = Vec::new();
+    for key in keys {
+        let Some(doc) = store.load(&key).await? else { continue };
+        let state: Value = serde_json::from_slice(&doc.bytes).unwrap_or_default();
+        let Some(Value::Object(open)) = state.get("open").cloned() else { continue };
+        if !open.is_empty() {
+            let name = key.rsplit('/').next().unwrap_or_default().trim_end_matches(".json").to_string();
+            out.push((name, open));
+        }
+    }
+    Ok(out)
 }
 
 /// A summary of the newest report of `dataset`'s `partition`.

@@ -105,26 +105,31 @@ pub fn serve(latency: std::time::Duration, handler: Arc<Handler>) -> (String, Ar
     (url, seen)
 }
 
+/// The next request's line target and header lines on a kept-alive connection; `None` once the
+/// peer closes it.
+pub(crate) fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
+    let mut start = String::new();
+    if reader.read_line(&mut start).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        if line.trim().is_empty() {
+            break;
+        }
+        headers.push(line.trim().to_string());
+    }
+    Some(Seen { target: start.split_whitespace().nth(1).unwrap_or_default().to_string(), headers })
+}
+
 fn keep_alive(stream: TcpStream, latency: std::time::Duration, handler: &Handler, log: &Mutex<Vec<Seen>>) {
     let Ok(mut writer) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut start = String::new();
-        if reader.read_line(&mut start).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line.trim().is_empty() {
-                break;
-            }
-            headers.push(line.trim().to_string());
-        }
-        let seen = Seen { target: start.split_whitespace().nth(1).unwrap_or_default().to_string(), headers };
+    while let Some(seen) = read_head(&mut reader) {
         std::thread::sleep(latency);
         let a = handler(&seen);
         log.lock().unwrap().push(seen);

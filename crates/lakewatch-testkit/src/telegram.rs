@@ -5,7 +5,7 @@
 //! and when.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -95,31 +95,19 @@ impl FakeTelegram {
     fn serve(&self, stream: TcpStream) {
         let Ok(mut writer) = stream.try_clone() else { return };
         let mut reader = BufReader::new(stream);
-        loop {
-            let mut start = String::new();
-            if reader.read_line(&mut start).unwrap_or(0) == 0 {
-                return;
-            }
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                if line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
+        while let Some(seen) = crate::http::read_head(&mut reader) {
+            let length = seen
+                .headers
+                .iter()
+                .filter_map(|h| h.split_once(':'))
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .unwrap_or(0usize);
             let mut body = vec![0; length];
             if reader.read_exact(&mut body).is_err() {
                 return;
             }
-            let path = start.split_whitespace().nth(1).unwrap_or_default().to_string();
+            let path = seen.target;
             let (status, answer) = self.answer(&path, &body);
             let head = format!(
                 "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
