@@ -1,4 +1,4 @@
-//! [`Bot`] on the Telegram Bot API: `POST {base}/bot{token}/sendMessage` with MarkdownV2. A 429
+//! The Telegram Bot API: `POST {base}/bot{token}/sendMessage` with MarkdownV2. A 429
 //! carries `parameters.retry_after`; a 403 means the bot may not write there. The token is in
 //! the URL, so no error ever quotes the URL.
 
@@ -9,7 +9,7 @@ use frankenstein::response::ErrorResponse;
 use frankenstein::types::ChatId;
 use serde_json::json;
 
-use crate::ports::{Bot, SendError};
+use crate::ports::SendError;
 
 /// The Bot API.
 #[derive(Debug, Clone)]
@@ -54,8 +54,9 @@ impl HttpBot {
     }
 }
 
-impl Bot for HttpBot {
-    async fn send(&self, chat: i64, text: &str) -> Result<(), SendError> {
+impl HttpBot {
+    /// Sends `text` (MarkdownV2) to `chat` once.
+    pub async fn send(&self, chat: i64, text: &str) -> Result<(), SendError> {
         let body = json!({"chat_id": ChatId::Integer(chat), "text": text, "parse_mode": ParseMode::MarkdownV2});
         let url = format!("{}/bot{}/sendMessage", self.base, self.token);
         let request = self.client.post(url).header("content-type", "application/json").body(body.to_string());

@@ -5,33 +5,23 @@ use std::collections::BTreeSet;
 
 use lakewatch_telemetry::Settings;
 
+use crate::channels::telegram::ids;
+use crate::channels::{self, Configured};
 use crate::service::Options;
 
 /// The chat function's configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Config {
     /// `LAKEWATCH_BUCKET`: the lake whose state it reads and writes.
     pub bucket: String,
     /// `LAKEWATCH_CHAT_SECRET_ID`: the secret with the bot token and the webhook secret.
     pub secret_id: String,
-    /// `LAKEWATCH_TELEGRAM_API`: the Bot API's base URL.
-    pub telegram_api: String,
+    /// The channels notices go through, as configured (`channels/`).
+    pub channels: Vec<Box<dyn Configured>>,
     /// What it does.
     pub options: Options,
     /// Logs, metrics and traces.
     pub telemetry: Settings,
-}
-
-/// Chat ids: comma-separated integers (groups are negative).
-fn ids(name: &str, value: Option<String>, errors: &mut Vec<String>) -> Vec<i64> {
-    let mut out = Vec::new();
-    for part in value.unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match part.parse::<i64>() {
-            Ok(id) => out.push(id),
-            Err(_) => errors.push(format!("{name}: `{part}` is not a Telegram id (an integer; groups are negative)")),
-        }
-    }
-    out
 }
 
 impl Config {
@@ -51,12 +41,6 @@ impl Config {
             errors.push("LAKEWATCH_CHAT_SECRET_ID is required (the secret with bot_token and webhook_secret)".into());
             String::new()
         });
-        let telegram_api = get("LAKEWATCH_TELEGRAM_API").unwrap_or_else(|| "https://api.telegram.org".into());
-        if !(telegram_api.starts_with("https://") || telegram_api.starts_with("http://127.0.0.1")) {
-            errors.push(format!(
-                "LAKEWATCH_TELEGRAM_API `{telegram_api}` must be https:// (or a local http://127.0.0.1 fake)"
-            ));
-        }
         let state_prefix = get("LAKEWATCH_STATE_PREFIX").unwrap_or_else(|| "lakewatch/state/".into());
         if !state_prefix.ends_with('/') || state_prefix.starts_with('/') {
             errors.push(format!("LAKEWATCH_STATE_PREFIX `{state_prefix}` must end with `/` and not start with one"));
@@ -68,10 +52,6 @@ impl Config {
         }
         let allowed_users =
             ids("LAKEWATCH_CHAT_ALLOWED_USERS", get("LAKEWATCH_CHAT_ALLOWED_USERS"), &mut errors).into_iter().collect();
-        let mut alert_chats = ids("LAKEWATCH_CHAT_ALERT_CHATS", get("LAKEWATCH_CHAT_ALERT_CHATS"), &mut errors);
-        if alert_chats.is_empty() {
-            alert_chats = allowed_chats.iter().copied().collect();
-        }
         let per_minute = match get("LAKEWATCH_CHAT_COMMANDS_PER_MINUTE").map(|v| v.parse::<usize>()) {
             None => 10,
             Some(Ok(n)) if (1..=600).contains(&n) => n,
@@ -80,14 +60,15 @@ impl Config {
                 10
             }
         };
+        let channels = channels::configured(&get, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Config {
             bucket,
             secret_id,
-            telegram_api,
-            options: Options { state_prefix, allowed_chats, allowed_users, alert_chats, per_minute },
+            channels,
+            options: Options { state_prefix, allowed_chats, allowed_users, per_minute },
             telemetry,
         })
     }
@@ -111,9 +92,9 @@ mod tests {
             [
                 "LAKEWATCH_BUCKET is required (the lake's bucket)",
                 "LAKEWATCH_CHAT_SECRET_ID is required (the secret with bot_token and webhook_secret)",
-                "LAKEWATCH_TELEGRAM_API `http://api.telegram.org` must be https:// (or a local http://127.0.0.1 fake)",
                 "LAKEWATCH_CHAT_ALLOWED_CHATS: `abc` is not a Telegram id (an integer; groups are negative)",
                 "LAKEWATCH_CHAT_COMMANDS_PER_MINUTE must be an integer from 1 to 600",
+                "LAKEWATCH_TELEGRAM_API `http://api.telegram.org` must be https:// (or a local http://127.0.0.1 fake)",
             ]
         );
         let env = [
@@ -122,7 +103,11 @@ mod tests {
             ("LAKEWATCH_CHAT_ALLOWED_CHATS", "-100123,42"),
         ];
         let config = Config::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
-        assert_eq!(config.options.alert_chats, [-100123, 42], "alerts go to the allowed chats by default");
-        assert_eq!(config.telegram_api, "https://api.telegram.org");
+        let channels: Vec<String> = config.channels.iter().map(|c| format!("{c:?}")).collect();
+        assert_eq!(
+            channels,
+            [r#"Settings { api: "https://api.telegram.org", chats: [-100123, 42] }"#],
+            "alerts go to the allowed chats through Telegram by default"
+        );
     }
 }

@@ -52,12 +52,13 @@ impl LogEvent for CommandRun<'_> {
 
 #[derive(Serialize)]
 pub(crate) struct ChatSendFailed<'a> {
-    pub(crate) chat: i64,
+    pub(crate) channel: &'a str,
+    pub(crate) to: &'a str,
     pub(crate) reason: &'a str,
     pub(crate) error: &'a str,
 }
 impl LogEvent for ChatSendFailed<'_> {
     const NAME: &'static str = "chat_send_failed";
     const LEVEL: Level = Level::ERROR;
-    const MESSAGE: &'static str = "Chat did not get an alert message";
+    const MESSAGE: &'static str = "A destination did not get an alert message";
 }

@@ -7,7 +7,7 @@ use lakewatch_telemetry::log::emit;
 use serde_json::{Value, json};
 
 use crate::events::UpdateIgnored;
-use crate::ports::{Bot, Store};
+use crate::ports::Store;
 use crate::service::Chat;
 
 /// Why an event could not be handled at all.
@@ -16,8 +16,8 @@ use crate::service::Chat;
 pub struct Unknown(pub String);
 
 /// Handles one invocation at `now`, to finish before `deadline`.
-pub async fn handle<S: Store + Sync, B: Bot + Sync>(
-    chat: &Chat<S, B>,
+pub async fn handle<S: Store + Sync>(
+    chat: &Chat<S>,
     event: &Value,
     inv: &mut Invocation,
     now: DateTime<Utc>,

@@ -4,14 +4,16 @@
 //!   Telegram sends (`webhook.rs`); each `update_id` is handled once (`seen.rs`); only allowed
 //!   chats and users run commands, each user within a rate (`rate.rs`); the answer goes back
 //!   inline in the webhook's response (`service.rs`, `answer.rs`, `commands.rs`).
-//! - **Alerts to chats** (the alert topic, through a queue): each notice rendered for a phone,
-//!   a burst merged into one digest per chat, `retry_after` honoured, a chat that blocked the
-//!   bot skipped (`notify.rs`).
+//! - **Alerts to people** (the alert topic, through a queue): each notice rendered by each
+//!   channel in `channels/` (Telegram: for a phone), a burst merged into one digest per
+//!   destination, `retry_after` honoured, a chat that blocked the bot skipped (`notify.rs`).
 //!
-//! The decisions are pure; `s3.rs` and `bot_api.rs` are the adapters behind `ports.rs`.
+//! The decisions are pure; `s3.rs` is the lake's adapter behind `ports.rs`, and each channel
+//! holds its own (`bot_api.rs` for Telegram).
 
 pub mod answer;
 pub mod bot_api;
+pub mod channels;
 pub mod commands;
 pub mod config;
 mod events;

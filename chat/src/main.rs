@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result, anyhow};
-use lakewatch_chat::bot_api::HttpBot;
+use lakewatch_chat::channels;
 use lakewatch_chat::config::Config;
 use lakewatch_chat::handler::handle;
 use lakewatch_chat::s3::S3Store;
-use lakewatch_chat::secret::BotSecret;
+use lakewatch_chat::secret::Secret;
 use lakewatch_chat::service::Chat;
 use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
 use lakewatch_telemetry::runtime::invoke;
@@ -38,10 +38,11 @@ async fn run() -> Result<()> {
     tracing::dispatcher::set_global_default(telemetry.dispatch()).context("installing the log subscriber")?;
 
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    let secret = BotSecret::read(&aws_sdk_secretsmanager::Client::new(&aws), &config.secret_id).await?;
+    let secret = Secret::read(&aws_sdk_secretsmanager::Client::new(&aws), &config.secret_id).await?;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
-    let bot = HttpBot::new(&config.telegram_api, secret.bot_token.clone()).map_err(|e| anyhow!(e))?;
-    let chat = Arc::new(Chat::new(S3Store::new(s3, config.bucket.clone()), bot, secret.webhook_secret, config.options));
+    let channels = channels::build(&config.channels, &secret).map_err(|e| anyhow!(e))?;
+    let store = S3Store::new(s3, config.bucket.clone());
+    let chat = Arc::new(Chat::new(store, secret.webhook_secret.clone(), config.options, channels));
     let telemetry = Arc::new(Mutex::new(telemetry));
     let clock = wall_clock();
 

@@ -1,5 +1,6 @@
 //! What the chat function needs of the world, in its own words: the lake's state (documents
-//! read, and written only if unchanged since read) and the bot (a message sent to a chat).
+//! read, and written only if unchanged since read), and why a channel did not deliver a message
+//! (the channels themselves are in `channels/`).
 
 use std::future::Future;
 
@@ -56,14 +57,14 @@ pub trait Store {
     fn list(&self, prefix: &str, limit: usize) -> impl Future<Output = Result<Vec<Listed>, StoreError>> + Send;
 }
 
-/// Why a message was not sent.
+/// Why a channel's message was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// 429: wait this many seconds.
     #[error("too many requests: retry after {0} s")]
     RetryAfter(u64),
-    /// 403: the user blocked the bot, or it was removed from the group.
-    #[error("the bot may not write to this chat: {0}")]
+    /// The destination refuses (Telegram's 403: the user blocked the bot, or it left the group).
+    #[error("the destination refuses messages: {0}")]
     Blocked(String),
     /// Anything else; `retryable` for 5xx and transport failures.
     #[error("{reason}")]
@@ -73,10 +74,4 @@ pub enum SendError {
         /// Worth another try.
         retryable: bool,
     },
-}
-
-/// The bot, as far as sending goes.
-pub trait Bot {
-    /// Sends `text` (MarkdownV2) to `chat`.
-    fn send(&self, chat: i64, text: &str) -> impl Future<Output = Result<(), SendError>> + Send;
 }

@@ -1,21 +1,25 @@
 //! The bot's secret in Secrets Manager, read once at cold start: JSON with the bot token
 //! (from BotFather) and the webhook secret (`setWebhook`'s `secret_token`, which Telegram sends
-//! back on every update). Neither value ever appears in an error, a log line or `Debug`.
+//! back on every update), and any other channel's credentials as further string fields. No
+//! value ever appears in an error, a log line or `Debug`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// What the secret holds.
 #[derive(Clone, PartialEq, Eq)]
-pub struct BotSecret {
+pub struct Secret {
     /// `123456:ABC-DEF…`, for the Bot API's URLs.
     pub bot_token: String,
     /// 1 to 256 of `A-Z a-z 0-9 _ -`.
     pub webhook_secret: String,
+    /// Every other string field, for the channels that need one.
+    others: BTreeMap<String, String>,
 }
 
-impl fmt::Debug for BotSecret {
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BotSecret { .. }")
+        f.write_str("Secret { .. }")
     }
 }
 
@@ -42,7 +46,7 @@ pub enum SecretError {
     },
 }
 
-impl BotSecret {
+impl Secret {
     /// Reads and parses `secret_id` from Secrets Manager.
     pub async fn read(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Self, SecretError> {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
@@ -71,7 +75,19 @@ impl BotSecret {
         if webhook_secret.len() > 256 || !webhook_secret.chars().all(allowed) {
             return Err(wrong("webhook_secret is not 1 to 256 of A-Z a-z 0-9 _ -"));
         }
-        Ok(BotSecret { bot_token: bot_token.into(), webhook_secret: webhook_secret.into() })
+        let others = value
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !matches!(k.as_str(), "bot_token" | "webhook_secret"))
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        Ok(Secret { bot_token: bot_token.into(), webhook_secret: webhook_secret.into(), others })
+    }
+
+    /// Another string field of the secret (a channel's credential), if present and not blank.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.others.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 }
 
@@ -81,8 +97,11 @@ mod tests {
 
     #[test]
     fn a_secret_parses_or_says_which_field_is_wrong_without_its_value() {
-        let ok = BotSecret::parse("s", r#"{"bot_token": "123:ABC_def-9", "webhook_secret": "s3cr3t_-X"}"#).unwrap();
-        assert_eq!(format!("{ok:?}"), "BotSecret { .. }");
+        let ok =
+            Secret::parse("s", r#"{"bot_token": "123:ABC_def-9", "webhook_secret": "s3cr3t_-X", "pager_key": "k"}"#)
+                .unwrap();
+        assert_eq!(format!("{ok:?}"), "Secret { .. }");
+        assert_eq!((ok.field("pager_key"), ok.field("bot_token"), ok.field("none")), (Some("k"), None, None));
         // (secret, the reason)
         let cases = [
             ("nope", "not JSON"),
@@ -95,7 +114,7 @@ mod tests {
             (r#"{"bot_token": "1:A/../x", "webhook_secret": "x"}"#, "bot_token holds characters a token never has"),
         ];
         for (text, reason) in cases {
-            let e = BotSecret::parse("lakewatch/telegram", text).unwrap_err();
+            let e = Secret::parse("lakewatch/telegram", text).unwrap_err();
             assert!(matches!(&e, SecretError::Shape { reason: r, .. } if r == reason), "{text}: {e}");
             assert!(!e.to_string().contains("has space") && !e.to_string().contains("1:A"), "{e}");
         }

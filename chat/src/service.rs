@@ -15,9 +15,10 @@ use lakewatch_telemetry::log::emit;
 use serde_json::{Value, json};
 
 use crate::answer::{answer, who};
+use crate::channels::Channel;
 use crate::commands::{ChatCommand, parse};
 use crate::events::{ChatRefused, CommandRun, UpdateIgnored, WebhookRejected};
-use crate::ports::{Bot, Store, StoreError};
+use crate::ports::{Store, StoreError};
 use crate::rate::Limiter;
 use crate::update::{Incoming, Parsed};
 use crate::webhook::{authentic, request, response};
@@ -31,17 +32,15 @@ pub struct Options {
     pub allowed_chats: BTreeSet<i64>,
     /// When not empty, only these users may (in an allowed chat).
     pub allowed_users: BTreeSet<i64>,
-    /// Chats that get alert notices.
-    pub alert_chats: Vec<i64>,
     /// Commands per user per minute.
     pub per_minute: usize,
 }
 
 /// The chat function's state across invocations: ports built once at cold start.
 #[derive(Debug)]
-pub struct Chat<S, B> {
+pub struct Chat<S> {
     pub(crate) store: S,
-    pub(crate) bot: B,
+    pub(crate) channels: Vec<Box<dyn Channel>>,
     pub(crate) secret: String,
     pub(crate) options: Options,
     limiter: Mutex<Limiter>,
@@ -71,11 +70,12 @@ fn reply(chat: i64, text: &str) -> Value {
     json!({"method": "sendMessage", "chat_id": chat, "text": text, "parse_mode": "MarkdownV2"})
 }
 
-impl<S: Store + Sync, B: Bot + Sync> Chat<S, B> {
-    /// The chat function over `store` and `bot`, admitting requests that carry `secret`.
-    pub fn new(store: S, bot: B, secret: String, options: Options) -> Self {
+impl<S: Store + Sync> Chat<S> {
+    /// The chat function over `store`, admitting requests that carry `secret`, sending notices
+    /// through `channels`.
+    pub fn new(store: S, secret: String, options: Options, channels: Vec<Box<dyn Channel>>) -> Self {
         let limiter = Mutex::new(Limiter::new(options.per_minute));
-        Chat { store, bot, secret, options, limiter }
+        Chat { store, channels, secret, options, limiter }
     }
 
     /// Answers one webhook request (a Function URL event) at `now`.

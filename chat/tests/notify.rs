@@ -1,14 +1,18 @@
 //! Alerts to chats against a fake Telegram Bot API speaking its documented shapes: a burst is
 //! one digest per chat, a 429 is retried after its `retry_after`, a chat that blocked the bot
-//! does not stop the others, a 5xx is retried, and the deadline bounds every wait.
+//! does not stop the others, a 5xx is retried, and the deadline bounds every wait. A second
+//! channel beside Telegram gets the same batch in its own words, and its failures stop nobody.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use lakewatch_chat::bot_api::HttpBot;
+use lakewatch_chat::channels::telegram::Telegram;
+use lakewatch_chat::channels::{Channel, Sending};
 use lakewatch_chat::handler::handle;
 use lakewatch_chat::memory::MemoryStore;
+use lakewatch_chat::ports::SendError;
 use lakewatch_chat::service::{Chat, Options};
 use lakewatch_notice::{Notice, NoticeKind, Severity, sns};
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
@@ -20,7 +24,7 @@ const ONCALL: i64 = 42;
 
 struct Harness {
     telegram: FakeTelegram,
-    chat: Chat<MemoryStore, HttpBot>,
+    chat: Chat<MemoryStore>,
     telemetry: Telemetry,
     out: Arc<Mutex<Vec<u8>>>,
     now: DateTime<Utc>,
@@ -28,6 +32,11 @@ struct Harness {
 
 impl Harness {
     fn new(alert_chats: &[i64]) -> Self {
+        Self::with(alert_chats, Vec::new())
+    }
+
+    /// Telegram to `alert_chats`, then `others`.
+    fn with(alert_chats: &[i64], others: Vec<Box<dyn Channel>>) -> Self {
         let now: DateTime<Utc> = "2025-11-28T21:00:00Z".parse().unwrap();
         let telegram = FakeTelegram::start("1:TOKEN");
         let bot = HttpBot::new(&telegram.url, "1:TOKEN".into()).unwrap();
@@ -35,10 +44,11 @@ impl Harness {
             state_prefix: "lakewatch/state/".into(),
             allowed_chats: BTreeSet::from([DESK]),
             allowed_users: BTreeSet::new(),
-            alert_chats: alert_chats.to_vec(),
             per_minute: 10,
         };
-        let chat = Chat::new(MemoryStore::default(), bot, "secret".into(), options);
+        let mut channels: Vec<Box<dyn Channel>> = vec![Box::new(Telegram { bot, chats: alert_chats.to_vec() })];
+        channels.extend(others);
+        let chat = Chat::new(MemoryStore::default(), "secret".into(), options, channels);
         let out = Arc::new(Mutex::new(Vec::new()));
         let telemetry = Telemetry::new(Settings::local("chat"), out.clone(), Arc::new(move || now)).unwrap();
         Harness { telegram, chat, telemetry, out, now }
@@ -62,13 +72,14 @@ impl Harness {
         out.unwrap()
     }
 
-    fn failures(&self) -> Vec<(i64, String)> {
+    /// (destination, reason) of each `chat_send_failed` line.
+    fn failures(&self) -> Vec<(String, String)> {
         String::from_utf8(self.out.lock().unwrap().clone())
             .unwrap()
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|l| l["event"] == "chat_send_failed")
-            .map(|l| (l["chat"].as_i64().unwrap(), l["reason"].as_str().unwrap().to_string()))
+            .map(|l| (l["to"].as_str().unwrap().to_string(), l["reason"].as_str().unwrap().to_string()))
             .collect()
     }
 }
@@ -134,7 +145,7 @@ async fn a_429_is_retried_after_retry_after_and_the_deadline_bounds_the_wait() {
     let started = std::time::Instant::now();
     h.deliver(&[alert(2)], Duration::seconds(10)).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
-    assert_eq!(h.failures(), [(DESK, "rate_limited".to_string())]);
+    assert_eq!(h.failures(), [(DESK.to_string(), "rate_limited".to_string())]);
 }
 
 #[tokio::test]
@@ -144,7 +155,7 @@ async fn a_chat_that_blocked_the_bot_is_skipped_and_the_others_still_get_the_ale
     h.deliver(&[alert(1)], Duration::seconds(30)).await;
     assert_eq!(h.telegram.delivered(DESK).len(), 1);
     assert!(h.telegram.delivered(ONCALL).is_empty());
-    assert_eq!(h.failures(), [(ONCALL, "blocked".to_string())]);
+    assert_eq!(h.failures(), [(ONCALL.to_string(), "blocked".to_string())]);
     assert_eq!(h.telegram.sent().iter().filter(|s| s.chat == ONCALL).count(), 1, "a 403 is not retried");
 }
 
@@ -156,5 +167,52 @@ async fn a_5xx_is_retried_and_a_chat_that_keeps_failing_is_counted() {
     h.deliver(&[alert(1)], Duration::seconds(30)).await;
     assert_eq!(h.telegram.delivered(DESK).len(), 1, "third time lucky");
     assert!(h.telegram.delivered(ONCALL).is_empty());
-    assert_eq!(h.failures(), [(ONCALL, "failed".to_string())]);
+    assert_eq!(h.failures(), [(ONCALL.to_string(), "failed".to_string())]);
+}
+
+/// A channel as a new file in `channels/` would add one: its own rendering, its own
+/// destinations, its own failures.
+#[derive(Debug, Default)]
+struct Pager {
+    pages: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Channel for Pager {
+    fn name(&self) -> &'static str {
+        "pager"
+    }
+
+    fn destinations(&self) -> Vec<String> {
+        vec!["primary".into(), "gone".into()]
+    }
+
+    fn render(&self, notices: &[Notice]) -> Option<String> {
+        (!notices.is_empty()).then(|| format!("{} lakewatch notice(s)", notices.len()))
+    }
+
+    fn send<'a>(&'a self, to: &'a str, text: &'a str) -> Sending<'a> {
+        Box::pin(async move {
+            if to == "gone" {
+                return Err(SendError::Blocked("no such service".into()));
+            }
+            self.pages.lock().unwrap().push((to.to_string(), text.to_string()));
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn another_channel_gets_the_same_batch_in_its_own_words_and_its_failures_stop_nobody() {
+    let pager = Pager::default();
+    let pages = pager.pages.clone();
+    let mut h = Harness::with(&[DESK], vec![Box::new(pager)]);
+    let burst: Vec<Notice> = (1..=3).map(alert).collect();
+    h.deliver(&burst, Duration::seconds(30)).await;
+    assert_eq!(*pages.lock().unwrap(), [("primary".to_string(), "3 lakewatch notice(s)".to_string())]);
+    let desk = h.telegram.delivered(DESK);
+    assert_eq!(desk.len(), 1);
+    assert!(desk[0].starts_with("🗂 *3 notices"), "{}", desk[0]);
+    assert_eq!(h.failures(), [("gone".to_string(), "blocked".to_string())]);
+    let lines = String::from_utf8(h.out.lock().unwrap().clone()).unwrap();
+    assert!(lines.lines().any(|l| l.contains(r#""channel":"pager""#) && l.contains("chat_send_failed")), "{lines}");
 }

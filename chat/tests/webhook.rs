@@ -7,12 +7,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use lakewatch_chat::bot_api::HttpBot;
 use lakewatch_chat::memory::MemoryStore;
 use lakewatch_chat::service::{Chat, Options};
 use lakewatch_notice::incident::Incidents;
 use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
-use lakewatch_testkit::telegram::FakeTelegram;
 use serde_json::{Value, json};
 
 const SECRET: &str = "webhook_s3cret-token";
@@ -22,11 +20,10 @@ const INCIDENTS: &str = "lakewatch/state/incidents.json";
 
 struct Harness {
     store: MemoryStore,
-    chat: Chat<MemoryStore, HttpBot>,
+    chat: Chat<MemoryStore>,
     telemetry: Telemetry,
     out: Arc<Mutex<Vec<u8>>>,
     now: DateTime<Utc>,
-    _telegram: FakeTelegram,
 }
 
 impl Harness {
@@ -37,19 +34,17 @@ impl Harness {
     fn with_rate(per_minute: usize) -> Self {
         let now: DateTime<Utc> = "2025-11-28T20:00:00Z".parse().unwrap();
         let store = MemoryStore::default();
-        let telegram = FakeTelegram::start("1:TOKEN");
-        let bot = HttpBot::new(&telegram.url, "1:TOKEN".into()).unwrap();
         let options = Options {
             state_prefix: "lakewatch/state/".into(),
             allowed_chats: BTreeSet::from([GROUP]),
             allowed_users: BTreeSet::new(),
-            alert_chats: vec![GROUP],
             per_minute,
         };
-        let chat = Chat::new(store.clone(), bot, SECRET.into(), options);
+        // Replies go inline: the webhook sends nothing through a channel.
+        let chat = Chat::new(store.clone(), SECRET.into(), options, Vec::new());
         let out = Arc::new(Mutex::new(Vec::new()));
         let telemetry = Telemetry::new(Settings::local("chat"), out.clone(), Arc::new(move || now)).unwrap();
-        Harness { store, chat, telemetry, out, now, _telegram: telegram }
+        Harness { store, chat, telemetry, out, now }
     }
 
     /// The Function URL event of a POST with `secret` (if any) and `body`.

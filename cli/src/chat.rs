@@ -4,7 +4,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use lakewatch_chat::bot_api::HttpBot;
-use lakewatch_chat::secret::BotSecret;
+use lakewatch_chat::secret::Secret;
 use lakewatch_telemetry::console::line;
 
 use crate::Outcome;
@@ -43,7 +43,7 @@ pub(crate) fn run(command: Command) -> Result<Outcome> {
         if let Some(endpoint) = &endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
-        let secret = BotSecret::read(&aws_sdk_secretsmanager::Client::new(&loader.load().await), &secret_id).await?;
+        let secret = Secret::read(&aws_sdk_secretsmanager::Client::new(&loader.load().await), &secret_id).await?;
         let bot = HttpBot::new(&telegram_api, secret.bot_token.clone()).map_err(|e| anyhow!(e))?;
         bot.set_webhook(&url, &secret.webhook_secret, max_connections).await.map_err(|e| anyhow!(e))?;
         line(&format!(

@@ -545,8 +545,8 @@ pub const EVENTS: &[EventSpec] = &[
     EventSpec {
         name: "chat_send_failed",
         level: "ERROR",
-        fields: &[("chat", "int"), ("reason", "string"), ("error", "string")],
-        description: "a chat did not get an alert message (it blocked the bot, or Telegram kept failing); the other chats did",
+        fields: &[("channel", "string"), ("to", "string"), ("reason", "string"), ("error", "string")],
+        description: "a channel's destination (a Telegram chat) did not get an alert message (it blocked the bot, or the channel kept failing); the other destinations did",
     },
     EventSpec {
         name: "symbol_failed",
