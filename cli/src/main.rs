@@ -22,6 +22,7 @@ mod chat;
 mod cloudwatch;
 mod collect;
 mod demo;
+mod docs;
 mod incident;
 mod lake;
 mod lint_emf;
@@ -43,6 +44,8 @@ enum Command {
     Validate(validate::Args),
     /// Build a synthetic lake with injected defects, validate it, and score what was found.
     Demo(demo::Args),
+    /// Data docs: HTML pages of every dataset and partition, with history, in a folder.
+    Docs(docs::Args),
     /// Collect one session of daily bars, minute bars or fundamentals into a folder or a bucket.
     Collect(collect::Args),
     /// What never arrived: sessions past their freshness deadline whose objects or symbols are missing.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Docs(args) => docs::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Calendar { command } => calendar_cmd::run(command),
         Command::Collect(args) => collect::run(args),

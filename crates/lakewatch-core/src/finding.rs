@@ -63,6 +63,26 @@ pub struct Finding {
     /// severity was lowered to info.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectation: Option<Expectation>,
+    /// A price move (outlier, bad print, split): the symbol's closes around it, at most
+    /// [`PRICE_CONTEXT`] bars a side, for a chart. Kept for the first
+    /// [`CHARTED_PER_KIND`] findings of a kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<PricePoint>,
+}
+
+/// Bars kept on each side of a price move.
+pub const PRICE_CONTEXT: usize = 8;
+
+/// Findings of one kind whose price context a report keeps.
+pub const CHARTED_PER_KIND: usize = 100;
+
+/// One close of a symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PricePoint {
+    /// The bar's time.
+    pub t: DateTime<Utc>,
+    /// Its close.
+    pub close: f64,
 }
 
 /// Why a finding is expected.
@@ -92,6 +112,7 @@ impl Finding {
             message: message.into(),
             sample: Vec::new(),
             expectation: None,
+            prices: Vec::new(),
         }
     }
 
@@ -136,6 +157,12 @@ impl Finding {
     /// Sets the sample rows.
     pub fn sample(mut self, sample: Vec<Map<String, Value>>) -> Self {
         self.sample = sample;
+        self
+    }
+
+    /// Sets the closes around a price move.
+    pub fn prices(mut self, prices: Vec<PricePoint>) -> Self {
+        self.prices = prices;
         self
     }
 }

@@ -121,10 +121,13 @@ pub fn cap(findings: Vec<Finding>) -> (Vec<Finding>, Vec<Capped>) {
         rest.clear();
     };
     let mut current = None;
-    for f in findings {
+    for mut f in findings {
         if current != Some((f.check, f.kind)) {
             flush(&mut rest, &mut out, kept);
             (current, kept) = (Some((f.check, f.kind)), 0);
+        }
+        if kept >= crate::finding::CHARTED_PER_KIND {
+            f.prices = Vec::new();
         }
         if kept < MAX_FINDINGS_PER_KIND {
             kept += 1;

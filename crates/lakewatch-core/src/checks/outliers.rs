@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{CheckError, CheckInput, explain, rows_finding, severity, splits};
-use crate::finding::{Finding, Kind, Severity};
+use crate::finding::{Finding, Kind, PRICE_CONTEXT, PricePoint, Severity};
 use crate::frame::{Bars, NULL_TIME, instant, sample, values_f64};
 
 /// `[checks.outliers]`.
@@ -85,10 +85,12 @@ const MAD_TO_SIGMA: f64 = 1.482_6;
 /// Scale of a normal distribution from its mean absolute deviation.
 const MEAN_AD_TO_SIGMA: f64 = 1.253_3;
 
-/// One return: from the bar at time index `prev` to the bar `row` at time index `idx`.
+/// One return: from the bar `prev_row` at time index `prev` to the bar `row` at time index
+/// `idx`.
 struct Step {
     row: u32,
     prev: u32,
+    prev_row: u32,
     idx: u32,
     split: bool,
     ret: f64,
@@ -123,7 +125,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     let mut starts: Vec<usize> = Vec::with_capacity(bars.len() + 1);
     for s in 0..bars.len() {
         starts.push(steps.len());
-        let mut prev: Option<(u32, f64)> = None;
+        let mut prev: Option<(u32, f64, u32)> = None;
         let mut run: Vec<u32> = Vec::new();
         let mut carried: Vec<u32> = Vec::new();
         let mut j = 0usize;
@@ -136,7 +138,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                 j += 1;
             }
             let idx = j as u32;
-            if prev.is_some_and(|(p, _)| p == idx) {
+            if prev.is_some_and(|(p, _, _)| p == idx) {
                 continue; // a duplicate time: the duplicates check reports it
             }
             let same = run.last().is_some_and(|&r| close[r as usize] == c);
@@ -147,20 +149,20 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             if volume[row as usize] > 0.0 {
                 run.push(row);
             }
-            let carries = volume[row as usize] == 0.0 && prev.is_some_and(|(_, pc)| pc == c);
+            let carries = volume[row as usize] == 0.0 && prev.is_some_and(|(_, pc, _)| pc == c);
             if !carries {
                 out.extend(carried_forward(sev(Kind::StalePrice), spec, input, s, &carried));
                 carried.clear();
             } else if !quiet_bars_printed {
                 carried.push(row);
             }
-            if let Some((p, pc)) = prev {
+            if let Some((p, pc, prev_row)) = prev {
                 let ratio = c / pc;
                 let ordinary = ratio > lowest && ratio < highest;
                 let split = !ordinary && bands.iter().any(|b| b.contains(&ratio));
-                steps.push(Step { row, prev: p, idx, split, ret: ratio.ln() });
+                steps.push(Step { row, prev: p, prev_row, idx, split, ret: ratio.ln() });
             }
-            prev = Some((idx, c));
+            prev = Some((idx, c, row));
         }
         out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
         out.extend(carried_forward(sev(Kind::StalePrice), spec, input, s, &carried));
@@ -205,20 +207,18 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                     json!({ "ratio": ratio, "reverted_after_bars": j - i }),
                     json!({ "split_ratios": spec.split_ratios, "revert_within": spec.revert_within }),
                 )
-                .sample(sample(input.frame, symbol_steps[i..j].iter().map(|st| st.row))),
+                .sample(sample(input.frame, symbol_steps[i..j].iter().map(|st| st.row)))
+                .prices(around(symbol_steps, i, j, &times, &close)),
             );
         }
         let in_print = |k: usize| prints.iter().any(|&(i, j)| k == i || k == j);
         // Steps across a listed split's ex-date: judged against the corporate-actions file.
         let listed = match input.actions {
-            Some(actions) => listed_splits(spec, input, &volume, &times, symbol_steps, s, actions, &in_print, &mut out),
+            Some(actions) => listed_splits(spec, input, &volume, &close, &times, symbol_steps, s, actions, &in_print, &mut out),
             None => Vec::new(),
         };
-        for st in symbol_steps
-            .iter()
-            .enumerate()
-            .filter(|(k, st)| st.split && !in_print(*k) && !listed.contains(k))
-            .map(|(_, st)| st)
+        for (k, st) in
+            symbol_steps.iter().enumerate().filter(|(k, st)| st.split && !in_print(*k) && !listed.contains(k))
         {
             let ratio = st.ret.exp();
             let at = instant(times[st.idx as usize]);
@@ -235,7 +235,8 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                 .symbol(&bars.symbols[s])
                 .between(at, at)
                 .observed(json!({ "ratio": ratio }), json!({ "split_ratios": spec.split_ratios }))
-                .sample(sample(input.frame, [st.row])),
+                .sample(sample(input.frame, [st.row]))
+                .prices(around(symbol_steps, k, k, &times, &close)),
             );
         }
         residuals.clear();
@@ -290,11 +291,23 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                 .between(a, b)
                 .count(g.len() as u64)
                 .observed(json!({ "z": z, "log_return": first.ret }), json!({ "abs_z_at_most": spec.z_threshold }))
-                .sample(sample(input.frame, g.iter().map(|(i, _)| symbol_steps[*i].row))),
+                .sample(sample(input.frame, g.iter().map(|(i, _)| symbol_steps[*i].row)))
+                .prices(around(symbol_steps, g[0].0, g[g.len() - 1].0, &times, &close)),
             );
         }
     }
     Ok(out)
+}
+
+/// A symbol's closes around its steps `first..=last`: [`PRICE_CONTEXT`] bars a side.
+fn around(steps: &[Step], first: usize, last: usize, times: &[i64], close: &[f64]) -> Vec<PricePoint> {
+    let from = first.saturating_sub(PRICE_CONTEXT);
+    let to = (last + PRICE_CONTEXT + 1).min(steps.len());
+    let Some(start) = steps.get(from) else { return Vec::new() };
+    let point = |idx: u32, row: u32| PricePoint { t: instant(times[idx as usize]), close: close[row as usize] };
+    std::iter::once(point(start.prev, start.prev_row))
+        .chain(steps[from..to].iter().map(|st| point(st.idx, st.row)))
+        .collect()
 }
 
 /// The regular session of an intraday partition as (open, close, bar step) in epoch ms; `None`
@@ -315,6 +328,7 @@ fn listed_splits(
     spec: &Spec,
     input: &CheckInput<'_>,
     volume: &[f64],
+    close: &[f64],
     times: &[i64],
     steps: &[Step],
     s: usize,
@@ -364,7 +378,8 @@ fn listed_splits(
                 .symbol(symbol)
                 .between(at, at)
                 .observed(json!({ "ratio": moved }), json!({ "ratio": implied, "split": split.describe() }))
-                .sample(sample(input.frame, [st.prev, st.row])),
+                .sample(sample(input.frame, [st.prev_row, st.row]))
+                .prices(around(steps, k, k, times, close)),
         );
         if kind != Kind::Split {
             continue;
@@ -373,7 +388,7 @@ fn listed_splits(
         // Twenty bars a side: day-to-day volume varies by a third, and the medians must tell a
         // 2-for-1 move from none.
         let mut before = vol(&steps[k.saturating_sub(19)..k]);
-        before.push(volume[steps[k.saturating_sub(19).min(k)].prev as usize]);
+        before.push(volume[steps[k.saturating_sub(19).min(k)].prev_row as usize]);
         let mut after = vol(&steps[k..(k + 20).min(steps.len())]);
         if splits::volume_follows(&mut before, &mut after, split.ratio) == Some(false) {
             out.push(
@@ -614,6 +629,18 @@ mod tests {
             if kind == Kind::BadPrint {
                 assert_eq!(report.findings[0].severity, crate::finding::Severity::Error, "{what}: the contract's bad_print severity");
             }
+            // The chart's closes: PRICE_CONTEXT bars before the jump to as many after its end.
+            let prices = &report.findings[0].prices;
+            let days: Vec<String> = prices.iter().map(|p| p.t.date_naive().to_string()).collect();
+            assert!(days.windows(2).all(|w| w[0] < w[1]), "{what}: {days:?}");
+            let jump = days.iter().position(|d| d == "2025-06-02").unwrap_or_else(|| panic!("{what}: {days:?}"));
+            use crate::finding::PRICE_CONTEXT;
+            assert_eq!(jump, PRICE_CONTEXT + 1, "{what}: {days:?}");
+            let ratio = prices[jump].close / prices[jump - 1].close;
+            assert!((ratio / factor - 1.0).abs() < 0.1, "{what}: moved {ratio}");
+            // The jump, the bars until it reverts (a bad print's count), and the context after.
+            let after = 1 + if kind == Kind::BadPrint { count as usize } else { 0 } + PRICE_CONTEXT;
+            assert_eq!(prices.len(), jump + after, "{what}: {days:?}");
         }
     }
 

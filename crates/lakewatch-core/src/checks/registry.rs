@@ -95,6 +95,11 @@ macro_rules! registry {
                 out
             }
 
+            /// The checks this table configures, in report order.
+            pub fn configured(&self) -> Vec<CheckId> {
+                self.specs().into_iter().map(|(c, _)| c).collect()
+            }
+
             /// Every check a contract can configure, in report order.
             pub const CONFIGURABLE: &'static [CheckId] = &[$(CheckId::$check,)*];
         }
