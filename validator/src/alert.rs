@@ -35,6 +35,8 @@ pub struct About<'a> {
     pub version: &'a str,
     /// Where the full report is (`s3://...`).
     pub report: &'a str,
+    /// The partition's page in the data docs, if they are written.
+    pub page: Option<&'a str>,
 }
 
 impl About<'_> {
@@ -108,6 +110,7 @@ pub fn alert(
     notice.truncated = shown > quoted.len();
     notice.findings = quoted.iter().filter_map(sample).collect();
     notice.report = Some(about.report.to_string());
+    notice.page = about.page.map(str::to_string);
     notice.held_back = held.map(held_back);
     notice.fact("new", new).fact("rows", report.rows).fact("findings_total", report.findings.len())
 }
@@ -152,6 +155,7 @@ pub fn resolved(about: &About<'_>, checks: &[CheckId], held: Option<Held>) -> No
     let mut notice = about.notice(NoticeKind::Resolved, Severity::Info, title, id);
     notice.alerts = cleared(about.dataset, about.partition, &checks);
     notice.report = Some(about.report.to_string());
+    notice.page = about.page.map(str::to_string);
     notice.held_back = held.map(held_back);
     notice
 }
@@ -275,6 +279,7 @@ mod tests {
             key: "data/ticks/minute/date=2025-11-28/bars.parquet",
             version: "v1",
             report: "s3://lake/lakewatch/reports/minute_bars/date=2025-11-28/v1.json",
+            page: Some("https://docs.example.com/minute_bars/date=2025-11-28/index.html"),
         }
     }
 

@@ -4,6 +4,7 @@
 use lakewatch_core::{Budget, Severity};
 use lakewatch_telemetry::Settings;
 
+use crate::docs::Docs;
 use crate::service::Options;
 
 /// Where the contracts come from.
@@ -105,6 +106,19 @@ impl Config {
                 0
             }),
         };
+        let docs = match (get("LAKEWATCH_DOCS").as_deref(), get("LAKEWATCH_DOCS_BASE_URL")) {
+            (Some("off"), _) => Docs::Off,
+            (None | Some("on"), None) => Docs::S3,
+            (None | Some("on"), Some(base)) if base.starts_with("https://") && base.ends_with('/') => Docs::Web(base),
+            (None | Some("on"), Some(base)) => {
+                errors.push(format!("LAKEWATCH_DOCS_BASE_URL `{base}` must start with https:// and end with /"));
+                Docs::S3
+            }
+            (Some(other), _) => {
+                errors.push(format!("LAKEWATCH_DOCS `{other}` must be on or off"));
+                Docs::S3
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -117,6 +131,7 @@ impl Config {
                 max_object_bytes,
                 alert_sample_rows,
                 budget: Budget::of_memory_mb(memory_mb),
+                docs,
             },
             topic_arn,
             contracts,
@@ -143,6 +158,7 @@ mod tests {
             ("LAKEWATCH_MIN_ALERT_SEVERITY", "loud"),
             ("LAKEWATCH_MAX_OBJECT_BYTES", "-1"),
             ("LAKEWATCH_ALERT_SAMPLE_ROWS", "all"),
+            ("LAKEWATCH_DOCS_BASE_URL", "http://docs.example.com"),
             ("LOG_LEVEL", "chatty"),
         ];
         let errors =
@@ -158,7 +174,8 @@ mod tests {
                 "LAKEWATCH_REPORT_PREFIX",
                 "LAKEWATCH_MIN_ALERT_SEVERITY",
                 "LAKEWATCH_MAX_OBJECT_BYTES",
-                "LAKEWATCH_ALERT_SAMPLE_ROWS"
+                "LAKEWATCH_ALERT_SAMPLE_ROWS",
+                "LAKEWATCH_DOCS_BASE_URL"
             ],
             "{errors:#?}"
         );
@@ -175,5 +192,14 @@ mod tests {
         assert_eq!(c.options.min_alert_severity, Severity::Error);
         assert_eq!(c.contracts, ContractSource::Embedded);
         assert_eq!(c.options, Options::new(vec!["lake".into(), "lake-2".into()]), "the defaults are Options::new's");
+        let with = |docs: &str, base: &str| {
+            let mut env = env.to_vec();
+            env.extend([("LAKEWATCH_DOCS", docs), ("LAKEWATCH_DOCS_BASE_URL", base)]);
+            Config::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+                .map(|c| c.options.docs)
+        };
+        assert_eq!(with("off", ""), Ok(Docs::Off));
+        assert_eq!(with("on", "https://d1.cloudfront.net/"), Ok(Docs::Web("https://d1.cloudfront.net/".into())));
+        assert_eq!(with("maybe", "").unwrap_err(), ["LAKEWATCH_DOCS `maybe` must be on or off"]);
     }
 }

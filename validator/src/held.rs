@@ -95,6 +95,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             && behind(&state, &contract.alerts, &acked)
         {
             let report = self.load_report(bucket, &newest.report).await.map_err(failed)?;
+            let page_path = lakewatch_docs::site::partition(&entry.dataset, &entry.partition);
+            let page = self.options.docs.link(bucket, &self.options.report_prefix, &page_path);
             let about = About {
                 dataset: &entry.dataset,
                 partition: &entry.partition,
@@ -102,6 +104,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 key: &state.key,
                 version: &newest.id,
                 report: &newest.report,
+                page: page.as_deref(),
             };
             let (threshold, rows) = (self.options.min_alert_severity, self.options.alert_sample_rows);
             let render = |send: &_| alert::notice(&about, &report, &newest.failing, send, threshold, rows);

@@ -16,6 +16,7 @@ pub mod claim;
 pub mod config;
 mod config_alert;
 pub mod decide;
+pub mod docs;
 pub mod document;
 pub mod event;
 pub mod fetch;

@@ -95,8 +95,15 @@ impl MemoryLake {
 
     /// The key under `prefix` written last.
     pub fn newest(&self, prefix: &str) -> Option<String> {
+        self.newest_ending(prefix, "")
+    }
+
+    /// The key last written under `prefix` whose name ends with `suffix` (`.json`: a report,
+    /// not a page).
+    pub fn newest_ending(&self, prefix: &str, suffix: &str) -> Option<String> {
         let s = lock(&self.store);
-        s.objects.iter().filter(|(k, _)| k.starts_with(prefix)).max_by_key(|(_, (_, g))| *g).map(|(k, _)| k.clone())
+        let under = s.objects.iter().filter(|(k, _)| k.starts_with(prefix) && k.ends_with(suffix));
+        under.max_by_key(|(_, (_, g))| *g).map(|(k, _)| k.clone())
     }
 
     /// Removes `key`.
@@ -249,6 +256,10 @@ impl Lake for MemoryLake {
         s.versions.insert((key.to_string(), format!("e{g}")), (bytes.clone(), g));
         s.objects.insert(key.to_string(), (bytes, g));
         Ok(())
+    }
+
+    async fn save_page(&self, bucket: &str, key: &str, html: Vec<u8>) -> Result<(), IoError> {
+        self.save_report(bucket, key, html).await
     }
 
     async fn remove_document(&self, _bucket: &str, key: &str) -> Result<(), IoError> {

@@ -138,6 +138,8 @@ pub trait Lake {
     ) -> impl Future<Output = Result<bool, IoError>> + Send;
     /// Writes a report (replacing any earlier one at the key).
     fn save_report(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), IoError>> + Send;
+    /// Writes a data-docs page (HTML, replacing any earlier one at the key).
+    fn save_page(&self, bucket: &str, key: &str, html: Vec<u8>) -> impl Future<Output = Result<(), IoError>> + Send;
     /// Removes a document (a marker whose alert could not be sent).
     fn remove_document(&self, bucket: &str, key: &str) -> impl Future<Output = Result<(), IoError>> + Send;
 }

@@ -318,6 +318,21 @@ impl Lake for S3Lake {
             .map_err(|e| io_error("save report", format!("s3://{bucket}/{key}"), e))
     }
 
+    async fn save_page(&self, bucket: &str, key: &str, html: Vec<u8>) -> Result<(), IoError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("text/html; charset=utf-8")
+            // A page changes with every version: a CDN in front revalidates it.
+            .cache_control("no-cache")
+            .body(ByteStream::from(html))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| io_error("save page", format!("s3://{bucket}/{key}"), e))
+    }
+
     async fn remove_document(&self, bucket: &str, key: &str) -> Result<(), IoError> {
         self.client
             .delete_object()

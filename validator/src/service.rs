@@ -21,6 +21,7 @@ use crate::actions::ActionsCache;
 use crate::alert::{self, About};
 use crate::calendars::CalendarCache;
 use crate::decide::{Order, Send, Version, failing};
+use crate::docs::Docs;
 use crate::event::ObjectRef;
 use crate::fetch::Fetched;
 use crate::halts::HaltsCache;
@@ -50,6 +51,8 @@ pub struct Options {
     /// What decoding one object may cost (from the function's memory): a file whose footer
     /// exceeds it is a `too_large` finding, never decoded.
     pub budget: Budget,
+    /// The data docs: written beside the reports, and how alerts link them.
+    pub docs: Docs,
 }
 
 impl Options {
@@ -65,6 +68,7 @@ impl Options {
             max_object_bytes: 512 * 1024 * 1024,
             alert_sample_rows: 0,
             budget: Budget::default(),
+            docs: Docs::S3,
         }
     }
 }
@@ -185,6 +189,19 @@ impl LogEvent for OlderVersionSkipped<'_> {
     const NAME: &'static str = "older_version_skipped";
     const LEVEL: Level = Level::INFO;
     const MESSAGE: &'static str = "Version older than the newest applied; reported, alert state left as it is";
+}
+
+#[derive(Serialize)]
+struct DocsFailed<'a> {
+    dataset: &'a str,
+    key: &'a str,
+    error: &'a str,
+}
+impl LogEvent for DocsFailed<'_> {
+    const NAME: &'static str = "docs_failed";
+    const LEVEL: Level = Level::WARN;
+    const MESSAGE: &'static str =
+        "Data docs not updated for this version; the next version or `lakewatch docs` writes them";
 }
 
 /// `date=2025-11-28`, `symbol=AAPL/year=2025`: the partition as a path.
@@ -446,8 +463,19 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         // The partition's alert state, and what it says to send.
         let threshold = self.options.min_alert_severity;
         let failing = failing(&report, threshold);
+        let modified = order.modified;
         let seen = Version { id: version.to_string(), order, failing: failing.clone(), report: report_uri.clone() };
-        let about = About { dataset, partition: pid, bucket, key: &object.key, version, report: &report_uri };
+        let page_path = lakewatch_docs::site::partition(dataset, pid);
+        let page = self.options.docs.link(bucket, &self.options.report_prefix, &page_path);
+        let about = About {
+            dataset,
+            partition: pid,
+            bucket,
+            key: &object.key,
+            version,
+            report: &report_uri,
+            page: page.as_deref(),
+        };
         let sample_rows = self.options.alert_sample_rows;
         let render = |send: &Send| alert::notice(&about, &report, &failing, send, threshold, sample_rows);
         let applied: Applied =
@@ -463,6 +491,26 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         }
         if let Some(newest) = &applied.older_than {
             emit(&OlderVersionSkipped { key: &object.key, version, newest });
+        }
+        if self.options.docs != Docs::Off {
+            let site = crate::docs::Site {
+                contracts: &self.contracts,
+                report_prefix: &self.options.report_prefix,
+                state_prefix,
+            };
+            let validated = crate::docs::Validated {
+                bucket,
+                contract,
+                partition: pid,
+                version,
+                modified,
+                report: &report,
+                incidents: &incidents,
+                newest: applied.older_than.is_none(),
+            };
+            if let Err(e) = crate::docs::publish(&self.lake, site, validated, as_of).await {
+                emit(&DocsFailed { dataset, key: &object.key, error: &e.to_string() });
+            }
         }
         if let Some(history) = history {
             self.record_volume(object, contract, partition, &report, history).await?;

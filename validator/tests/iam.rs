@@ -116,8 +116,11 @@ async fn the_validator_validates_reports_alerts_and_sweeps_under_its_own_role() 
     assert!(swept.is_ok(), "the sweep: {swept:?}\n{stdout}");
 
     let partition = key.split("date=").nth(1).unwrap().split('/').next().unwrap();
-    let reports = keys(&s3, "lakewatch/reports/minute_bars/").await;
+    let all = keys(&s3, "lakewatch/reports/minute_bars/").await;
+    let reports: Vec<&String> = all.iter().filter(|k| k.ends_with(".json")).collect();
     assert_eq!(reports.len(), 1, "{reports:?}");
+    let page = format!("lakewatch/reports/minute_bars/date={partition}/index.html");
+    assert!(all.contains(&page), "the partition's page, written under the validator's role: {all:?}");
     assert!(reports[0].starts_with(&format!("lakewatch/reports/minute_bars/date={partition}/")), "{reports:?}");
     assert_eq!(
         keys(&s3, "lakewatch/state/partitions/minute_bars/").await,
@@ -176,7 +179,9 @@ async fn the_validator_validates_reports_alerts_and_sweeps_under_its_own_role() 
     let stdout = validator.stop();
     assert_eq!(answer, Ok(json!({"batchItemFailures": []})), "{stdout}");
     let partition = locked.split("date=").nth(1).unwrap().split('/').next().unwrap();
-    let report_key = keys(&s3, &format!("lakewatch/reports/minute_bars/date={partition}/")).await.pop().unwrap();
+    let mut under = keys(&s3, &format!("lakewatch/reports/minute_bars/date={partition}/")).await;
+    under.retain(|k| k.ends_with(".json"));
+    let report_key = under.pop().unwrap();
     let report = s3.get_object().bucket("lake").key(&report_key).send().await.unwrap();
     let report: Value = serde_json::from_slice(&report.body.collect().await.unwrap().to_vec()).unwrap();
     assert_eq!(report["findings"][0]["kind"], "unreadable", "{report}");

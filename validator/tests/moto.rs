@@ -206,7 +206,8 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
 
     // Every validated version has its report.
     let listed = w.s3.list_objects_v2().bucket(bucket).prefix("lakewatch/reports/minute_bars/").send().await.unwrap();
-    let reports: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    let reports: Vec<&str> =
+        listed.contents().iter().filter_map(|o| o.key()).filter(|k| k.ends_with(".json")).collect();
     for key in [clean_key, defect_key, broken_key] {
         assert!(
             reports.iter().any(|r| r.contains(&format!("date={}/", date(key)))),

@@ -67,11 +67,16 @@ pub struct History {
 }
 
 impl History {
-    /// Adds or replaces `line`, in order, keeping the [`KEEP`] newest; returns whether it is
-    /// the newest version (a version delivered late is recorded, not shown as current).
-    pub fn insert(&mut self, line: VersionLine) -> bool {
+    /// Adds or replaces `line`, keeping the [`KEEP`] newest; returns whether it is the newest
+    /// version (a version delivered late is recorded, not shown as current). `newest` says the
+    /// caller knows it is (the validator orders versions by S3's sequencer, finer than the
+    /// second `LastModified` gives); otherwise it goes in order of when written.
+    pub fn insert(&mut self, line: VersionLine, newest: bool) -> bool {
         self.versions.retain(|v| v.id != line.id);
-        let at = self.versions.iter().position(|v| v.key() < line.key()).unwrap_or(self.versions.len());
+        let at = match newest {
+            true => 0,
+            false => self.versions.iter().position(|v| v.key() < line.key()).unwrap_or(self.versions.len()),
+        };
         self.versions.insert(at, line);
         self.versions.truncate(KEEP);
         at == 0
@@ -116,12 +121,16 @@ mod tests {
             ("v2", "2025-11-28T20:00:00Z", false),
         ];
         for (id, at, newest) in cases {
-            assert_eq!(h.insert(line(id, at)), newest, "{id}");
+            assert_eq!(h.insert(line(id, at), false), newest, "{id}");
         }
         let ids: Vec<&str> = h.versions.iter().map(|v| v.id.as_str()).collect();
         assert_eq!(ids, ["v3", "v2", "v1"], "a redelivered version is not repeated");
+        // Written in the same second as v3, and known to be newer.
+        assert!(h.insert(line("v4", "2025-11-28T21:00:00Z"), true));
+        assert!(!h.insert(line("v5", "2025-11-28T21:00:00Z"), false), "a tie, not known newer, goes after");
+        assert_eq!(h.versions[0].id, "v4");
         for i in 0..30 {
-            h.insert(line(&format!("n{i}"), &format!("2025-11-29T{:02}:{:02}:00Z", i / 60, i % 60)));
+            h.insert(line(&format!("n{i}"), &format!("2025-11-29T{:02}:{:02}:00Z", i / 60, i % 60)), false);
         }
         assert_eq!(h.versions.len(), KEEP);
         assert_eq!(h.versions[0].id, "n29");

@@ -53,8 +53,9 @@ pub fn site(datasets: &[Dataset], incidents: &Incidents, sweep: Option<&Sweep>, 
             let Some(newest) = versions.first() else { continue };
             summary.fold(&newest.report, partition, &newest.id, &d.calendar);
             let mut history = History::default();
-            for v in versions {
-                history.insert(VersionLine::of(&v.id, v.modified, &v.report));
+            // Oldest first, each the newest so far.
+            for v in versions.iter().rev() {
+                history.insert(VersionLine::of(&v.id, v.modified, &v.report), true);
             }
             let session = newest
                 .report

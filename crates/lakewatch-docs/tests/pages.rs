@@ -65,8 +65,8 @@ fn a_partition_page_groups_findings_charts_the_moves_and_lists_the_versions() {
     now.findings.push(bad_print());
     now.as_of = at("2025-11-26T22:00:00Z");
     let mut history = History::default();
-    history.insert(VersionLine::of("v1", Some(at("2025-11-26T20:55:00Z")), &earlier));
-    history.insert(VersionLine::of("v2", Some(at("2025-11-26T21:55:00Z")), &now));
+    history.insert(VersionLine::of("v1", Some(at("2025-11-26T20:55:00Z")), &earlier), false);
+    history.insert(VersionLine::of("v2", Some(at("2025-11-26T21:55:00Z")), &now), false);
     let session = Calendar::xnys().session("2025-11-26".parse().unwrap()).unwrap().unwrap();
     let page = PartitionPage {
         dataset: "minute_bars",

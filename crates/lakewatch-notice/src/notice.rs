@@ -132,6 +132,10 @@ pub struct Notice {
     /// Where the full report is (`s3://…`), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
+    /// The partition's page in the data docs (`https://…` under the docs' base URL, or
+    /// `s3://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
     /// Missing symbols named (a `missing` or `expired` notice; at most a bounded number).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
@@ -168,6 +172,7 @@ impl Notice {
             findings: Vec::new(),
             truncated: false,
             report: None,
+            page: None,
             missing: Vec::new(),
             missing_total: None,
             held_back: None,

@@ -49,6 +49,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// A URL inside a MarkdownV2 inline link (only `)` and `\` are escaped there).
+pub fn link(url: &str) -> String {
+    url.replace('\\', "\\\\").replace(')', "\\)")
+}
+
 /// `text` as inline code (only `` ` `` and `\` are escaped there).
 pub fn code(text: &str) -> String {
     let mut out = String::from("`");
@@ -123,6 +128,11 @@ pub fn render(notice: &Notice) -> String {
     }
     if let Some(report) = &notice.report {
         tail.push(format!("{} {}", escape("report:"), code(report)));
+    }
+    match &notice.page {
+        Some(page) if page.starts_with("https://") => tail.push(format!("[open the page]({})", link(page))),
+        Some(page) => tail.push(format!("{} {}", escape("page:"), code(page))),
+        None => {}
     }
     fit(lines, tail)
 }
@@ -266,6 +276,24 @@ mod tests {
         for bad in ["a.b", "`open", "*bold", "a\\", "x_y"] {
             assert!(!well_escaped(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_page_is_a_link_when_it_is_on_the_web_and_code_when_it_is_in_s3() {
+        let mut n = notice(1, "gap");
+        n.page = Some("https://docs.example.com/minute_bars/date=2025-11-28/index.html?a=(b)".into());
+        let text = render(&n);
+        assert_eq!(
+            text.lines().last(),
+            Some("[open the page](https://docs.example.com/minute_bars/date=2025-11-28/index.html?a=(b\\))")
+        );
+        n.page = Some("s3://lake/lakewatch/reports/minute_bars/date=2025-11-28/index.html".into());
+        let text = render(&n);
+        assert_eq!(
+            text.lines().last(),
+            Some("page: `s3://lake/lakewatch/reports/minute_bars/date=2025-11-28/index.html`")
+        );
+        assert!(well_escaped(&text), "{text}");
     }
 
     #[test]

@@ -53,6 +53,21 @@ pub fn sweep_states(state_prefix: &str, bucket: &str) -> String {
     format!("{state_prefix}sweep/{bucket}/")
 }
 
+/// A dataset's data-docs summary (`lakewatch_docs::Summary`).
+pub fn docs_summary(state_prefix: &str, dataset: &str) -> String {
+    format!("{state_prefix}docs/{dataset}.json")
+}
+
+/// A partition's versions, one line each, for its page (`lakewatch_docs::History`).
+pub fn docs_history(state_prefix: &str, dataset: &str, partition: &str) -> String {
+    derived(&format!("{state_prefix}docs/versions/{dataset}/"), partition, ".json")
+}
+
+/// A partition's page, beside its reports.
+pub fn partition_page(report_prefix: &str, dataset: &str, partition: &str) -> String {
+    derived(&format!("{report_prefix}{dataset}/"), &format!("{partition}/index"), ".html")
+}
+
 /// FNV-1a, 64 bits: stable across builds and platforms.
 pub fn fnv(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -543,6 +543,12 @@ pub const EVENTS: &[EventSpec] = &[
         description: "a chat command was run and answered",
     },
     EventSpec {
+        name: "docs_failed",
+        level: "WARN",
+        fields: &[("dataset", "string"), ("key", "string"), ("error", "string")],
+        description: "the data docs were not updated for a version (a page or its summary could not be written); the validation and its alert went on",
+    },
+    EventSpec {
         name: "chat_send_failed",
         level: "ERROR",
         fields: &[("channel", "string"), ("to", "string"), ("reason", "string"), ("error", "string")],

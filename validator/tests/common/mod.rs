@@ -60,7 +60,7 @@ impl Harness {
 
     /// The report written last for `dataset`, as JSON.
     pub fn report(&self, dataset: &str) -> Value {
-        let key = self.lake.newest(&format!("lakewatch/reports/{dataset}/")).expect("a report");
+        let key = self.lake.newest_ending(&format!("lakewatch/reports/{dataset}/"), ".json").expect("a report");
         serde_json::from_slice(&self.lake.get(&key).unwrap()).unwrap()
     }
 
