@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use lakewatch_core::{Calendar, Contract, Contracts, Report};
 use lakewatch_docs::grid::DayKind;
 use lakewatch_docs::pages::dataset::days;
+use lakewatch_docs::pages::partition::session_of;
 use lakewatch_docs::{DatasetPage, History, IndexPage, PartitionPage, Summary, Sweep, VersionLine, site};
 use lakewatch_notice::incident::Incidents;
 
@@ -98,14 +99,7 @@ pub async fn publish<L: Lake + Sync>(
         // A version delivered after a newer one: in the history, not the page.
         return Ok(());
     }
-    let session = v
-        .report
-        .partition
-        .get("date")
-        .and_then(|d| d.parse().ok())
-        .filter(|_| v.report.stats.expected_bars.is_some())
-        .and_then(|d| calendar.session(d).ok().flatten())
-        .map(|s| (s.open, s.close));
+    let session = session_of(v.report, &calendar);
     let page = PartitionPage {
         dataset,
         partition: v.partition,

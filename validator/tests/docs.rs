@@ -41,17 +41,7 @@ async fn a_fixed_version_shows_on_its_page_beside_the_defective_one_and_the_sess
     let aws = moto.aws().await;
     let (s3, sns) = (lakewatch_testkit::s3_client(&aws), aws_sdk_sns::Client::new(&aws));
     let bucket = "lake";
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    lakewatch_testkit::versioned_bucket(&s3, bucket).await;
     let topic = sns.create_topic().name("alerts").send().await.unwrap().topic_arn.unwrap();
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue = sqs.create_queue().queue_name("subscriber").send().await.unwrap().queue_url.unwrap();

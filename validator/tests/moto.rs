@@ -98,17 +98,7 @@ async fn alerts_once_per_defect_resolves_after_the_fix_and_reports_every_version
     let moto = Moto::start();
     let w = world(&moto).await;
     let bucket = "lake";
-    w.s3.create_bucket().bucket(bucket).send().await.unwrap();
-    w.s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    lakewatch_testkit::versioned_bucket(&w.s3, bucket).await;
     let topic = w.sns.create_topic().name("lakewatch-alerts").send().await.unwrap().topic_arn.unwrap();
     let (events_url, events_arn) = queue(&w.sqs, "lake-events").await;
     let (alerts_url, alerts_arn) = queue(&w.sqs, "alert-subscriber").await;

@@ -8,6 +8,7 @@ use lakewatch_notice::incident::Incidents;
 
 use crate::history::{History, VersionLine};
 use crate::pages::dataset::days;
+use crate::pages::partition::session_of;
 use crate::{DatasetPage, IndexPage, PartitionPage, Summary, Sweep, site};
 
 /// One version of a partition's object, with its report.
@@ -57,14 +58,7 @@ pub fn site(datasets: &[Dataset], incidents: &Incidents, sweep: Option<&Sweep>, 
             for v in versions.iter().rev() {
                 history.insert(VersionLine::of(&v.id, v.modified, &v.report), true);
             }
-            let session = newest
-                .report
-                .partition
-                .get("date")
-                .and_then(|s| s.parse().ok())
-                .filter(|_| newest.report.stats.expected_bars.is_some())
-                .and_then(|date| d.calendar.session(date).ok().flatten())
-                .map(|s| (s.open, s.close));
+            let session = session_of(&newest.report, &d.calendar);
             let page = PartitionPage {
                 dataset: &d.name,
                 partition,

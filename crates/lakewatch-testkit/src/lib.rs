@@ -69,6 +69,14 @@ pub fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build())
 }
 
+/// Creates `bucket` with versioning on, as a lake that keeps its corrections is.
+pub async fn versioned_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    s3.create_bucket().bucket(bucket).send().await.expect("create the bucket");
+    let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    s3.put_bucket_versioning().bucket(bucket).versioning_configuration(versioning).send().await.expect("versioning");
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

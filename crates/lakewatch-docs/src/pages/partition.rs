@@ -51,6 +51,13 @@ fn verdict_of(worst: Option<Severity>) -> (&'static str, String) {
     }
 }
 
+/// Intraday: the regular open and close of the session a report's partition holds.
+pub fn session_of(report: &Report, calendar: &lakewatch_core::Calendar) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let date = report.partition.get("date")?.parse().ok()?;
+    report.stats.expected_bars?;
+    calendar.session(date).ok().flatten().map(|s| (s.open, s.close))
+}
+
 impl PartitionPage<'_> {
     /// Where the page lives in the site.
     pub fn path(&self) -> String {
