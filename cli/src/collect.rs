@@ -91,6 +91,8 @@ pub(crate) fn run(args: Args) -> Result<Exit> {
     let now = args.as_of.unwrap_or_else(|| lakewatch_telemetry::console::wall_clock()());
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let progress = crate::progress::spinner("collect");
+    progress.set_message(format!("{:?} {}", args.collector, args.date).to_lowercase());
     let outcome = runtime.block_on(async {
         let aws = match (&args.bucket, &config.source) {
             (None, SourceConfig::Synthetic { .. } | SourceConfig::Edgar { .. }) => None,
@@ -117,7 +119,9 @@ pub(crate) fn run(args: Args) -> Result<Exit> {
             }
             _ => Err(anyhow!("--out or --bucket is required")),
         }
-    })?;
+    });
+    progress.finish_and_clear();
+    let outcome = outcome?;
 
     if args.json {
         json(&outcome);

@@ -10,8 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
 use lakewatch_core::Severity;
-use lakewatch_synth::{LakeSpec, Scorecard, build, score, to_parquet};
+use lakewatch_synth::{Anchor, LakeSpec, Scorecard, build_at, score, to_parquet};
 use serde::Serialize;
 
 use crate::validate::{Previous, print_human, validate_targets};
@@ -24,7 +25,7 @@ const MARKER: &str = ".lakewatch-demo";
 /// Where in the demo lake the earlier versions of corrected objects are (`validate --previous`).
 const PREVIOUS: &str = ".previous";
 
-/// `lakewatch demo [--out DIR] [--symbols N] [--sessions N] [--seed N] [--clean] [--json] [--verbose]`
+/// `lakewatch demo [--out DIR] [--symbols N] [--sessions N] [--seed N] [--as-of TS] [--clean] [--json] [--verbose]`
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Where to write the lake; defaults to `lakewatch-demo` in the system's temp folder.
@@ -34,12 +35,17 @@ pub(crate) struct Args {
     /// lake plays has its own symbol).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(25..))]
     symbols: u16,
-    /// Minute-bar sessions (at least 3: both sides of a DST change and an early close).
+    /// Minute-bar sessions (at least 3: both sides of the last DST change, then the last
+    /// sessions).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(3..=20))]
     sessions: u16,
     /// Seed: the same seed writes the same lake.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Date the lake as of this instant (its last session is the last closed by then); defaults
+    /// to now, so that `validate`, `sweep` and `docs` run later find what the scorecard shows.
+    #[arg(long, value_parser = crate::parse_as_of)]
+    as_of: Option<DateTime<Utc>>,
     /// Inject no defect: the scorecard then counts what the lake's realism must be explained by
     /// (`no_trades`, `halt`, `split`, a same-day `restated_bars`), none at alert severity.
     #[arg(long)]
@@ -98,7 +104,12 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         defects: !args.clean,
         realistic: true,
     };
-    let mut lake = build(spec);
+    // The demo's one clock read: the lake is dated from it.
+    #[allow(clippy::disallowed_methods)]
+    let anchor = Anchor::before(args.as_of.unwrap_or_else(Utc::now));
+    let progress = crate::progress::spinner("demo");
+    progress.set_message(format!("writing a lake dated {} to {}", anchor.dst.0, anchor.last));
+    let mut lake = build_at(spec, anchor);
     for o in &mut lake.objects {
         let bytes = to_parquet(&mut o.frame).with_context(|| format!("{}: cannot encode", o.key))?;
         write(&dir.join(&o.key), &bytes)?;
@@ -114,8 +125,10 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         write(&earlier.join(&o.key), &bytes)?;
     }
     write(&dir.join("ground_truth.json"), &serde_json::to_vec_pretty(&lake.truth)?)?;
-    let collected = collect_clean_session(&dir, &lake.universe, args.seed)?;
+    let before = anchor.session_before().context("a session before the lake's")?;
+    let collected = collect_clean_session(&dir, &lake.universe, before, args.seed)?;
 
+    progress.finish_and_clear();
     // Validate what is on disk, exactly as `lakewatch validate --root DIR DIR` would.
     let contracts = lake::contracts(None)?;
     let (targets, problems) = lake::targets(std::slice::from_ref(&dir), Some(&dir), &contracts)?;
@@ -156,17 +169,20 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     Ok(if perfect { Outcome::Clean } else { Outcome::Findings })
 }
 
-/// A session before every minute session the demo lake holds (they start on 2025-10-31).
-const COLLECTED_SESSION: &str = "2025-10-30";
-
-/// Collects the clean minute session [`COLLECTED_SESSION`] of `universe` into `dir` through the
-/// minute collector, as `lakewatch collect minute --source synthetic` would.
-fn collect_clean_session(dir: &Path, universe: &[String], seed: u64) -> Result<lakewatch_collectors::run::Outcome> {
+/// Collects the clean minute session `date` (the one before the lake's first) of `universe`
+/// into `dir` through the minute collector, as `lakewatch collect minute --source synthetic`
+/// would.
+fn collect_clean_session(
+    dir: &Path,
+    universe: &[String],
+    date: chrono::NaiveDate,
+    seed: u64,
+) -> Result<lakewatch_collectors::run::Outcome> {
     use lakewatch_collectors::run::{Plan, Status, collect};
     use lakewatch_collectors::source::Collector;
     let contracts = lakewatch_core::Contracts::embedded();
     let contract = contracts.get(Collector::Minute.dataset()).context("the embedded minute contract")?;
-    let session = lakewatch_core::Calendar::xnys().session(COLLECTED_SESSION.parse()?)?.context("a session")?;
+    let session = lakewatch_core::Calendar::xnys().session(date)?.context("a session")?;
     let plan = Plan::new(Collector::Minute, session, universe, contract);
     let source = lakewatch_collectors::synthetic::Synthetic::new(seed);
     let store = lakewatch_collectors::store::LocalStore::new(dir);

@@ -1,6 +1,8 @@
-//! `lakewatch docs`: the data docs of a local lake in a folder. A local lake keeps no reports,
-//! so every file is validated as `lakewatch validate --root DIR DIR` would, and each earlier
-//! version in `DIR/.previous` (where `lakewatch demo` keeps them) too.
+//! `lakewatch docs`: the data docs of a lake in a folder. A local lake keeps no reports, so
+//! every file is validated as `lakewatch validate --root DIR DIR` would, and each earlier
+//! version in `DIR/.previous` (where `lakewatch demo` keeps them) too. A bucket's reports are
+//! read as the validator wrote them, every version of every partition, with its incident
+//! statuses and last sweep.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,12 +22,26 @@ use crate::{Dir, Outcome};
 /// Where `lakewatch demo` keeps the versions a lake had before its corrections.
 const PREVIOUS: &str = ".previous";
 
-/// `lakewatch docs --root DIR --out DIR [--open] [--as-of TS] [--contracts DIR]`
+/// `lakewatch docs (--root DIR | --bucket B) --out DIR [--open] [--as-of TS] [--contracts DIR]`
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("lake").required(true).args(["root", "bucket"])))]
 pub(crate) struct Args {
-    /// The lake's top folder.
+    /// A local lake's top folder: every file is validated.
     #[arg(long)]
-    root: Dir,
+    root: Option<Dir>,
+    /// A bucket the validator writes reports to (credentials and region from the usual AWS
+    /// settings): its reports are read.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// An S3 endpoint other than AWS's (an emulator); with --bucket.
+    #[arg(long, requires = "bucket")]
+    endpoint_url: Option<String>,
+    /// Where the validator writes reports in the bucket.
+    #[arg(long, default_value = "lakewatch/reports/")]
+    report_prefix: String,
+    /// Where the validator keeps its state in the bucket.
+    #[arg(long, default_value = crate::lake::STATE_PREFIX)]
+    state_prefix: String,
     /// The folder to write the site to (created if need be).
     #[arg(long)]
     out: PathBuf,
@@ -50,14 +66,71 @@ fn version_of(path: &Path) -> Result<(String, Option<DateTime<Utc>>)> {
 pub(crate) fn run(args: Args) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let contracts = lake::contracts(args.contracts.as_deref())?;
-    let root = args.root.clone();
-    let (targets, problems) = lake::targets(std::slice::from_ref(&root), Some(&root), &contracts)?;
+    #[allow(clippy::disallowed_methods)] // the command's one clock read
+    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    let (datasets, incidents, sweep, outcome) = match (&args.root, &args.bucket) {
+        (Some(root), _) => {
+            let (datasets, incidents, outcome) = local(root, &contracts, as_of)?;
+            (datasets, incidents, None, outcome)
+        }
+        (None, Some(bucket)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let (datasets, incidents, sweep) = runtime.block_on(in_bucket(&args, bucket, &contracts))?;
+            (datasets, incidents, sweep, Outcome::Clean)
+        }
+        (None, None) => bail!("--root or --bucket is required"),
+    };
+    let files = site(&datasets, &incidents, sweep.as_ref(), as_of);
+    let mut bytes = 0;
+    let progress = crate::progress::bar(files.len(), "docs");
+    for f in &files {
+        progress.inc(1);
+        let path = args.out.join(&f.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        }
+        std::fs::write(&path, &f.bytes).with_context(|| format!("{}: cannot write", path.display()))?;
+        bytes += f.bytes.len();
+    }
+    progress.finish_and_clear();
+    let index = args.out.join(lakewatch_docs::site::INDEX);
+    let pages = files.iter().filter(|f| f.path.ends_with(".html")).count();
+    out::line(&format!(
+        "lakewatch docs: {pages} pages ({} datasets, {} partitions), {} KB in {:.1} s: {}",
+        datasets.len(),
+        datasets.iter().map(|d| d.partitions.len()).sum::<usize>(),
+        bytes / 1024,
+        started.elapsed().as_secs_f64(),
+        index.display()
+    ));
+    if args.open {
+        open(&index);
+    }
+    Ok(outcome)
+}
+
+/// A dataset of `contract`, with no partition yet.
+fn dataset(contract: &lakewatch_core::Contract) -> Dataset {
+    Dataset {
+        name: contract.dataset.clone(),
+        calendar: contract.calendar().unwrap_or_else(|_| lakewatch_core::Calendar::xnys()),
+        checks: contract.checks.configured().iter().map(|c| c.as_str().to_string()).collect(),
+        partitions: Vec::new(),
+    }
+}
+
+/// A local lake's datasets, each file validated, and its incident statuses.
+fn local(
+    root: &Path,
+    contracts: &lakewatch_core::Contracts,
+    as_of: DateTime<Utc>,
+) -> Result<(Vec<Dataset>, lakewatch_notice::incident::Incidents, Outcome)> {
+    let root = root.to_path_buf();
+    let (targets, problems) = lake::targets(std::slice::from_ref(&root), Some(&root), contracts)?;
     if targets.is_empty() {
         bail!("{}: no file matches a contract", root.display());
     }
-    #[allow(clippy::disallowed_methods)] // the command's one clock read
-    let as_of = args.as_of.unwrap_or_else(Utc::now);
-    let lakes = lake::per_root(&contracts, &targets)?;
+    let lakes = lake::per_root(contracts, &targets)?;
     let earlier_dir = root.join(PREVIOUS);
     let previous = earlier_dir.is_dir().then(|| Previous::Lake(earlier_dir.clone()));
     let budget = Budget::default();
@@ -91,43 +164,15 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     for t in &targets {
         let Some(v) = versions.remove(&t.key) else { continue };
         let contract = lakes.get(&t.root).and_then(|c| c.get(&t.contract.dataset)).unwrap_or(t.contract);
-        let dataset = datasets.entry(contract.dataset.clone()).or_insert_with(|| Dataset {
-            name: contract.dataset.clone(),
-            calendar: contract.calendar().unwrap_or_else(|_| lakewatch_core::Calendar::xnys()),
-            checks: contract.checks.configured().iter().map(|c| c.as_str().to_string()).collect(),
-            partitions: Vec::new(),
-        });
+        let dataset = datasets.entry(contract.dataset.clone()).or_insert_with(|| dataset(contract));
         dataset.partitions.push((partition_id(&t.partition), v));
     }
     let incidents = lake::read_incidents(&root).unwrap_or_else(|e| {
         out::error(&e);
         Default::default()
     });
-    let datasets: Vec<Dataset> = datasets.into_values().collect();
-    let files = site(&datasets, &incidents, None, as_of);
-    let mut bytes = 0;
-    for f in &files {
-        let path = args.out.join(&f.path);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-        }
-        std::fs::write(&path, &f.bytes).with_context(|| format!("{}: cannot write", path.display()))?;
-        bytes += f.bytes.len();
-    }
-    let index = args.out.join(lakewatch_docs::site::INDEX);
-    let pages = files.iter().filter(|f| f.path.ends_with(".html")).count();
-    out::line(&format!(
-        "lakewatch docs: {pages} pages ({} datasets, {} partitions), {} KB in {:.1} s: {}",
-        datasets.len(),
-        datasets.iter().map(|d| d.partitions.len()).sum::<usize>(),
-        bytes / 1024,
-        started.elapsed().as_secs_f64(),
-        index.display()
-    ));
-    if args.open {
-        open(&index);
-    }
-    Ok(if run.unreadable.is_empty() && problems.is_empty() { Outcome::Clean } else { Outcome::Unreadable })
+    let outcome = if run.unreadable.is_empty() && problems.is_empty() { Outcome::Clean } else { Outcome::Unreadable };
+    Ok((datasets.into_values().collect(), incidents, outcome))
 }
 
 /// Opens `page` in the desktop's browser; says so if none can.
@@ -136,4 +181,80 @@ fn open(page: &Path) {
     if std::process::Command::new(opener).arg(page).status().map(|s| !s.success()).unwrap_or(true) {
         out::error(&format!("cannot open a browser ({opener}); open {} yourself", page.display()));
     }
+}
+
+/// A bucket's datasets from the reports the validator wrote (every version of every partition,
+/// newest first), its incident statuses and its last sweep.
+async fn in_bucket(
+    args: &Args,
+    bucket: &str,
+    contracts: &lakewatch_core::Contracts,
+) -> Result<(Vec<Dataset>, lakewatch_notice::incident::Incidents, Option<lakewatch_docs::Sweep>)> {
+    let s3 = crate::sweep::s3_client(args.endpoint_url.as_deref()).await;
+    let get = async |key: &str| -> Result<Option<Vec<u8>>> {
+        match s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(o) => Ok(Some(o.body.collect().await.with_context(|| format!("s3://{bucket}/{key}"))?.to_vec())),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))),
+        }
+    };
+    let prefix = &args.report_prefix;
+    let mut listed = Vec::new();
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            anyhow::anyhow!("listing s3://{bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+        })?;
+        for o in page.contents() {
+            let (Some(key), modified) = (o.key(), o.last_modified()) else { continue };
+            let modified = modified.and_then(|m| DateTime::<Utc>::from_timestamp(m.secs(), m.subsec_nanos()));
+            listed.push((key.to_string(), modified));
+        }
+    }
+    // `{dataset}/{partition}/{version}.json`, each read as the validator stored it.
+    let mut partitions: BTreeMap<(String, String), Vec<Validated>> = BTreeMap::new();
+    let progress = crate::progress::bar(listed.len(), "reports");
+    for (key, modified) in &listed {
+        progress.inc(1);
+        let Some(rest) = key.strip_prefix(prefix.as_str()).and_then(|k| k.strip_suffix(".json")) else { continue };
+        let Some((dataset, rest)) = rest.split_once('/') else { continue };
+        let Some((partition, version)) = rest.rsplit_once('/') else { continue };
+        if contracts.get(dataset).is_none() || partition.starts_with("docs") {
+            continue;
+        }
+        let Some(bytes) = get(key).await? else { continue };
+        match serde_json::from_slice::<lakewatch_core::Report>(&bytes) {
+            Ok(report) => partitions.entry((dataset.to_string(), partition.to_string())).or_default().push(Validated {
+                id: version.to_string(),
+                modified: *modified,
+                report,
+            }),
+            Err(e) => out::error(&format!("s3://{bucket}/{key}: not a lakewatch report ({e})")),
+        }
+    }
+    progress.finish_and_clear();
+    let mut datasets: BTreeMap<String, Dataset> = BTreeMap::new();
+    for ((name, partition), mut versions) in partitions {
+        // In the order the validator's history of the partition has them (it orders versions
+        // by S3's sequencer, finer than LastModified's second); the rest by when written.
+        let history_key = lakewatch_validator::keys::docs_history(&args.state_prefix, &name, &partition);
+        let history = get(&history_key).await?.and_then(|b| lakewatch_docs::History::parse(&b, &history_key).ok());
+        let rank =
+            |id: &str| history.as_ref().and_then(|h| h.versions.iter().position(|l| l.id == id)).unwrap_or(usize::MAX);
+        versions.sort_by_key(|v| (rank(&v.id), std::cmp::Reverse((v.modified, v.report.as_of))));
+        let Some(contract) = contracts.get(&name) else { continue };
+        datasets.entry(name).or_insert_with(|| dataset(contract)).partitions.push((partition, versions));
+    }
+    let incidents_key = lakewatch_notice::incident::incidents_key(&args.state_prefix);
+    let incidents = match get(&incidents_key).await? {
+        Some(bytes) => lakewatch_notice::incident::Incidents::parse(&bytes, &format!("s3://{bucket}/{incidents_key}"))
+            .unwrap_or_else(|e| {
+                out::error(&e.to_string());
+                Default::default()
+            }),
+        None => Default::default(),
+    };
+    let sweep_key = lakewatch_validator::keys::sweep_status(&args.state_prefix);
+    let sweep = get(&sweep_key).await?.and_then(|b| lakewatch_docs::Sweep::parse(&b));
+    Ok((datasets.into_values().collect(), incidents, sweep))
 }

@@ -27,6 +27,7 @@ mod incident;
 mod lake;
 mod lint_emf;
 mod ops;
+mod progress;
 mod sweep;
 mod validate;
 

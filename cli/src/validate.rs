@@ -108,7 +108,10 @@ pub(crate) fn validate_targets(
     let mut norms: BTreeMap<(PathBuf, String), BarNorms> = BTreeMap::new();
     let mut actions: BTreeMap<PathBuf, Result<Option<CorporateActions>, String>> = BTreeMap::new();
     let mut incidents: BTreeMap<PathBuf, Result<Incidents, String>> = BTreeMap::new();
+    let progress = crate::progress::bar(targets.len(), "validate");
     for t in targets {
+        progress.set_message(t.key.clone());
+        progress.inc(1);
         let contract = lakes.get(&t.root).and_then(|c| c.get(&t.contract.dataset)).unwrap_or(t.contract);
         let intraday_date = t.partition.date.filter(|_| contract.bar_interval.intraday_step().is_some());
         let halts = match (intraday_date, contract.calendar()) {
@@ -160,6 +163,7 @@ pub(crate) fn validate_targets(
             Err(e) => run.unreadable.push(Unreadable { path: t.path.display().to_string(), error: format!("{e:#}") }),
         }
     }
+    progress.finish_and_clear();
     run
 }
 
@@ -244,6 +248,22 @@ pub(crate) fn print_human(reports: &[Report]) {
             out::line(&format!("  SKIPPED  {:<32} {}", s.check.as_str(), s.reason));
         }
     }
+    let table = by_kind(reports);
+    if !table.is_empty() {
+        out::line("");
+        out::line(&format!(
+            "{:<14} {:<14} {:<22} {:<9} {:>8} {:>8}",
+            "dataset", "check", "kind", "worst", "findings", "objects"
+        ));
+        for ((dataset, check, kind), t) in &table {
+            out::line(&format!(
+                "{dataset:<14} {check:<14} {kind:<22} {:<9} {:>8} {:>8}",
+                t.worst.as_str(),
+                t.findings,
+                t.objects
+            ));
+        }
+    }
     let summary: Vec<String> = totals.iter().rev().map(|(s, n)| format!("{n} {s}")).collect();
     out::line(&format!(
         "{} objects, {} findings{}",
@@ -251,4 +271,68 @@ pub(crate) fn print_human(reports: &[Report]) {
         totals.values().sum::<u64>(),
         if summary.is_empty() { String::new() } else { format!(" ({})", summary.join(", ")) }
     ));
+}
+
+/// Findings of one kind over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KindTally {
+    /// The worst of them.
+    pub(crate) worst: Severity,
+    /// How many.
+    pub(crate) findings: u64,
+    /// In how many objects.
+    pub(crate) objects: u64,
+}
+
+/// The run's findings by dataset, check and kind, in that order.
+pub(crate) fn by_kind(reports: &[Report]) -> BTreeMap<(&str, &'static str, &'static str), KindTally> {
+    let mut out: BTreeMap<(&str, &'static str, &'static str), KindTally> = BTreeMap::new();
+    for r in reports {
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &r.findings {
+            let key = (r.dataset.as_str(), f.check.as_str(), f.kind.as_str());
+            let t = out.entry(key).or_insert(KindTally { worst: f.severity, findings: 0, objects: 0 });
+            t.worst = t.worst.max(f.severity);
+            t.findings += 1;
+            if seen.insert(key) {
+                t.objects += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use lakewatch_core::{Contracts, Finding, Kind, unevaluated};
+
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_findings_and_objects_per_dataset_check_and_kind() {
+        let contracts = Contracts::embedded();
+        let report = |key: &str, findings: Vec<(Kind, Severity)>| {
+            let (contract, partition) = contracts.route(key).unwrap();
+            let as_of = "2025-11-28T21:00:00Z".parse().unwrap();
+            let mut r = unevaluated(contract, &partition, key, 1, Kind::Unreadable, String::new(), as_of);
+            r.findings = findings.into_iter().map(|(k, s)| Finding::new(k, s, "m")).collect();
+            r
+        };
+        let reports = [
+            report(
+                "data/ticks/minute/date=2025-11-26/bars.parquet",
+                vec![(Kind::MissingBars, Severity::Warning), (Kind::MissingBars, Severity::Error)],
+            ),
+            report("data/ticks/minute/date=2025-11-28/bars.parquet", vec![(Kind::MissingBars, Severity::Warning)]),
+            report("data/ticks/daily/AAPL/2025/ticks.parquet", vec![(Kind::MissingSessions, Severity::Error)]),
+        ];
+        let table: Vec<_> = by_kind(&reports).into_iter().map(|(k, t)| (k, (t.worst, t.findings, t.objects))).collect();
+        assert_eq!(
+            table,
+            [
+                (("daily_bars", "gaps", "missing_sessions"), (Severity::Error, 1, 1)),
+                (("minute_bars", "gaps", "missing_bars"), (Severity::Error, 3, 2)),
+            ]
+        );
+    }
 }

@@ -161,3 +161,72 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// A bucket's docs, built on a laptop from the reports the validator wrote: the same versions,
+/// newest first, and the pages' links resolve.
+#[test]
+fn docs_from_a_bucket_show_every_version_the_validator_reported() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use lakewatch_synth::{LakeSpec, build, to_parquet};
+    use lakewatch_telemetry::{InvocationInfo, Settings, Telemetry};
+    use lakewatch_validator::service::{Options, Validator};
+    use std::sync::{Arc, Mutex};
+
+    let moto = lakewatch_testkit::Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let spec = LakeSpec { symbols: 10, sessions: 3, seed: 5, defects: true, realistic: false };
+    let (mut defective, mut clean) = (build(spec), build(LakeSpec { defects: false, ..spec }));
+    let as_of = defective.as_of;
+    let key = defective.objects.iter().filter(|o| o.key.contains("/minute/")).map(|o| o.key.clone()).last().unwrap();
+    let bytes = |lake: &mut lakewatch_synth::Lake| {
+        to_parquet(&mut lake.objects.iter_mut().find(|o| o.key == key).unwrap().frame).unwrap()
+    };
+    let bodies = [bytes(&mut defective), bytes(&mut clean)];
+    let versions: Vec<String> = runtime.block_on(async {
+        let aws = moto.aws().await;
+        let s3 = lakewatch_testkit::s3_client(&aws);
+        lakewatch_testkit::versioned_bucket(&s3, "lake").await;
+        let sns = aws_sdk_sns::Client::new(&aws);
+        let topic = sns.create_topic().name("alerts").send().await.unwrap().topic_arn.unwrap();
+        let universe = serde_json::json!({ "symbols": defective.universe }).to_string().into_bytes();
+        s3.put_object().bucket("lake").key("reference/stock_universe.json").body(ByteStream::from(universe)).send().await.unwrap();
+        let validator = Validator::new(
+            lakewatch_validator::s3::S3Lake::new(s3.clone()),
+            lakewatch_validator::sns::SnsAlerts::new(sns, topic),
+            Contracts::embedded(),
+            Options::new(vec!["lake".into()]),
+        );
+        let out: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+        let mut telemetry = Telemetry::new(Settings::local("validator"), out, Arc::new(move || as_of)).unwrap();
+        let mut versions = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let put = s3.put_object().bucket("lake").key(&key).body(ByteStream::from(body.clone())).send().await.unwrap();
+            versions.push(put.version_id().unwrap().to_string());
+            let event = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "lake"}, "object": {"key": key.replace('=', "%3D"), "size": body.len(), "sequencer": format!("0{i}")}}}]});
+            let mut inv = telemetry.start(InvocationInfo { request_id: format!("r{i}"), ..InvocationInfo::default() });
+            lakewatch_validator::handler::handle(&validator, &event, &mut inv, as_of, None).await.unwrap();
+            telemetry.finish(inv);
+        }
+        versions
+    });
+    let dir = tempfile_dir("docs-bucket");
+    let o = Command::new(env!("CARGO_BIN_EXE_lakewatch"))
+        .args(["docs", "--bucket", "lake", "--endpoint-url", moto.endpoint.as_str(), "--as-of", "2025-11-28T22:00:00Z"])
+        .args(["--out", dir.to_str().unwrap()])
+        .envs([("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1")])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read_to_string(dir.join("minute_bars/date=2025-11-28/index.html")).unwrap();
+    let table = &page[page.find(r#"<table class="versions">"#).unwrap()..];
+    let (fix, defect) = (table.find(&versions[1]).unwrap(), table.find(&versions[0]).unwrap());
+    assert!(fix < defect, "newest first");
+    for v in &versions {
+        assert!(dir.join(format!("minute_bars/date=2025-11-28/{v}.json")).is_file(), "{v}'s report beside the page");
+    }
+    let dataset = std::fs::read_to_string(dir.join("minute_bars/index.html")).unwrap();
+    assert!(dataset.contains(r#"<tr data-day="2025-11-28">"#), "the session's row");
+    assert!(dir.join("index.html").is_file());
+}

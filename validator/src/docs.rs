@@ -143,12 +143,7 @@ pub async fn publish<L: Lake + Sync>(
     let sweep = lake
         .load_document(v.bucket, &keys::sweep_status(site.state_prefix))
         .await?
-        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d.bytes).ok())
-        .and_then(|s| {
-            let at = s.get("at")?.as_str()?.parse().ok()?;
-            let failed = s.get("failed")?.as_array()?.iter().filter_map(|f| f.as_str().map(str::to_string)).collect();
-            Some(Sweep { at, complete: s.get("complete")?.as_bool()?, failed })
-        });
+        .and_then(|d| Sweep::parse(&d.bytes));
     let refs: Vec<&Summary> = summaries.iter().collect();
     let index = IndexPage { datasets: &refs, sweep: sweep.as_ref(), generated: now };
     lake.save_page(v.bucket, &format!("{}{}", site.report_prefix, site::INDEX), index.render().into_bytes()).await

@@ -117,9 +117,16 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
             file.display()
         ));
     }
+    let progress = crate::progress::bar(3, "bench");
+    progress.set_message("the read floor");
     let floor = child("floor", &file, None, args.runs)?;
+    progress.inc(1);
+    progress.set_message("full validation");
     let full = child("validate", &file, None, args.runs)?;
+    progress.inc(1);
+    progress.set_message("validation as a correction");
     let restated = child("restated", &file, Some(&earlier), args.runs)?;
+    progress.finish_and_clear();
     if args.json {
         let figures = Figures {
             symbols: args.symbols,

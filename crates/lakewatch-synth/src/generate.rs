@@ -1,6 +1,6 @@
 //! Building the lake.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
+use chrono::{DateTime, Datelike as _, Duration, NaiveDate, TimeZone as _, Utc};
 use lakewatch_core::frame::instant;
 use lakewatch_core::{Calendar, Kind, Session};
 use polars::prelude::*;
@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::anchor::Anchor;
 use crate::realism::{self, References, Roles};
 
 /// The demo's fixed "now": two hours after the early close of 2025-11-28.
@@ -18,7 +19,8 @@ pub const DEMO_AS_OF: &str = "2025-11-28T20:00:00Z";
 pub struct LakeSpec {
     /// Symbols in the universe.
     pub symbols: usize,
-    /// Minute-bar sessions (at least 3: the two around the DST change and the early close).
+    /// Minute-bar sessions (at least 3: the two around a DST change, then the last sessions;
+    /// around 2025-11-28, an early close).
     pub sessions: usize,
     /// Seed of every random choice.
     pub seed: u64,
@@ -221,17 +223,6 @@ pub fn zeros_parquet(rows: usize, group: usize) -> PolarsResult<Vec<u8>> {
     Ok(out)
 }
 
-/// The demo's minute sessions: the last session before and the first after the 2025 DST
-/// change, then the sessions up to the early close of 2025-11-28.
-fn minute_sessions(cal: &Calendar, n: usize) -> Vec<Session> {
-    let d = |s: &str| s.parse::<NaiveDate>().unwrap_or_default();
-    let tail = cal.sessions(d("2025-11-04"), d("2025-11-28")).unwrap_or_default();
-    let mut out: Vec<Session> =
-        [d("2025-10-31"), d("2025-11-03")].iter().filter_map(|x| cal.session(*x).ok().flatten()).collect();
-    out.extend(tail[tail.len().saturating_sub(n.max(3) - 2)..].iter().copied());
-    out
-}
-
 /// Minute of the market-wide drop in the second session (a control: it must flag nobody).
 const MARKET_DROP_MINUTE: usize = 90;
 
@@ -292,8 +283,13 @@ impl Lake {
     }
 }
 
-/// Builds the lake for `spec`.
+/// Builds the lake for `spec`, around the dates of the tests ([`Anchor::fixed`]).
 pub fn build(spec: LakeSpec) -> Lake {
+    build_at(spec, Anchor::fixed())
+}
+
+/// Builds the lake for `spec` around `anchor`'s dates.
+pub fn build_at(spec: LakeSpec, anchor: Anchor) -> Lake {
     let cal = Calendar::xnys();
     let mut d = Draw::new(spec.seed);
     let universe: Vec<String> = (0..spec.symbols).map(ticker).collect();
@@ -303,7 +299,7 @@ pub fn build(spec: LakeSpec) -> Lake {
     let mut previous = Vec::new();
     let mut truth = Vec::new();
 
-    let sessions = minute_sessions(&cal, spec.sessions);
+    let sessions = anchor.minute_sessions(&cal, spec.sessions);
     let last = sessions.len() - 1;
     let delisting = roles.delisted.map(|s| (s, sessions[1].date));
     if let Some((s, date)) = delisting {
@@ -378,11 +374,11 @@ pub fn build(spec: LakeSpec) -> Lake {
         objects.push(SynthObject { key, frame });
     }
 
-    // Daily bars: one object per symbol for 2025, from the first session through the as-of day.
-    let as_of: DateTime<Utc> = DEMO_AS_OF.parse().unwrap_or_default();
-    let days = cal
-        .sessions("2025-01-02".parse().unwrap_or_default(), "2025-11-28".parse().unwrap_or_default())
-        .unwrap_or_default();
+    // Daily bars: one object per symbol for the anchor's year, from its first session through
+    // the last of the daily files.
+    let as_of = anchor.as_of;
+    let year_start = NaiveDate::from_ymd_opt(anchor.year, 1, 1).unwrap_or_default();
+    let days = cal.sessions(year_start, anchor.daily_last).unwrap_or_default();
     let mut daily_victims = roles.ordinary.clone();
     d.shuffle(&mut daily_victims);
     let mut daily_defects = inject::DAILY.iter();
@@ -391,7 +387,7 @@ pub fn build(spec: LakeSpec) -> Lake {
         refs.listings.push((universe[s].clone(), Some(date), None));
     }
     for (i, sym) in universe.iter().enumerate() {
-        let key = format!("data/ticks/daily/{sym}/2025/ticks.parquet");
+        let key = format!("data/ticks/daily/{sym}/{}/ticks.parquet", anchor.year);
         let mut price = cents(40.0 + (i * 53 % 300) as f64);
         let volume_level = 1.0e6 * (1.0 + (i * 29 % 40) as f64);
         let mut bars: Vec<Bar> = days
@@ -435,7 +431,15 @@ pub fn build(spec: LakeSpec) -> Lake {
             && let Some(defect) = daily_defects.next()
         {
             let other = &universe[(i + 1) % universe.len()];
-            let mut daily = inject::Daily { key: &key, sym, other, d: &mut d, truth: &mut truth, refs: &mut refs };
+            let mut daily = inject::Daily {
+                key: &key,
+                sym,
+                other,
+                closure: anchor.closure,
+                d: &mut d,
+                truth: &mut truth,
+                refs: &mut refs,
+            };
             daily.inject(defect, &mut bars, &cal);
         }
         bars.sort_by_key(|b| b.ts);
@@ -445,7 +449,7 @@ pub fn build(spec: LakeSpec) -> Lake {
     // Fundamentals for the first ten symbols.
     for (i, sym) in universe.iter().take(10).enumerate() {
         let key = format!("data/fundamentals/{sym}/quarterly.parquet");
-        let frame = inject::fundamentals(&key, sym, i, spec.defects, &mut d, &mut truth);
+        let frame = inject::fundamentals(&key, sym, i, spec.defects, anchor.last, &mut d, &mut truth);
         objects.push(SynthObject { key, frame });
     }
 
@@ -714,6 +718,8 @@ pub(crate) mod inject {
         pub(crate) sym: &'a str,
         /// Another symbol of the universe (for a row in the wrong file).
         pub(crate) other: &'a str,
+        /// A weekday the exchange closed, that year.
+        pub(crate) closure: NaiveDate,
         pub(crate) d: &'a mut Draw,
         pub(crate) truth: &'a mut Vec<Expected>,
         pub(crate) refs: &'a mut References,
@@ -750,11 +756,13 @@ pub(crate) mod inject {
                 }
                 "holiday_bar" => {
                     let mut b = bars[4].clone();
-                    // 2025-01-09: the exchange closed for President Carter's day of mourning.
-                    b.ts = "2025-01-09T05:00:00Z".parse::<DateTime<Utc>>().map_or(0, |t| t.timestamp_millis());
+                    // A closure (2025-01-09: President Carter's day of mourning), at local midnight.
+                    let midnight =
+                        cal.zone().from_local_datetime(&self.closure.and_hms_opt(0, 0, 0).unwrap_or_default());
+                    b.ts = midnight.earliest().map_or(0, |t| t.timestamp_millis());
                     let ts = b.ts;
                     bars.push(b);
-                    expect(Kind::OutsideSession, sym, ts, ts, "a bar on 2025-01-09, a closure");
+                    expect(Kind::OutsideSession, sym, ts, ts, &format!("a bar on {}, a closure", self.closure));
                 }
                 "split" => {
                     let ts = bars[i].ts;
@@ -828,21 +836,23 @@ pub(crate) mod inject {
         }
     }
 
-    /// Quarterly fundamentals 2020-2025; symbol 0 gets a null `filed`, symbol 1 a repeated quarter.
+    /// Quarterly fundamentals over the six years to `last` (2020-2025), each quarter filed 35
+    /// days after it ends, the last one at least 45 days before `last`; symbol 0 gets a null
+    /// `filed`, symbol 1 a repeated quarter.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn fundamentals(
         key: &str,
         sym: &str,
         i: usize,
         defects: bool,
+        last: NaiveDate,
         d: &mut Draw,
         truth: &mut Vec<Expected>,
     ) -> DataFrame {
         let mut ends: Vec<NaiveDate> = Vec::new();
-        for y in 2020..=2025 {
+        for y in last.year() - 5..=last.year() {
             for (m, day) in [(3, 31), (6, 30), (9, 30), (12, 31)] {
-                if let Some(e) = NaiveDate::from_ymd_opt(y, m, day)
-                    .filter(|e| *e <= NaiveDate::from_ymd_opt(2025, 9, 30).unwrap_or_default())
-                {
+                if let Some(e) = NaiveDate::from_ymd_opt(y, m, day).filter(|e| *e <= last - Duration::days(45)) {
                     ends.push(e);
                 }
             }

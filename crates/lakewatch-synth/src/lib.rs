@@ -6,11 +6,14 @@
 //! validator reported with the ground truth, per defect class.
 #![warn(missing_docs)]
 
+mod anchor;
 mod generate;
 mod realism;
 mod score;
 
+pub use anchor::Anchor;
 pub use generate::{
-    DEMO_AS_OF, Expected, Lake, LakeSpec, SynthObject, build, minute_partition, ticker, to_parquet, zeros_parquet,
+    DEMO_AS_OF, Expected, Lake, LakeSpec, SynthObject, build, build_at, minute_partition, ticker, to_parquet,
+    zeros_parquet,
 };
 pub use score::{ClassScore, Scorecard, score};

@@ -19,6 +19,16 @@ pub struct Sweep {
     pub failed: Vec<String>,
 }
 
+impl Sweep {
+    /// The sweep's status document (`{"at": …, "complete": …, "failed": […]}`), if it is one.
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        let s: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let at = s.get("at")?.as_str()?.parse().ok()?;
+        let failed = s.get("failed")?.as_array()?.iter().filter_map(|f| f.as_str().map(str::to_string)).collect();
+        Some(Sweep { at, complete: s.get("complete")?.as_bool()?, failed })
+    }
+}
+
 /// What the index shows.
 #[derive(Debug, Clone, Copy)]
 pub struct IndexPage<'a> {
@@ -68,5 +78,21 @@ impl IndexPage<'_> {
             }
         };
         page(path, "The lake", &[], self.generated, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweeps_status_document_is_read_or_ignored() {
+        let doc = br#"{"at": "2025-11-28T21:30:00Z", "failed": ["fundamentals"], "complete": false}"#;
+        let sweep = Sweep::parse(doc).unwrap();
+        assert_eq!((sweep.complete, sweep.failed), (false, vec!["fundamentals".to_string()]));
+        assert_eq!(sweep.at.to_rfc3339(), "2025-11-28T21:30:00+00:00");
+        for bad in [&b"[]"[..], b"{\"at\": 1}", b"not json"] {
+            assert_eq!(Sweep::parse(bad), None);
+        }
     }
 }
