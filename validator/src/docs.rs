@@ -78,7 +78,9 @@ pub struct Site<'a> {
     pub state_prefix: &'a str,
 }
 
-/// Writes what `v` changes in the docs, as of `now`.
+/// Writes what `v` changes in the docs, as of `now`: its history and its dataset's summary at
+/// once, then at once the pages they change (the partition's if `v` is its newest version, the
+/// dataset's if its summary changed, the index if the dataset's line in it did).
 pub async fn publish<L: Lake + Sync>(
     lake: &L,
     site: Site<'_>,
@@ -89,64 +91,76 @@ pub async fn publish<L: Lake + Sync>(
     let calendar = v.contract.calendar().unwrap_or_else(|_| Calendar::xnys());
     let line = VersionLine::of(v.version, v.modified, v.report);
     let history_key = keys::docs_history(site.state_prefix, dataset, v.partition);
-    let history: History = update(lake, v.bucket, &history_key, "save docs history", |h: Option<History>| {
+    let history = update(lake, v.bucket, &history_key, "save docs history", |h: Option<History>| {
         let mut h = h.unwrap_or_default();
         h.insert(line.clone(), v.newest);
         Change::Save(h.clone(), h)
-    })
-    .await?;
-    if history.versions.first().map(|l| l.id.as_str()) != Some(v.version) {
-        // A version delivered after a newer one: in the history, not the page.
-        return Ok(());
-    }
-    let session = session_of(v.report, &calendar);
-    let page = PartitionPage {
-        dataset,
-        partition: v.partition,
-        version: v.version,
-        report: v.report,
-        history: &history.versions,
-        session,
-        generated: now,
-    };
-    let key = keys::partition_page(site.report_prefix, dataset, v.partition);
-    lake.save_page(v.bucket, &key, page.render().into_bytes()).await?;
-
+    });
     let summary_key = keys::docs_summary(site.state_prefix, dataset);
-    let summary: Option<Summary> = update(lake, v.bucket, &summary_key, "save docs summary", |s: Option<Summary>| {
-        let mut s = s.unwrap_or_else(|| Summary::new(dataset));
-        let stale = s.updated.is_none_or(|u| now - u >= STALE_AFTER);
-        match s.record(v.report, v.partition, v.version, &calendar) || stale {
-            true => Change::Save(s.clone(), Some(s)),
-            false => Change::Keep(None),
+    let summary = async {
+        if !v.newest {
+            // A version delivered after a newer one: in the history, nowhere else.
+            return Ok(None);
         }
-    })
-    .await?;
-    let Some(summary) = summary else { return Ok(()) };
-    let today = calendar.last_closed_session(now).map_or(now.date_naive(), |s| s.date);
-    let grid: Vec<(chrono::NaiveDate, DayKind)> = days(&calendar, today);
-    let checks: Vec<&str> = v.contract.checks.configured().into_iter().map(|c| c.as_str()).collect();
-    let page =
-        DatasetPage { summary: &summary, days: &grid, checks: &checks, incidents: v.incidents, today, generated: now };
-    lake.save_page(v.bucket, &format!("{}{}", site.report_prefix, page.path()), page.render().into_bytes()).await?;
+        update(lake, v.bucket, &summary_key, "save docs summary", |s: Option<Summary>| {
+            let mut s = s.unwrap_or_else(|| Summary::new(dataset));
+            let (line, stale) = (s.headline(), s.updated.is_none_or(|u| now - u >= STALE_AFTER));
+            match s.record(v.report, v.partition, v.version, &calendar) || stale {
+                true => {
+                    let index_changed = s.headline() != line;
+                    Change::Save(s.clone(), Some((s, index_changed)))
+                }
+                false => Change::Keep(None),
+            }
+        })
+        .await
+    };
+    let (history, summary) = tokio::join!(history, summary);
+    let (history, summary) = (history?, summary?);
 
-    // The index: every dataset's summary (this one as just saved) and the last sweep.
-    let mut summaries = Vec::new();
-    for c in site.contracts.iter().filter(|c| c.dataset != dataset) {
-        let key = keys::docs_summary(site.state_prefix, &c.dataset);
-        let loaded = lake.load_document(v.bucket, &key).await?;
-        let other = loaded.and_then(|d| Summary::parse(&d.bytes, &key).ok());
-        summaries.push(other.unwrap_or_else(|| Summary::new(&c.dataset)));
-    }
-    summaries.push(summary);
-    summaries.sort_by(|a, b| a.dataset.cmp(&b.dataset));
-    let sweep = lake
-        .load_document(v.bucket, &keys::sweep_status(site.state_prefix))
-        .await?
-        .and_then(|d| Sweep::parse(&d.bytes));
-    let refs: Vec<&Summary> = summaries.iter().collect();
-    let index = IndexPage { datasets: &refs, sweep: sweep.as_ref(), generated: now };
-    lake.save_page(v.bucket, &format!("{}{}", site.report_prefix, site::INDEX), index.render().into_bytes()).await
+    let partition_page = async {
+        if history.versions.first().map(|l| l.id.as_str()) != Some(v.version) {
+            return Ok(());
+        }
+        let page = PartitionPage {
+            dataset,
+            partition: v.partition,
+            version: v.version,
+            report: v.report,
+            history: &history.versions,
+            session: session_of(v.report, &calendar),
+            generated: now,
+        };
+        let key = keys::partition_page(site.report_prefix, dataset, v.partition);
+        lake.save_page(v.bucket, &key, page.render().into_bytes()).await
+    };
+    let dataset_page = async {
+        let Some((summary, _)) = &summary else { return Ok(()) };
+        let today = calendar.last_closed_session(now).map_or(now.date_naive(), |s| s.date);
+        let grid: Vec<(chrono::NaiveDate, DayKind)> = days(&calendar, today);
+        let checks: Vec<&str> = v.contract.checks.configured().into_iter().map(|c| c.as_str()).collect();
+        let page = DatasetPage { summary, days: &grid, checks: &checks, incidents: v.incidents, today, generated: now };
+        lake.save_page(v.bucket, &format!("{}{}", site.report_prefix, page.path()), page.render().into_bytes()).await
+    };
+    let index = async {
+        let Some((summary, true)) = &summary else { return Ok(()) };
+        // Every dataset's summary (this one as just saved) and the last sweep.
+        let mut summaries = vec![summary.clone()];
+        for c in site.contracts.iter().filter(|c| c.dataset != dataset) {
+            let key = keys::docs_summary(site.state_prefix, &c.dataset);
+            let loaded = lake.load_document(v.bucket, &key).await?;
+            let other = loaded.and_then(|d| Summary::parse(&d.bytes, &key).ok());
+            summaries.push(other.unwrap_or_else(|| Summary::new(&c.dataset)));
+        }
+        summaries.sort_by(|a, b| a.dataset.cmp(&b.dataset));
+        let status = lake.load_document(v.bucket, &keys::sweep_status(site.state_prefix)).await?;
+        let sweep = status.and_then(|d| Sweep::parse(&d.bytes));
+        let refs: Vec<&Summary> = summaries.iter().collect();
+        let index = IndexPage { datasets: &refs, sweep: sweep.as_ref(), generated: now };
+        lake.save_page(v.bucket, &format!("{}{}", site.report_prefix, site::INDEX), index.render().into_bytes()).await
+    };
+    let (a, b, c) = tokio::join!(partition_page, dataset_page, index);
+    a.and(b).and(c)
 }
 
 #[cfg(test)]

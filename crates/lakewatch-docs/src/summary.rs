@@ -211,6 +211,14 @@ impl Summary {
         out
     }
 
+    /// What the lake's index shows of the dataset: its worst open finding, how many partitions
+    /// have findings, its newest session, and the hour it was last validated.
+    pub fn headline(&self) -> (Option<Severity>, usize, Option<NaiveDate>, Option<i64>) {
+        let worst = self.open.values().map(|o| o.worst).max();
+        let hour = self.updated.map(|u| u.timestamp() / 3600);
+        (worst, self.open.len(), self.covered.map(|(_, last)| last), hour)
+    }
+
     /// The checks any session has findings of.
     pub fn checks(&self) -> Vec<String> {
         let mut out: Vec<String> =
