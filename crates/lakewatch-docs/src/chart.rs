@@ -80,6 +80,7 @@ pub fn line(points: &[(NaiveDate, f64)], y: &str) -> Option<String> {
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
+            .margin_right(24)
             .x_label_area_size(24)
             .y_label_area_size(56)
             .build_cartesian_2d(0..(n - 1).max(1), lo..hi)
@@ -102,9 +103,10 @@ pub fn stacked(days: &[(NaiveDate, Vec<u64>)]) -> Option<String> {
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
+            .margin_right(24)
             .x_label_area_size(24)
             .y_label_area_size(56)
-            .build_cartesian_2d(0..n, 0u64..top + top.div_ceil(10))
+            .build_cartesian_2d(0..n + 1, 0u64..top + top.div_ceil(10))
             .map_err(err)?;
         axes(&mut chart, "findings", &|i| {
             days.get(*i as usize).map(|(d, _)| d.format("%m-%d").to_string()).unwrap_or_default()
@@ -129,6 +131,7 @@ pub fn prices(points: &[PricePoint], from: DateTime<Utc>, to: DateTime<Utc>) -> 
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
+            .margin_right(24)
             .x_label_area_size(24)
             .y_label_area_size(56)
             .build_cartesian_2d(0..n - 1, lo..hi)
@@ -166,6 +169,7 @@ pub fn timeline(open: DateTime<Utc>, close: DateTime<Utc>, lanes: &[(String, Vec
         let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
+            .margin_right(24)
             .x_label_area_size(24)
             .y_label_area_size(72)
             .build_cartesian_2d(0..minutes, 0..lanes.len() as i32)

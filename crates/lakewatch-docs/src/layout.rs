@@ -26,7 +26,7 @@ table.grid td.day{padding:0 8px 0 0;font-size:11px;color:var(--muted);white-spac
 table.grid td.cell a,table.grid td.cell span{display:block;width:22px;height:14px;margin:1px;border-radius:2px}
 .clean{background:var(--clean)}.warning{background:var(--warning)}.error{background:var(--error)}.missing{background:var(--missing)}
 .closed{background:var(--closed)}.early{background:var(--early)}.nodata{background:var(--nodata);outline:1px solid var(--line)}
-.legend span.sw{display:inline-block;width:12px;height:12px;border-radius:2px;margin:0 4px 0 12px;vertical-align:-1px}
+span.sw{display:inline-block;width:12px;height:12px;border-radius:2px;margin:0 4px 0 12px;vertical-align:-1px}
 details{margin:6px 0}summary{cursor:pointer}ul.findings{margin:4px 0;padding-left:18px}ul.findings li{margin:2px 0}
 .muted{color:var(--muted)}.mono{font-family:ui-monospace,Menlo,monospace;font-size:12px}figure{margin:8px 0}figcaption{color:var(--muted);font-size:12px}
 svg{max-width:100%;height:auto}.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}
