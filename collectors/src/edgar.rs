@@ -16,38 +16,9 @@ use serde::Deserialize;
 
 use lakewatch_core::Session;
 
-use crate::alpaca::SourceError;
 use crate::http::{Http, Policy, Stats};
-use crate::source::{Batch, Collector, Fetched, Source, complete};
-
-/// One quarterly (or fiscal-year) row of the `fundamentals` contract.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Quarter {
-    /// Ticker.
-    pub symbol: String,
-    /// CIK, 10 digits.
-    pub cik: String,
-    /// End of the reported period.
-    pub period_end: NaiveDate,
-    /// Fiscal year.
-    pub fiscal_year: i64,
-    /// `Q1`, `Q2`, `Q3`, `FY`.
-    pub fiscal_period: String,
-    /// `10-Q`, `10-K`, `10-Q/A`...
-    pub form: String,
-    /// Filing date.
-    pub filed: NaiveDate,
-    /// Revenue (USD).
-    pub revenue: Option<f64>,
-    /// Net income (USD).
-    pub net_income: Option<f64>,
-    /// Diluted EPS (USD per share).
-    pub eps_diluted: Option<f64>,
-    /// Total assets (USD).
-    pub total_assets: Option<f64>,
-    /// Shares outstanding (cover page).
-    pub shares_outstanding: Option<f64>,
-}
+use crate::partition::Quarter;
+use crate::source::{Batch, Collector, Fetched, Source, SourceError, complete};
 
 #[derive(Deserialize)]
 struct TickerEntry {

@@ -2,11 +2,39 @@
 //! timestamp), a new bar replacing the stored one with the same key (a re-run or a corrected
 //! bar), never a duplicate; Parquet (snappy) in the contracts' column layout.
 
+use chrono::NaiveDate;
 use lakewatch_core::Contract;
 use lakewatch_core::frame::{column, time_ms, values_f64};
 use polars::prelude::*;
 
-use crate::edgar::Quarter;
+/// One quarterly (or fiscal-year) row of the `fundamentals` contract.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarter {
+    /// Ticker.
+    pub symbol: String,
+    /// CIK, 10 digits.
+    pub cik: String,
+    /// End of the reported period.
+    pub period_end: NaiveDate,
+    /// Fiscal year.
+    pub fiscal_year: i64,
+    /// `Q1`, `Q2`, `Q3`, `FY`.
+    pub fiscal_period: String,
+    /// `10-Q`, `10-K`, `10-Q/A`...
+    pub form: String,
+    /// Filing date.
+    pub filed: NaiveDate,
+    /// Revenue (USD).
+    pub revenue: Option<f64>,
+    /// Net income (USD).
+    pub net_income: Option<f64>,
+    /// Diluted EPS (USD per share).
+    pub eps_diluted: Option<f64>,
+    /// Total assets (USD).
+    pub total_assets: Option<f64>,
+    /// Shares outstanding (cover page).
+    pub shares_outstanding: Option<f64>,
+}
 
 /// One bar row.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,12 +8,68 @@ use std::future::Future;
 use chrono::{DateTime, TimeZone as _, Utc};
 use lakewatch_core::{Calendar, Session};
 
-use crate::alpaca::SourceError;
-use crate::edgar::Quarter;
-use crate::http::Stats;
-use crate::partition::Row;
+use crate::http::{HttpError, Stats};
+use crate::partition::{Quarter, Row};
+use crate::secrets::SecretError;
 
 pub use crate::collector::Collector;
+
+/// Why a batch of symbols could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The HTTP exchange failed.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The credentials could not be had.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// A 2xx answer that is not the documented shape (truncated, HTML, wrong fields).
+    #[error("GET {url}: malformed response: {reason}")]
+    Malformed {
+        /// The URL, without credentials.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The answer has no rows for the symbol (not listed then, or not yet published).
+    #[error("no rows for `{symbol}`")]
+    NoData {
+        /// The symbol.
+        symbol: String,
+    },
+    /// The source has no such symbol (EDGAR: no CIK for the ticker).
+    #[error("`{symbol}` is not a symbol {source_name} knows")]
+    UnknownSymbol {
+        /// The symbol.
+        symbol: String,
+        /// The source.
+        source_name: &'static str,
+    },
+    /// The source does not serve this collector.
+    #[error("{source_name} does not serve the {collector} collector")]
+    Unsupported {
+        /// The source.
+        source_name: &'static str,
+        /// The collector.
+        collector: &'static str,
+    },
+    /// The page tokens do not end.
+    #[error("GET {url}: page token `{token}` came back twice")]
+    PageLoop {
+        /// The URL.
+        url: String,
+        /// The repeated token.
+        token: String,
+    },
+    /// More pages than any real answer has.
+    #[error("GET {url}: still more pages after {pages}; stopped")]
+    TooManyPages {
+        /// The URL.
+        url: String,
+        /// Pages read.
+        pages: usize,
+    },
+}
 
 /// The rows fetched for one symbol.
 #[derive(Debug, Clone, PartialEq)]

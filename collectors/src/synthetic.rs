@@ -10,11 +10,9 @@ use std::time::Duration;
 use chrono::{Datelike as _, NaiveDate};
 use lakewatch_core::{Calendar, Session};
 
-use crate::alpaca::SourceError;
-use crate::edgar::Quarter;
 use crate::http::Stats;
-use crate::partition::Row;
-use crate::source::{Batch, Collector, Fetched, Source, session_midnight};
+use crate::partition::{Quarter, Row};
+use crate::source::{Batch, Collector, Fetched, Source, SourceError, session_midnight};
 
 /// The synthetic source.
 #[derive(Debug)]

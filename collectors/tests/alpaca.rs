@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lakewatch_collectors::alpaca::{Alpaca, Credentials, SourceError, Timeframe};
+use lakewatch_collectors::alpaca::{Alpaca, Credentials, Timeframe};
 use lakewatch_collectors::http::{Http, HttpError, Policy};
+use lakewatch_collectors::source::SourceError;
 use lakewatch_testkit::http::{Answer, ok, server, status};
 use reqwest::Url;
 
