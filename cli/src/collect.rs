@@ -177,6 +177,7 @@ async fn collect(
         checkpoints: &config.checkpoints,
         staging: &config.staging,
         writers: config.writers,
+        fetchers: config.fetchers,
         budget: config.budget,
         ..Plan::new(config.collector, session, &universe, contract)
     };

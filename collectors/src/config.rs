@@ -83,6 +83,9 @@ pub struct Config {
     pub safety_margin: Duration,
     /// `LAKEWATCH_WRITERS`: objects written at once (default 16).
     pub writers: usize,
+    /// `LAKEWATCH_FETCHERS`: batches fetched at once, within the source's request rate
+    /// (default 4).
+    pub fetchers: usize,
     /// What decoding a stored file may cost (from `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, else 1,024 MB).
     pub budget: Budget,
     /// Logs, metrics and traces.
@@ -129,6 +132,7 @@ impl Config {
         };
         let safety_margin = Duration::from_millis(number("LAKEWATCH_SAFETY_MARGIN_MS", 30_000, 0..=600_000));
         let writers = number("LAKEWATCH_WRITERS", 16, 1..=256) as usize;
+        let fetchers = number("LAKEWATCH_FETCHERS", 4, 1..=64) as usize;
         // Set by Lambda: the function's memory, from which decoding a stored file is budgeted.
         let budget = Budget::of_memory_mb(number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024, 128..=10_240));
         let rate = number("ALPACA_REQUESTS_PER_MINUTE", 200, 1..=100_000) as u32;
@@ -215,6 +219,7 @@ impl Config {
             staging,
             safety_margin,
             writers,
+            fetchers,
             budget,
             telemetry,
         })

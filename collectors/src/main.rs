@@ -105,6 +105,7 @@ impl Collector {
             staging: &self.config.staging,
             stop_at,
             writers: self.config.writers,
+            fetchers: self.config.fetchers,
             budget: self.config.budget,
             ..Plan::new(self.config.collector, session, &universe, contract)
         };

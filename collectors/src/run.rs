@@ -5,9 +5,11 @@
 //! writes nothing new.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::StreamExt as _;
 use lakewatch_core::calendar::{Overrides, override_key};
 use lakewatch_core::{Calendar, Contract, Session, Universe};
 use lakewatch_telemetry::catalog as m;
@@ -41,6 +43,8 @@ pub struct Plan<'a> {
     pub stop_at: Option<Instant>,
     /// Objects written at once.
     pub writers: usize,
+    /// Batches fetched at once (the source's request rate still paces every request).
+    pub fetchers: usize,
     /// Symbols per batch, when not the source's own choice.
     pub batch_size: Option<usize>,
     /// What decoding a stored file may cost.
@@ -49,7 +53,7 @@ pub struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     /// A plan with the defaults: checkpoints under `lakewatch/checkpoints/`, staged parts under
-    /// `lakewatch/staging/`, no deadline, 16 writers, the source's batch size.
+    /// `lakewatch/staging/`, no deadline, 16 writers, 4 fetchers, the source's batch size.
     pub fn new(collector: Collector, session: Session, universe: &'a [String], contract: &'a Contract) -> Self {
         Plan {
             collector,
@@ -60,6 +64,7 @@ impl<'a> Plan<'a> {
             staging: "lakewatch/staging/",
             stop_at: None,
             writers: 16,
+            fetchers: 4,
             batch_size: None,
             budget: lakewatch_core::Budget::default(),
         }
@@ -303,23 +308,34 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
         paced_ms: 0.0,
     };
 
-    let mut longest = Duration::ZERO;
+    // The longest batch so far, fetch to checkpoint, in ms: no batch starts unless one as long
+    // would end before the deadline.
+    let longest = AtomicU64::new(0);
     let mut stopped = false;
     let size = plan.batch_size.unwrap_or_else(|| source.batch_size(plan.collector)).max(1);
-    for batch in todo.chunks(size) {
-        let started = Instant::now();
-        if plan.stop_at.is_some_and(|stop| started + longest >= stop) {
-            stopped = true;
-            break;
+    // Up to `fetchers` batches in flight, each request paced by the source's rate; results are
+    // written and checkpointed one batch at a time, in order.
+    let fetches = todo.chunks(size).map(|batch| {
+        let longest = &longest;
+        async move {
+            let started = Instant::now();
+            let longest = Duration::from_millis(longest.load(Ordering::Relaxed));
+            if plan.stop_at.is_some_and(|stop| started + longest >= stop) {
+                return None;
+            }
+            let span = tracing::info_span!("batch", collector = name, symbols = batch.len(), first = %batch[0]);
+            let fetch = source.fetch(plan.collector, batch, &plan.session).instrument(span.clone());
+            let fetched = match plan.stop_at {
+                Some(stop) => tokio::time::timeout_at(stop.into(), fetch).await.ok(),
+                None => Some(fetch.await),
+            };
+            // None: the deadline came during the fetch; the batch is left for the next run.
+            fetched.map(|f| (started, span, f))
         }
-        let span = tracing::info_span!("batch", collector = name, symbols = batch.len(), first = %batch[0]);
-        let fetch = source.fetch(plan.collector, batch, &plan.session).instrument(span.clone());
-        let fetched = match plan.stop_at {
-            Some(stop) => tokio::time::timeout_at(stop.into(), fetch).await.ok(),
-            None => Some(fetch.await),
-        };
-        let Some(fetched) = fetched else {
-            // The deadline came during the fetch: this batch is left for the next run.
+    });
+    let mut fetches = futures_util::stream::iter(fetches).buffered(plan.fetchers.max(1));
+    while let Some(fetched) = fetches.next().await {
+        let Some((started, span, fetched)) = fetched else {
             stopped = true;
             break;
         };
@@ -358,8 +374,10 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
             }
         }
         etag = Some(save_checkpoint(store, &cp_key, &cp, etag.as_deref()).await?);
-        longest = longest.max(started.elapsed());
+        longest.fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
+    drop(fetches);
+    let longest = Duration::from_millis(longest.load(Ordering::Relaxed));
 
     let parts = &cp.staged.parts;
     if !stopped && !parts.is_empty() && plan.stop_at.is_none_or(|stop| Instant::now() + longest < stop) {

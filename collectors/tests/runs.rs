@@ -76,9 +76,10 @@ async fn a_run_stopped_by_its_deadline_resumes_and_collects_each_bar_once() {
     let contract = contract(Collector::Minute);
     let mut plan = plan(Collector::Minute, "2025-11-26", &names, &contract);
     plan.batch_size = Some(3);
+    plan.fetchers = 1;
     plan.stop_at = Some(Instant::now() + Duration::from_millis(1_500));
 
-    // Five batches of two 200 ms pages cannot fit in 1.5 s.
+    // Five batches of two 200 ms pages, one at a time, cannot fit in 1.5 s.
     let first = collect(&source, &lake.store, &plan).await.unwrap();
     assert_eq!(first.status, Status::Partial);
     assert!(first.remaining >= 3 && first.remaining % 3 == 0, "{first:?}");
@@ -367,4 +368,60 @@ async fn a_delete_that_fails_after_assembly_never_jams_the_session() {
     assert_eq!(keys(&lake.s3, "lakewatch/staging/minute/2025-11-26/").await, Vec::<String>::new());
     assert_eq!(checkpoint().await.get("assembled"), None);
     assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
+}
+
+/// Requests in flight now, the most at once, and when each arrived.
+type InFlight = Arc<Mutex<(usize, usize, Vec<Instant>)>>;
+
+/// A fake Alpaca answering after `latency`, counting the requests in flight at once and when
+/// each arrived.
+fn counted(latency: Duration) -> (String, InFlight) {
+    let source = served();
+    let state = Arc::new(Mutex::new((0usize, 0usize, Vec::new())));
+    let seen = state.clone();
+    let (url, _) = serve(
+        Duration::ZERO,
+        Arc::new(move |request: &Seen| {
+            {
+                let mut s = seen.lock().unwrap();
+                s.0 += 1;
+                s.1 = s.1.max(s.0);
+                s.2.push(Instant::now());
+            }
+            std::thread::sleep(latency);
+            let answer = support::answer(&source, request, 10_000);
+            seen.lock().unwrap().0 -= 1;
+            answer
+        }),
+    );
+    (url, state)
+}
+
+#[tokio::test]
+async fn batches_are_fetched_at_once_up_to_the_limit_within_the_request_rate() {
+    let names: Vec<String> = (0..16).map(|i| format!("S{i:02}")).collect();
+    let contract = contract(Collector::Daily);
+    // (fetchers, the most requests in flight at once)
+    for (fetchers, most) in [(1, 1), (4, 4)] {
+        let lake = lake().await;
+        let (url, state) = counted(Duration::from_millis(300));
+        // 1,200 requests a minute: one every 50 ms, while each answer takes 300 ms, so the
+        // fetchers, not the rate, bound what is in flight.
+        let policy = Policy { requests_per_minute: 1_200, ..test_policy() };
+        let credentials = Credentials { key_id: "PKTEST123".into(), secret_key: SECRET.into() };
+        let http = Arc::new(Http::new(policy, "lakewatch-test").unwrap());
+        let source = Alpaca::new(http, Url::parse(&url).unwrap(), credentials, "sip");
+        let mut plan = plan(Collector::Daily, "2025-11-26", &names, &contract);
+        plan.batch_size = Some(2);
+        plan.fetchers = fetchers;
+        let outcome = collect(&source, &lake.store, &plan).await.unwrap();
+        assert_eq!((outcome.status, outcome.succeeded, outcome.requests), (Status::Complete, 16, 8), "{fetchers}");
+        let (_, in_flight, arrivals) = state.lock().unwrap().clone();
+        assert_eq!(in_flight, most, "{fetchers} fetchers");
+        // Paced: eight requests at one per 50 ms span at least 350 ms, however many fetch.
+        let span = *arrivals.last().unwrap() - arrivals[0];
+        assert!(span >= Duration::from_millis(315), "{fetchers} fetchers: 8 requests in {span:?}");
+        let daily = "data/ticks/daily/S00/2025/ticks.parquet";
+        assert_eq!(rows(&lake.store, daily, &contract).await.len(), 1, "{fetchers}: one bar, once");
+    }
 }
