@@ -4,8 +4,9 @@
 //! waiting on the network (request sent to body received), waiting for the request rate, and
 //! the rest (parsing, Parquet, S3 writes, the session's assembly).
 //!
-//! `cargo run --release -p lakewatch-collectors --example minute_bench -- [SYMBOLS] [LATENCY_MS] [REQUESTS_PER_MINUTE]`
-//! (defaults 5000, 150, 200). Needs python3 with `moto[server]` (`bash .ci/run` installs it).
+//! `cargo run --release -p lakewatch-collectors --example minute_bench -- [SYMBOLS] [LATENCY_MS] [REQUESTS_PER_MINUTE] [FETCHERS]`
+//! (defaults 5000, 150, 200, 4). With several fetchers the network waits overlap, so their sum
+//! can exceed the wall time. Needs python3 with `moto[server]` (`bash .ci/run` installs it).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -40,6 +41,7 @@ fn peak_rss_mb() -> f64 {
 async fn main() -> Result<()> {
     let arg = |i: usize, default: u64| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (symbols, latency_ms, rate) = (arg(1, 5_000) as usize, arg(2, 150), arg(3, 200) as u32);
+    let fetchers = arg(4, 4) as usize;
 
     let moto = Moto::start();
     let aws = moto.aws().await;
@@ -60,7 +62,7 @@ async fn main() -> Result<()> {
     let contracts = Contracts::embedded();
     let contract = contracts.get("minute_bars").context("minute contract")?;
     let session = Calendar::xnys().session("2025-11-26".parse()?)?.context("a session")?;
-    let plan = Plan::new(Collector::Minute, session, &universe, contract);
+    let plan = Plan { fetchers, ..Plan::new(Collector::Minute, session, &universe, contract) };
     let rss_before = peak_rss_mb();
     let started = Instant::now();
     let outcome = collect(&source, &S3Store::new(s3.clone(), "lake"), &plan).await?;
@@ -70,7 +72,7 @@ async fn main() -> Result<()> {
     let rest = wall - network - outcome.paced_ms;
     let head = s3.head_object().bucket("lake").key("data/ticks/minute/date=2025-11-26/bars.parquet").send().await?;
     line(&format!(
-        "{symbols} symbols, {latency_ms} ms per request, {rate} requests/min: {} in {:.1} s; {} rows; {} requests ({} served); \
+        "{symbols} symbols, {latency_ms} ms per request, {rate} requests/min, {fetchers} fetchers: {} in {:.1} s; {} rows; {} requests ({} served); \
          session object {:.1} MB; peak RSS {:.0} MB (before the run {:.0} MB)",
         outcome.status.as_str(),
         wall / 1e3,
