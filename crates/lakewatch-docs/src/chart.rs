@@ -52,6 +52,20 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
+/// The frame every chart has: margins, and room for the axes' labels.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder.margin(8).margin_right(24).x_label_area_size(24).y_label_area_size(56);
+    builder
+}
+
+/// Labels the i-th of `days` with its month and day.
+fn day_label<T>(days: &[(NaiveDate, T)]) -> impl Fn(&i32) -> String + '_ {
+    move |i| days.get(*i as usize).map(|(d, _)| d.format("%m-%d").to_string()).unwrap_or_default()
+}
+
 /// Draws a chart's light grid and its axes: `x` labels the bar or session at an index.
 fn axes<Y>(
     chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordi32, Y>>,
@@ -78,16 +92,8 @@ pub fn line(points: &[(NaiveDate, f64)], y: &str) -> Option<String> {
     let n = points.len() as i32;
     let (lo, hi) = bounds(points.iter().map(|p| p.1))?;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(24)
-            .x_label_area_size(24)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0..(n - 1).max(1), lo..hi)
-            .map_err(err)?;
-        axes(&mut chart, y, &|i| {
-            points.get(*i as usize).map(|(d, _)| d.format("%m-%d").to_string()).unwrap_or_default()
-        })?;
+        let mut chart = frame(root).build_cartesian_2d(0..(n - 1).max(1), lo..hi).map_err(err)?;
+        axes(&mut chart, y, &day_label(points))?;
         let series = points.iter().enumerate().map(|(i, (_, v))| (i as i32, *v));
         chart.draw_series(LineSeries::new(series.clone(), BLUE.stroke_width(2))).map_err(err)?;
         chart.draw_series(series.map(|(i, v)| Circle::new((i, v), 2, BLUE.filled()))).map_err(err)?;
@@ -101,16 +107,8 @@ pub fn stacked(days: &[(NaiveDate, Vec<u64>)]) -> Option<String> {
     let top = days.iter().map(|(_, counts)| counts.iter().sum::<u64>()).max().filter(|t| *t > 0)?;
     let n = days.len() as i32;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(24)
-            .x_label_area_size(24)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0..n + 1, 0u64..top + top.div_ceil(10))
-            .map_err(err)?;
-        axes(&mut chart, "findings", &|i| {
-            days.get(*i as usize).map(|(d, _)| d.format("%m-%d").to_string()).unwrap_or_default()
-        })?;
+        let mut chart = frame(root).build_cartesian_2d(0..n + 1, 0u64..top + top.div_ceil(10)).map_err(err)?;
+        axes(&mut chart, "findings", &day_label(days))?;
         for (i, (_, counts)) in days.iter().enumerate() {
             let mut base = 0;
             for (k, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
@@ -129,13 +127,7 @@ pub fn prices(points: &[PricePoint], from: DateTime<Utc>, to: DateTime<Utc>) -> 
     let n = points.len() as i32;
     let (lo, hi) = bounds(points.iter().map(|p| p.close))?;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(24)
-            .x_label_area_size(24)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0..n - 1, lo..hi)
-            .map_err(err)?;
+        let mut chart = frame(root).build_cartesian_2d(0..n - 1, lo..hi).map_err(err)?;
         let label = |i: &i32| {
             let t = points.get(*i as usize).map(|p| p.t);
             let daily = points.windows(2).all(|w| (w[1].t - w[0].t).num_hours() >= 20);
