@@ -382,7 +382,11 @@ pub fn build_at(spec: LakeSpec, anchor: Anchor) -> Lake {
     let mut daily_victims = roles.ordinary.clone();
     d.shuffle(&mut daily_victims);
     let mut daily_defects = inject::DAILY.iter();
-    let listing = roles.listed.map(|s| (s, days[d.range(40, days.len() - 60)].date));
+    // Listed mid-year, before the first minute session (which would otherwise print a symbol
+    // not yet listed).
+    let first_minute = days.iter().position(|s| s.date >= sessions[0].date).unwrap_or(days.len());
+    let latest = (days.len() - 60).min(first_minute.saturating_sub(1)).max(41);
+    let listing = roles.listed.map(|s| (s, days[d.range(40, latest)].date));
     if let Some((s, date)) = listing {
         refs.listings.push((universe[s].clone(), Some(date), None));
     }
