@@ -368,6 +368,20 @@ fn calendar_sessions_lists_utc_times_and_early_closes() {
 }
 
 #[test]
+fn the_demo_is_perfect_whatever_day_it_is_dated() {
+    // (as of: the DST change the lake straddles differs; late November falls back to March's,
+    // months before the last session; January keeps the year before as the daily year)
+    for as_of in ["2027-01-20T22:00:00Z", "2027-03-23T15:00:00Z", "2027-07-06T22:00:00Z", "2027-11-26T19:00:00Z"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("lake");
+        let o = lakewatch(&["demo", "--json", "--as-of", as_of, "--out", out.to_str().unwrap()]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+        assert_eq!(v["perfect"], true, "{as_of}: {}", v["scorecard"]);
+        assert!(v["as_of"].as_str().unwrap() <= as_of, "{as_of}: dated {}", v["as_of"]);
+    }
+}
+
+#[test]
 fn demo_json_is_perfect_for_several_seeds() {
     for seed in ["1", "2", "3"] {
         let dir = tempfile::tempdir().unwrap();
