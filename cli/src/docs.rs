@@ -148,10 +148,16 @@ fn local(
         })
         .collect();
     let before = validate_targets(&earlier, &lakes, budget, as_of, None);
+    // Each report to its file by key (a file that could not be read has none), the earlier
+    // version first, so the current one ends newest.
     let mut versions: BTreeMap<String, Vec<Validated>> = BTreeMap::new();
-    for (t, report) in earlier.iter().zip(before.reports).chain(targets.iter().zip(run.reports)) {
-        let (id, modified) = version_of(&t.path)?;
-        versions.entry(t.key.clone()).or_default().insert(0, Validated { id, modified, report });
+    for (files, reports) in [(&earlier, before.reports), (&targets, run.reports)] {
+        let by_key: BTreeMap<&str, &Target<'_>> = files.iter().map(|t| (t.key.as_str(), t)).collect();
+        for report in reports {
+            let Some(t) = by_key.get(report.key.as_str()) else { continue };
+            let (id, modified) = version_of(&t.path)?;
+            versions.entry(t.key.clone()).or_default().insert(0, Validated { id, modified, report });
+        }
     }
     for u in run.unreadable.iter().chain(&before.unreadable) {
         out::error(&format!("{}: {}", u.path, u.error));

@@ -230,3 +230,36 @@ fn docs_from_a_bucket_show_every_version_the_validator_reported() {
     assert!(dataset.contains(r#"<tr data-day="2025-11-28">"#), "the session's row");
     assert!(dir.join("index.html").is_file());
 }
+
+/// A file that cannot be read is named on stderr; every other partition's page shows that
+/// partition's own report.
+#[test]
+fn a_file_that_cannot_be_read_leaves_every_other_page_with_its_own_report() {
+    let dir = tempfile_dir("docs-unreadable");
+    let (lake, site) = (dir.join("lake"), dir.join("site"));
+    lakewatch(&["demo", "--out", lake.to_str().unwrap()]);
+    // Sorts before every other minute session: a report lost there must not shift the rest.
+    let broken = lake.join("data/ticks/minute/date=2020-01-02/bars.parquet");
+    std::fs::create_dir_all(broken.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere.parquet"), &broken).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_lakewatch"))
+        .args(["docs", "--root", lake.to_str().unwrap(), "--out", site.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "an unreadable file");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("date=2020-01-02/bars.parquet"));
+    let minute = site.join("minute_bars");
+    let mut pages = 0;
+    for entry in std::fs::read_dir(&minute).unwrap() {
+        let partition = entry.unwrap().file_name().into_string().unwrap();
+        if !partition.starts_with("date=") {
+            continue;
+        }
+        let page = std::fs::read_to_string(minute.join(&partition).join("index.html")).unwrap();
+        let key = format!("data/ticks/minute/{partition}/bars.parquet");
+        assert!(page.contains(&format!(r#"<b class="mono">{key}</b>"#)), "{partition}'s page shows another report");
+        pages += 1;
+    }
+    assert!(pages >= 4, "{pages} minute pages");
+    assert!(!minute.join("date=2020-01-02").exists(), "no page for what could not be read");
+}
