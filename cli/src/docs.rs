@@ -13,9 +13,11 @@ use lakewatch_core::Budget;
 use lakewatch_docs::render::{Dataset, Validated, site};
 use lakewatch_telemetry::console as out;
 use lakewatch_validator::keys::fnv;
+use lakewatch_validator::ports::{Lake as _, Listed};
+use lakewatch_validator::s3::S3Lake;
 use lakewatch_validator::service::partition_id;
 
-use crate::lake::{self, Target};
+use crate::lake::{self, LakeArgs, Target, Where};
 use crate::validate::{Previous, validate_targets};
 use crate::{Dir, Outcome};
 
@@ -24,18 +26,10 @@ const PREVIOUS: &str = ".previous";
 
 /// `lakewatch docs (--root DIR | --bucket B) --out DIR [--open] [--as-of TS] [--contracts DIR]`
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("lake").required(true).args(["root", "bucket"])))]
 pub(crate) struct Args {
-    /// A local lake's top folder: every file is validated.
-    #[arg(long)]
-    root: Option<Dir>,
-    /// A bucket the validator writes reports to (credentials and region from the usual AWS
-    /// settings): its reports are read.
-    #[arg(long)]
-    bucket: Option<String>,
-    /// An S3 endpoint other than AWS's (an emulator); with --bucket.
-    #[arg(long, requires = "bucket")]
-    endpoint_url: Option<String>,
+    /// A folder's files are validated; a bucket's reports, as the validator wrote them, read.
+    #[command(flatten)]
+    lake: LakeArgs,
     /// Where the validator writes reports in the bucket.
     #[arg(long, default_value = "lakewatch/reports/")]
     report_prefix: String,
@@ -68,17 +62,16 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     let contracts = lake::contracts(args.contracts.as_deref())?;
     #[allow(clippy::disallowed_methods)] // the command's one clock read
     let as_of = args.as_of.unwrap_or_else(Utc::now);
-    let (datasets, incidents, sweep, outcome) = match (&args.root, &args.bucket) {
-        (Some(root), _) => {
+    let (datasets, incidents, sweep, outcome) = match args.lake.lake()? {
+        Where::Root(root) => {
             let (datasets, incidents, outcome) = local(root, &contracts, as_of)?;
             (datasets, incidents, None, outcome)
         }
-        (None, Some(bucket)) => {
+        Where::Bucket(bucket, endpoint) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let (datasets, incidents, sweep) = runtime.block_on(in_bucket(&args, bucket, &contracts))?;
+            let (datasets, incidents, sweep) = runtime.block_on(in_bucket(&args, bucket, endpoint, &contracts))?;
             (datasets, incidents, sweep, Outcome::Clean)
         }
-        (None, None) => bail!("--root or --bucket is required"),
     };
     let files = site(&datasets, &incidents, sweep.as_ref(), as_of);
     let mut bytes = 0;
@@ -194,33 +187,18 @@ fn open(page: &Path) {
 async fn in_bucket(
     args: &Args,
     bucket: &str,
+    endpoint: Option<&str>,
     contracts: &lakewatch_core::Contracts,
 ) -> Result<(Vec<Dataset>, lakewatch_notice::incident::Incidents, Option<lakewatch_docs::Sweep>)> {
-    let s3 = crate::sweep::s3_client(args.endpoint_url.as_deref()).await;
-    let get = async |key: &str| -> Result<Option<Vec<u8>>> {
-        match s3.get_object().bucket(bucket).key(key).send().await {
-            Ok(o) => Ok(Some(o.body.collect().await.with_context(|| format!("s3://{bucket}/{key}"))?.to_vec())),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
-            Err(e) => Err(anyhow::anyhow!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))),
-        }
-    };
+    let lake = S3Lake::new(crate::sweep::s3_client(endpoint).await);
+    let get =
+        async |key: &str| -> Result<Option<Vec<u8>>> { Ok(lake.load_document(bucket, key).await?.map(|d| d.bytes)) };
     let prefix = &args.report_prefix;
-    let mut listed = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            anyhow::anyhow!("listing s3://{bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
-        })?;
-        for o in page.contents() {
-            let (Some(key), modified) = (o.key(), o.last_modified()) else { continue };
-            let modified = modified.and_then(|m| DateTime::<Utc>::from_timestamp(m.secs(), m.subsec_nanos()));
-            listed.push((key.to_string(), modified));
-        }
-    }
+    let listed = lake.list_objects(bucket, prefix).await?;
     // `{dataset}/{partition}/{version}.json`, each read as the validator stored it.
     let mut partitions: BTreeMap<(String, String), Vec<Validated>> = BTreeMap::new();
     let progress = crate::progress::bar(listed.len(), "reports");
-    for (key, modified) in &listed {
+    for Listed { key, modified } in &listed {
         progress.inc(1);
         let Some(rest) = key.strip_prefix(prefix.as_str()).and_then(|k| k.strip_suffix(".json")) else { continue };
         let Some((dataset, rest)) = rest.split_once('/') else { continue };

@@ -3,7 +3,7 @@
 //! prefix (`lakewatch_notice::incident`); a bucket's is changed with conditional writes, a
 //! document that does not parse is refused and left as it is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
@@ -14,10 +14,10 @@ use lakewatch_validator::incidents::{change_incidents, load_incidents};
 use lakewatch_validator::s3::S3Lake;
 
 use crate::Outcome;
+use crate::lake::{LakeArgs, Where};
 
 /// `lakewatch incident (ack|mute|unmute|expected|clear|list) ARGS… (--root DIR | --bucket B)`
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("lake").required(true).args(["root", "bucket"])))]
 pub(crate) struct Args {
     /// The command and its arguments: `ack minute_bars/date=2025-11-28/gaps on it`,
     /// `mute minute_bars [gaps] until 2025-12-01 why…`, `unmute minute_bars [gaps]`,
@@ -25,15 +25,8 @@ pub(crate) struct Args {
     /// `list`.
     #[arg(required = true, num_args = 1..)]
     words: Vec<String>,
-    /// The lake's top folder.
-    #[arg(long)]
-    root: Option<PathBuf>,
-    /// The lake's S3 bucket (credentials and region from the usual AWS settings).
-    #[arg(long)]
-    bucket: Option<String>,
-    /// An S3 endpoint other than AWS's (an emulator); with --bucket.
-    #[arg(long, requires = "bucket")]
-    endpoint_url: Option<String>,
+    #[command(flatten)]
+    lake: LakeArgs,
     /// Where lakewatch keeps its state, as the validator's LAKEWATCH_STATE_PREFIX.
     #[arg(long, default_value = crate::lake::STATE_PREFIX)]
     state_prefix: String,
@@ -54,10 +47,9 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     let by = args.by.clone().unwrap_or_else(|| format!("cli:{}", user()));
     let who = Who { by, at, why };
     let key = incidents_key(&args.state_prefix);
-    let outcome = match (&args.root, &args.bucket) {
-        (Some(root), _) => local(&root.join(&key), &command, &who)?,
-        (None, Some(bucket)) => in_bucket(bucket, args.endpoint_url.as_deref(), &args.state_prefix, &command, &who)?,
-        (None, None) => bail!("--root or --bucket is required"),
+    let outcome = match args.lake.lake()? {
+        Where::Root(root) => local(&root.join(&key), &command, &who)?,
+        Where::Bucket(bucket, endpoint) => in_bucket(bucket, endpoint, &args.state_prefix, &command, &who)?,
     };
     match outcome {
         Ok(lines) => {

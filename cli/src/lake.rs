@@ -17,6 +17,42 @@ use lakewatch_notice::incident::{Incidents, MAX_BYTES as INCIDENTS_MAX_BYTES, in
 /// Where lakewatch keeps its state in a lake, as the validator's default `LAKEWATCH_STATE_PREFIX`.
 pub(crate) const STATE_PREFIX: &str = "lakewatch/state/";
 
+/// `--root DIR | --bucket NAME [--endpoint-url URL]`: where a command finds the lake.
+#[derive(Debug, clap::Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("lake").required(true).args(["root", "bucket"])))]
+pub(crate) struct LakeArgs {
+    /// The lake's top folder.
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// The lake's S3 bucket (credentials and region from the usual AWS settings).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// An S3 endpoint other than AWS's (an emulator); with --bucket.
+    #[arg(long, requires = "bucket")]
+    endpoint_url: Option<String>,
+}
+
+/// A lake: a folder, or a bucket at an endpoint.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Where<'a> {
+    /// A folder.
+    Root(&'a Path),
+    /// A bucket, and an endpoint other than AWS's.
+    Bucket(&'a str, Option<&'a str>),
+}
+
+impl LakeArgs {
+    /// The lake the arguments name (clap requires one).
+    pub(crate) fn lake(&self) -> Result<Where<'_>> {
+        match (&self.root, &self.bucket) {
+            (Some(root), _) => Ok(Where::Root(root)),
+            (None, Some(bucket)) => Ok(Where::Bucket(bucket, self.endpoint_url.as_deref())),
+            (None, None) => bail!("--root or --bucket is required"),
+        }
+    }
+}
+
 /// One file to validate: where it is, and the key and contract it routes to.
 #[derive(Debug)]
 pub(crate) struct Target<'c> {

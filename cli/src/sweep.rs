@@ -19,20 +19,12 @@ use lakewatch_validator::sweep::session_statuses;
 use lakewatch_validator::universe::load_universe;
 
 use crate::Outcome;
-use crate::lake::{Universes, contracts, key_of, walk, with_overrides};
+use crate::lake::{LakeArgs, Universes, Where, contracts, key_of, walk, with_overrides};
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("lake").required(true).args(["root", "bucket"])))]
 pub(crate) struct Args {
-    /// The lake's top folder.
-    #[arg(long)]
-    root: Option<PathBuf>,
-    /// The lake's S3 bucket (credentials and region from the usual AWS settings).
-    #[arg(long)]
-    bucket: Option<String>,
-    /// An S3 endpoint other than AWS's (an emulator); with --bucket.
-    #[arg(long, requires = "bucket")]
-    endpoint_url: Option<String>,
+    #[command(flatten)]
+    lake: LakeArgs,
     /// Contracts folder (default: the embedded contracts).
     #[arg(long)]
     contracts: Option<PathBuf>,
@@ -62,10 +54,9 @@ const TAIL: u64 = 64 * 1024;
 pub(crate) fn run(args: Args) -> Result<Outcome> {
     let contracts = contracts(args.contracts.as_deref())?;
     let as_of = args.as_of.unwrap_or_else(|| lakewatch_telemetry::console::wall_clock()());
-    let all = match (&args.root, &args.bucket) {
-        (Some(root), _) => sweep_folder(&contracts, root, as_of)?,
-        (None, Some(bucket)) => sweep_bucket(&contracts, bucket, args.endpoint_url.as_deref(), as_of)?,
-        (None, None) => anyhow::bail!("--root or --bucket is required"),
+    let all = match args.lake.lake()? {
+        Where::Root(root) => sweep_folder(&contracts, root, as_of)?,
+        Where::Bucket(bucket, endpoint) => sweep_bucket(&contracts, bucket, endpoint, as_of)?,
     };
     if args.json {
         json(&serde_json::json!({ "as_of": as_of, "sessions": all }));
