@@ -95,8 +95,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             && behind(&state, &contract.alerts, &acked)
         {
             let report = self.load_report(bucket, &newest.report).await.map_err(failed)?;
-            let page_path = lakewatch_docs::site::partition(&entry.dataset, &entry.partition);
-            let page = self.options.docs.link(bucket, &self.options.report_prefix, &page_path);
+            let page = self.options.page_link(bucket, &entry.dataset, &entry.partition);
             let about = About {
                 dataset: &entry.dataset,
                 partition: &entry.partition,

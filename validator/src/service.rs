@@ -56,6 +56,11 @@ pub struct Options {
 }
 
 impl Options {
+    /// The link alerts give to a partition's page, if the docs are written.
+    pub fn page_link(&self, bucket: &str, dataset: &str, partition: &str) -> Option<String> {
+        self.docs.link(bucket, &self.report_prefix, &lakewatch_docs::site::partition(dataset, partition))
+    }
+
     /// The defaults for `buckets`: reports under `lakewatch/reports/`, state under
     /// `lakewatch/state/`, alerts from `error`, objects up to 512 MiB, no sample rows in alerts,
     /// the budget of a 2,048 MB function.
@@ -465,8 +470,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let failing = failing(&report, threshold);
         let modified = order.modified;
         let seen = Version { id: version.to_string(), order, failing: failing.clone(), report: report_uri.clone() };
-        let page_path = lakewatch_docs::site::partition(dataset, pid);
-        let page = self.options.docs.link(bucket, &self.options.report_prefix, &page_path);
+        let page = self.options.page_link(bucket, dataset, pid);
         let about = About {
             dataset,
             partition: pid,
