@@ -10,7 +10,7 @@ use lakewatch_chat::handler::handle;
 use lakewatch_chat::s3::S3Store;
 use lakewatch_chat::secret::Secret;
 use lakewatch_chat::service::Chat;
-use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
+use lakewatch_telemetry::console::{stdout_sink, wall_clock};
 use lakewatch_telemetry::runtime::invoke;
 use lakewatch_telemetry::{Invocation, InvocationInfo, Telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -21,13 +21,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            error(&format!("{e:#}"));
-            std::process::ExitCode::FAILURE
-        }
-    }
+    lakewatch_telemetry::console::exit(run().await)
 }
 
 async fn run() -> Result<()> {

@@ -19,7 +19,7 @@ use lakewatch_collectors::configured::Configured;
 use lakewatch_collectors::run::{Outcome, Plan, calendar, record, resolve_session, universe};
 use lakewatch_collectors::store::S3Store;
 use lakewatch_core::Contracts;
-use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
+use lakewatch_telemetry::console::{stdout_sink, wall_clock};
 use lakewatch_telemetry::runtime::invoke;
 use lakewatch_telemetry::{Invocation, InvocationInfo, Telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -38,13 +38,7 @@ struct Collector {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            error(&format!("{e:#}"));
-            std::process::ExitCode::FAILURE
-        }
-    }
+    lakewatch_telemetry::console::exit(run().await)
 }
 
 async fn run() -> Result<()> {

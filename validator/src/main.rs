@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
 use lakewatch_core::Contracts;
-use lakewatch_telemetry::console::{error, stdout_sink, wall_clock};
+use lakewatch_telemetry::console::{stdout_sink, wall_clock};
 use lakewatch_telemetry::runtime::invoke;
 use lakewatch_telemetry::{Invocation, InvocationInfo, Telemetry};
 use lakewatch_validator::config::{Config, ContractSource};
@@ -21,13 +21,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            error(&format!("{e:#}"));
-            std::process::ExitCode::FAILURE
-        }
-    }
+    lakewatch_telemetry::console::exit(run().await)
 }
 
 async fn run() -> Result<()> {

@@ -15,6 +15,17 @@ pub fn error(s: &str) {
     eprintln!("lakewatch: {one_line}");
 }
 
+/// A binary's exit: success, or its error (with its causes) as one line on stderr and failure.
+pub fn exit<E: std::fmt::Display>(result: Result<(), E>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            error(&format!("{e:#}"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Pretty JSON on stdout.
 pub fn json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {
