@@ -473,3 +473,43 @@ async fn a_new_version_is_compared_with_the_one_before_even_when_delivered_twice
         assert_eq!(removed["reason"], "the oldest bar concerned is 1 session old");
     }
 }
+
+#[tokio::test]
+async fn a_throttled_docs_write_never_fails_the_validation_and_the_next_version_writes_the_pages() {
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let (key, bytes) = minute(8);
+    h.lake.put(&key, bytes);
+    // S3 throttles the docs' summaries and histories, after the SDK's retries.
+    h.lake.fault("lakewatch/state/docs/", Fault::SlowDown, usize::MAX);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}), "not redelivered");
+    let reports = h.lake.keys("lakewatch/reports/minute_bars/");
+    assert!(
+        reports.iter().any(|k| k.ends_with(".json")) && !reports.iter().any(|k| k.ends_with(".html")),
+        "{reports:?}"
+    );
+    let alert = &h.published()[0].1;
+    assert_eq!(alert["page"], "s3://lake/lakewatch/reports/minute_bars/date=2025-11-26/index.html");
+    let failed: Vec<Value> = h
+        .stdout()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["event"] == "docs_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", h.stdout());
+    assert_eq!(failed[0]["key"], key.as_str());
+    assert!(failed[0]["error"].as_str().unwrap().contains("lakewatch/state/docs/"), "{}", failed[0]);
+
+    // Healed: the next version writes the partition's page, the dataset's and the index.
+    h.lake.heal();
+    let (_, clean) = minute(10);
+    h.lake.put(&key, clean);
+    assert_eq!(h.deliver(sqs(&key)).await.unwrap(), json!({"batchItemFailures": []}));
+    for page in [
+        "lakewatch/reports/minute_bars/date=2025-11-26/index.html",
+        "lakewatch/reports/minute_bars/index.html",
+        "lakewatch/reports/index.html",
+    ] {
+        assert!(h.lake.get(page).is_some(), "{page}");
+    }
+}
