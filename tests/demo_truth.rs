@@ -6,15 +6,21 @@ use lakewatch_core::reference::{CORPORATE_ACTIONS_KEY, CorporateActions};
 use lakewatch_core::{Context, Contracts, Object, Universe, validate};
 use lakewatch_synth::{LakeSpec, build, score, to_parquet};
 
-pub fn validate_lake(spec: LakeSpec) -> (lakewatch_synth::Lake, Vec<lakewatch_core::Report>) {
-    let mut lake = build(spec);
-    let contracts = Contracts::embedded();
+/// The lake's universe and listed corporate actions, as `validate` takes them.
+pub fn references(lake: &lakewatch_synth::Lake) -> (Universe, Option<CorporateActions>) {
     let universe = Universe::of(lake.universe.iter().cloned());
     let actions = lake
         .reference
         .iter()
         .find(|(key, _)| key == CORPORATE_ACTIONS_KEY)
         .map(|(key, bytes)| CorporateActions::parse(bytes, key).unwrap());
+    (universe, actions)
+}
+
+pub fn validate_lake(spec: LakeSpec) -> (lakewatch_synth::Lake, Vec<lakewatch_core::Report>) {
+    let mut lake = build(spec);
+    let contracts = Contracts::embedded();
+    let (universe, actions) = references(&lake);
     let mut reports = Vec::new();
     for o in &mut lake.objects {
         let bytes = to_parquet(&mut o.frame).unwrap();

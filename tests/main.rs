@@ -6,6 +6,7 @@
 mod demo_truth;
 mod formats;
 mod fuzz;
+mod groups;
 mod hostile;
 mod iam_harness;
 mod scenarios;

@@ -55,6 +55,10 @@ fn every_check_is_a_child_span_of_its_partition() {
         })
         .collect();
     checks.sort_unstable();
+    // Each check runs once in the group of symbols (this partition is one) and once on the
+    // whole partition.
+    assert_eq!(checks.len(), 16, "{checks:?}");
+    checks.dedup();
     assert_eq!(
         checks,
         ["completeness", "duplicates", "gaps", "integrity", "outliers", "restatements", "schema", "volume"]

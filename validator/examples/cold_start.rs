@@ -3,12 +3,15 @@
 //!
 //! ```sh
 //! cargo build --release -p lakewatch-validator
-//! cargo run --release -p lakewatch-validator --example cold_start -- [SYMBOLS] [RUNS]
+//! cargo run --release -p lakewatch-validator --example cold_start -- [SYMBOLS] [RUNS] [MEMORY_MB]
 //! ```
 //!
 //! Cold init: from spawning the process to its first `GET /runtime/invocation/next`.
 //! Warm duration: from handing it an event to receiving its response, for one minute partition
-//! of SYMBOLS symbols (default 5,000), a new version each time so every run validates in full.
+//! of SYMBOLS symbols (default 5,000) ordered by symbol as the collectors write it, a new
+//! version each time so every run validates in full; next to the floor of reading the same
+//! object from the emulator's S3 and decoding it, here. Peak RSS: the function's `VmHWM`.
+//! MEMORY_MB (default 1,769) is the memory size the function is told it has.
 
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -20,6 +23,16 @@ use lakewatch_telemetry::console::line as out;
 use lakewatch_testkit::lambda::{Call, give, runtime_api};
 use serde_json::json;
 
+/// CPU time (user and system) the process `pid` has used so far, in ms (`/proc/PID/stat`, in
+/// clock ticks of 10 ms).
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<f64> = after.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+    ticks.iter().sum::<f64>() * 10.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -30,6 +43,7 @@ async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let symbols: usize = args.next().map_or(Ok(5_000), |s| s.parse()).context("SYMBOLS")?;
     let runs: usize = args.next().map_or(Ok(5), |s| s.parse()).context("RUNS")?;
+    let memory_mb: u64 = args.next().map_or(Ok(1769), |s| s.parse()).context("MEMORY_MB")?;
     let exe =
         std::env::current_exe()?.parent().and_then(|p| p.parent()).context("target dir")?.join("lakewatch-validator");
     if !exe.exists() {
@@ -60,8 +74,11 @@ async fn main() -> Result<()> {
         .send()
         .await?;
     let date = chrono::NaiveDate::from_ymd_opt(2025, 11, 26).context("date")?;
-    let mut object = lakewatch_synth::minute_partition(symbols, date, 1).context("not a session")?;
-    let bytes = lakewatch_synth::to_parquet(&mut object.frame)?;
+    let object = lakewatch_synth::minute_partition(symbols, date, 1).context("not a session")?;
+    let mut frame = lakewatch_synth::by_symbol(&object.frame)?;
+    let bytes = lakewatch_synth::to_parquet(&mut frame)?;
+    let rows = frame.height();
+    drop(frame);
 
     let (tx, rx): (Sender<Call>, Receiver<Call>) = channel();
     let api = runtime_api(tx)?;
@@ -69,7 +86,7 @@ async fn main() -> Result<()> {
     let mut child = Command::new(&exe)
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{api}"))
         .env("AWS_LAMBDA_FUNCTION_NAME", "lakewatch-validator")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string())
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_ENDPOINT_URL", &endpoint)
         .env("AWS_REGION", "us-east-1")
@@ -82,6 +99,7 @@ async fn main() -> Result<()> {
         .spawn()?;
     let mut cold = None;
     let mut warm = Vec::new();
+    let mut cpu = Vec::new();
     for run in 0..=runs {
         let put = s3.put_object().bucket("lake").key(&object.key).body(ByteStream::from(bytes.clone())).send().await?;
         let event = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
@@ -92,6 +110,7 @@ async fn main() -> Result<()> {
             cold = Some(at.duration_since(spawned).as_secs_f64() * 1e3);
         }
         let given = Instant::now();
+        let cpu_before = cpu_ms(child.id());
         give(stream, run, &event.to_string(), 120_000)?;
         let Call::Response(done, body) = rx.recv_timeout(Duration::from_secs(120))? else {
             bail!("expected a response")
@@ -101,18 +120,38 @@ async fn main() -> Result<()> {
         }
         if run > 0 {
             warm.push(done.duration_since(given).as_secs_f64() * 1e3);
+            cpu.push(cpu_ms(child.id()) - cpu_before);
         } else {
             out(&format!("first invocation (cold): {:.1} ms", done.duration_since(given).as_secs_f64() * 1e3));
         }
     }
+    let peak_rss_mb = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0);
     let _ = child.kill();
+    // The floor: the same object read from the emulator's S3 and decoded, here.
+    let contract = lakewatch_core::Contracts::embedded().get("minute_bars").context("contract")?.clone();
+    let (mut reads, mut floors) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let start = Instant::now();
+        let got = s3.get_object().bucket("lake").key(&object.key).send().await?.body.collect().await?.into_bytes();
+        let read = start.elapsed().as_secs_f64() * 1e3;
+        let frame = lakewatch_core::decode::decode(&got, &contract)?;
+        reads.push(read);
+        floors.push(start.elapsed().as_secs_f64() * 1e3);
+        drop(frame);
+    }
     drop(moto);
+    let (warm, read, floor) = (median(warm), median(reads), median(floors));
     out(&format!("cold init: {:.1} ms (process start to first /next)", cold.unwrap_or_default()));
     out(&format!(
-        "warm: median {:.1} ms over {runs} runs, {symbols} symbols, {} rows, {:.1} MB Parquet",
-        median(warm),
-        object.frame.height(),
+        "warm: median {warm:.1} ms over {runs} runs, {symbols} symbols, {rows} rows, {:.1} MB Parquet, {memory_mb} MB",
         bytes.len() as f64 / 1e6
     ));
+    out(&format!("floor: S3 read {read:.1} ms, read and decoded {floor:.1} ms; warm / floor = {:.2}", warm / floor));
+    out(&format!("peak RSS of the function: {peak_rss_mb:.1} MB; CPU time per warm invocation: {:.0} ms", median(cpu)));
     Ok(())
 }

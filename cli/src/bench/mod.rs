@@ -81,6 +81,8 @@ struct Figures {
     /// The same partition validated as a correction of an earlier version (the restatements
     /// check decodes and compares both).
     restated: Phase,
+    /// The same rows ordered by time instead of by symbol: checked at once, not by groups.
+    unordered: Phase,
 }
 
 const DATE: &str = "2025-11-26";
@@ -99,17 +101,26 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let file = dir.join(format!("bars-{}.parquet", args.symbols));
     let earlier = dir.join(format!("bars-{}-earlier.parquet", args.symbols));
+    let by_time = dir.join(format!("bars-{}-by-time.parquet", args.symbols));
     let date: NaiveDate = DATE.parse()?;
-    let mut object = lakewatch_synth::minute_partition(args.symbols, date, 1).context("not a session")?;
-    let bytes = lakewatch_synth::to_parquet(&mut object.frame)?;
+    let object = lakewatch_synth::minute_partition(args.symbols, date, 1).context("not a session")?;
+    // Ordered by symbol, then time, as the collectors write a session.
+    let mut frame = lakewatch_synth::by_symbol(&object.frame)?;
+    drop(object);
+    let bytes = lakewatch_synth::to_parquet(&mut frame)?;
     std::fs::write(&file, &bytes).with_context(|| format!("{}: cannot write", file.display()))?;
+    // The same rows ordered by time, as some vendors deliver a session: no symbol groups.
+    let mut minute_major = lakewatch_synth::by_time(&frame)?;
+    std::fs::write(&by_time, lakewatch_synth::to_parquet(&mut minute_major)?)
+        .with_context(|| format!("{}: cannot write", by_time.display()))?;
+    drop(minute_major);
     // The earlier version: a correction changed one close in a thousand.
-    let mut before = restate(&object.frame)?;
+    let mut before = restate(&frame)?;
     std::fs::write(&earlier, lakewatch_synth::to_parquet(&mut before)?)
         .with_context(|| format!("{}: cannot write", earlier.display()))?;
-    let rows = object.frame.height();
+    let rows = frame.height();
     let parquet_mb = bytes.len() as f64 / 1e6;
-    drop((object, before, bytes));
+    drop((frame, before, bytes));
     if !args.json {
         out::line(&format!(
             "partition: {} symbols, {rows} rows, {parquet_mb:.1} MB parquet (snappy) at {}",
@@ -117,7 +128,7 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
             file.display()
         ));
     }
-    let progress = crate::progress::bar(3, "bench");
+    let progress = crate::progress::bar(4, "bench");
     progress.set_message("the read floor");
     let floor = child("floor", &file, None, args.runs)?;
     progress.inc(1);
@@ -126,6 +137,9 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
     progress.inc(1);
     progress.set_message("validation as a correction");
     let restated = child("restated", &file, Some(&earlier), args.runs)?;
+    progress.inc(1);
+    progress.set_message("the same rows ordered by time");
+    let unordered = child("validate", &by_time, None, args.runs)?;
     progress.finish_and_clear();
     if args.json {
         let figures = Figures {
@@ -141,14 +155,14 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
             findings: full.findings,
             phases: full.phases.clone(),
             restated,
+            unordered,
         };
         out::line(&serde_json::to_string(&figures)?);
         return Ok(Outcome::Clean);
     }
-    for p in [&floor, &full, &restated] {
+    for (name, p) in [("floor", &floor), ("validate", &full), ("restated", &restated), ("by time", &unordered)] {
         out::line(&format!(
-            "{:<9} median {:>7.1} ms  min {:>7.1} ms  {:>6.2} M rows/s  peak RSS {:>6.1} MB  {} {}",
-            p.phase,
+            "{name:<9} median {:>7.1} ms  min {:>7.1} ms  {:>6.2} M rows/s  peak RSS {:>6.1} MB  {} {}",
             p.median_ms,
             p.min_ms,
             p.rows as f64 / p.median_ms / 1e3,

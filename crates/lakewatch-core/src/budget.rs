@@ -4,7 +4,7 @@
 //! decoded. A few megabytes of zstd-compressed zeros can decode to gigabytes: the footer says so
 //! before anything is allocated for them.
 
-use polars_parquet::parquet::metadata::FileMetadata;
+use polars_parquet::parquet::metadata::{FileMetadata, RowGroupMetadata};
 
 /// Decoded bytes per value assumed for a column the footer gives no larger size for (an
 /// `i64`, `f64` or timestamp; dictionary- or run-length-encoded pages are far smaller on disk).
@@ -18,7 +18,7 @@ pub struct Budget {
 }
 
 impl Default for Budget {
-    /// The validator function's memory (2,048 MB), also the CLI's default.
+    /// 2,048 MB, the CLI's default (the validator uses its function's memory).
     fn default() -> Self {
         Budget::of_memory_mb(2048)
     }
@@ -69,17 +69,26 @@ impl Budget {
         }
     }
 
-    /// Checks a Parquet footer's figures against the budget, before any page is decoded.
+    /// Checks a Parquet footer's figures against the budget, before any page is decoded: the
+    /// whole file decoded at once.
     pub fn check_parquet(&self, metadata: &FileMetadata) -> Result<(), OverBudget> {
-        let over = |figure, value, limit| self.over(figure, value, limit);
+        self.check_shape(metadata)?;
+        self.check_row_groups(metadata.num_rows as u64, &metadata.row_groups)
+    }
+
+    /// The file's row groups and columns.
+    pub fn check_shape(&self, metadata: &FileMetadata) -> Result<(), OverBudget> {
         let groups = metadata.row_groups.len() as u64;
-        over("row groups", groups, self.max_row_groups())?;
+        self.over("row groups", groups, self.max_row_groups())?;
         let columns = metadata.row_groups.iter().map(|g| g.n_columns() as u64).max().unwrap_or(0);
-        over("columns", columns, self.max_columns())?;
-        // Rows: what the file says in total, and what its row groups say (they may disagree).
-        let rows = (metadata.num_rows as u64).max(metadata.row_groups.iter().map(|g| g.num_rows() as u64).sum());
-        let decoded = metadata
-            .row_groups
+        self.over("columns", columns, self.max_columns())
+    }
+
+    /// What decoding `groups` at once would cost, rows and bytes (`declared_rows`: what the file
+    /// says they hold in total, which may disagree with them).
+    pub fn check_row_groups(&self, declared_rows: u64, groups: &[RowGroupMetadata]) -> Result<(), OverBudget> {
+        let rows = declared_rows.max(groups.iter().map(|g| g.num_rows() as u64).sum());
+        let decoded = groups
             .iter()
             .flat_map(|g| {
                 let rows = g.num_rows() as u64;
@@ -89,9 +98,14 @@ impl Budget {
                 })
             })
             .fold(0u64, u64::saturating_add);
-        let limit = self.max_decoded_bytes();
-        over("rows", rows, limit / VALUE_BYTES)?;
-        over("decoded bytes", decoded, limit)
+        self.check_rows(rows)?;
+        self.over("decoded bytes", decoded, self.max_decoded_bytes())
+    }
+
+    /// Rows a file may hold, whatever the groups it is read in: what is kept per symbol grows
+    /// with them.
+    pub fn check_rows(&self, rows: u64) -> Result<(), OverBudget> {
+        self.over("rows", rows, self.max_decoded_bytes() / VALUE_BYTES)
     }
 }
 

@@ -116,13 +116,42 @@ fn catch<T>(f: impl FnOnce() -> T) -> Option<T> {
 }
 
 fn parquet(bytes: &[u8], budget: Budget) -> Result<DataFrame, DecodeError> {
+    let metadata = open_parquet(bytes, budget)?;
+    budget.check_parquet(&metadata)?;
+    read_row_groups(bytes, &metadata, 0..metadata.row_groups.len())
+}
+
+/// A Parquet file's footer, once its envelope, its row groups and columns (against `budget`) and
+/// every page header were found sound: nothing is decoded yet.
+pub fn open_parquet(bytes: &[u8], budget: Budget) -> Result<FileMetadataRef, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
     check_parquet_envelope(bytes)?;
     let mut reader = ParquetReader::new(Cursor::new(bytes));
     let metadata = catch(|| reader.get_metadata().cloned())
         .ok_or_else(|| DecodeError::Parquet("corrupt footer".into()))?
         .map_err(|e| DecodeError::Parquet(one_line(e)))?;
-    budget.check_parquet(&metadata)?;
+    budget.check_shape(&metadata)?;
     check_pages(bytes, &metadata, budget)?;
+    Ok(metadata)
+}
+
+/// Decodes the row groups `groups` of an opened file (the caller checks their cost first).
+pub fn read_row_groups(
+    bytes: &[u8],
+    metadata: &FileMetadataRef,
+    groups: std::ops::Range<usize>,
+) -> Result<DataFrame, DecodeError> {
+    let mut reader = ParquetReader::new(Cursor::new(bytes));
+    if groups != (0..metadata.row_groups.len()) {
+        let mut some = metadata.as_ref().clone();
+        some.row_groups = metadata.row_groups[groups].to_vec();
+        some.num_rows = some.row_groups.iter().map(|g| g.num_rows()).sum();
+        reader.set_metadata(std::sync::Arc::new(some));
+    } else {
+        reader.set_metadata(metadata.clone());
+    }
     // polars can panic on some corrupt pages; a corrupt file must be an error, not a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.finish()))
         .map_err(|_| DecodeError::Parquet("corrupt data pages".into()))?

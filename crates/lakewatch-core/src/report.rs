@@ -5,16 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::budget::Budget;
-use crate::checks::restatements::Previous;
-use crate::checks::volume::Point;
-use crate::checks::{CheckInput, Skipped, completeness::present_bars};
-use crate::contract::{Contract, Format, Partition, Universe};
-use crate::decode::{DecodeError, decode_within};
+use crate::checks::Skipped;
+use crate::contract::{Contract, Format, Partition};
 use crate::finding::{CheckId, Finding, Kind, Severity};
-use crate::frame::Bars;
-use crate::norms::BarNorms;
-use crate::reference::{CorporateActions, Halts};
 
 /// Everything lakewatch found about one object. Serialized as the JSON report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,66 +71,112 @@ impl Report {
     }
 }
 
-/// Keeps at most [`MAX_FINDINGS_PER_KIND`] findings of each (check, kind) of `findings` (sorted
-/// by check and kind), and in place of the rest one summary finding: their number, symbols, time
-/// span and summed count, at their highest severity.
-pub fn cap(findings: Vec<Finding>) -> (Vec<Finding>, Vec<Capped>) {
-    let mut out: Vec<Finding> = Vec::with_capacity(findings.len().min(64 * MAX_FINDINGS_PER_KIND));
-    let mut capped: Vec<Capped> = Vec::new();
-    let mut rest: Vec<Finding> = Vec::new();
-    let mut kept = 0usize;
-    let mut flush = |rest: &mut Vec<Finding>, out: &mut Vec<Finding>, kept: usize| {
-        if rest.is_empty() {
-            return;
-        }
-        let first = &rest[0];
-        let (check, kind) = (first.check, first.kind);
-        let severity = rest.iter().map(|f| f.severity).max().unwrap_or(first.severity);
-        let symbols: std::collections::BTreeSet<&str> = rest.iter().filter_map(|f| f.symbol.as_deref()).collect();
-        let start = rest.iter().filter_map(|f| f.start).min();
-        let end = rest.iter().filter_map(|f| f.end.or(f.start)).max();
-        let span = match (start, end) {
-            (Some(a), Some(b)) => format!(" from {} to {}", a.format("%Y-%m-%d %H:%M"), b.format("%Y-%m-%d %H:%M")),
-            _ => String::new(),
-        };
-        let n = rest.len() as u64;
-        let mut summary = Finding::new(
-            kind,
-            severity,
-            format!(
-                "{n} more {} findings over {} symbols{span} (the report keeps the first {kept}; {} in all)",
-                kind.as_str(),
-                symbols.len(),
-                n + kept as u64
-            ),
-        );
-        summary.check = check;
-        summary.start = start;
-        summary.end = end;
-        summary.count = rest.iter().map(|f| f.count).fold(0u64, u64::saturating_add);
-        summary.reason = Some("capped".into());
-        capped.push(Capped { check, kind, total: n + kept as u64, summarized: n });
-        out.push(summary);
-        rest.clear();
-    };
-    let mut current = None;
-    for mut f in findings {
-        if current != Some((f.check, f.kind)) {
-            flush(&mut rest, &mut out, kept);
-            (current, kept) = (Some((f.check, f.kind)), 0);
-        }
-        if kept >= crate::finding::CHARTED_PER_KIND {
-            f.prices = Vec::new();
-        }
-        if kept < MAX_FINDINGS_PER_KIND {
-            kept += 1;
-            out.push(f);
-        } else {
-            rest.push(f);
+/// A report's findings, added as the checks find them (group by group): each (check, kind)
+/// keeps its first [`MAX_FINDINGS_PER_KIND`] in report order (symbol, then time) and in place of
+/// the rest one summary finding: their number, symbols, time span and summed count, at their
+/// highest severity. The stats count every finding. Memory stays bounded by the cap, not by
+/// the findings.
+#[derive(Debug, Default)]
+pub struct Kept {
+    kinds: BTreeMap<(CheckId, Kind), KindFindings>,
+    stats: Stats,
+}
+
+#[derive(Debug, Default)]
+struct KindFindings {
+    kept: Vec<Finding>,
+    /// What the findings past the cap add up to.
+    rest: Rest,
+}
+
+#[derive(Debug, Default)]
+struct Rest {
+    n: u64,
+    symbols: std::collections::BTreeSet<String>,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    count: u64,
+    severity: Option<Severity>,
+}
+
+impl KindFindings {
+    /// Sorts the kept findings (stable: ties stay in the order found) and moves those past the
+    /// cap into the rest.
+    fn trim(&mut self) {
+        self.kept.sort_by(|a, b| (&a.symbol, a.start).cmp(&(&b.symbol, b.start)));
+        for f in self.kept.drain(MAX_FINDINGS_PER_KIND.min(self.kept.len())..) {
+            let r = &mut self.rest;
+            r.n += 1;
+            r.symbols.extend(f.symbol);
+            r.start = r.start.into_iter().chain(f.start).min();
+            r.end = r.end.into_iter().chain(f.end.or(f.start)).max();
+            r.count = r.count.saturating_add(f.count);
+            r.severity = r.severity.max(Some(f.severity));
         }
     }
-    flush(&mut rest, &mut out, kept);
-    (out, capped)
+}
+
+impl Kept {
+    /// Adds findings.
+    pub fn extend(&mut self, findings: impl IntoIterator<Item = Finding>) {
+        for f in findings {
+            *self.stats.by_severity.entry(f.severity).or_default() += 1;
+            match f.kind {
+                Kind::MissingBars | Kind::MissingSessions => self.stats.gap_count += f.count,
+                Kind::ReturnOutlier => self.stats.outlier_count += 1,
+                _ => {}
+            }
+            let kind = self.kinds.entry((f.check, f.kind)).or_default();
+            kind.kept.push(f);
+            if kind.kept.len() >= 2 * MAX_FINDINGS_PER_KIND {
+                kind.trim();
+            }
+        }
+    }
+
+    /// The findings in report order (check, kind, symbol, time) with one summary per capped
+    /// kind, the kinds capped, and the stats of every finding added.
+    pub fn finish(self) -> (Vec<Finding>, Vec<Capped>, Stats) {
+        let mut out = Vec::new();
+        let mut capped = Vec::new();
+        for ((check, kind), mut found) in self.kinds {
+            found.trim();
+            let kept = found.kept.len();
+            for (i, mut f) in found.kept.into_iter().enumerate() {
+                if i >= crate::finding::CHARTED_PER_KIND {
+                    f.prices = Vec::new();
+                }
+                out.push(f);
+            }
+            let rest = found.rest;
+            if rest.n == 0 {
+                continue;
+            }
+            let span = match (rest.start, rest.end) {
+                (Some(a), Some(b)) => format!(" from {} to {}", a.format("%Y-%m-%d %H:%M"), b.format("%Y-%m-%d %H:%M")),
+                _ => String::new(),
+            };
+            let mut summary = Finding::new(
+                kind,
+                rest.severity.unwrap_or(Severity::Info),
+                format!(
+                    "{} more {} findings over {} symbols{span} (the report keeps the first {kept}; {} in all)",
+                    rest.n,
+                    kind.as_str(),
+                    rest.symbols.len(),
+                    rest.n + kept as u64
+                ),
+            );
+            summary.check = check;
+            summary.start = rest.start;
+            summary.end = rest.end;
+            summary.count = rest.count;
+            summary.reason = Some("capped".into());
+            capped.push(Capped { check, kind, total: rest.n + kept as u64, summarized: rest.n });
+            out.push(summary);
+        }
+        (out, capped, self.stats)
+    }
 }
 
 /// Summary figures of a report (these feed the metrics).
@@ -190,40 +229,6 @@ impl Report {
     }
 }
 
-/// Why an object could not be validated at all.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ValidateError {
-    /// The bytes do not decode.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// The contract names a calendar lakewatch lacks.
-    #[error(transparent)]
-    Calendar(#[from] crate::calendar::CalendarError),
-}
-
-/// What to validate: one object of a dataset, and what decoding it may cost.
-#[derive(Debug, Clone, Copy)]
-pub struct Object<'a> {
-    /// Key relative to the lake root.
-    pub key: &'a str,
-    /// Its bytes.
-    pub bytes: &'a [u8],
-    /// What decoding it may cost: a file over it is a `too_large` finding, never decoded.
-    pub budget: Budget,
-}
-
-impl<'a> Object<'a> {
-    /// `bytes` at `key`, within the default [`Budget`] (2,048 MB).
-    pub fn new(key: &'a str, bytes: &'a [u8]) -> Self {
-        Object { key, bytes, budget: Budget::default() }
-    }
-
-    /// The same, within `budget`.
-    pub fn within(self, budget: Budget) -> Self {
-        Object { budget, ..self }
-    }
-}
-
 /// The report of an object that could not be evaluated: `unreadable` (it does not decode) or
 /// `too_large` (above the reader's size limit). One `schema` finding, at the severity the
 /// contract's schema check gives the kind (critical when the contract is silent).
@@ -259,120 +264,6 @@ pub fn unevaluated(
         capped: Vec::new(),
         bar_counts: Vec::new(),
     }
-}
-
-/// What the caller knows beside the object: reference data read from the lake, and history
-/// the validator keeps. Every part is optional; a check that needs a missing part says so.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Context<'a> {
-    /// The symbols expected, point in time when the universe has listing dates.
-    pub universe: Option<&'a Universe>,
-    /// Earlier sessions' volumes (the `volume` check runs only with them).
-    pub history: Option<&'a [Point]>,
-    /// The session's trading halts (`reference/halts/{date}.csv`).
-    pub halts: Option<&'a Halts>,
-    /// Each symbol's usual bars per session (for `empty_minutes = "absent"`).
-    pub norms: Option<&'a BarNorms>,
-    /// The listed corporate actions (`reference/corporate_actions.csv`).
-    pub actions: Option<&'a CorporateActions>,
-    /// The version validated before this one, or why it cannot be had (the `restatements`
-    /// check compares with it).
-    pub previous: Option<Result<Object<'a>, &'a str>>,
-}
-
-/// Decodes `object` and runs the contract's checks on it, as of `as_of`, knowing `context`.
-pub fn validate(
-    contract: &Contract,
-    partition: &Partition,
-    object: Object<'_>,
-    context: &Context<'_>,
-    as_of: DateTime<Utc>,
-) -> Result<Report, ValidateError> {
-    let Context { universe, history, halts, norms, actions, previous } = *context;
-    // Each phase runs in its own span (`previous`, `decode`, `index`, a `check` span per check,
-    // `report`), so a subscriber can time them (`lakewatch bench` does) without a clock here.
-    let previous: Option<Previous> = match (previous, &contract.checks.restatements) {
-        (Some(Ok(old)), Some(_)) => Some(tracing::info_span!("previous").in_scope(|| {
-            decode_within(old.bytes, contract, old.budget).map_err(|e| format!("{}: {e}", old.key)).and_then(|f| {
-                Bars::new(&f, &contract.entity_column, &contract.time_column).map(|b| (f, b)).map_err(|e| e.to_string())
-            })
-        })),
-        (Some(Err(why)), Some(_)) => Some(Err(why.to_string())),
-        _ => None,
-    };
-    let frame = match tracing::info_span!("decode").in_scope(|| decode_within(object.bytes, contract, object.budget)) {
-        Ok(frame) => frame,
-        Err(DecodeError::OverBudget(e)) => {
-            let size = object.bytes.len() as u64;
-            return Ok(unevaluated(contract, partition, object.key, size, Kind::TooLarge, e.to_string(), as_of));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let calendar = contract.calendar()?;
-    let bars =
-        tracing::info_span!("index").in_scope(|| Bars::new(&frame, &contract.entity_column, &contract.time_column));
-    let input = CheckInput {
-        frame: &frame,
-        bars: &bars,
-        contract,
-        partition,
-        calendar: &calendar,
-        universe,
-        history,
-        halts,
-        norms,
-        actions,
-        previous: previous.as_ref(),
-        as_of,
-    };
-    let (mut findings, skipped) = contract.checks.run(&input);
-    let _report = tracing::info_span!("report").entered();
-    findings.sort_by(|a, b| (a.check, a.kind, &a.symbol, a.start).cmp(&(b.check, b.kind, &b.symbol, b.start)));
-
-    let mut stats = Stats::default();
-    for f in &findings {
-        *stats.by_severity.entry(f.severity).or_default() += 1;
-        match f.kind {
-            Kind::MissingBars | Kind::MissingSessions => stats.gap_count += f.count,
-            Kind::ReturnOutlier => stats.outlier_count += 1,
-            _ => {}
-        }
-    }
-    // The stats above count every finding; the report keeps a bounded number per kind.
-    let (findings, capped) = cap(findings);
-    let mut bar_counts = Vec::new();
-    if let (Ok(bars), Some(step), Some(date)) = (&bars, contract.bar_interval.intraday_step(), partition.date)
-        && let Ok(Some(session)) = calendar.session(date)
-    {
-        let counts = present_bars(bars, &session, step);
-        if !session.early_close {
-            bar_counts =
-                bars.symbols.iter().cloned().zip(counts.iter().map(|n| (*n).min(u32::from(u16::MAX)) as u16)).collect();
-        }
-        let in_universe = |s: &str| universe.is_none_or(|u| u.listed_on(s, date));
-        let present: u64 =
-            counts.iter().zip(&bars.symbols).filter(|(_, s)| in_universe(s)).map(|(n, _)| u64::from(*n)).sum();
-        let symbols = universe.map_or(bars.len(), |u| u.expected_on(date).count()) as u64;
-        let expected = symbols * session.bars(step) as u64;
-        stats.expected_bars = Some(expected);
-        stats.present_bars = Some(present);
-        stats.completeness_ratio = Some(if expected == 0 { 1.0 } else { present as f64 / expected as f64 });
-    }
-    Ok(Report {
-        dataset: contract.dataset.clone(),
-        key: object.key.to_string(),
-        partition: partition.fields.clone(),
-        format: contract.format,
-        as_of,
-        bytes: object.bytes.len() as u64,
-        rows: frame.height() as u64,
-        symbols: bars.as_ref().map_or(0, |b| b.len() as u64),
-        stats,
-        findings,
-        skipped,
-        capped,
-        bar_counts,
-    })
 }
 
 #[cfg(test)]
@@ -422,16 +313,25 @@ mod tests {
         let mut dup = Finding::new(Kind::DuplicateRows, Severity::Error, "dup");
         dup.check = CheckId::Duplicates;
         findings.insert(0, dup);
+        let cap = |findings: Vec<Finding>| {
+            let mut kept = Kept::default();
+            kept.extend(findings);
+            let (kept, capped, _) = kept.finish();
+            (kept, capped)
+        };
         let (kept, capped) = cap(findings);
-        assert_eq!(kept.len(), 1 + MAX_FINDINGS_PER_KIND + 1, "the duplicate, 1,000 gaps, one summary");
-        let summary = kept.last().unwrap();
+        assert_eq!(kept.len(), MAX_FINDINGS_PER_KIND + 1 + 1, "1,000 gaps, one summary, the duplicate");
+        assert_eq!(kept.last().unwrap().kind, Kind::DuplicateRows, "in report order: gaps come before duplicates");
+        // The first 1,000 in report order (symbol, then time): S00000 to S00499, two gaps each.
+        assert_eq!(kept[MAX_FINDINGS_PER_KIND - 1].symbol.as_deref(), Some("S00499"));
+        let summary = &kept[MAX_FINDINGS_PER_KIND];
         assert_eq!(summary.kind, Kind::MissingBars);
         assert_eq!(summary.severity, Severity::Critical, "the highest severity of those summarized");
         assert_eq!(summary.count, 3_000, "their counts summed");
         assert_eq!(summary.reason.as_deref(), Some("capped"));
         assert_eq!(
             summary.message,
-            "1500 more missing_bars findings over 1500 symbols from 2025-11-27 07:10 to 2025-11-28 08:09 (the report keeps the first 1000; 2500 in all)"
+            "1500 more missing_bars findings over 1000 symbols from 2025-11-26 22:50 to 2025-11-28 08:09 (the report keeps the first 1000; 2500 in all)"
         );
         assert_eq!(capped, [Capped { check: CheckId::Gaps, kind: Kind::MissingBars, total: 2_500, summarized: 1_500 }]);
         let (under, none) = cap(kept[..10].to_vec());

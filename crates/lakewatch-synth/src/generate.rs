@@ -195,6 +195,30 @@ pub(crate) fn bars_frame(bars: &[Bar]) -> DataFrame {
     .unwrap_or_default()
 }
 
+/// `frame`'s rows ordered by symbol, then time (stable), the way the collectors write a session.
+pub fn by_symbol(frame: &DataFrame) -> PolarsResult<DataFrame> {
+    reorder(frame, false)
+}
+
+/// `frame`'s rows ordered by time, then symbol (stable), as some vendors deliver a session.
+pub fn by_time(frame: &DataFrame) -> PolarsResult<DataFrame> {
+    reorder(frame, true)
+}
+
+fn reorder(frame: &DataFrame, time_first: bool) -> PolarsResult<DataFrame> {
+    let symbols = frame.column("symbol")?.str()?.clone();
+    let times = frame.column("timestamp")?.as_materialized_series().to_physical_repr().i64()?.clone();
+    let mut order: Vec<IdxSize> = (0..frame.height() as IdxSize).collect();
+    order.sort_by(|a, b| {
+        let key = |i: IdxSize| {
+            let (s, t) = (symbols.get(i as usize), times.get(i as usize));
+            if time_first { (None, t, s) } else { (s, t, None) }
+        };
+        key(*a).cmp(&key(*b))
+    });
+    frame.take(&IdxCa::from_vec("order".into(), order))
+}
+
 /// Writes a frame as Parquet (snappy), the way the collectors do.
 pub fn to_parquet(frame: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     let mut out = Vec::new();

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::gaps::session_scale;
-use super::{CheckError, CheckInput, explain, rows_finding, severity};
+use super::{CheckError, CheckInput, Whole, explain, rows_finding, severity};
 use crate::calendar::Session;
 use crate::contract::EmptyMinutes;
 use crate::finding::{Finding, Kind, Severity};
-use crate::frame::{Bars, NULL_TIME, column, sample};
+use crate::frame::{Bars, NULL_TIME, sample};
 
 /// `[checks.completeness]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +45,14 @@ impl super::CheckSpec for Spec {
         &self.kinds
     }
 
+    fn group(&self, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+        evaluate(self, input)
+    }
+
+    fn whole(&self, input: &Whole<'_>) -> Result<Vec<Finding>, CheckError> {
+        whole(self, input)
+    }
+
     fn validate(&self, _: &crate::contract::Contract) -> Result<(), String> {
         for (name, x) in [("min_bar_ratio", self.min_bar_ratio), ("bar_floor", self.bar_floor)] {
             if !(x > 0.0 && x <= 1.0) {
@@ -59,34 +67,14 @@ fn one() -> f64 {
     1.0
 }
 
-/// Evaluates the check.
+/// Evaluates the check on a group of symbols: their bar counts, and symbols the universe or the
+/// key does not expect.
 pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
     let sev = |k| severity(spec.severity, &spec.kinds, k);
-    let frame = input.frame;
-    if frame.height() == 0 {
-        return Ok(vec![
-            Finding::new(Kind::EmptyPartition, sev(Kind::EmptyPartition), "the partition has no rows")
-                .count(0)
-                .observed(0, "at least 1 row"),
-        ]);
+    if input.frame.height() == 0 {
+        return Ok(Vec::new()); // `whole` reports the empty partition
     }
     let mut out = Vec::new();
-    for col in input.contract.columns.iter().filter(|c| !c.nullable) {
-        let Ok(s) = column(frame, &col.name) else { continue };
-        let nulls = s.null_count();
-        if nulls == 0 {
-            continue;
-        }
-        let is_null = s.is_null();
-        let rows = is_null.iter().enumerate().filter(|(_, n)| *n == Some(true)).map(|(i, _)| i as u32);
-        out.push(
-            Finding::new(Kind::Nulls, sev(Kind::Nulls), format!("{nulls} nulls in non-nullable column `{}`", col.name))
-                .column(&col.name)
-                .count(nulls as u64)
-                .observed(json!({ "nulls": nulls, "fraction": nulls as f64 / frame.height() as f64 }), 0)
-                .sample(sample(frame, rows)),
-        );
-    }
     let bars = input.bars()?;
     if let (Some(step), Some(date)) = (input.contract.bar_interval.intraday_step(), input.partition.date)
         && let Some(session) = input.calendar.session(date)?
@@ -202,15 +190,22 @@ pub fn present_bars(bars: &Bars, session: &Session, step: Duration) -> Vec<u32> 
         .collect()
 }
 
+/// When a symbol is expected by a point-in-time universe: on the partition's session, or on
+/// some session of its year (the dates and the words for them).
+fn listing_span(partition: &crate::contract::Partition) -> Option<(NaiveDate, NaiveDate, String)> {
+    partition.date.map(|d| (d, d, format!("on {d}"))).or_else(|| {
+        let y = partition.year?;
+        Some((NaiveDate::from_ymd_opt(y, 1, 1)?, NaiveDate::from_ymd_opt(y, 12, 31)?, format!("in {y}")))
+    })
+}
+
+fn listed(universe: &crate::contract::Universe, span: &Option<(NaiveDate, NaiveDate, String)>, s: &str) -> bool {
+    universe.symbols.contains(s) && span.as_ref().is_none_or(|(a, b, _)| universe.listing(s).during(*a, *b))
+}
+
 fn universe_findings(spec: &Spec, input: &CheckInput<'_>, bars: &Bars, out: &mut Vec<Finding>) {
     let sev = |k| severity(spec.severity, &spec.kinds, k);
     let present: BTreeSet<&str> = bars.symbols.iter().map(String::as_str).collect();
-    let range = input
-        .partition
-        .date
-        .and_then(|d| input.calendar.session(d).ok().flatten())
-        .zip(input.contract.bar_interval.intraday_step())
-        .map(|(s, step)| (s.open, s.close - step));
     if let Some(key_symbol) = &input.partition.symbol {
         for s in present.iter().filter(|s| *s != key_symbol) {
             let rows = bars.symbols.iter().position(|x| x == s).map(|i| bars.rows(i).to_vec()).unwrap_or_default();
@@ -228,18 +223,12 @@ fn universe_findings(spec: &Spec, input: &CheckInput<'_>, bars: &Bars, out: &mut
         }
     }
     let Some(universe) = input.universe else { return };
-    // A point-in-time universe expects a symbol only while it is listed: on the partition's
-    // session, or on some session of its year.
-    let span = input.partition.date.map(|d| (d, d, format!("on {d}"))).or_else(|| {
-        let y = input.partition.year?;
-        Some((NaiveDate::from_ymd_opt(y, 1, 1)?, NaiveDate::from_ymd_opt(y, 12, 31)?, format!("in {y}")))
-    });
-    let listed = |s: &str| universe.symbols.contains(s) && span.as_ref().is_none_or(|(a, b, _)| universe.listing(s).during(*a, *b));
+    let span = listing_span(input.partition);
     let candidates: Vec<&str> = match &input.partition.symbol {
         Some(k) => vec![k.as_str()],
         None => present.iter().copied().collect(),
     };
-    for s in candidates.into_iter().filter(|s| !listed(s)) {
+    for s in candidates.into_iter().filter(|s| !listed(universe, &span, s)) {
         let message = match &span {
             Some((_, _, when)) if universe.symbols.contains(s) => {
                 format!("{s} is not listed {when} ({})", universe.listing(s).describe())
@@ -253,20 +242,56 @@ fn universe_findings(spec: &Spec, input: &CheckInput<'_>, bars: &Bars, out: &mut
         };
         out.push(f.observed(s, "a listed universe symbol"));
     }
+}
+
+/// What needs the whole partition: an empty one, the nulls of each non-nullable column, and
+/// the universe symbols absent from an object that should hold the whole universe.
+fn whole(spec: &Spec, input: &Whole<'_>) -> Result<Vec<Finding>, CheckError> {
+    let sev = |k| severity(spec.severity, &spec.kinds, k);
+    let tally = input.tally;
+    if tally.rows == 0 {
+        return Ok(vec![
+            Finding::new(Kind::EmptyPartition, sev(Kind::EmptyPartition), "the partition has no rows")
+                .count(0)
+                .observed(0, "at least 1 row"),
+        ]);
+    }
+    let mut out = Vec::new();
+    for col in input.contract.columns.iter().filter(|c| !c.nullable) {
+        let Some(nulls) = tally.nulls.get(&col.name) else { continue };
+        let n = nulls.count;
+        out.push(
+            Finding::new(Kind::Nulls, sev(Kind::Nulls), format!("{n} nulls in non-nullable column `{}`", col.name))
+                .column(&col.name)
+                .count(n)
+                .observed(json!({ "nulls": n, "fraction": n as f64 / tally.rows as f64 }), 0)
+                .sample(nulls.sample.clone()),
+        );
+    }
+    if let Some(e) = &tally.unindexed {
+        return Err(CheckError::Column(e.clone()));
+    }
     // Only an object that holds the whole universe can miss a symbol; per-symbol objects that
     // never arrived are the sweep's business.
-    if input.partition.symbol.is_none() {
-        for s in universe.symbols.iter().filter(|s| listed(s) && !present.contains(s.as_str())) {
-            let mut f =
-                Finding::new(Kind::MissingSymbol, sev(Kind::MissingSymbol), format!("universe symbol {s} is absent"))
-                    .symbol(s)
-                    .observed(0, "rows for every listed universe symbol");
-            if let Some((a, b)) = range {
-                f = f.between(a, b);
-            }
-            out.push(f);
+    let Some(universe) = input.universe.filter(|_| input.partition.symbol.is_none()) else { return Ok(out) };
+    let span = listing_span(input.partition);
+    let range = input
+        .partition
+        .date
+        .and_then(|d| input.calendar.session(d).ok().flatten())
+        .zip(input.contract.bar_interval.intraday_step())
+        .map(|(s, step)| (s.open, s.close - step));
+    let present: BTreeSet<&str> = tally.symbols.iter().map(String::as_str).collect();
+    for s in universe.symbols.iter().filter(|s| listed(universe, &span, s) && !present.contains(s.as_str())) {
+        let mut f = Finding::new(Kind::MissingSymbol, sev(Kind::MissingSymbol), format!("universe symbol {s} is absent"))
+            .symbol(s)
+            .observed(0, "rows for every listed universe symbol");
+        if let Some((a, b)) = range {
+            f = f.between(a, b);
         }
+        out.push(f);
     }
+    Ok(out)
 }
 
 #[cfg(test)]

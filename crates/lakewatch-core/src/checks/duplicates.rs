@@ -25,6 +25,10 @@ impl super::CheckSpec for Spec {
     fn kinds(&self) -> &BTreeMap<Kind, Severity> {
         &self.kinds
     }
+
+    fn group(&self, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+        evaluate(self, input)
+    }
 }
 
 /// Evaluates the check.

@@ -48,6 +48,10 @@ impl super::CheckSpec for Spec {
         &self.kinds
     }
 
+    fn group(&self, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+        evaluate(self, input)
+    }
+
     fn validate(&self, _: &crate::contract::Contract) -> Result<(), String> {
         if !(self.run_chance > 0.0 && self.run_chance < 1.0) {
             return Err(format!("run_chance must be between 0 and 1, not {}", self.run_chance));

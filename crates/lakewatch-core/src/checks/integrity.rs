@@ -30,6 +30,10 @@ impl super::CheckSpec for Spec {
         &self.kinds
     }
 
+    fn group(&self, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+        evaluate(self, input)
+    }
+
     fn validate(&self, contract: &crate::contract::Contract) -> Result<(), String> {
         match contract.ohlcv {
             Some(_) => Ok(()),

@@ -21,6 +21,7 @@ use crate::finding::{Finding, Severity};
 use crate::frame::{Bars, ColumnError};
 
 pub mod explain;
+pub mod market;
 mod registry;
 pub mod splits;
 pub use registry::CheckSpec;
@@ -149,8 +150,29 @@ pub struct CheckInput<'a> {
     pub actions: Option<&'a crate::reference::CorporateActions>,
     /// The version validated before this one, when the caller has it.
     pub previous: Option<&'a restatements::Previous>,
+    /// The market's move, measured on the partition's first symbols (`market.rs`); the outliers
+    /// check measures it on `frame` when it is not given.
+    pub market: Option<&'a market::Market>,
     /// The instant the validation is "as of"; nothing later is expected to exist.
     pub as_of: DateTime<Utc>,
+}
+
+/// What the checks judge once per partition, after every symbol group: its schema, rows,
+/// symbols and nulls, added up over the groups ([`crate::tally::Tally`]).
+#[derive(Debug)]
+pub struct Whole<'a> {
+    /// What the groups added up to.
+    pub tally: &'a crate::tally::Tally,
+    /// The dataset contract.
+    pub contract: &'a Contract,
+    /// Fields read from the object's key.
+    pub partition: &'a Partition,
+    /// The contract's exchange calendar.
+    pub calendar: &'a Calendar,
+    /// The expected universe, when the contract declares one.
+    pub universe: Option<&'a Universe>,
+    /// Earlier sessions' volumes, when the caller keeps them.
+    pub history: Option<&'a [volume::Point]>,
 }
 
 impl CheckInput<'_> {
@@ -197,7 +219,7 @@ pub fn severity(default: Severity, kinds: &BTreeMap<Kind, Severity>, kind: Kind)
 }
 
 /// Runs one configured check inside a `check` span.
-fn traced<S>(
+fn traced<S: ?Sized>(
     check: CheckId,
     spec: Option<&S>,
     evaluate: impl FnOnce(&S) -> Result<Vec<Finding>, CheckError>,
@@ -254,6 +276,21 @@ impl Checks {
         let mut skipped = Vec::new();
         for (check, result) in results {
             match result {
+                Some(Ok(f)) => findings.extend(f),
+                Some(Err(e)) => skipped.push(Skipped { check, reason: e.to_string() }),
+                None => {}
+            }
+        }
+        (findings, skipped)
+    }
+
+    /// Runs the part of every configured check that needs the whole partition, once, after
+    /// its symbol groups. Returns the findings and the checks skipped.
+    pub fn run_whole(&self, input: &Whole<'_>) -> (Vec<Finding>, Vec<Skipped>) {
+        let mut findings = Vec::new();
+        let mut skipped = Vec::new();
+        for (check, spec) in self.specs() {
+            match traced(check, Some(spec), |s| s.whole(input)).1 {
                 Some(Ok(f)) => findings.extend(f),
                 Some(Err(e)) => skipped.push(Skipped { check, reason: e.to_string() }),
                 None => {}

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::market::{Market, Return, median};
 use super::{CheckError, CheckInput, explain, rows_finding, severity, splits};
 use crate::finding::{Finding, Kind, PRICE_CONTEXT, PricePoint, Severity};
 use crate::frame::{Bars, NULL_TIME, instant, sample, values_f64};
@@ -40,6 +41,10 @@ pub struct Spec {
     pub min_returns: usize,
     /// The market move at a bar is the median over at least this many symbols, else zero.
     pub min_cross_section: usize,
+    /// The market is measured on the partition's first this many symbols in file order
+    /// (`market.rs`), so that a partition ordered by symbol can be checked group by group.
+    #[serde(default = "default_market_symbols")]
+    pub market_symbols: usize,
     /// Split ratios k: a price ratio near k:1 or 1:k is split-like.
     pub split_ratios: Vec<f64>,
     /// Relative tolerance around each split ratio.
@@ -55,9 +60,17 @@ fn default_revert_within() -> usize {
     5
 }
 
+fn default_market_symbols() -> usize {
+    1_024
+}
+
 impl super::CheckSpec for Spec {
     fn kinds(&self) -> &BTreeMap<Kind, Severity> {
         &self.kinds
+    }
+
+    fn group(&self, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+        evaluate(self, input)
     }
 
     fn validate(&self, contract: &crate::contract::Contract) -> Result<(), String> {
@@ -73,6 +86,12 @@ impl super::CheckSpec for Spec {
         if let Some(k) = self.split_ratios.iter().find(|k| **k <= 1.0) {
             return Err(format!("split_ratios must be > 1, got {k}"));
         }
+        if self.market_symbols < self.min_cross_section.max(1) {
+            return Err(format!(
+                "market_symbols ({}) must be at least min_cross_section ({})",
+                self.market_symbols, self.min_cross_section
+            ));
+        }
         if !(0.0..0.5).contains(&self.split_tolerance) {
             return Err(format!("split_tolerance must be in [0, 0.5), got {}", self.split_tolerance));
         }
@@ -85,15 +104,84 @@ const MAD_TO_SIGMA: f64 = 1.482_6;
 /// Scale of a normal distribution from its mean absolute deviation.
 const MEAN_AD_TO_SIGMA: f64 = 1.253_3;
 
-/// One return: from the bar `prev_row` at time index `prev` to the bar `row` at time index
-/// `idx`.
+/// One return: from the bar `prev_row` at time `prev` to the bar `row` at time `t` (epoch ms).
 struct Step {
     row: u32,
-    prev: u32,
+    prev: i64,
     prev_row: u32,
-    idx: u32,
+    t: i64,
     split: bool,
     ret: f64,
+}
+
+/// What a symbol's walk needs: its columns and the split bands.
+struct Walk<'a> {
+    bars: &'a Bars,
+    close: &'a [f64],
+    /// Price ratios near 1:k or k:1.
+    bands: Vec<std::ops::RangeInclusive<f64>>,
+    /// Everything strictly between these is ordinary.
+    lowest: f64,
+    highest: f64,
+}
+
+impl<'a> Walk<'a> {
+    fn new(spec: &Spec, bars: &'a Bars, close: &'a [f64]) -> Self {
+        let tol = spec.split_tolerance;
+        let bands: Vec<std::ops::RangeInclusive<f64>> = spec
+            .split_ratios
+            .iter()
+            .flat_map(|k| [(1.0 - tol) / k..=(1.0 + tol) / k, k * (1.0 - tol)..=k * (1.0 + tol)])
+            .collect();
+        let lowest = bands.iter().map(|b| *b.end()).filter(|e| *e < 1.0).fold(0.0, f64::max);
+        let highest = bands.iter().map(|b| *b.start()).filter(|s| *s > 1.0).fold(f64::INFINITY, f64::min);
+        Walk { bars, close, bands, lowest, highest }
+    }
+
+    /// Symbol `s`'s returns between consecutive valid closes, in time order, into `steps`;
+    /// `on_bar` is told of each bar and the one before it (for the stale-price runs).
+    fn steps(&self, s: usize, steps: &mut Vec<Step>, mut on_bar: impl FnMut(u32, Option<(i64, f64, u32)>)) {
+        let (close, bars) = (self.close, self.bars);
+        steps.clear();
+        let mut prev: Option<(i64, f64, u32)> = None;
+        for &row in bars.rows(s) {
+            let (t, c) = (bars.time[row as usize], close[row as usize]);
+            if t == NULL_TIME || c.is_nan() || c <= 0.0 {
+                continue;
+            }
+            if prev.is_some_and(|(p, _, _)| p == t) {
+                continue; // a duplicate time: the duplicates check reports it
+            }
+            on_bar(row, prev);
+            if let Some((p, pc, prev_row)) = prev {
+                let ratio = c / pc;
+                let ordinary = ratio > self.lowest && ratio < self.highest;
+                let split = !ordinary && self.bands.iter().any(|b| b.contains(&ratio));
+                steps.push(Step { row, prev: p, prev_row, t, split, ret: ratio.ln() });
+            }
+            prev = Some((t, c, row));
+        }
+    }
+}
+
+/// The market of a partition whose first symbols `bars` holds: measured on the first
+/// `market_symbols` of them (`market.rs`).
+pub fn market(spec: &Spec, input: &CheckInput<'_>) -> Result<Market, CheckError> {
+    let names = input.contract.ohlcv.as_ref().ok_or_else(|| CheckError::Contract("no ohlcv columns".into()))?;
+    let bars = input.bars()?;
+    let close = values_f64(input.frame, &names.close)?;
+    let walk = Walk::new(spec, bars, &close);
+    let sample: Vec<(Vec<i64>, Vec<Return>)> = (0..bars.len().min(spec.market_symbols))
+        .map(|s| {
+            let mut steps = Vec::new();
+            walk.steps(s, &mut steps, |_, _| {});
+            let mut times: Vec<i64> = steps.first().map(|st| st.prev).into_iter().collect();
+            times.extend(steps.iter().map(|st| st.t));
+            let returns = steps.iter().filter(|st| !st.split).map(|st| Return { from: st.prev, to: st.t, ret: st.ret });
+            (times, returns.collect())
+        })
+        .collect();
+    Ok(Market::new(spec.min_cross_section, sample.iter().map(|(t, r)| (t.as_slice(), r.as_slice()))))
 }
 
 /// Evaluates the check.
@@ -103,44 +191,31 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     let bars = input.bars()?;
     let close = values_f64(input.frame, &names.close)?;
     let volume = values_f64(input.frame, &names.volume)?;
+    let own;
+    let market = match input.market {
+        Some(m) => m,
+        None => {
+            own = market(spec, input)?;
+            &own
+        }
+    };
     let mut out = Vec::new();
-
-    let times = distinct_times(bars);
-    // Price ratios near 1:k or k:1; everything strictly between the innermost bands is ordinary.
-    let tol = spec.split_tolerance;
-    let bands: Vec<std::ops::RangeInclusive<f64>> = spec
-        .split_ratios
-        .iter()
-        .flat_map(|k| [(1.0 - tol) / k..=(1.0 + tol) / k, k * (1.0 - tol)..=k * (1.0 + tol)])
-        .collect();
-    let lowest = bands.iter().map(|b| *b.end()).filter(|e| *e < 1.0).fold(0.0, f64::max);
-    let highest = bands.iter().map(|b| *b.start()).filter(|s| *s > 1.0).fold(f64::INFINITY, f64::min);
+    let walk = Walk::new(spec, bars, &close);
 
     // Zero-volume bars at the previous close are how a feed that prints every minute shows one
     // without trades; anywhere else they are a close carried forward.
     let quiet_bars_printed = input.contract.bar_interval.intraday_step().is_some()
         && input.contract.empty_minutes == crate::contract::EmptyMinutes::Present;
-    // Per symbol: returns between consecutive valid closes; stale runs on the way.
-    let mut steps: Vec<Step> = Vec::with_capacity(bars.time.len());
-    let mut starts: Vec<usize> = Vec::with_capacity(bars.len() + 1);
+    let session = regular_session(input);
+    let mut residuals: Vec<(usize, f64)> = Vec::new();
+    let mut scratch: Vec<f64> = Vec::new();
+    let mut symbol_steps: Vec<Step> = Vec::new();
     for s in 0..bars.len() {
-        starts.push(steps.len());
-        let mut prev: Option<(u32, f64, u32)> = None;
+        // Per symbol: returns between consecutive valid closes; stale runs on the way.
         let mut run: Vec<u32> = Vec::new();
         let mut carried: Vec<u32> = Vec::new();
-        let mut j = 0usize;
-        for &row in bars.rows(s) {
-            let (t, c) = (bars.time[row as usize], close[row as usize]);
-            if t == NULL_TIME || c.is_nan() || c <= 0.0 {
-                continue;
-            }
-            while times[j] < t {
-                j += 1;
-            }
-            let idx = j as u32;
-            if prev.is_some_and(|(p, _, _)| p == idx) {
-                continue; // a duplicate time: the duplicates check reports it
-            }
+        let mut on_bar = |row: u32, prev: Option<(i64, f64, u32)>| {
+            let c = close[row as usize];
             let same = run.last().is_some_and(|&r| close[r as usize] == c);
             if !(same && volume[row as usize] > 0.0) {
                 out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
@@ -156,38 +231,26 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             } else if !quiet_bars_printed {
                 carried.push(row);
             }
-            if let Some((p, pc, prev_row)) = prev {
-                let ratio = c / pc;
-                let ordinary = ratio > lowest && ratio < highest;
-                let split = !ordinary && bands.iter().any(|b| b.contains(&ratio));
-                steps.push(Step { row, prev: p, prev_row, idx, split, ret: ratio.ln() });
-            }
-            prev = Some((idx, c, row));
-        }
+        };
+        walk.steps(s, &mut symbol_steps, &mut on_bar);
         out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
         out.extend(carried_forward(sev(Kind::StalePrice), spec, input, s, &carried));
-    }
-    starts.push(steps.len());
+        let symbol_steps = &symbol_steps[..];
 
-    let level = market_levels(spec, &steps, times.len());
-    let session = regular_session(input);
-    let mut residuals: Vec<(usize, f64)> = Vec::new();
-    let mut scratch: Vec<f64> = Vec::new();
-    for s in 0..bars.len() {
-        let symbol_steps = &steps[starts[s]..starts[s + 1]];
         // A symbol stamped an hour off (the gaps check reports it) moved with the market at the
         // time it really traded.
         let shift = session
             .and_then(|(open, close, step)| explain::symbol_dst_offset(bars, s, open, close, step))
             .map_or(0, |minutes| minutes * 60_000);
-        let market = |idx: u32| match shift {
-            0 => level[idx as usize],
-            _ => times.binary_search(&(times[idx as usize] - shift)).map_or(level[idx as usize], |k| level[k]),
+        let mut levels = market.walk();
+        let mut level = |t: i64| match shift {
+            0 => levels.level(t),
+            _ => market.exact(t - shift).unwrap_or_else(|| market.level(t)),
         };
         let prints = bad_prints(symbol_steps, spec);
         for &(i, j) in &prints {
             let (first, back) = (&symbol_steps[i], &symbol_steps[j]);
-            let (a, b) = (instant(times[first.idx as usize]), instant(times[back.prev as usize]));
+            let (a, b) = (instant(first.t), instant(back.prev));
             let ratio = first.ret.exp();
             out.push(
                 Finding::new(
@@ -208,20 +271,20 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                     json!({ "split_ratios": spec.split_ratios, "revert_within": spec.revert_within }),
                 )
                 .sample(sample(input.frame, symbol_steps[i..j].iter().map(|st| st.row)))
-                .prices(around(symbol_steps, i, j, &times, &close)),
+                .prices(around(symbol_steps, i, j, &close)),
             );
         }
         let in_print = |k: usize| prints.iter().any(|&(i, j)| k == i || k == j);
         // Steps across a listed split's ex-date: judged against the corporate-actions file.
         let listed = match input.actions {
-            Some(actions) => listed_splits(spec, input, &volume, &close, &times, symbol_steps, s, actions, &in_print, &mut out),
+            Some(actions) => listed_splits(spec, input, &volume, &close, symbol_steps, s, actions, &in_print, &mut out),
             None => Vec::new(),
         };
         for (k, st) in
             symbol_steps.iter().enumerate().filter(|(k, st)| st.split && !in_print(*k) && !listed.contains(k))
         {
             let ratio = st.ret.exp();
-            let at = instant(times[st.idx as usize]);
+            let at = instant(st.t);
             out.push(
                 Finding::new(
                     Kind::SplitLike,
@@ -236,7 +299,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                 .between(at, at)
                 .observed(json!({ "ratio": ratio }), json!({ "split_ratios": spec.split_ratios }))
                 .sample(sample(input.frame, [st.row]))
-                .prices(around(symbol_steps, k, k, &times, &close)),
+                .prices(around(symbol_steps, k, k, &close)),
             );
         }
         residuals.clear();
@@ -245,7 +308,10 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                 .iter()
                 .enumerate()
                 .filter(|(i, st)| !st.split && !listed.contains(i))
-                .map(|(i, st)| (i, st.ret - (market(st.idx) - market(st.prev)))),
+                .map(|(i, st)| {
+                    let from = level(st.prev); // times in order: the walk reads the grid once
+                    (i, st.ret - (level(st.t) - from))
+                }),
         );
         if residuals.len() < spec.min_returns {
             continue;
@@ -275,7 +341,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
         }
         for g in groups {
             let (first, last) = (&symbol_steps[g[0].0], &symbol_steps[g[g.len() - 1].0]);
-            let (a, b) = (instant(times[first.idx as usize]), instant(times[last.idx as usize]));
+            let (a, b) = (instant(first.t), instant(last.t));
             let z = g.iter().map(|(_, z)| *z).fold(0.0_f64, |a, b| if b.abs() > a.abs() { b } else { a });
             out.push(
                 Finding::new(
@@ -292,7 +358,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
                 .count(g.len() as u64)
                 .observed(json!({ "z": z, "log_return": first.ret }), json!({ "abs_z_at_most": spec.z_threshold }))
                 .sample(sample(input.frame, g.iter().map(|(i, _)| symbol_steps[*i].row)))
-                .prices(around(symbol_steps, g[0].0, g[g.len() - 1].0, &times, &close)),
+                .prices(around(symbol_steps, g[0].0, g[g.len() - 1].0, &close)),
             );
         }
     }
@@ -300,15 +366,16 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
 }
 
 /// A symbol's closes around its steps `first..=last`: [`PRICE_CONTEXT`] bars a side.
-fn around(steps: &[Step], first: usize, last: usize, times: &[i64], close: &[f64]) -> Vec<PricePoint> {
+fn around(steps: &[Step], first: usize, last: usize, close: &[f64]) -> Vec<PricePoint> {
     let from = first.saturating_sub(PRICE_CONTEXT);
     let to = (last + PRICE_CONTEXT + 1).min(steps.len());
     let Some(start) = steps.get(from) else { return Vec::new() };
-    let point = |idx: u32, row: u32| PricePoint { t: instant(times[idx as usize]), close: close[row as usize] };
+    let point = |t: i64, row: u32| PricePoint { t: instant(t), close: close[row as usize] };
     std::iter::once(point(start.prev, start.prev_row))
-        .chain(steps[from..to].iter().map(|st| point(st.idx, st.row)))
+        .chain(steps[from..to].iter().map(|st| point(st.t, st.row)))
         .collect()
 }
+
 
 /// The regular session of an intraday partition as (open, close, bar step) in epoch ms; `None`
 /// for daily bars or a day without a session.
@@ -329,7 +396,6 @@ fn listed_splits(
     input: &CheckInput<'_>,
     volume: &[f64],
     close: &[f64],
-    times: &[i64],
     steps: &[Step],
     s: usize,
     actions: &crate::reference::CorporateActions,
@@ -341,10 +407,10 @@ fn listed_splits(
         Err(_) => return Vec::new(),
     };
     let symbol = &bars.symbols[s];
-    let date = |idx: u32| input.calendar.local_date(instant(times[idx as usize]));
+    let date = |t: i64| input.calendar.local_date(instant(t));
     let mut listed = Vec::new();
     for split in actions.splits(symbol) {
-        let Some(k) = steps.iter().position(|st| date(st.idx) >= split.ex_date && date(st.prev) < split.ex_date) else {
+        let Some(k) = steps.iter().position(|st| date(st.t) >= split.ex_date && date(st.prev) < split.ex_date) else {
             continue; // the file does not span the ex-date
         };
         if in_print(k) {
@@ -353,7 +419,7 @@ fn listed_splits(
         listed.push(k);
         let st = &steps[k];
         let moved = st.ret.exp();
-        let at = instant(times[st.idx as usize]);
+        let at = instant(st.t);
         let what = format!("{symbol}'s listed {} split on {}", split.describe(), split.ex_date);
         let implied = 1.0 / split.ratio;
         let (kind, level, message) = match splits::judge(moved, split, spec.split_tolerance) {
@@ -379,7 +445,7 @@ fn listed_splits(
                 .between(at, at)
                 .observed(json!({ "ratio": moved }), json!({ "ratio": implied, "split": split.describe() }))
                 .sample(sample(input.frame, [st.prev_row, st.row]))
-                .prices(around(steps, k, k, times, close)),
+                .prices(around(steps, k, k, close)),
         );
         if kind != Kind::Split {
             continue;
@@ -457,66 +523,6 @@ fn carried_forward(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: u
     )
 }
 
-/// Every distinct bar time, sorted. Symbols usually share one grid: each is walked against the
-/// first symbol's times, in linear time. At the first symbol with a time the grid lacks, every
-/// time is sorted once instead, so the cost stays n log n in rows whatever the timestamps
-/// (merging each symbol's new times into a growing list was quadratic on jittered times: 166 s
-/// for 5,000 symbols of 390 off-grid bars, 0.12 s now).
-fn distinct_times(bars: &Bars) -> Vec<i64> {
-    let times_of = |s: usize| bars.rows(s).iter().map(|&row| bars.time[row as usize]).filter(|t| *t != NULL_TIME);
-    let mut grid: Vec<i64> = if bars.is_empty() { Vec::new() } else { times_of(0).collect() };
-    grid.dedup();
-    let on_grid = |s: usize| {
-        let mut j = 0;
-        times_of(s).all(|t| {
-            while j < grid.len() && grid[j] < t {
-                j += 1;
-            }
-            j < grid.len() && grid[j] == t
-        })
-    };
-    if (1..bars.len()).all(on_grid) {
-        return grid;
-    }
-    let mut times: Vec<i64> = (0..bars.len()).flat_map(times_of).collect();
-    times.sort_unstable();
-    times.dedup();
-    times
-}
-
-/// The market's cumulative log move at each time index: the median one-bar return across
-/// symbols, summed. Only returns over exactly one time step vote; a time with fewer than
-/// `min_cross_section` votes moves nothing.
-fn market_levels(spec: &Spec, steps: &[Step], times: usize) -> Vec<f64> {
-    let mut votes: Vec<Vec<f64>> = vec![Vec::new(); times];
-    for st in steps.iter().filter(|st| !st.split && st.idx == st.prev + 1) {
-        votes[st.idx as usize].push(st.ret);
-    }
-    let mut level = 0.0;
-    votes
-        .iter_mut()
-        .map(|v| {
-            if v.len() >= spec.min_cross_section.max(1) {
-                level += median(v);
-            }
-            level
-        })
-        .collect()
-}
-
-/// Median of a non-empty slice (reorders it).
-pub(crate) fn median(v: &mut [f64]) -> f64 {
-    let mid = v.len() / 2;
-    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
-    let m = *m;
-    if v.len() % 2 == 1 {
-        m
-    } else {
-        let below = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (m + below) / 2.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
@@ -544,32 +550,6 @@ mod tests {
         let kinds: Vec<(Kind, Option<&str>)> =
             report.findings.iter().map(|f| (f.kind, f.symbol.as_deref())).collect();
         assert_eq!(kinds, [(Kind::DstShift, Some("CCC"))], "{:#?}", report.findings);
-    }
-
-    #[test]
-    fn distinct_times_are_every_time_once_in_order_whatever_the_grid() {
-        use polars::prelude::*;
-        // (what, rows as (symbol, epoch ms))
-        let cases: &[(&str, &[(&str, i64)])] = &[
-            ("one shared grid", &[("A", 1), ("A", 2), ("B", 1), ("B", 2)]),
-            ("the first symbol has fewer times", &[("A", 2), ("B", 1), ("B", 2), ("B", 3)]),
-            ("jittered, unsorted, duplicated", &[("A", 9), ("A", 1), ("A", 9), ("B", 5), ("B", 0), ("C", 7)]),
-            ("all equal", &[("A", 4), ("B", 4), ("C", 4)]),
-            ("nothing", &[]),
-        ];
-        for (what, rows) in cases {
-            let symbols: Vec<&str> = rows.iter().map(|r| r.0).collect();
-            let times: Vec<i64> = rows.iter().map(|r| r.1).collect();
-            let mut frame =
-                DataFrame::new(rows.len(), vec![Column::new("s".into(), symbols), Column::new("t".into(), times)])
-                    .unwrap();
-            let t = frame.column("t").unwrap().cast(&DataType::Datetime(TimeUnit::Milliseconds, None)).unwrap();
-            frame.with_column(t).unwrap();
-            let bars = crate::frame::Bars::new(&frame, "s", "t").unwrap();
-            let expected: Vec<i64> =
-                rows.iter().map(|r| r.1).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-            assert_eq!(super::distinct_times(&bars), expected, "{what}");
-        }
     }
 
     #[test]
@@ -712,9 +692,4 @@ mod tests {
         assert_eq!(report.findings[0].count, 13);
     }
 
-    #[test]
-    fn median_of_even_and_odd() {
-        assert_eq!(super::median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(super::median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
-    }
 }

@@ -4,14 +4,16 @@
 //! severity overrides against the right check. The list itself is in `checks/mod.rs`.
 //!
 //! Each entry declares its module (`pub mod <name>;`, the file `checks/<name>.rs`), which
-//! provides `Spec` (its table, with `severity` and `kinds`), `impl CheckSpec for
-//! Spec` (the default accepts any table; override `validate` for thresholds), and
-//! `evaluate(&Spec, &CheckInput) -> Result<Vec<Finding>, CheckError>`.
+//! provides `Spec` (its table, with `severity` and `kinds`) and `impl CheckSpec for Spec`: the
+//! default accepts any table (override `validate` for thresholds) and finds nothing; a check
+//! overrides `group` for what it finds in a group of whole symbols, `whole` for what needs the
+//! whole partition (its schema, rows, symbols, nulls).
 
 use std::collections::BTreeMap;
 
+use super::{CheckError, CheckInput, Whole};
 use crate::contract::Contract;
-use crate::finding::{Kind, Severity};
+use crate::finding::{Finding, Kind, Severity};
 
 /// What the registry asks of a check's `[checks.<name>]` table.
 pub trait CheckSpec {
@@ -21,6 +23,17 @@ pub trait CheckSpec {
     /// Checks the table against the rest of the contract; the message names the field.
     fn validate(&self, _contract: &Contract) -> Result<(), String> {
         Ok(())
+    }
+
+    /// What the check finds in a group of whole symbols (every row of each symbol in it, a
+    /// partition ordered by symbol being checked group by group; an unordered one is one group).
+    fn group(&self, _input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+        Ok(Vec::new())
+    }
+
+    /// What the check finds in the whole partition at once, once, after its groups.
+    fn whole(&self, _input: &Whole<'_>) -> Result<Vec<Finding>, CheckError> {
+        Ok(Vec::new())
     }
 }
 
@@ -84,7 +97,7 @@ macro_rules! registry {
             fn evaluate(&self, check: CheckId, input: &CheckInput<'_>) -> Outcome {
                 match check {
                     $(CheckId::$own => (check, None),)*
-                    $(CheckId::$check => traced(check, self.$module.as_ref(), |s| $module::evaluate(s, input)),)*
+                    $(CheckId::$check => traced(check, self.$module.as_ref(), |s| CheckSpec::group(s, input)),)*
                 }
             }
 

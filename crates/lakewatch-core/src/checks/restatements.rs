@@ -42,6 +42,10 @@ impl super::CheckSpec for Spec {
         &self.kinds
     }
 
+    fn group(&self, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+        evaluate(self, input)
+    }
+
     fn validate(&self, contract: &crate::contract::Contract) -> Result<(), String> {
         if contract.ohlcv.is_none() {
             return Err("ohlcv: the check needs an `ohlcv` table naming the bar columns".into());

@@ -9,7 +9,7 @@ use polars::prelude::{DataType, TimeUnit as PlUnit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CheckError, CheckInput, severity};
+use super::{CheckError, Whole, severity};
 use crate::contract::{ColumnSpec, ColumnType, TimeUnit};
 use crate::finding::{Finding, Kind, Severity};
 
@@ -28,14 +28,19 @@ impl super::CheckSpec for Spec {
     fn kinds(&self) -> &BTreeMap<Kind, Severity> {
         &self.kinds
     }
+
+    fn whole(&self, input: &Whole<'_>) -> Result<Vec<Finding>, CheckError> {
+        evaluate(self, input)
+    }
 }
 
-/// Evaluates the check.
-pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+/// Evaluates the check on the file's schema.
+pub fn evaluate(spec: &Spec, input: &Whole<'_>) -> Result<Vec<Finding>, CheckError> {
+    let schema = &input.tally.schema;
     let sev = |k| severity(spec.severity, &spec.kinds, k);
     let mut out = Vec::new();
     for col in &input.contract.columns {
-        let Ok(actual) = input.frame.column(&col.name).map(|c| c.dtype().clone()) else {
+        let Some(actual) = schema.get(&col.name).cloned() else {
             out.push(
                 Finding::new(
                     Kind::MissingColumn,
@@ -55,7 +60,7 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             );
         }
     }
-    for name in input.frame.get_column_names() {
+    for name in schema.iter_names() {
         if input.contract.column(name.as_str()).is_none() {
             out.push(
                 Finding::new(

@@ -2,7 +2,7 @@
 //! as traded, so on the ex-date of a `ratio`-for-1 split the price moves by `1 / ratio` and the
 //! volume by `ratio`.
 
-use super::outliers::median;
+use super::market::median;
 use crate::reference::Split;
 
 /// The verdict on the price move across a listed split's ex-date.

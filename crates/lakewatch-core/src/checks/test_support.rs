@@ -6,7 +6,8 @@ use polars::prelude::*;
 use crate::calendar::Calendar;
 use crate::contract::{Contracts, Universe};
 use crate::finding::{CheckId, Kind};
-use crate::report::{Context, Object, Report};
+use crate::report::Report;
+use crate::{Context, Object};
 
 pub const MINUTE_KEY_1126: &str = "data/ticks/minute/date=2025-11-26/bars.parquet";
 pub const MINUTE_KEY_1128: &str = "data/ticks/minute/date=2025-11-28/bars.parquet";
@@ -223,7 +224,7 @@ pub fn run_edited(
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
     let as_of: DateTime<Utc> = as_of.parse().unwrap();
-    crate::report::validate(contract, &partition, Object::new(key, &bytes), context, as_of).unwrap()
+    crate::validate(contract, &partition, Object::new(key, &bytes), context, as_of).unwrap()
 }
 
 /// Validates rows against an embedded contract, with an optional universe.

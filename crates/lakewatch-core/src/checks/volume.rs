@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckError, CheckInput, severity};
+use super::{CheckError, Whole, severity};
 use crate::finding::{Finding, Kind, Severity};
 
 /// `[checks.volume]`.
@@ -36,6 +36,10 @@ pub struct Spec {
 impl super::CheckSpec for Spec {
     fn kinds(&self) -> &BTreeMap<Kind, Severity> {
         &self.kinds
+    }
+
+    fn whole(&self, input: &Whole<'_>) -> Result<Vec<Finding>, CheckError> {
+        evaluate(self, input)
     }
 
     fn validate(&self, _: &crate::contract::Contract) -> Result<(), String> {
@@ -65,8 +69,8 @@ pub struct Point {
     pub symbols: u64,
 }
 
-/// Evaluates the check against `input.history`.
-pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
+/// Evaluates the check: the partition's rows and symbols against `input.history`.
+pub fn evaluate(spec: &Spec, input: &Whole<'_>) -> Result<Vec<Finding>, CheckError> {
     let Some(history) = input.history else { return Ok(Vec::new()) };
     let Some(date) = input.partition.date else {
         return Err(CheckError::Contract("volume needs a partition keyed by session date".into()));
@@ -84,8 +88,8 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             spec.min_sessions
         )));
     }
-    let rows = input.frame.height() as u64;
-    let symbols = input.bars().map_or(0, |b| b.len() as u64);
+    let rows = input.tally.rows;
+    let symbols = if input.tally.unindexed.is_some() { 0 } else { input.tally.symbols.len() as u64 };
     let mut out = Vec::new();
     for (kind, what, count, pick) in [
         (Kind::RowVolume, "rows", rows, (|p: &Point| p.rows) as fn(&Point) -> u64),

@@ -1,0 +1,203 @@
+//! The market's move over a partition, which the outliers check removes from each symbol's
+//! returns: at each bar time, the median one-bar log return across a sample of symbols, summed
+//! into a level.
+//!
+//! The sample is the partition's first `market_symbols` symbols in file order (every symbol of
+//! a smaller partition). A median over a thousand symbols is within a few percent of the
+//! cross-section's spread of the median over all of them, and a fixed sample lets a partition
+//! ordered by symbol be checked symbol group by symbol group: the market is known once the first
+//! group is read, and the whole partition at once gets the same figures.
+
+/// The market level at each time of the sample's grid.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Market {
+    /// Every distinct bar time of the sample, sorted.
+    grid: Vec<i64>,
+    /// Cumulative log move at each grid time.
+    level: Vec<f64>,
+}
+
+/// One return of a sample symbol: from the bar at `from` to the bar at `to` (epoch ms), its log
+/// ratio. Returns at split-like ratios are left out by the caller.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Return {
+    /// The previous bar's time.
+    pub from: i64,
+    /// This bar's time.
+    pub to: i64,
+    /// ln(close / previous close).
+    pub ret: f64,
+}
+
+impl Market {
+    /// The market of `symbols`, each symbol's bar times in order (for the grid) and its
+    /// returns. Only returns over exactly one step of the grid vote; a time with fewer than
+    /// `min_cross_section` votes moves nothing.
+    pub fn new<'a>(min_cross_section: usize, symbols: impl Iterator<Item = (&'a [i64], &'a [Return])> + Clone) -> Self {
+        let grid = distinct_times(symbols.clone().map(|(times, _)| times));
+        let mut votes: Vec<Vec<f64>> = vec![Vec::new(); grid.len()];
+        for (_, returns) in symbols {
+            for r in returns {
+                if let (Ok(a), Ok(b)) = (grid.binary_search(&r.from), grid.binary_search(&r.to))
+                    && a + 1 == b
+                {
+                    votes[b].push(r.ret);
+                }
+            }
+        }
+        let mut level = 0.0;
+        let level = votes
+            .iter_mut()
+            .map(|v| {
+                if v.len() >= min_cross_section.max(1) {
+                    level += median(v);
+                }
+                level
+            })
+            .collect();
+        Market { grid, level }
+    }
+
+    /// The cumulative move at `t`: the level at the last grid time at or before it (none before
+    /// the first).
+    pub fn level(&self, t: i64) -> f64 {
+        match self.grid.binary_search(&t) {
+            Ok(k) => self.level[k],
+            Err(0) => 0.0,
+            Err(k) => self.level[k - 1],
+        }
+    }
+
+    /// A reader of levels at times that do not decrease (a symbol's bars in order), in one pass
+    /// over the grid instead of a search per time.
+    pub fn walk(&self) -> Walk<'_> {
+        Walk { market: self, next: 0, last: i64::MIN }
+    }
+
+    /// The level at `t` only when `t` is a time of the grid.
+    pub fn exact(&self, t: i64) -> Option<f64> {
+        self.grid.binary_search(&t).ok().map(|k| self.level[k])
+    }
+}
+
+/// Levels read at times in order (see [`Market::walk`]).
+#[derive(Debug)]
+pub struct Walk<'a> {
+    market: &'a Market,
+    /// The first grid time after the last one asked for.
+    next: usize,
+    last: i64,
+}
+
+impl Walk<'_> {
+    /// [`Market::level`] at `t`; a time before the last one asked for is searched for.
+    pub fn level(&mut self, t: i64) -> f64 {
+        if t < self.last {
+            return self.market.level(t);
+        }
+        self.last = t;
+        let grid = &self.market.grid;
+        while self.next < grid.len() && grid[self.next] <= t {
+            self.next += 1;
+        }
+        if self.next == 0 { 0.0 } else { self.market.level[self.next - 1] }
+    }
+}
+
+/// Every distinct time of `symbols` (each sorted), sorted. Symbols usually share one grid: each
+/// is walked against the first symbol's times, in linear time. At the first symbol with a time
+/// the grid lacks, every time is sorted once instead, so the cost stays n log n in rows whatever
+/// the timestamps (merging each symbol's new times into a growing list was quadratic on jittered
+/// times: 166 s for 5,000 symbols of 390 off-grid bars, 0.12 s now).
+fn distinct_times<'a>(symbols: impl Iterator<Item = &'a [i64]> + Clone) -> Vec<i64> {
+    let mut all = symbols.clone();
+    let mut grid: Vec<i64> = all.next().map(<[i64]>::to_vec).unwrap_or_default();
+    grid.dedup();
+    let on_grid = |times: &[i64]| {
+        let mut j = 0;
+        times.iter().all(|&t| {
+            while j < grid.len() && grid[j] < t {
+                j += 1;
+            }
+            j < grid.len() && grid[j] == t
+        })
+    };
+    if all.all(on_grid) {
+        return grid;
+    }
+    let mut times: Vec<i64> = symbols.flat_map(|t| t.iter().copied()).collect();
+    times.sort_unstable();
+    times.dedup();
+    times
+}
+
+/// Median of a non-empty slice (reorders it).
+pub(crate) fn median(v: &mut [f64]) -> f64 {
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    let m = *m;
+    if v.len() % 2 == 1 {
+        m
+    } else {
+        let below = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (m + below) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_times_are_every_time_once_in_order_whatever_the_grid() {
+        // (what, each symbol's sorted times)
+        let cases: &[(&str, &[&[i64]])] = &[
+            ("one shared grid", &[&[1, 2], &[1, 2]]),
+            ("the first symbol has fewer times", &[&[2], &[1, 2, 3]]),
+            ("jittered, duplicated", &[&[1, 9, 9], &[0, 5], &[7]]),
+            ("all equal", &[&[4], &[4], &[4]]),
+            ("nothing", &[]),
+        ];
+        for (what, symbols) in cases {
+            let expected: Vec<i64> = symbols
+                .iter()
+                .flat_map(|t| t.iter().copied())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            assert_eq!(distinct_times(symbols.iter().copied()), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn the_level_is_the_sum_of_median_one_step_returns() {
+        let times: &[i64] = &[0, 60, 120, 180];
+        let r = |from, to, ret| Return { from, to, ret };
+        // Three symbols; at 120 one of them skipped a bar (a two-step return does not vote).
+        let a = [r(0, 60, 0.01), r(60, 120, -0.02), r(120, 180, 0.0)];
+        let b = [r(0, 60, 0.03), r(60, 120, -0.02), r(120, 180, 0.01)];
+        let c = [r(0, 60, 0.02), r(60, 180, 0.5)];
+        let c_times: &[i64] = &[0, 60, 180];
+        let symbols = [(times, &a[..]), (times, &b[..]), (c_times, &c[..])];
+        let market = Market::new(2, symbols.iter().copied());
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
+        // (time, level): 60 median of 3 = 0.02; 120 median of 2 = -0.02; 180 median of 2 = 0.005.
+        for (t, want) in [(0, 0.0), (60, 0.02), (90, 0.02), (120, 0.0), (180, 0.005), (-5, 0.0)] {
+            assert!(close(market.level(t), want), "level at {t}: {}", market.level(t));
+        }
+        assert_eq!(market.exact(90), None);
+        let mut walk = market.walk();
+        for t in [-5, 0, 60, 90, 120, 180, 240, 60] {
+            assert_eq!(walk.level(t), market.level(t), "walked to {t}");
+        }
+        // Fewer votes than the cross-section asks for: no move.
+        let market = Market::new(4, symbols.iter().copied());
+        assert_eq!(market.level(180), 0.0);
+    }
+
+    #[test]
+    fn median_of_even_and_odd() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+}

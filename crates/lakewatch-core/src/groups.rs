@@ -1,0 +1,175 @@
+//! A Parquet partition ordered by symbol, read symbol group by symbol group: row groups are
+//! decoded a few at a time, and the rows of a symbol that goes on into the next row group wait
+//! for it, so that each group holds every row of its symbols. Memory then follows the largest
+//! group, not the file. The footer's statistics say whether a file is ordered so; a file whose
+//! rows turn out not to be is read whole (`Unordered`).
+
+use polars::prelude::{DataFrame, FileMetadataRef};
+
+use crate::budget::Budget;
+use crate::decode::{DecodeError, read_row_groups};
+
+/// Where each row group boundary of a file stands, from each row group's (min, max) symbol:
+/// `Some(shared)` per boundary when the file is ordered by symbol (`shared`: the symbol at the
+/// boundary may go on into the next row group), `None` when it is not or a group lacks figures.
+pub fn boundaries(ranges: &[Option<SymbolRange>]) -> Option<Vec<bool>> {
+    let ranges: Vec<&SymbolRange> = ranges.iter().map(Option::as_ref).collect::<Option<_>>()?;
+    if ranges.iter().any(|(min, max)| min > max) {
+        return None;
+    }
+    ranges
+        .windows(2)
+        .map(|w| match w[0].1.cmp(&w[1].0) {
+            std::cmp::Ordering::Less => Some(false),
+            std::cmp::Ordering::Equal => Some(true),
+            std::cmp::Ordering::Greater => None,
+        })
+        .collect()
+}
+
+/// A row group's lowest and highest symbol, as bytes.
+pub type SymbolRange = (Vec<u8>, Vec<u8>);
+
+/// Each row group's (min, max) of the string column `entity`, from the footer's statistics.
+pub fn symbol_ranges(metadata: &FileMetadataRef, entity: &str) -> Vec<Option<SymbolRange>> {
+    use polars_parquet::parquet::statistics::Statistics;
+    metadata
+        .row_groups
+        .iter()
+        .map(|group| {
+            let column = group.columns_under_root_iter(entity)?.next()?;
+            // polars-parquet can panic on corrupt statistics: no figures, then.
+            let statistics =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| column.statistics(&metadata.footer_buf)))
+                    .ok()??;
+            match statistics {
+                Ok(Statistics::Binary(s)) => Some((s.min_value?, s.max_value?)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Why reading by symbol groups stopped.
+#[derive(Debug)]
+pub enum Stop {
+    /// A row group does not decode, or is over the budget.
+    Decode(DecodeError),
+    /// A symbol's rows are not together: the file must be read whole.
+    Unordered,
+}
+
+impl From<DecodeError> for Stop {
+    fn from(e: DecodeError) -> Self {
+        Stop::Decode(e)
+    }
+}
+
+/// The symbol groups of an ordered file, in order.
+#[derive(Debug)]
+pub struct Groups<'a> {
+    bytes: &'a [u8],
+    metadata: &'a FileMetadataRef,
+    /// Per boundary: may the symbol there go on into the next row group.
+    shared: Vec<bool>,
+    entity: &'a str,
+    budget: Budget,
+    /// Rows a group gathers at least (row groups are read whole).
+    rows: usize,
+    /// The next row group to read.
+    next: usize,
+    /// The rows of the symbol that goes on into the next row group.
+    carry: Option<DataFrame>,
+}
+
+impl<'a> Groups<'a> {
+    /// The groups of a file ordered by `entity` (see [`boundaries`]), of at least `rows` rows.
+    pub fn new(
+        bytes: &'a [u8],
+        metadata: &'a FileMetadataRef,
+        shared: Vec<bool>,
+        entity: &'a str,
+        budget: Budget,
+        rows: usize,
+    ) -> Self {
+        Groups { bytes, metadata, shared, entity, budget, rows: rows.max(1), next: 0, carry: None }
+    }
+
+    /// The next group: every row of its symbols; `None` after the last.
+    pub fn next_group(&mut self) -> Result<Option<DataFrame>, Stop> {
+        let groups = &self.metadata.row_groups;
+        let mut frame = self.carry.take();
+        while self.next < groups.len() {
+            let g = self.next;
+            self.next += 1;
+            self.budget.check_row_groups(0, &groups[g..g + 1]).map_err(DecodeError::from)?;
+            let part = read_row_groups(self.bytes, self.metadata, g..g + 1)?;
+            let mut f = match frame.take() {
+                None => part,
+                Some(mut f) => {
+                    f.vstack_mut(&part).map_err(|e| DecodeError::Parquet(e.to_string()))?;
+                    f
+                }
+            };
+            if self.next == groups.len() || f.height() < self.rows {
+                frame = Some(f);
+                continue;
+            }
+            if !self.shared[g] {
+                return Ok(Some(f));
+            }
+            // The last symbol may go on into the next row group: its rows wait for it.
+            let (head, tail) = split_last_symbol(std::mem::take(&mut f), self.entity)?;
+            if head.height() > 0 {
+                self.carry = Some(tail);
+                return Ok(Some(head));
+            }
+            frame = Some(tail);
+        }
+        Ok(frame.filter(|f| f.height() > 0))
+    }
+}
+
+/// `frame` without the rows of its last symbol, and those rows (they go on in the next row
+/// group). [`Stop::Unordered`] when that symbol also has rows before its last run, or the last
+/// row has no symbol.
+fn split_last_symbol(frame: DataFrame, entity: &str) -> Result<(DataFrame, DataFrame), Stop> {
+    let symbols = crate::frame::column(&frame, entity).map_err(|_| Stop::Unordered)?;
+    let symbols = symbols.str().map_err(|_| Stop::Unordered)?;
+    let n = frame.height();
+    let Some(last) = symbols.get(n.saturating_sub(1)) else { return Err(Stop::Unordered) };
+    let mut start = n - 1;
+    while start > 0 && symbols.get(start - 1) == Some(last) {
+        start -= 1;
+    }
+    if symbols.iter().take(start).any(|s| s == Some(last)) {
+        return Err(Stop::Unordered);
+    }
+    Ok((frame.slice(0, start), frame.slice(start as i64, n - start)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_ordered_when_each_row_group_starts_at_or_after_the_last_ones_end() {
+        let r = |a: &str, b: &str| Some((a.as_bytes().to_vec(), b.as_bytes().to_vec()));
+        // (what, each row group's symbols, the boundaries)
+        type Case = (&'static str, Vec<Option<SymbolRange>>, Option<Vec<bool>>);
+        let cases: Vec<Case> = vec![
+            ("one row group", vec![r("A", "Z")], Some(vec![])),
+            ("disjoint", vec![r("A", "C"), r("D", "F")], Some(vec![false])),
+            ("a symbol across a boundary", vec![r("A", "C"), r("C", "F"), r("G", "H")], Some(vec![true, false])),
+            ("one symbol in three row groups", vec![r("C", "C"), r("C", "C"), r("C", "D")], Some(vec![true, true])),
+            ("overlapping", vec![r("A", "D"), r("C", "F")], None),
+            ("out of order", vec![r("D", "F"), r("A", "C")], None),
+            ("a row group without figures", vec![r("A", "C"), None], None),
+            ("min above max", vec![r("C", "A")], None),
+            ("byte order, not case-folded", vec![r("B", "a"), r("b", "c")], Some(vec![false])),
+        ];
+        for (what, ranges, want) in cases {
+            assert_eq!(boundaries(&ranges), want, "{what}");
+        }
+    }
+}

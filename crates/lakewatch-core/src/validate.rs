@@ -1,0 +1,361 @@
+//! Validating one object: decode it, group its rows by symbol, run the contract's checks and
+//! add up their findings into a [`Report`]. A Parquet partition ordered by symbol (as the
+//! collectors write it) is checked symbol group by symbol group (`groups.rs`), so its memory
+//! follows a group, not the file; any other is checked as one group. Both give the same report.
+
+use chrono::{DateTime, Duration, Utc};
+use polars::prelude::DataFrame;
+
+use crate::budget::Budget;
+use crate::calendar::{Calendar, Session};
+use crate::checks::market::Market;
+use crate::checks::restatements::Previous;
+use crate::checks::volume::Point;
+use crate::checks::{CheckInput, Skipped, Whole, outliers};
+use crate::contract::{Contract, Format, Partition, Universe};
+use crate::decode::{DecodeError, decode_within, open_parquet};
+use crate::finding::Kind;
+use crate::frame::Bars;
+use crate::groups::{Groups, Stop, boundaries, symbol_ranges};
+use crate::norms::BarNorms;
+use crate::reference::{CorporateActions, Halts};
+use crate::report::{Kept, Report, unevaluated};
+use crate::tally::Tally;
+
+/// Why an object could not be validated at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidateError {
+    /// The bytes do not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The contract names a calendar lakewatch lacks.
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarError),
+}
+
+/// What to validate: one object of a dataset, and what decoding it may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Object<'a> {
+    /// Key relative to the lake root.
+    pub key: &'a str,
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// What decoding it may cost: a file over it is a `too_large` finding, never decoded.
+    pub budget: Budget,
+    /// Rows a symbol group gathers at least, when the file is ordered by symbol.
+    pub group_rows: usize,
+}
+
+/// Rows a symbol group gathers by default: polars writes row groups of 262,144 rows, so a group
+/// is one row group and the rows of the symbol it shares with the next.
+pub const GROUP_ROWS: usize = 131_072;
+
+impl<'a> Object<'a> {
+    /// `bytes` at `key`, within the default [`Budget`] (2,048 MB).
+    pub fn new(key: &'a str, bytes: &'a [u8]) -> Self {
+        Object { key, bytes, budget: Budget::default(), group_rows: GROUP_ROWS }
+    }
+
+    /// The same, within `budget`.
+    pub fn within(self, budget: Budget) -> Self {
+        Object { budget, ..self }
+    }
+
+    /// The same, in symbol groups of at least `rows` rows.
+    pub fn grouped(self, rows: usize) -> Self {
+        Object { group_rows: rows, ..self }
+    }
+}
+
+/// What the caller knows beside the object: reference data read from the lake, and history
+/// the validator keeps. Every part is optional; a check that needs a missing part says so.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The symbols expected, point in time when the universe has listing dates.
+    pub universe: Option<&'a Universe>,
+    /// Earlier sessions' volumes (the `volume` check runs only with them).
+    pub history: Option<&'a [Point]>,
+    /// The session's trading halts (`reference/halts/{date}.csv`).
+    pub halts: Option<&'a Halts>,
+    /// Each symbol's usual bars per session (for `empty_minutes = "absent"`).
+    pub norms: Option<&'a BarNorms>,
+    /// The listed corporate actions (`reference/corporate_actions.csv`).
+    pub actions: Option<&'a CorporateActions>,
+    /// The version validated before this one, or why it cannot be had (the `restatements`
+    /// check compares with it).
+    pub previous: Option<Result<Object<'a>, &'a str>>,
+}
+
+/// Decodes `object` and runs the contract's checks on it, as of `as_of`, knowing `context`.
+pub fn validate(
+    contract: &Contract,
+    partition: &Partition,
+    object: Object<'_>,
+    context: &Context<'_>,
+    as_of: DateTime<Utc>,
+) -> Result<Report, ValidateError> {
+    // Each phase runs in its own span (`previous`, `decode`, `index`, a `check` span per check,
+    // `report`), so a subscriber can time them (`lakewatch bench` does) without a clock here.
+    let previous: Option<Previous> = match (context.previous, &contract.checks.restatements) {
+        (Some(Ok(old)), Some(_)) => Some(tracing::info_span!("previous").in_scope(|| {
+            decode_within(old.bytes, contract, old.budget).map_err(|e| format!("{}: {e}", old.key)).and_then(|f| {
+                Bars::new(&f, &contract.entity_column, &contract.time_column).map(|b| (f, b)).map_err(|e| e.to_string())
+            })
+        })),
+        (Some(Err(why)), Some(_)) => Some(Err(why.to_string())),
+        _ => None,
+    };
+    let calendar = contract.calendar()?;
+    let mut run = Run::new(contract, partition, context, previous.as_ref(), &calendar, as_of);
+    let too_large = |e: crate::budget::OverBudget| {
+        let size = object.bytes.len() as u64;
+        Ok(unevaluated(contract, partition, object.key, size, Kind::TooLarge, e.to_string(), as_of))
+    };
+    // Restatements compare the whole version with the one before; a per-symbol object is small.
+    let by_groups = contract.format == Format::Parquet && previous.is_none() && partition.symbol.is_none();
+    if by_groups {
+        match by_symbol_groups(&mut run, object) {
+            Ok(true) => return Ok(run.finish(object)),
+            Ok(false) => run = Run::new(contract, partition, context, previous.as_ref(), &calendar, as_of),
+            Err(DecodeError::OverBudget(e)) => return too_large(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let frame = match tracing::info_span!("decode").in_scope(|| decode_within(object.bytes, contract, object.budget)) {
+        Ok(frame) => frame,
+        Err(DecodeError::OverBudget(e)) => return too_large(e),
+        Err(e) => return Err(e.into()),
+    };
+    run.group(&frame, true);
+    Ok(run.finish(object))
+}
+
+/// Checks `object` symbol group by symbol group when its footer says it is ordered by symbol:
+/// `Ok(false)` when it is not, or its rows turn out not to be (then `run` is to be discarded).
+fn by_symbol_groups(run: &mut Run<'_>, object: Object<'_>) -> Result<bool, DecodeError> {
+    let contract = run.contract;
+    let metadata = open_parquet(object.bytes, object.budget)?;
+    // Each group is held to the budget as it is read; the rows of the whole file still are, since
+    // the tally keeps each symbol.
+    let rows = (metadata.num_rows as u64).max(metadata.row_groups.iter().map(|g| g.num_rows() as u64).sum());
+    object.budget.check_rows(rows)?;
+    let Some(shared) = boundaries(&symbol_ranges(&metadata, &contract.entity_column)) else { return Ok(false) };
+    if shared.is_empty() {
+        return Ok(false); // one row group: nothing to gain
+    }
+    let mut groups =
+        Groups::new(object.bytes, &metadata, shared, &contract.entity_column, object.budget, object.group_rows);
+    // The first group holds at least the symbols the market is measured on (`market.rs`).
+    let sample = contract.checks.outliers.as_ref().map_or(0, |o| o.market_symbols);
+    // The next group is decoded on a thread of its own while this one is checked (one waits
+    // at most), in the caller's span.
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    let parent = tracing::Span::current();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                parent.in_scope(|| {
+                    loop {
+                        let next = tracing::info_span!("decode").in_scope(|| groups.next_group());
+                        let last = !matches!(next, Ok(Some(_)));
+                        if tx.send(next).is_err() || last {
+                            break;
+                        }
+                    }
+                })
+            })
+        });
+        let mut first: Option<DataFrame> = None;
+        for next in rx {
+            let group = match next {
+                Ok(Some(g)) => g,
+                Ok(None) => break,
+                Err(Stop::Unordered) => return Ok(false),
+                Err(Stop::Decode(e)) => return Err(e),
+            };
+            let group = match first.take() {
+                None if run.tally.rows == 0 && symbols(&group, &contract.entity_column) < sample => {
+                    first = Some(group);
+                    continue;
+                }
+                Some(mut f) => {
+                    f.vstack_mut(&group).map_err(|e| DecodeError::Parquet(e.to_string()))?;
+                    if symbols(&f, &contract.entity_column) < sample {
+                        first = Some(f);
+                        continue;
+                    }
+                    f
+                }
+                None => group,
+            };
+            run.group(&group, run.tally.rows == 0);
+        }
+        if let Some(f) = first {
+            run.group(&f, run.tally.rows == 0);
+        }
+        Ok(run.tally.rows > 0)
+    })
+}
+
+/// Distinct symbols of an ordered group (runs of one symbol).
+fn symbols(frame: &DataFrame, entity: &str) -> usize {
+    let Ok(Ok(symbols)) = crate::frame::column(frame, entity).map(|s| s.str()) else { return 0 };
+    let mut runs = 0;
+    let mut last = None;
+    for s in symbols.iter() {
+        if runs == 0 || s != last {
+            runs += 1;
+            last = s;
+        }
+    }
+    runs
+}
+
+/// One validation under way: what the groups found and added up to.
+struct Run<'a> {
+    contract: &'a Contract,
+    partition: &'a Partition,
+    context: &'a Context<'a>,
+    previous: Option<&'a Previous>,
+    calendar: &'a Calendar,
+    as_of: DateTime<Utc>,
+    /// Intraday: the partition's session and bar step.
+    session: Option<(Session, Duration)>,
+    market: Option<Market>,
+    kept: Kept,
+    skipped: Vec<Skipped>,
+    tally: Tally,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        contract: &'a Contract,
+        partition: &'a Partition,
+        context: &'a Context<'a>,
+        previous: Option<&'a Previous>,
+        calendar: &'a Calendar,
+        as_of: DateTime<Utc>,
+    ) -> Self {
+        let session = contract
+            .bar_interval
+            .intraday_step()
+            .zip(partition.date)
+            .and_then(|(step, date)| calendar.session(date).ok().flatten().map(|s| (s, step)));
+        Run {
+            contract,
+            partition,
+            context,
+            previous,
+            calendar,
+            as_of,
+            session,
+            market: None,
+            kept: Kept::default(),
+            skipped: Vec::new(),
+            tally: Tally::default(),
+        }
+    }
+
+    /// Runs the checks on one group of whole symbols (`first`: the partition's first, on
+    /// which the market is measured).
+    fn group(&mut self, frame: &DataFrame, first: bool) {
+        let contract = self.contract;
+        let bars =
+            tracing::info_span!("index").in_scope(|| Bars::new(frame, &contract.entity_column, &contract.time_column));
+        let Context { universe, history, halts, norms, actions, .. } = *self.context;
+        let mut input = CheckInput {
+            frame,
+            bars: &bars,
+            contract,
+            partition: self.partition,
+            calendar: self.calendar,
+            universe,
+            history,
+            halts,
+            norms,
+            actions,
+            previous: self.previous,
+            market: None,
+            as_of: self.as_of,
+        };
+        if first && let Some(spec) = &contract.checks.outliers {
+            self.market = outliers::market(spec, &input).ok();
+        }
+        input.market = self.market.as_ref();
+        let (findings, skipped) = contract.checks.run(&input);
+        self.kept.extend(findings);
+        self.skip(skipped);
+        self.tally.add(frame, &bars, contract, self.session.as_ref().map(|(s, step)| (s, *step)));
+    }
+
+    /// A check skipped in any group is skipped, with its first reason.
+    fn skip(&mut self, skipped: Vec<Skipped>) {
+        for s in skipped {
+            if !self.skipped.iter().any(|k| k.check == s.check) {
+                self.skipped.push(s);
+            }
+        }
+    }
+
+    /// The checks' judgement of the whole partition, and the report.
+    fn finish(mut self, object: Object<'_>) -> Report {
+        let contract = self.contract;
+        let whole = Whole {
+            tally: &self.tally,
+            contract,
+            partition: self.partition,
+            calendar: self.calendar,
+            universe: self.context.universe,
+            history: self.context.history,
+        };
+        let (findings, skipped) = contract.checks.run_whole(&whole);
+        self.kept.extend(findings);
+        self.skip(skipped);
+        let _report = tracing::info_span!("report").entered();
+        self.skipped.sort_by_key(|s| s.check);
+        let (findings, capped, mut stats) = self.kept.finish();
+        let tally = &self.tally;
+        let mut bar_counts = Vec::new();
+        if let (None, Some((session, step))) = (&tally.unindexed, &self.session) {
+            if !session.early_close {
+                bar_counts = tally
+                    .symbols
+                    .iter()
+                    .cloned()
+                    .zip(tally.present.iter().map(|n| (*n).min(u32::from(u16::MAX)) as u16))
+                    .collect();
+            }
+            let date = session.date;
+            let universe = self.context.universe;
+            let in_universe = |s: &str| universe.is_none_or(|u| u.listed_on(s, date));
+            let present: u64 = tally
+                .present
+                .iter()
+                .zip(&tally.symbols)
+                .filter(|(_, s)| in_universe(s))
+                .map(|(n, _)| u64::from(*n))
+                .sum();
+            let symbols = universe.map_or(tally.symbols.len(), |u| u.expected_on(date).count()) as u64;
+            let expected = symbols * session.bars(*step) as u64;
+            stats.expected_bars = Some(expected);
+            stats.present_bars = Some(present);
+            stats.completeness_ratio = Some(if expected == 0 { 1.0 } else { present as f64 / expected as f64 });
+        }
+        Report {
+            dataset: contract.dataset.clone(),
+            key: object.key.to_string(),
+            partition: self.partition.fields.clone(),
+            format: contract.format,
+            as_of: self.as_of,
+            bytes: object.bytes.len() as u64,
+            rows: tally.rows,
+            symbols: if tally.unindexed.is_some() { 0 } else { tally.symbols.len() as u64 },
+            stats,
+            findings,
+            skipped: self.skipped,
+            capped,
+            bar_counts,
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! A partition ordered by symbol is checked symbol group by symbol group (its memory follows a
+//! group, not the file), and says exactly what the same rows checked at once say: for the
+//! demo's defects, universes, listed splits and realistic publishing, whatever the row groups.
+
+use lakewatch_core::groups::{Groups, boundaries, symbol_ranges};
+use lakewatch_core::{Budget, Context, Contract, Contracts, Object, validate};
+use lakewatch_synth::{LakeSpec, build};
+use polars::prelude::*;
+
+/// `frame` as Parquet in row groups of exactly `rows` (the last one the rest).
+fn parquet(frame: &mut DataFrame, rows: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut writer = ParquetWriter::new(&mut out).batched(frame.schema()).unwrap();
+    let mut at = 0;
+    while at < frame.height() {
+        let n = rows.min(frame.height() - at);
+        writer.write_batch(&frame.slice(at as i64, n)).unwrap();
+        at += n;
+    }
+    writer.finish().unwrap();
+    out
+}
+
+/// A report without the figures of the file itself (its size differs with its row groups).
+fn said(report: &lakewatch_core::Report) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).unwrap();
+    value["bytes"] = serde_json::Value::Null;
+    value
+}
+
+/// The minute contract with the market measured on the first 7 symbols, so that the demo's
+/// partitions (20 to 60 symbols) span several groups.
+fn contract() -> Contract {
+    let mut contract = Contracts::embedded().get("minute_bars").unwrap().clone();
+    contract.checks.outliers.as_mut().unwrap().market_symbols = 7;
+    contract
+}
+
+#[test]
+fn an_ordered_partition_checked_by_symbol_groups_says_what_it_says_checked_at_once() {
+    let contract = contract();
+    let mut grouped = 0;
+    for (seed, realistic) in [(3, false), (8, true), (21, true)] {
+        let mut lake = build(LakeSpec { symbols: 30 + seed as usize, sessions: 4, seed, defects: true, realistic });
+        let (universe, actions) = crate::demo_truth::references(&lake);
+        let context = Context { universe: Some(&universe), actions: actions.as_ref(), ..Context::default() };
+        for o in lake.objects.iter_mut().filter(|o| o.key.contains("/minute/")) {
+            let (_, partition) = Contracts::embedded().route(&o.key).unwrap();
+            // Ordered by symbol as the collectors write a session (the demo writes it otherwise).
+            o.frame = lakewatch_synth::by_symbol(&o.frame).unwrap();
+            let whole = parquet(&mut o.frame, usize::MAX);
+            let at_once = validate(&contract, &partition, Object::new(&o.key, &whole), &context, lake.as_of).unwrap();
+            // Row groups that cut symbols anywhere, and groups of about two row groups.
+            for rows in [389, 1_000, 2_345] {
+                let bytes = parquet(&mut o.frame, rows);
+                let metadata = lakewatch_core::decode::open_parquet(&bytes, Budget::default()).unwrap();
+                if boundaries(&symbol_ranges(&metadata, "symbol")).is_some_and(|b| !b.is_empty()) {
+                    grouped += 1;
+                }
+                let object = Object::new(&o.key, &bytes).grouped(rows * 2);
+                let by_groups = validate(&contract, &partition, object, &context, lake.as_of).unwrap();
+                // (Compared as a whole: printed, a difference would be a report of kilobytes.)
+                assert!(said(&by_groups) == said(&at_once), "{} in row groups of {rows} says otherwise", o.key);
+                assert_eq!(by_groups.bar_counts, at_once.bar_counts, "{}", o.key);
+            }
+        }
+    }
+    assert!(grouped >= 12, "only {grouped} files were ordered by symbol: the grouped path was hardly tried");
+}
+
+/// The rows of `frame`, group by group: each group holds every row of its symbols.
+#[test]
+fn each_group_holds_every_row_of_its_symbols() {
+    let symbols: Vec<String> =
+        (0..40).flat_map(|s| std::iter::repeat_n(format!("S{s:02}"), 10 + (s * 7) % 50)).collect();
+    let n = symbols.len();
+    let mut frame = DataFrame::new(
+        n,
+        vec![Column::new("symbol".into(), symbols.clone()), Column::new("i".into(), (0..n as i64).collect::<Vec<_>>())],
+    )
+    .unwrap();
+    for (row_group, group_rows) in [(37, 1), (100, 150), (1_000, 10), (3, 200)] {
+        let bytes = parquet(&mut frame, row_group);
+        let metadata = lakewatch_core::decode::open_parquet(&bytes, Budget::default()).unwrap();
+        let shared = boundaries(&symbol_ranges(&metadata, "symbol")).unwrap();
+        let mut groups = Groups::new(&bytes, &metadata, shared, "symbol", Budget::default(), group_rows);
+        let mut seen: Vec<String> = Vec::new();
+        let mut rows = 0;
+        while let Some(group) = groups.next_group().unwrap() {
+            assert!(group.height() > 0, "row groups of {row_group}: an empty group");
+            let mine: Vec<String> =
+                group.column("symbol").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_string()).collect();
+            let first = &mine[0];
+            assert!(seen.last() < Some(first), "row groups of {row_group}: {first} was in an earlier group");
+            let index: Vec<i64> = group.column("i").unwrap().i64().unwrap().into_no_null_iter().collect();
+            assert_eq!(index, (rows as i64..(rows + group.height()) as i64).collect::<Vec<_>>(), "in order, none lost");
+            rows += group.height();
+            seen.extend(mine);
+            seen.dedup();
+        }
+        assert_eq!(rows, n, "row groups of {row_group}: every row once");
+    }
+}
+
+#[test]
+fn a_file_whose_rows_are_not_ordered_is_checked_at_once() {
+    // The footer says ordered (row group 1 holds A..B, row group 2 B..C), but A comes back after
+    // B inside row group 1: the groups stop, and the file is checked at once.
+    let contract = contract();
+    let key = "data/ticks/minute/date=2025-11-26/bars.parquet";
+    let (_, partition) = Contracts::embedded().route(key).unwrap();
+    let object = lakewatch_synth::minute_partition(3, "2025-11-26".parse().unwrap(), 1).unwrap();
+    let frame = lakewatch_synth::by_symbol(&object.frame).unwrap();
+    let n = frame.height() as u32 / 3;
+    // Rows: A's first half, B's first half, A's second half | B's second half, C.
+    let order: Vec<u32> = (0..n / 2).chain(n..n + n / 2).chain(n / 2..n).chain(n + n / 2..3 * n).collect();
+    let mut shuffled = frame.take(&IdxCa::from_vec("i".into(), order)).unwrap();
+    let bytes = parquet(&mut shuffled, (3 * (n / 2)) as usize);
+    let metadata = lakewatch_core::decode::open_parquet(&bytes, Budget::default()).unwrap();
+    let shared = boundaries(&symbol_ranges(&metadata, "symbol")).unwrap();
+    assert_eq!(shared, [true], "the footer alone cannot tell");
+    let mut groups = Groups::new(&bytes, &metadata, shared, "symbol", Budget::default(), 1);
+    assert!(matches!(groups.next_group(), Err(lakewatch_core::groups::Stop::Unordered)));
+    let as_of = "2025-11-27T00:00:00Z".parse().unwrap();
+    let by_groups =
+        validate(&contract, &partition, Object::new(key, &bytes).grouped(1), &Context::default(), as_of).unwrap();
+    let at_once = validate(
+        &contract,
+        &partition,
+        Object::new(key, &parquet(&mut shuffled, usize::MAX)),
+        &Context::default(),
+        as_of,
+    )
+    .unwrap();
+    assert!(said(&by_groups) == said(&at_once));
+    assert_eq!(by_groups.rows, 3 * 390);
+}
