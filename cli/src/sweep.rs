@@ -120,8 +120,8 @@ fn sweep_folder(contracts: &Contracts, root: &Path, as_of: DateTime<Utc>) -> Res
     Ok(all)
 }
 
-/// Sweeps a lake in S3 as the validator's scheduled sweep does (listing, footers by ranged
-/// GETs), but only reports: it sends no alert and keeps no state.
+/// Sweeps a lake in S3 as the validator's scheduled sweep does (each due key probed: footers by
+/// ranged GETs, session objects by HEADs), but only reports: it sends no alert and keeps no state.
 fn sweep_bucket(
     contracts: &Contracts,
     bucket: &str,

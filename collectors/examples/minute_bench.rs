@@ -6,7 +6,8 @@
 //!
 //! `cargo run --release -p lakewatch-collectors --example minute_bench -- [SYMBOLS] [LATENCY_MS] [REQUESTS_PER_MINUTE] [FETCHERS]`
 //! (defaults 5000, 150, 200, 4). With several fetchers the network waits overlap, so their sum
-//! can exceed the wall time. Needs python3 with `moto[server]` (`bash .ci/run` installs it).
+//! can exceed the wall time. Ends with the floors (the request rate's, and the requests' latency
+//! over the fetchers), the wall time's ratio to the larger, and the figures as one JSON line. Needs python3 with `moto[server]` (`bash .ci/run` installs it).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -92,5 +93,20 @@ async fn main() -> Result<()> {
         rest / 1e3,
         100.0 * rest / wall,
     ));
+    // The floors the run is held to: the request rate (the first request at once, one latency
+    // after the last), and the requests' latency spread over the fetchers.
+    let rate_floor = outcome.requests.saturating_sub(1) as f64 * 60e3 / f64::from(rate) + latency_ms as f64;
+    let latency_floor = network / fetchers.max(1) as f64;
+    let floor = rate_floor.max(latency_floor);
+    line(&format!(
+        "floors: request rate {:.1} s, latency / fetchers {:.1} s; wall / max(floors) = {:.3}",
+        rate_floor / 1e3,
+        latency_floor / 1e3,
+        wall / floor,
+    ));
+    let figures = serde_json::json!({"symbols": symbols, "latency_ms": latency_ms, "rate": rate, "fetchers": fetchers,
+        "wall_s": wall / 1e3, "requests": outcome.requests, "network_share": network / wall,
+        "rate_floor_s": rate_floor / 1e3, "latency_floor_s": latency_floor / 1e3, "ratio": wall / floor});
+    line(&figures.to_string());
     Ok(())
 }

@@ -69,7 +69,7 @@ pub async fn fetch<L: Lake + Sync>(
     }
     if contract.format == lakewatch_core::contract::Format::Parquet {
         let tail = match lake.load_tail(object, 8).await {
-            Ok(Some(tail)) => tail,
+            Ok(Some(tail)) => tail.bytes,
             Ok(None) => return Err(gone(object)),
             Err(e) => return refused(Err(e)),
         };

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::event::ObjectRef;
-use crate::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Revalidated, When};
+use crate::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Revalidated, Tail, When};
 use lakewatch_notice::Notice;
 use lakewatch_notice::sns::{Message, render};
 
@@ -205,9 +205,10 @@ impl Lake for MemoryLake {
         })
     }
 
-    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {
+    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Tail>, IoError> {
         let s = self.enter("load footer", &object.key).await?;
-        Ok(s.object(object).map(|(b, _)| b[b.len().saturating_sub(n as usize)..].to_vec()))
+        Ok(s.object(object)
+            .map(|(b, g)| Tail { bytes: b[b.len().saturating_sub(n as usize)..].to_vec(), modified: modified(*g) }))
     }
 
     async fn list_objects(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, IoError> {

@@ -52,6 +52,15 @@ pub struct Head {
     pub modified: Option<DateTime<Utc>>,
 }
 
+/// The end of an object, read without the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// Its last bytes (all of them when the object is shorter).
+    pub bytes: Vec<u8>,
+    /// When this version was written (`LastModified`).
+    pub modified: Option<DateTime<Utc>>,
+}
+
 /// An object found by a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
@@ -115,7 +124,7 @@ pub trait Lake {
     fn load_object(&self, object: &ObjectRef, limit: u64) -> impl Future<Output = Result<Load, IoError>> + Send;
     /// Reads the last `n` bytes of an object (a Parquet footer), without the rest; `None` when
     /// the object does not exist.
-    fn load_tail(&self, object: &ObjectRef, n: u64) -> impl Future<Output = Result<Option<Vec<u8>>, IoError>> + Send;
+    fn load_tail(&self, object: &ObjectRef, n: u64) -> impl Future<Output = Result<Option<Tail>, IoError>> + Send;
     /// Every object under `prefix` (`ListObjectsV2`, all pages).
     fn list_objects(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<Listed>, IoError>> + Send;
     /// Reads a small document, if it exists.

@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use lakewatch_s3::{Refusal, status};
 
 use crate::event::ObjectRef;
-use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, Revalidated, When};
+use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, Revalidated, Tail, When};
 
 /// [`Lake`] on an S3 client (built once at cold start).
 #[derive(Debug, Clone)]
@@ -197,7 +197,7 @@ impl Lake for S3Lake {
         Ok(Load::Object(Loaded { bytes, etag, version_id, writer, modified }))
     }
 
-    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Vec<u8>>, IoError> {
+    async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Tail>, IoError> {
         let target = format!("s3://{}/{}", object.bucket, object.key);
         match self
             .client
@@ -210,16 +210,17 @@ impl Lake for S3Lake {
             .await
         {
             Ok(out) => {
+                let modified = instant(out.last_modified());
                 let bytes = out.body.collect().await.map_err(|e| IoError {
                     operation: "load footer",
                     target,
                     reason: e.to_string(),
                     retryable: true,
                 })?;
-                Ok(Some(bytes.to_vec()))
+                Ok(Some(Tail { bytes: bytes.to_vec(), modified }))
             }
             // An empty object has no range to give.
-            Err(e) if status(&e) == Some(416) => Ok(Some(Vec::new())),
+            Err(e) if status(&e) == Some(416) => Ok(Some(Tail { bytes: Vec::new(), modified: None })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => Ok(None),
             Err(e) if forbidden(&e) => {
                 let versioned = object.version_id.is_some();

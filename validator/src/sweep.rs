@@ -1,6 +1,7 @@
 //! The scheduled sweep: what never arrived. For every allowed bucket and every contract with a
-//! freshness deadline, list the dataset's keys, read each per-symbol file's newest bar from its
-//! Parquet footer (a ranged GET of the last 64 KiB, never the whole file), compare with what the
+//! freshness deadline, probe each key the due sessions need (a per-symbol file's newest bar from
+//! its Parquet footer, a ranged GET of the last 64 KiB, never the whole file; a session's object
+//! by a HEAD; never a listing of the dataset's history), compare with what the
 //! calendar and the universe expect (`lakewatch_core::sweep`), and publish one `missing` alert
 //! per (dataset, session), again only when the missing list changes, and a `resolved` message
 //! when the stragglers land. The open alerts live in a state document replaced with `If-Match`,
@@ -28,7 +29,7 @@ use lakewatch_notice::incident::Incidents;
 use lakewatch_notice::incident::route::{Route, expectation};
 
 use crate::incidents::{Gate, record_held};
-use crate::ports::{Alerts, IoError, Lake, Listed, When};
+use crate::ports::{Alerts, IoError, Lake, When};
 use crate::service::Validator;
 
 /// Bytes read from the end of a file for its footer.
@@ -104,9 +105,6 @@ impl LogEvent for SweepFailed<'_> {
     const LEVEL: Level = Level::ERROR;
     const MESSAGE: &'static str = "A dataset could not be swept; the sweep went on";
 }
-
-/// A file's newest bar (unknown without statistics), or why its footer could not be read.
-type Newest = Result<Option<DateTime<Utc>>, IoError>;
 
 fn sweep_error(target: String, reason: impl std::fmt::Display) -> IoError {
     IoError { operation: "sweep", target, reason: reason.to_string(), retryable: false }
@@ -294,8 +292,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
 }
 
 /// Every due session of `contract` in `bucket` as of `as_of`: what the calendar and the universe
-/// expect against what a listing finds, with each per-symbol file's newest bar read from its
-/// footer (32 files at a time). Reads only; sends nothing. `lakewatch sweep --bucket` shares it.
+/// expect against what is stored. Each key a due session needs is probed on its own, 32 at a
+/// time: a per-symbol file by a ranged GET of its footer (its newest bar and when it was
+/// written), a session's object by a HEAD. Nothing is listed, so the cost follows the sessions
+/// and symbols due, never the years of history under the dataset. Reads only; sends nothing.
+/// `lakewatch sweep --bucket` shares it.
 pub async fn session_statuses<L: Lake + Sync>(
     lake: &L,
     bucket: &str,
@@ -306,45 +307,58 @@ pub async fn session_statuses<L: Lake + Sync>(
     let target = format!("s3://{bucket}/{}", contract.dataset);
     let Some(freshness) = contract.freshness else { return Ok(Vec::new()) };
     let per_symbol = contract.key.contains("{symbol}");
-    // Only the objects due sessions need: their keys, listed once under the layout's prefix.
     let calendar = contract.calendar().map_err(|e| sweep_error(target.clone(), e))?;
     let due = due_sessions(&calendar, freshness.due_after_close.0, freshness.lookback_sessions, as_of)
         .map_err(|e| sweep_error(target.clone(), e))?;
+    // A per-symbol layout without its universe probes nothing: `sweep` says why.
     let wanted: BTreeSet<String> = match (universe, per_symbol) {
         (Some(u), true) => {
             due.iter().flat_map(|(s, _)| u.expected_on(s.date).map(|sym| contract.key_for(sym, s.date))).collect()
         }
-        _ => due.iter().map(|(s, _)| contract.key_for("", s.date)).collect(),
+        (None, true) => BTreeSet::new(),
+        (_, false) => due.iter().map(|(s, _)| contract.key_for("", s.date)).collect(),
     };
-    let prefix = &contract.key[..contract.key.find('{').unwrap_or(contract.key.len())];
-    let listed: Vec<Listed> =
-        lake.list_objects(bucket, prefix).await?.into_iter().filter(|l| wanted.contains(&l.key)).collect();
-    let found: Vec<(Listed, Newest)> = futures_util::stream::iter(listed)
-        .map(|l| async move {
-            let newest = if per_symbol { newest_bar(lake, bucket, &l.key, contract).await } else { Ok(None) };
-            (l, newest)
+    let found: Vec<(String, Result<Option<Stored>, IoError>)> = futures_util::stream::iter(wanted)
+        .map(|key| async move {
+            let stored = probe(lake, bucket, &key, contract, per_symbol).await;
+            (key, stored)
         })
         .buffer_unordered(READERS)
         .collect()
         .await;
     let mut inventory = Inventory::default();
-    for (listed, newest) in found {
-        inventory.objects.insert(listed.key, Stored { newest: newest?, modified: listed.modified });
+    for (key, stored) in found {
+        if let Some(stored) = stored? {
+            inventory.objects.insert(key, stored);
+        }
     }
     sweep(contract, universe, &inventory, as_of).map_err(|e| sweep_error(target, e))
 }
 
-/// The newest bar in a file, from its footer alone. A file whose footer does not decode counts
-/// as present with an unknown newest bar: the validator reports it on arrival.
-async fn newest_bar<L: Lake + Sync>(lake: &L, bucket: &str, key: &str, contract: &Contract) -> Newest {
+/// What is stored at `key`, or `None` when nothing is. A per-symbol file's newest bar comes from
+/// its footer alone (the last 64 KiB, more only when the footer is longer); a file whose footer
+/// does not decode counts as present with an unknown newest bar: the validator reports it on
+/// arrival.
+async fn probe<L: Lake + Sync>(
+    lake: &L,
+    bucket: &str,
+    key: &str,
+    contract: &Contract,
+    per_symbol: bool,
+) -> Result<Option<Stored>, IoError> {
     let object = ObjectRef { bucket: bucket.to_string(), key: key.to_string(), ..ObjectRef::default() };
+    if !per_symbol {
+        let head = lake.describe_object(&object).await?;
+        return Ok(head.map(|h| Stored { newest: None, modified: h.modified }));
+    }
     let Some(tail) = lake.load_tail(&object, TAIL).await? else { return Ok(None) };
-    Ok(match newest_time(&tail, contract) {
+    let newest = match newest_time(&tail.bytes, contract) {
         Ok(t) => t,
         Err(FooterError::NeedBytes(n)) => match lake.load_tail(&object, n).await? {
-            Some(tail) => newest_time(&tail, contract).ok().flatten(),
+            Some(longer) => newest_time(&longer.bytes, contract).ok().flatten(),
             None => None,
         },
         Err(_) => None,
-    })
+    };
+    Ok(Some(Stored { newest, modified: tail.modified }))
 }

@@ -1,13 +1,14 @@
 //! Test support shared by the Lambdas' tests (a dev-dependency only): the moto AWS emulator
 //! (PyPI `moto[server]`, installed by `.ci/run`) started on a free port of 127.0.0.1, and an AWS
 //! configuration that talks to it; and a scripted HTTP server for the market-data sources
-//! (`http`); a CBOR-to-JSON bridge that lets the CloudWatch SDK talk to moto (`cbor`); a minimal Lambda Runtime API to run a Lambda binary as Lambda would (`lambda`); an OTLP receiver for the trace tests (`otlp`); and the IAM harness (`iam`): the SAM template deployed into moto with IAM enforced as a real account enforces it.
+//! (`http`); a CBOR-to-JSON bridge that lets the CloudWatch SDK talk to moto (`cbor`); a minimal Lambda Runtime API to run a Lambda binary as Lambda would (`lambda`); an OTLP receiver for the trace tests (`otlp`); an interceptor counting a client's requests and bytes read, for the benchmarks (`requests`); and the IAM harness (`iam`): the SAM template deployed into moto with IAM enforced as a real account enforces it.
 
 pub mod cbor;
 pub mod http;
 pub mod iam;
 pub mod lambda;
 pub mod otlp;
+pub mod requests;
 pub mod telegram;
 
 use std::net::{TcpListener, TcpStream};
@@ -67,6 +68,12 @@ impl Moto {
 /// An S3 client for `aws` with buckets addressed by path, as emulators serve them.
 pub fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build())
+}
+
+/// [`s3_client`] with its requests counted by `requests`.
+pub fn counted_s3_client(aws: &aws_config::SdkConfig, requests: &requests::Requests) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(aws).force_path_style(true).interceptor(requests.clone()).build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// Creates `bucket` with versioning on, as a lake that keeps its corrections is.
