@@ -13,14 +13,11 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use futures_util::StreamExt as _;
-use lakewatch_collectors::alpaca::{Alpaca, Credentials};
-use lakewatch_collectors::http::{Http, Policy};
 use lakewatch_collectors::partition::encode;
 use lakewatch_collectors::run::{Plan, collect};
 use lakewatch_collectors::source::Collector;
@@ -30,7 +27,7 @@ use lakewatch_telemetry::console::line;
 use lakewatch_testkit::Moto;
 use lakewatch_testkit::requests::Requests;
 use serde_json::json;
-use support::{Fake, alpaca, served};
+use support::{bench_source, served};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -46,16 +43,7 @@ async fn main() -> Result<()> {
     let requests = Requests::default();
     let s3 = lakewatch_testkit::counted_s3_client(&aws, &requests);
     s3.create_bucket().bucket("lake").send().await?;
-    let (url, seen) =
-        alpaca(Fake { page_size: 10_000, latency: Duration::from_millis(latency_ms), flaky_start: false });
-    let policy = Policy { requests_per_minute: rate, ..Policy::default() };
-    let credentials = Credentials { key_id: "PKBENCH".into(), secret_key: "bench".into() };
-    let source = Alpaca::new(
-        Arc::new(Http::new(policy, "lakewatch-bench").map_err(anyhow::Error::msg)?),
-        url.parse()?,
-        credentials,
-        "sip",
-    );
+    let (source, seen) = bench_source(Duration::from_millis(latency_ms), rate);
 
     // The year so far: every symbol's bars from the first session of 2025 through 2025-11-25.
     let calendar = Calendar::xnys();

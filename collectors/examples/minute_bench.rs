@@ -12,19 +12,16 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use lakewatch_collectors::alpaca::{Alpaca, Credentials};
-use lakewatch_collectors::http::{Http, Policy};
 use lakewatch_collectors::run::{Plan, collect};
 use lakewatch_collectors::source::Collector;
 use lakewatch_collectors::store::S3Store;
 use lakewatch_core::{Calendar, Contracts};
 use lakewatch_telemetry::console::line;
 use lakewatch_testkit::Moto;
-use support::{Fake, alpaca};
+use support::bench_source;
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -48,16 +45,7 @@ async fn main() -> Result<()> {
     let aws = moto.aws().await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
     s3.create_bucket().bucket("lake").send().await?;
-    let (url, seen) =
-        alpaca(Fake { page_size: 10_000, latency: Duration::from_millis(latency_ms), flaky_start: false });
-    let policy = Policy { requests_per_minute: rate, ..Policy::default() };
-    let credentials = Credentials { key_id: "PKBENCH".into(), secret_key: "bench".into() };
-    let source = Alpaca::new(
-        Arc::new(Http::new(policy, "lakewatch-bench").map_err(anyhow::Error::msg)?),
-        url.parse()?,
-        credentials,
-        "sip",
-    );
+    let (source, seen) = bench_source(Duration::from_millis(latency_ms), rate);
 
     let universe: Vec<String> = (0..symbols).map(|i| format!("SYN{i:04}")).collect();
     let contracts = Contracts::embedded();

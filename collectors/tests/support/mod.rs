@@ -155,6 +155,17 @@ pub fn client(url: &str) -> Alpaca {
     )
 }
 
+/// The benchmarks' source: the fake in pages of 10,000 bars answering after `latency`, and a
+/// client paced at `rate` requests a minute with the Lambda's retry policy. Also the requests
+/// the fake saw.
+pub fn bench_source(latency: Duration, rate: u32) -> (Alpaca, Arc<Mutex<Vec<Seen>>>) {
+    let (url, seen) = alpaca(Fake { page_size: 10_000, latency, flaky_start: false });
+    let policy = Policy { requests_per_minute: rate, ..Policy::default() };
+    let credentials = Credentials { key_id: "PKBENCH".into(), secret_key: "bench".into() };
+    let http = Http::new(policy, "lakewatch-bench").expect("an HTTP client");
+    (Alpaca::new(Arc::new(http), Url::parse(&url).expect("the fake's URL"), credentials, "sip"), seen)
+}
+
 /// The tests' HTTP policy: no pacing to speak of, fast retries.
 pub fn test_policy() -> Policy {
     Policy {

@@ -67,13 +67,16 @@ impl Moto {
 
 /// An S3 client for `aws` with buckets addressed by path, as emulators serve them.
 pub fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build())
+    aws_sdk_s3::Client::from_conf(path_style(aws).build())
 }
 
 /// [`s3_client`] with its requests counted by `requests`.
 pub fn counted_s3_client(aws: &aws_config::SdkConfig, requests: &requests::Requests) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(aws).force_path_style(true).interceptor(requests.clone()).build();
-    aws_sdk_s3::Client::from_conf(config)
+    aws_sdk_s3::Client::from_conf(path_style(aws).interceptor(requests.clone()).build())
+}
+
+fn path_style(aws: &aws_config::SdkConfig) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(aws).force_path_style(true)
 }
 
 /// Creates `bucket` with versioning on, as a lake that keeps its corrections is.
