@@ -41,6 +41,8 @@ struct Store {
     /// (key prefix, fault, calls left).
     faults: Vec<(String, Fault, usize)>,
     loads: usize,
+    /// Listings so far.
+    lists: usize,
     /// Injected failures that fired, by fault.
     fired: BTreeMap<String, usize>,
     /// Added to every whole-object read.
@@ -136,6 +138,11 @@ impl MemoryLake {
         lock(&self.store).loads
     }
 
+    /// Listings so far.
+    pub fn lists(&self) -> usize {
+        lock(&self.store).lists
+    }
+
     /// Yields first, as a network call does, so concurrent deliveries interleave at every call.
     async fn enter(&self, operation: &'static str, key: &str) -> Result<MutexGuard<'_, Store>, IoError> {
         tokio::task::yield_now().await;
@@ -212,7 +219,8 @@ impl Lake for MemoryLake {
     }
 
     async fn list_objects(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, IoError> {
-        let s = self.enter("list objects", prefix).await?;
+        let mut s = self.enter("list objects", prefix).await?;
+        s.lists += 1;
         Ok(s.objects
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))

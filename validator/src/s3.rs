@@ -219,8 +219,11 @@ impl Lake for S3Lake {
                 })?;
                 Ok(Some(Tail { bytes: bytes.to_vec(), modified }))
             }
-            // An empty object has no range to give.
-            Err(e) if status(&e) == Some(416) => Ok(Some(Tail { bytes: Vec::new(), modified: None })),
+            // An empty object has no range to give, nor its date: a HEAD tells that.
+            Err(e) if status(&e) == Some(416) => {
+                let head = self.describe_object(object).await?;
+                Ok(head.map(|h| Tail { bytes: Vec::new(), modified: h.modified }))
+            }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => Ok(None),
             Err(e) if forbidden(&e) => {
                 let versioned = object.version_id.is_some();

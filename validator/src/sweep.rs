@@ -362,3 +362,38 @@ async fn probe<L: Lake + Sync>(
     };
     Ok(Some(Stored { newest, modified: tail.modified }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryLake;
+
+    /// The sweep probes the keys its due sessions need and never lists a dataset: ten years of
+    /// history cost it nothing, and what is missing is told all the same.
+    #[tokio::test]
+    async fn the_sweep_probes_what_is_due_and_never_lists() {
+        let lake = MemoryLake::default();
+        let contracts = lakewatch_core::Contracts::embedded();
+        let (daily, minute) = (contracts.get("daily_bars").unwrap(), contracts.get("minute_bars").unwrap());
+        let universe = Universe::of(["AAA", "BBB"]);
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for year in 2015..2025 {
+            for symbol in ["AAA", "BBB"] {
+                lake.put(&daily.key_for(symbol, day(year, 6, 2)), b"old".to_vec());
+            }
+            lake.put(&minute.key_for("", day(year, 6, 2)), b"old".to_vec());
+        }
+        let session = day(2025, 11, 26);
+        lake.put(&daily.key_for("AAA", session), b"new".to_vec());
+        lake.put(&minute.key_for("", session), b"new".to_vec());
+        let as_of: DateTime<Utc> = "2025-11-28T23:00:00Z".parse().unwrap();
+
+        let daily = session_statuses(&lake, "lake", daily, Some(&universe), as_of).await.unwrap();
+        let minute = session_statuses(&lake, "lake", minute, Some(&universe), as_of).await.unwrap();
+        assert_eq!(lake.lists(), 0, "the sweep listed");
+        assert!(!daily.is_empty() && daily.iter().all(|s| s.missing == ["BBB"]), "{daily:?}");
+        let (on_26, others): (Vec<_>, Vec<_>) = minute.iter().partition(|s| s.session == session);
+        assert!(on_26.len() == 1 && on_26[0].missing.is_empty(), "{on_26:?}");
+        assert!(!others.is_empty() && others.iter().all(|s| !s.missing.is_empty()), "{others:?}");
+    }
+}

@@ -360,3 +360,25 @@ async fn every_delivery_channel_older_versions_oversize_objects_and_encoded_keys
     assert_eq!(alerts.len(), 1, "only the oversize object alerts: {alerts:?}");
     assert_eq!(alerts[0]["findings"][0]["kind"], "too_large");
 }
+
+/// The sweep dates a per-symbol file by its footer read: an empty object, for which S3 has no
+/// range to give (416), still comes back present with the date it was written, so one written
+/// after its deadline is reported late.
+#[tokio::test]
+async fn an_empty_object_read_for_its_footer_comes_back_with_its_date() {
+    use lakewatch_validator::event::ObjectRef;
+    use lakewatch_validator::ports::Lake;
+    let moto = Moto::start();
+    let w = world(&moto).await;
+    w.s3.create_bucket().bucket("lake").send().await.unwrap();
+    let key = "data/ticks/daily/AAA/2025/ticks.parquet";
+    w.s3.put_object().bucket("lake").key(key).body(ByteStream::from(Vec::new())).send().await.unwrap();
+    let written = w.s3.head_object().bucket("lake").key(key).send().await.unwrap().last_modified.unwrap();
+    let lake = S3Lake::new(w.s3.clone());
+    let object = ObjectRef { bucket: "lake".into(), key: key.into(), ..ObjectRef::default() };
+    let tail = lake.load_tail(&object, 65_536).await.unwrap().expect("the object is there");
+    assert!(tail.bytes.is_empty());
+    assert_eq!(tail.modified.map(|t| t.timestamp()), Some(written.secs()), "its LastModified");
+    let gone = ObjectRef { key: "data/ticks/daily/BBB/2025/ticks.parquet".into(), ..object };
+    assert!(lake.load_tail(&gone, 65_536).await.unwrap().is_none(), "a missing key is absent");
+}
