@@ -3,7 +3,7 @@
 //! demo's defects, universes, listed splits and realistic publishing, whatever the row groups.
 
 use lakewatch_core::groups::{Groups, boundaries, symbol_ranges};
-use lakewatch_core::{Budget, Context, Contract, Contracts, Object, validate};
+use lakewatch_core::{Budget, CheckId, Context, Contract, Contracts, Kind, Object, Report, validate};
 use lakewatch_synth::{LakeSpec, build};
 use polars::prelude::*;
 
@@ -68,6 +68,101 @@ fn an_ordered_partition_checked_by_symbol_groups_says_what_it_says_checked_at_on
     assert!(grouped >= 12, "only {grouped} files were ordered by symbol: the grouped path was hardly tried");
 }
 
+/// A new version of `frame` (ordered by symbol) against it: five bars of one symbol restated,
+/// three of another removed, the first symbol and the last `listed` one gone with every symbol
+/// after it, and two bars of a third filled in (missing from the earlier version). Returns
+/// (earlier, new).
+fn versions(frame: &DataFrame, listed: impl Fn(&str) -> bool) -> (DataFrame, DataFrame) {
+    let symbols: Vec<String> =
+        frame.column("symbol").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_string()).collect();
+    let mut names = symbols.clone();
+    names.dedup();
+    let n = names.len();
+    let (restated, removed, filled) = (&names[n / 4], &names[n / 3], &names[n / 2]);
+    let (first, last) = (&names[0], names.iter().rev().find(|s| listed(s)).unwrap());
+    // Each row's place among its symbol's rows.
+    let mut k = Vec::with_capacity(symbols.len());
+    for (i, s) in symbols.iter().enumerate() {
+        k.push(if i > 0 && symbols[i - 1] == *s { k[i - 1] + 1 } else { 0 });
+    }
+    let mask = |keep: &dyn Fn(&str, usize) -> bool| -> BooleanChunked {
+        symbols.iter().zip(&k).map(|(s, k)| keep(s, *k)).collect()
+    };
+    let earlier = frame.filter(&mask(&|s, k| !(s == filled && (20..22).contains(&k)))).unwrap();
+    let mut new = frame.clone();
+    let close: Vec<Option<f64>> = new
+        .column("close")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.map(|c| if symbols[i] == *restated && (10..15).contains(&k[i]) { c * 1.02 } else { c }))
+        .collect();
+    new.replace("close", Column::new("close".into(), close)).unwrap();
+    let new = new.filter(&mask(&|s, k| s != first && s < last.as_str() && !(s == removed && k < 3))).unwrap();
+    (earlier, new)
+}
+
+#[test]
+fn a_new_version_compared_by_symbol_groups_says_what_it_says_compared_at_once() {
+    let contract = contract();
+    let mut grouped = 0;
+    for (seed, realistic) in [(5, false), (13, true)] {
+        let lake = build(LakeSpec { symbols: 30 + seed as usize, sessions: 3, seed, defects: true, realistic });
+        let (universe, actions) = crate::demo_truth::references(&lake);
+        for o in lake.objects.iter().filter(|o| o.key.contains("/minute/")) {
+            let (_, partition) = Contracts::embedded().route(&o.key).unwrap();
+            let date = partition.date.unwrap();
+            let listed = |s: &str| universe.listed_on(s, date);
+            let (mut earlier, mut new) = versions(&lakewatch_synth::by_symbol(&o.frame).unwrap(), listed);
+            let (old_whole, new_whole) = (parquet(&mut earlier, usize::MAX), parquet(&mut new, usize::MAX));
+            let context = |old: &[u8]| -> Report {
+                let context = Context {
+                    universe: Some(&universe),
+                    actions: actions.as_ref(),
+                    previous: Some(Ok(Object::new("earlier.parquet", old))),
+                    ..Context::default()
+                };
+                validate(&contract, &partition, Object::new(&o.key, &new_whole), &context, lake.as_of).unwrap()
+            };
+            let at_once = context(&old_whole);
+            let kinds: Vec<Kind> =
+                at_once.findings.iter().filter(|f| f.check == CheckId::Restatements).map(|f| f.kind).collect();
+            assert_eq!(kinds, [Kind::RestatedBars, Kind::RemovedBars, Kind::AddedBars], "{}", o.key);
+            // The earlier version in one row group, or cut anywhere; the new one in groups.
+            for (new_rows, old_rows) in [(389, usize::MAX), (1_000, 777), (2_345, 2_345), (3_000, 400)] {
+                let (old_bytes, new_bytes) = (parquet(&mut earlier, old_rows), parquet(&mut new, new_rows));
+                let context = Context {
+                    universe: Some(&universe),
+                    actions: actions.as_ref(),
+                    previous: Some(Ok(Object::new("earlier.parquet", &old_bytes).grouped(old_rows.min(100_000)))),
+                    ..Context::default()
+                };
+                let object = Object::new(&o.key, &new_bytes).grouped(new_rows * 2);
+                let metadata = lakewatch_core::decode::open_parquet(&new_bytes, Budget::default()).unwrap();
+                if boundaries(&symbol_ranges(&metadata, "symbol")).is_some_and(|b| !b.is_empty()) {
+                    grouped += 1;
+                }
+                let by_groups = validate(&contract, &partition, object, &context, lake.as_of).unwrap();
+                assert!(
+                    said(&by_groups) == said(&at_once),
+                    "{}: new in row groups of {new_rows}, earlier in {old_rows}, says otherwise:\n{:#?}\n{:#?}",
+                    o.key,
+                    restatements(&by_groups),
+                    restatements(&at_once)
+                );
+            }
+        }
+    }
+    assert!(grouped >= 8, "only {grouped} files were ordered by symbol: the grouped path was hardly tried");
+}
+
+/// The restatements findings of a report.
+fn restatements(report: &Report) -> Vec<&lakewatch_core::Finding> {
+    report.findings.iter().filter(|f| f.check == CheckId::Restatements).collect()
+}
+
 /// The rows of `frame`, group by group: each group holds every row of its symbols.
 #[test]
 fn each_group_holds_every_row_of_its_symbols() {
@@ -104,34 +199,41 @@ fn each_group_holds_every_row_of_its_symbols() {
 
 #[test]
 fn a_file_whose_rows_are_not_ordered_is_checked_at_once() {
-    // The footer says ordered (row group 1 holds A..B, row group 2 B..C), but A comes back after
-    // B inside row group 1: the groups stop, and the file is checked at once.
     let contract = contract();
     let key = "data/ticks/minute/date=2025-11-26/bars.parquet";
     let (_, partition) = Contracts::embedded().route(key).unwrap();
     let object = lakewatch_synth::minute_partition(3, "2025-11-26".parse().unwrap(), 1).unwrap();
     let frame = lakewatch_synth::by_symbol(&object.frame).unwrap();
     let n = frame.height() as u32 / 3;
-    // Rows: A's first half, B's first half, A's second half | B's second half, C.
-    let order: Vec<u32> = (0..n / 2).chain(n..n + n / 2).chain(n / 2..n).chain(n + n / 2..3 * n).collect();
-    let mut shuffled = frame.take(&IdxCa::from_vec("i".into(), order)).unwrap();
-    let bytes = parquet(&mut shuffled, (3 * (n / 2)) as usize);
-    let metadata = lakewatch_core::decode::open_parquet(&bytes, Budget::default()).unwrap();
-    let shared = boundaries(&symbol_ranges(&metadata, "symbol")).unwrap();
-    assert_eq!(shared, [true], "the footer alone cannot tell");
-    let mut groups = Groups::new(&bytes, &metadata, shared, "symbol", Budget::default(), 1);
-    assert!(matches!(groups.next_group(), Err(lakewatch_core::groups::Stop::Unordered)));
-    let as_of = "2025-11-27T00:00:00Z".parse().unwrap();
-    let by_groups =
-        validate(&contract, &partition, Object::new(key, &bytes).grouped(1), &Context::default(), as_of).unwrap();
-    let at_once = validate(
-        &contract,
-        &partition,
-        Object::new(key, &parquet(&mut shuffled, usize::MAX)),
-        &Context::default(),
-        as_of,
-    )
-    .unwrap();
-    assert!(said(&by_groups) == said(&at_once));
-    assert_eq!(by_groups.rows, 3 * 390);
+    let (a, c) = (0..n, 2 * n..3 * n);
+    // The footer says ordered (row group 1 holds A..B, row group 2 B..C) in both, but:
+    let cases: [(&str, Vec<u32>); 2] = [
+        // A comes back after B inside row group 1;
+        ("A, B, A | B, C", (0..n / 2).chain(n..n + n / 2).chain(n / 2..n).chain(n + n / 2..3 * n).collect()),
+        // row group 1 ends with A, so B's rows before it would be one group and the rest another.
+        ("B, A | B, C", (n..n + n / 2).chain(a).chain(n + n / 2..2 * n).chain(c).collect()),
+    ];
+    for (what, order) in cases {
+        let mut shuffled = frame.take(&IdxCa::from_vec("i".into(), order)).unwrap();
+        let bytes = parquet(&mut shuffled, (3 * (n / 2)) as usize);
+        let metadata = lakewatch_core::decode::open_parquet(&bytes, Budget::default()).unwrap();
+        let shared = boundaries(&symbol_ranges(&metadata, "symbol")).unwrap();
+        assert_eq!(shared, [true], "{what}: the footer alone cannot tell");
+        let mut groups = Groups::new(&bytes, &metadata, shared, "symbol", Budget::default(), 1);
+        let stop = std::iter::from_fn(|| groups.next_group().transpose()).find_map(Result::err);
+        assert!(matches!(stop, Some(lakewatch_core::groups::Stop::Unordered)), "{what}");
+        let as_of = "2025-11-27T00:00:00Z".parse().unwrap();
+        let by_groups =
+            validate(&contract, &partition, Object::new(key, &bytes).grouped(1), &Context::default(), as_of).unwrap();
+        let at_once = validate(
+            &contract,
+            &partition,
+            Object::new(key, &parquet(&mut shuffled, usize::MAX)),
+            &Context::default(),
+            as_of,
+        )
+        .unwrap();
+        assert!(said(&by_groups) == said(&at_once), "{what}");
+        assert_eq!((by_groups.rows, by_groups.symbols), (3 * 390, 3), "{what}");
+    }
 }

@@ -158,6 +158,16 @@ pub fn read_row_groups(
         .map_err(|e| DecodeError::Parquet(one_line(e)))
 }
 
+/// Decodes only the columns `columns` of every row group of an opened file.
+pub fn read_columns(bytes: &[u8], metadata: &FileMetadataRef, columns: &[&str]) -> Result<DataFrame, DecodeError> {
+    let mut reader =
+        ParquetReader::new(Cursor::new(bytes)).with_columns(Some(columns.iter().map(|c| c.to_string()).collect()));
+    reader.set_metadata(metadata.clone());
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.finish()))
+        .map_err(|_| DecodeError::Parquet("corrupt data pages".into()))?
+        .map_err(|e| DecodeError::Parquet(one_line(e)))
+}
+
 /// Walks every page header of every column chunk before polars reads one: the readers size
 /// buffers from these figures, and a negative or inflated one made an allocation of 2^61
 /// bytes abort the process (fuzzing found it). Each chunk must lie inside the file, each page

@@ -80,6 +80,8 @@ pub struct Groups<'a> {
     next: usize,
     /// The rows of the symbol that goes on into the next row group.
     carry: Option<DataFrame>,
+    /// The highest symbol handed out so far.
+    highest: Option<String>,
 }
 
 impl<'a> Groups<'a> {
@@ -92,11 +94,43 @@ impl<'a> Groups<'a> {
         budget: Budget,
         rows: usize,
     ) -> Self {
-        Groups { bytes, metadata, shared, entity, budget, rows: rows.max(1), next: 0, carry: None }
+        Groups { bytes, metadata, shared, entity, budget, rows: rows.max(1), next: 0, carry: None, highest: None }
     }
 
-    /// The next group: every row of its symbols; `None` after the last.
+    /// The highest symbol handed out so far.
+    pub fn highest(&self) -> Option<&str> {
+        self.highest.as_deref()
+    }
+
+    /// Every row has been handed out.
+    pub fn finished(&self) -> bool {
+        self.carry.is_none()
+            && self.metadata.row_groups[self.next.min(self.metadata.row_groups.len())..]
+                .iter()
+                .all(|g| g.num_rows() == 0)
+    }
+
+    /// The next group: every row of its symbols; `None` after the last. Its symbols are all
+    /// above the last group's, or it is [`Stop::Unordered`] (the footer's figures were wrong).
     pub fn next_group(&mut self) -> Result<Option<DataFrame>, Stop> {
+        let Some(group) = self.next_rows()? else { return Ok(None) };
+        let symbols = crate::frame::column(&group, self.entity).map_err(|_| Stop::Unordered)?;
+        let symbols = symbols.str().map_err(|_| Stop::Unordered)?;
+        let (mut low, mut high): (Option<&str>, Option<&str>) = (None, None);
+        for s in symbols.iter().flatten() {
+            low = Some(low.map_or(s, |l| l.min(s)));
+            high = high.max(Some(s));
+        }
+        if low.is_some_and(|low| self.highest.as_deref().is_some_and(|h| low <= h)) {
+            return Err(Stop::Unordered);
+        }
+        if let Some(high) = high {
+            self.highest = Some(high.to_string());
+        }
+        Ok(Some(group))
+    }
+
+    fn next_rows(&mut self) -> Result<Option<DataFrame>, Stop> {
         let groups = &self.metadata.row_groups;
         let mut frame = self.carry.take();
         while self.next < groups.len() {

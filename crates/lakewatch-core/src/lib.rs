@@ -21,6 +21,7 @@ pub mod calendar;
 pub mod checks;
 pub mod contract;
 pub mod decode;
+pub mod earlier;
 pub mod finding;
 pub mod frame;
 pub mod groups;

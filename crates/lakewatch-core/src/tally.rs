@@ -1,5 +1,6 @@
 //! What a partition's symbol groups add up to: its schema, rows, symbols, the nulls of its
-//! non-nullable columns and, intraday, each symbol's bars in the session. The checks judge these
+//! non-nullable columns, intraday each symbol's bars in the session, and what changed since the
+//! version before. The checks judge these
 //! once per partition (`CheckSpec::whole`), and the report's figures come from them, so a
 //! partition checked group by group and one checked at once say the same.
 
@@ -10,7 +11,9 @@ use polars::prelude::{DataFrame, Schema};
 use serde_json::{Map, Value};
 
 use crate::calendar::Session;
+use crate::checks::CheckError;
 use crate::checks::completeness::present_bars;
+use crate::checks::restatements::Changes;
 use crate::contract::Contract;
 use crate::finding::SAMPLE_ROWS;
 use crate::frame::{Bars, ColumnError, column, sample};
@@ -39,6 +42,9 @@ pub struct Tally {
     pub nulls: BTreeMap<String, Nulls>,
     /// Intraday, with a session: each symbol's distinct bars in regular hours (as `symbols`).
     pub present: Vec<u32>,
+    /// What changed since the version before, when there is one, or why the groups could not
+    /// be compared with it (the first reason).
+    pub changes: Option<Result<Changes, CheckError>>,
 }
 
 impl Tally {
@@ -77,5 +83,18 @@ impl Tally {
                 tally.sample.extend(sample(frame, rows.take(wanted)));
             }
         }
+    }
+
+    /// Adds what comparing a group with the version before found.
+    pub fn fold_changes(&mut self, changes: Option<Result<Changes, CheckError>>) {
+        let Some(later) = changes else { return };
+        self.changes = Some(match (self.changes.take(), later) {
+            (None, later) => later,
+            (Some(Ok(mut sum)), Ok(later)) => {
+                sum.fold(later);
+                Ok(sum)
+            }
+            (Some(Err(e)), _) | (Some(Ok(_)), Err(e)) => Err(e),
+        });
     }
 }

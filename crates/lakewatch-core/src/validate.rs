@@ -1,7 +1,8 @@
 //! Validating one object: decode it, group its rows by symbol, run the contract's checks and
 //! add up their findings into a [`Report`]. A Parquet partition ordered by symbol (as the
 //! collectors write it) is checked symbol group by symbol group (`groups.rs`), so its memory
-//! follows a group, not the file; any other is checked as one group. Both give the same report.
+//! follows a group, not the file, and so is its version before, read in step (`earlier.rs`);
+//! any other is checked as one group. Both give the same report.
 
 use chrono::{DateTime, Duration, Utc};
 use polars::prelude::DataFrame;
@@ -9,11 +10,12 @@ use polars::prelude::DataFrame;
 use crate::budget::Budget;
 use crate::calendar::{Calendar, Session};
 use crate::checks::market::Market;
-use crate::checks::restatements::Previous;
+use crate::checks::restatements::{Previous, Version};
 use crate::checks::volume::Point;
 use crate::checks::{CheckInput, Skipped, Whole, outliers};
 use crate::contract::{Contract, Format, Partition, Universe};
 use crate::decode::{DecodeError, decode_within, open_parquet};
+use crate::earlier::Earlier;
 use crate::finding::Kind;
 use crate::frame::Bars;
 use crate::groups::{Groups, Stop, boundaries, symbol_ranges};
@@ -96,43 +98,49 @@ pub fn validate(
 ) -> Result<Report, ValidateError> {
     // Each phase runs in its own span (`previous`, `decode`, `index`, a `check` span per check,
     // `report`), so a subscriber can time them (`lakewatch bench` does) without a clock here.
-    let previous: Option<Previous> = match (context.previous, &contract.checks.restatements) {
-        (Some(Ok(old)), Some(_)) => Some(tracing::info_span!("previous").in_scope(|| {
-            decode_within(old.bytes, contract, old.budget).map_err(|e| format!("{}: {e}", old.key)).and_then(|f| {
-                Bars::new(&f, &contract.entity_column, &contract.time_column).map(|b| (f, b)).map_err(|e| e.to_string())
-            })
-        })),
-        (Some(Err(why)), Some(_)) => Some(Err(why.to_string())),
-        _ => None,
-    };
     let calendar = contract.calendar()?;
-    let mut run = Run::new(contract, partition, context, previous.as_ref(), &calendar, as_of);
+    // The version before, when the restatements check compares with it.
+    let earlier = context.previous.filter(|_| contract.checks.restatements.is_some());
     let too_large = |e: crate::budget::OverBudget| {
         let size = object.bytes.len() as u64;
         Ok(unevaluated(contract, partition, object.key, size, Kind::TooLarge, e.to_string(), as_of))
     };
-    // Restatements compare the whole version with the one before; a per-symbol object is small.
-    let by_groups = contract.format == Format::Parquet && previous.is_none() && partition.symbol.is_none();
-    if by_groups {
-        match by_symbol_groups(&mut run, object) {
+    // A per-symbol object is small: it is checked at once.
+    if contract.format == Format::Parquet && partition.symbol.is_none() {
+        let mut run = Run::new(contract, partition, context, &calendar, as_of);
+        match by_symbol_groups(&mut run, object, earlier) {
             Ok(true) => return Ok(run.finish(object)),
-            Ok(false) => run = Run::new(contract, partition, context, previous.as_ref(), &calendar, as_of),
+            Ok(false) => {}
             Err(DecodeError::OverBudget(e)) => return too_large(e),
             Err(e) => return Err(e.into()),
         }
     }
+    let previous = earlier.map(|old| tracing::info_span!("previous").in_scope(|| whole(old, contract)));
     let frame = match tracing::info_span!("decode").in_scope(|| decode_within(object.bytes, contract, object.budget)) {
         Ok(frame) => frame,
         Err(DecodeError::OverBudget(e)) => return too_large(e),
         Err(e) => return Err(e.into()),
     };
-    run.group(&frame, true);
+    let mut run = Run::new(contract, partition, context, &calendar, as_of);
+    run.group(&frame, true, previous.as_ref());
     Ok(run.finish(object))
 }
 
-/// Checks `object` symbol group by symbol group when its footer says it is ordered by symbol:
-/// `Ok(false)` when it is not, or its rows turn out not to be (then `run` is to be discarded).
-fn by_symbol_groups(run: &mut Run<'_>, object: Object<'_>) -> Result<bool, DecodeError> {
+/// The version before, decoded whole.
+fn whole(old: Result<Object<'_>, &str>, contract: &Contract) -> Previous {
+    let old = old.map_err(str::to_string)?;
+    let frame = decode_within(old.bytes, contract, old.budget).map_err(|e| format!("{}: {e}", old.key))?;
+    Version::whole(frame, &contract.entity_column, &contract.time_column).map_err(|e| e.to_string())
+}
+
+/// Checks `object` symbol group by symbol group when its footer says it is ordered by symbol,
+/// beside the same symbols of the version before (`earlier`) when that is ordered too:
+/// `Ok(false)` when either is not, or its rows turn out not to be (then `run` is discarded).
+fn by_symbol_groups(
+    run: &mut Run<'_>,
+    object: Object<'_>,
+    earlier: Option<Result<Object<'_>, &str>>,
+) -> Result<bool, DecodeError> {
     let contract = run.contract;
     let metadata = open_parquet(object.bytes, object.budget)?;
     // Each group is held to the budget as it is read; the rows of the whole file still are, since
@@ -143,12 +151,28 @@ fn by_symbol_groups(run: &mut Run<'_>, object: Object<'_>) -> Result<bool, Decod
     if shared.is_empty() {
         return Ok(false); // one row group: nothing to gain
     }
+    let old_metadata = match earlier {
+        Some(Ok(old)) => Some(open_parquet(old.bytes, old.budget).map_err(|e| format!("{}: {e}", old.key))),
+        _ => None,
+    };
+    let mut before: Option<Result<Earlier, String>> = match (earlier, &old_metadata) {
+        (Some(Ok(old)), Some(Ok(old_metadata))) => {
+            match tracing::info_span!("previous").in_scope(|| Earlier::open(old, old_metadata, contract)) {
+                Ok(Some(earlier)) => Some(Ok(earlier)),
+                Ok(None) => return Ok(false),
+                Err(why) => Some(Err(why)),
+            }
+        }
+        (Some(Ok(_)), Some(Err(why))) => Some(Err(why.clone())),
+        (Some(Err(why)), _) => Some(Err(why.to_string())),
+        _ => None,
+    };
     let mut groups =
         Groups::new(object.bytes, &metadata, shared, &contract.entity_column, object.budget, object.group_rows);
     // The first group holds at least the symbols the market is measured on (`market.rs`).
     let sample = contract.checks.outliers.as_ref().map_or(0, |o| o.market_symbols);
-    // The next group is decoded on a thread of its own while this one is checked (one waits
-    // at most), in the caller's span.
+    // The next group, and the earlier version's rows of its symbols, are read on a thread of
+    // their own while this one is checked (one waits at most), in the caller's span.
     let dispatch = tracing::dispatcher::get_default(Clone::clone);
     let parent = tracing::Span::current();
     std::thread::scope(|scope| {
@@ -157,7 +181,20 @@ fn by_symbol_groups(run: &mut Run<'_>, object: Object<'_>) -> Result<bool, Decod
             tracing::dispatcher::with_default(&dispatch, || {
                 parent.in_scope(|| {
                     loop {
-                        let next = tracing::info_span!("decode").in_scope(|| groups.next_group());
+                        let next = tracing::info_span!("decode").in_scope(|| groups.next_group()).and_then(|g| {
+                            let Some(group) = g else { return Ok(None) };
+                            let previous = match &mut before {
+                                None => None,
+                                Some(Err(why)) => Some(Err(why.clone())),
+                                Some(Ok(earlier)) => {
+                                    // The last group takes every row left: symbols only the
+                                    // earlier version had.
+                                    let highest = (!groups.finished()).then(|| groups.highest().unwrap_or(""));
+                                    Some(tracing::info_span!("previous").in_scope(|| earlier.through(highest))?)
+                                }
+                            };
+                            Ok(Some((group, previous)))
+                        });
                         let last = !matches!(next, Ok(Some(_)));
                         if tx.send(next).is_err() || last {
                             break;
@@ -166,36 +203,46 @@ fn by_symbol_groups(run: &mut Run<'_>, object: Object<'_>) -> Result<bool, Decod
                 })
             })
         });
-        let mut first: Option<DataFrame> = None;
+        let mut first: Option<(DataFrame, Option<Previous>)> = None;
         for next in rx {
-            let group = match next {
+            let (group, previous) = match next {
                 Ok(Some(g)) => g,
                 Ok(None) => break,
                 Err(Stop::Unordered) => return Ok(false),
                 Err(Stop::Decode(e)) => return Err(e),
             };
-            let group = match first.take() {
+            let (group, previous) = match first.take() {
                 None if run.tally.rows == 0 && symbols(&group, &contract.entity_column) < sample => {
-                    first = Some(group);
+                    first = Some((group, previous));
                     continue;
                 }
-                Some(mut f) => {
+                Some((mut f, earlier_rows)) => {
                     f.vstack_mut(&group).map_err(|e| DecodeError::Parquet(e.to_string()))?;
+                    let previous = together(earlier_rows, previous, contract);
                     if symbols(&f, &contract.entity_column) < sample {
-                        first = Some(f);
+                        first = Some((f, previous));
                         continue;
                     }
-                    f
+                    (f, previous)
                 }
-                None => group,
+                None => (group, previous),
             };
-            run.group(&group, run.tally.rows == 0);
+            run.group(&group, run.tally.rows == 0, previous.as_ref());
         }
-        if let Some(f) = first {
-            run.group(&f, run.tally.rows == 0);
+        if let Some((f, previous)) = first {
+            run.group(&f, run.tally.rows == 0, previous.as_ref());
         }
         Ok(run.tally.rows > 0)
     })
+}
+
+/// The earlier version's rows of two groups checked as one.
+fn together(a: Option<Previous>, b: Option<Previous>, contract: &Contract) -> Option<Previous> {
+    match (a, b) {
+        (Some(Ok(a)), Some(Ok(b))) => Some(a.append(b, &contract.entity_column, &contract.time_column)),
+        (Some(Err(why)), _) | (_, Some(Err(why))) => Some(Err(why)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Distinct symbols of an ordered group (runs of one symbol).
@@ -217,7 +264,6 @@ struct Run<'a> {
     contract: &'a Contract,
     partition: &'a Partition,
     context: &'a Context<'a>,
-    previous: Option<&'a Previous>,
     calendar: &'a Calendar,
     as_of: DateTime<Utc>,
     /// Intraday: the partition's session and bar step.
@@ -233,7 +279,6 @@ impl<'a> Run<'a> {
         contract: &'a Contract,
         partition: &'a Partition,
         context: &'a Context<'a>,
-        previous: Option<&'a Previous>,
         calendar: &'a Calendar,
         as_of: DateTime<Utc>,
     ) -> Self {
@@ -246,7 +291,6 @@ impl<'a> Run<'a> {
             contract,
             partition,
             context,
-            previous,
             calendar,
             as_of,
             session,
@@ -258,8 +302,8 @@ impl<'a> Run<'a> {
     }
 
     /// Runs the checks on one group of whole symbols (`first`: the partition's first, on
-    /// which the market is measured).
-    fn group(&mut self, frame: &DataFrame, first: bool) {
+    /// which the market is measured), beside the version before's rows of the same symbols.
+    fn group(&mut self, frame: &DataFrame, first: bool, previous: Option<&Previous>) {
         let contract = self.contract;
         let bars =
             tracing::info_span!("index").in_scope(|| Bars::new(frame, &contract.entity_column, &contract.time_column));
@@ -275,7 +319,7 @@ impl<'a> Run<'a> {
             halts,
             norms,
             actions,
-            previous: self.previous,
+            previous,
             market: None,
             as_of: self.as_of,
         };
@@ -283,9 +327,10 @@ impl<'a> Run<'a> {
             self.market = outliers::market(spec, &input).ok();
         }
         input.market = self.market.as_ref();
-        let (findings, skipped) = contract.checks.run(&input);
-        self.kept.extend(findings);
-        self.skip(skipped);
+        let verdict = contract.checks.run(&input);
+        self.kept.extend(verdict.findings);
+        self.skip(verdict.skipped);
+        self.tally.fold_changes(verdict.changes);
         self.tally.add(frame, &bars, contract, self.session.as_ref().map(|(s, step)| (s, *step)));
     }
 
@@ -308,6 +353,7 @@ impl<'a> Run<'a> {
             calendar: self.calendar,
             universe: self.context.universe,
             history: self.context.history,
+            as_of: self.as_of,
         };
         let (findings, skipped) = contract.checks.run_whole(&whole);
         self.kept.extend(findings);

@@ -173,6 +173,8 @@ pub struct Whole<'a> {
     pub universe: Option<&'a Universe>,
     /// Earlier sessions' volumes, when the caller keeps them.
     pub history: Option<&'a [volume::Point]>,
+    /// The instant the validation is "as of".
+    pub as_of: DateTime<Utc>,
 }
 
 impl CheckInput<'_> {
@@ -219,11 +221,11 @@ pub fn severity(default: Severity, kinds: &BTreeMap<Kind, Severity>, kind: Kind)
 }
 
 /// Runs one configured check inside a `check` span.
-fn traced<S: ?Sized>(
+fn traced<S: ?Sized, T>(
     check: CheckId,
     spec: Option<&S>,
-    evaluate: impl FnOnce(&S) -> Result<Vec<Finding>, CheckError>,
-) -> (CheckId, Option<Result<Vec<Finding>, CheckError>>) {
+    evaluate: impl FnOnce(&S) -> Result<T, CheckError>,
+) -> (CheckId, Option<Result<T, CheckError>>) {
     // A check that panics on some input is skipped with the reason; the other checks and the
     // rest of the batch go on.
     let result = spec.map(|s| {
@@ -250,38 +252,55 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// What the checks found in one group.
+#[derive(Debug, Default)]
+pub struct GroupVerdict {
+    /// Findings, in check order.
+    pub findings: Vec<Finding>,
+    /// Checks that could not run on the group.
+    pub skipped: Vec<Skipped>,
+    /// What changed since the version before, when there is one (the `restatements` check
+    /// judges it once, over the whole partition).
+    pub changes: Option<Result<restatements::Changes, CheckError>>,
+}
+
 impl Checks {
-    /// Runs every configured check. The outliers check, the costliest, runs on a second thread
-    /// beside the others; results come back in check order, so output is deterministic.
-    /// Returns the findings and the checks skipped.
-    pub fn run(&self, input: &CheckInput<'_>) -> (Vec<Finding>, Vec<Skipped>) {
+    /// Runs every configured check on a group. The outliers check, the costliest, runs on a
+    /// second thread beside the others; results come back in check order, so output is
+    /// deterministic.
+    pub fn run(&self, input: &CheckInput<'_>) -> GroupVerdict {
         // Each check runs in a `check` span, a child of the caller's (the validator's
         // `partition` span); the second thread joins the caller's subscriber and span.
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let parent = tracing::Span::current();
-        let (mut results, own): (Vec<Outcome>, Outcome) = std::thread::scope(|scope| {
+        let (mut results, own, changes): (Vec<Outcome>, Outcome, _) = std::thread::scope(|scope| {
             let own = scope.spawn(|| {
                 tracing::dispatcher::with_default(&dispatch, || parent.in_scope(|| self.evaluate(OWN_THREAD, input)))
             });
             let results: Vec<Outcome> =
                 Self::CONFIGURABLE.iter().filter(|c| **c != OWN_THREAD).map(|c| self.evaluate(*c, input)).collect();
+            let changes = match (&self.restatements, input.previous) {
+                (Some(_), Some(previous)) => {
+                    traced(CheckId::Restatements, Some(previous), |p| restatements::compare(input, p)).1
+                }
+                _ => None,
+            };
             let own = own.join().unwrap_or_else(|_| {
                 (OWN_THREAD, Some(Err(CheckError::Stopped(format!("the {OWN_THREAD} check's thread stopped")))))
             });
-            (results, own)
+            (results, own, changes)
         });
         results.push(own);
         results.sort_by_key(|(check, _)| *check);
-        let mut findings = Vec::new();
-        let mut skipped = Vec::new();
+        let mut verdict = GroupVerdict { changes, ..GroupVerdict::default() };
         for (check, result) in results {
             match result {
-                Some(Ok(f)) => findings.extend(f),
-                Some(Err(e)) => skipped.push(Skipped { check, reason: e.to_string() }),
+                Some(Ok(f)) => verdict.findings.extend(f),
+                Some(Err(e)) => verdict.skipped.push(Skipped { check, reason: e.to_string() }),
                 None => {}
             }
         }
-        (findings, skipped)
+        verdict
     }
 
     /// Runs the part of every configured check that needs the whole partition, once, after
@@ -333,7 +352,7 @@ mod containment {
             reason,
             "the check stopped on this input (index out of bounds: the len is 0 but the index is 3); please report it"
         );
-        let (_, fine) = traced(CheckId::Gaps, Some(&()), |_| Ok(Vec::new()));
+        let (_, fine) = traced(CheckId::Gaps, Some(&()), |_| Ok(Vec::<Finding>::new()));
         assert_eq!(fine, Some(Ok(Vec::new())));
     }
 }

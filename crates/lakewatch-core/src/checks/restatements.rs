@@ -10,18 +10,23 @@
 //! on the bar's own session is `info`; one older than `restated_after_sessions` is `error`;
 //! between the two, the check's severity.
 //!
+//! A partition checked by symbol groups is compared group by group with the previous version's
+//! rows of the same symbols (`compare`); the changes add up in the tally and the findings are
+//! made once (`whole`), so they say what comparing the two at once says.
+//!
 //! The previous version is the caller's (the validator reads it from S3 versioning; the CLI takes
 //! `--previous FILE`); without one the check says nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
-use super::{CheckError, CheckInput, severity};
-use crate::finding::{Finding, Kind, Severity};
+use super::{CheckError, CheckInput, Whole, severity};
+use crate::calendar::Calendar;
+use crate::finding::{Finding, Kind, SAMPLE_ROWS, Severity};
 use crate::frame::{Bars, NULL_TIME, instant, sample, values_f64};
 
 /// `[checks.restatements]`.
@@ -42,8 +47,14 @@ impl super::CheckSpec for Spec {
         &self.kinds
     }
 
-    fn group(&self, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
-        evaluate(self, input)
+    // Each group is compared with the earlier version's rows of its symbols (`compare`, which
+    // the validator folds into the tally); the findings speak of the whole partition.
+    fn whole(&self, input: &Whole<'_>) -> Result<Vec<Finding>, CheckError> {
+        match &input.tally.changes {
+            None => Ok(Vec::new()),
+            Some(Err(e)) => Err(e.clone()),
+            Some(Ok(changes)) => Ok(findings(self, changes, input.calendar, input.as_of)),
+        }
     }
 
     fn validate(&self, contract: &crate::contract::Contract) -> Result<(), String> {
@@ -54,13 +65,95 @@ impl super::CheckSpec for Spec {
     }
 }
 
-/// The version validated before, decoded and indexed, or why it could not be.
-pub type Previous = Result<(DataFrame, Bars), String>;
+/// The version validated before, decoded and indexed (when the partition is checked group by
+/// group, that version's rows of the group's symbols), or why it could not be.
+pub type Previous = Result<Version, String>;
 
-/// Bars of one kind of change.
-#[derive(Default)]
+/// Rows of the version validated before.
+#[derive(Debug)]
+pub struct Version {
+    /// The rows.
+    pub frame: DataFrame,
+    /// The rows grouped by symbol.
+    pub bars: Bars,
+    /// The newest bar of the whole version (epoch ms): later bars are appends, not changes.
+    pub newest: i64,
+}
+
+impl Version {
+    /// Rows that are the whole version, so that its newest bar is theirs.
+    pub fn whole(frame: DataFrame, entity: &str, time: &str) -> Result<Self, crate::frame::ColumnError> {
+        let bars = Bars::new(&frame, entity, time)?;
+        let newest = bars.time.iter().copied().filter(|t| *t != NULL_TIME).max().unwrap_or(i64::MIN);
+        Ok(Version { frame, bars, newest })
+    }
+
+    /// These rows and `later`'s, as one.
+    pub fn append(mut self, later: Version, entity: &str, time: &str) -> Previous {
+        self.frame.vstack_mut(&later.frame).map_err(|e| e.to_string())?;
+        let bars = Bars::new(&self.frame, entity, time).map_err(|e| e.to_string())?;
+        Ok(Version { frame: self.frame, bars, newest: self.newest.max(later.newest) })
+    }
+}
+
+/// A bar concerned, sampled: (symbol, time, its row).
+type Sampled = (String, i64, Map<String, Value>);
+
+/// Bars of one kind of change, added up over the groups.
+#[derive(Debug, Clone, Default)]
 struct Changed {
-    rows: Vec<u32>,
+    bars: u64,
+    /// The symbols concerned, each once.
+    symbols: Vec<String>,
+    first: Option<i64>,
+    last: Option<i64>,
+    /// The largest relative change, and its bar.
+    largest: Option<(f64, Sampled)>,
+    /// The first bars concerned, one more than a finding shows (the largest may be among them).
+    sample: Vec<Sampled>,
+}
+
+impl Changed {
+    fn fold(&mut self, later: Changed) {
+        self.bars += later.bars;
+        self.symbols.extend(later.symbols);
+        self.first = match (self.first, later.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = self.last.max(later.last);
+        if let Some((x, bar)) = later.largest
+            && self.largest.as_ref().is_none_or(|(y, _)| x > *y)
+        {
+            self.largest = Some((x, bar));
+        }
+        let room = (SAMPLE_ROWS + 1).saturating_sub(self.sample.len());
+        self.sample.extend(later.sample.into_iter().take(room));
+    }
+}
+
+/// What comparing with the version before found, added up group by group and judged once.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    restated: Changed,
+    removed: Changed,
+    added: Changed,
+}
+
+impl Changes {
+    /// Adds what a later group found.
+    pub fn fold(&mut self, later: Changes) {
+        self.restated.fold(later.restated);
+        self.removed.fold(later.removed);
+        self.added.fold(later.added);
+    }
+}
+
+/// Bars of one kind of change in one group, by symbol number.
+#[derive(Default)]
+struct Found {
+    /// (symbol, time, row) of the bars with a row in the group.
+    rows: Vec<(usize, i64, u32)>,
     bars: u64,
     symbols: BTreeSet<usize>,
     first: Option<i64>,
@@ -69,22 +162,37 @@ struct Changed {
     largest: Option<(f64, usize, i64, u32)>,
 }
 
-impl Changed {
+impl Found {
     fn add(&mut self, s: usize, t: i64, row: Option<u32>) {
         self.bars += 1;
         self.symbols.insert(s);
         self.first = Some(self.first.map_or(t, |f| f.min(t)));
         self.last = Some(self.last.map_or(t, |l| l.max(t)));
         if let Some(r) = row {
-            self.rows.push(r);
+            self.rows.push((s, t, r));
+        }
+    }
+
+    /// The same by symbol name, its bars sampled from `frame`.
+    fn named<'n>(self, name: impl Fn(usize) -> &'n str, frame: &DataFrame) -> Changed {
+        let bar = |s: usize, t: i64, r: u32| -> Sampled {
+            (name(s).to_string(), t, sample(frame, [r]).pop().unwrap_or_default())
+        };
+        Changed {
+            bars: self.bars,
+            symbols: self.symbols.iter().map(|s| name(*s).to_string()).collect(),
+            first: self.first,
+            last: self.last,
+            largest: self.largest.map(|(x, s, t, r)| (x, bar(s, t, r))),
+            sample: self.rows.iter().take(SAMPLE_ROWS + 1).map(|&(s, t, r)| bar(s, t, r)).collect(),
         }
     }
 }
 
-/// Evaluates the check against `input.previous`.
-pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
-    let Some(previous) = input.previous else { return Ok(Vec::new()) };
-    let (old_frame, old) = previous
+/// Compares a group of the partition with `previous`, the earlier version's rows of the same
+/// symbols.
+pub fn compare(input: &CheckInput<'_>, previous: &Previous) -> Result<Changes, CheckError> {
+    let old = previous
         .as_ref()
         .map_err(|e| CheckError::History(format!("the previous version could not be compared: {e}")))?;
     let names = input.contract.ohlcv.as_ref().ok_or_else(|| CheckError::Contract("no ohlcv columns".into()))?;
@@ -95,11 +203,13 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
         .map(String::as_str)
         .collect();
     let new_values = columns.iter().map(|c| values_f64(input.frame, c)).collect::<Result<Vec<_>, _>>()?;
-    let old_values = columns.iter().map(|c| values_f64(old_frame, c)).collect::<Result<Vec<_>, _>>()?;
-    let old_index: BTreeMap<&str, usize> = old.symbols.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
-    let appended_after = old.time.iter().copied().filter(|t| *t != NULL_TIME).max().unwrap_or(i64::MIN);
+    let old_values = columns.iter().map(|c| values_f64(&old.frame, c)).collect::<Result<Vec<_>, _>>()?;
+    let old_bars = &old.bars;
+    let old_index: BTreeMap<&str, usize> =
+        old_bars.symbols.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    let appended_after = old.newest;
 
-    let (mut restated, mut removed, mut added) = (Changed::default(), Changed::default(), Changed::default());
+    let (mut restated, mut removed, mut added) = (Found::default(), Found::default(), Found::default());
     let mut seen_old: BTreeSet<usize> = BTreeSet::new();
     let times = |b: &Bars, s: usize| -> Vec<(i64, u32)> {
         let mut v: Vec<(i64, u32)> =
@@ -116,15 +226,13 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             continue;
         };
         seen_old.insert(o);
-        let prior = times(old, o);
+        let prior = times(old_bars, o);
         let (mut i, mut j) = (0, 0);
         while i < new.len() || j < prior.len() {
             match (new.get(i), prior.get(j)) {
                 (Some(&(tn, rn)), Some(&(to, ro))) if tn == to => {
-                    let change = columns
-                        .iter()
-                        .enumerate()
-                        .map(|(c, _)| relative(new_values[c][rn as usize], old_values[c][ro as usize]))
+                    let change = (0..columns.len())
+                        .map(|c| relative(new_values[c][rn as usize], old_values[c][ro as usize]))
                         .fold(0.0, f64::max);
                     if change > 1e-9 {
                         restated.add(s, tn, Some(rn));
@@ -159,8 +267,9 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
         input.universe.is_some_and(|u| !u.listed_on(name, input.calendar.local_date(instant(t))))
     };
     let mut gone: Vec<&str> = Vec::new();
-    for (o, name) in old.symbols.iter().enumerate().filter(|(o, _)| !seen_old.contains(o)) {
-        let removed_here: Vec<i64> = times(old, o).into_iter().map(|(t, _)| t).filter(|t| !dropped(name, *t)).collect();
+    for (o, name) in old_bars.symbols.iter().enumerate().filter(|(o, _)| !seen_old.contains(o)) {
+        let removed_here: Vec<i64> =
+            times(old_bars, o).into_iter().map(|(t, _)| t).filter(|t| !dropped(name, *t)).collect();
         if removed_here.is_empty() {
             continue;
         }
@@ -172,16 +281,25 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     let name = |s: usize| -> &str {
         if s < bars.len() { &bars.symbols[s] } else { gone[s - bars.len()] }
     };
+    Ok(Changes {
+        restated: restated.named(name, input.frame),
+        removed: removed.named(name, input.frame),
+        added: added.named(name, input.frame),
+    })
+}
 
+/// One finding per kind of change, over the whole partition.
+fn findings(spec: &Spec, changes: &Changes, calendar: &Calendar, as_of: DateTime<Utc>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (kind, changed, verb) in [
-        (Kind::RestatedBars, &restated, "restated"),
-        (Kind::RemovedBars, &removed, "removed"),
-        (Kind::AddedBars, &added, "added among the earlier ones"),
+        (Kind::RestatedBars, &changes.restated, "restated"),
+        (Kind::RemovedBars, &changes.removed, "removed"),
+        (Kind::AddedBars, &changes.added, "added among the earlier ones"),
     ] {
         let (Some(first), Some(last)) = (changed.first, changed.last) else { continue };
-        let symbols: Vec<&str> = changed.symbols.iter().map(|s| name(*s)).collect();
-        let age = sessions_since(input, first);
+        let mut symbols: Vec<&str> = changed.symbols.iter().map(String::as_str).collect();
+        symbols.sort_unstable();
+        let age = sessions_since(calendar, as_of, first);
         let level = spec.kinds.get(&kind).copied().unwrap_or_else(|| {
             if age == Some(0) {
                 Severity::Info
@@ -200,12 +318,11 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
             shown.join(", ")
         );
         let mut observed = json!({ "bars": changed.bars, "symbols": symbols.len(), "sessions_old": age });
-        if let Some((x, s, t, _)) = changed.largest {
+        if let Some((x, (symbol, t, _))) = &changed.largest {
             message.push_str(&format!(
-                "; the largest change is {:.2}% in {} at {}",
+                "; the largest change is {:.2}% in {symbol} at {}",
                 x * 100.0,
-                name(s),
-                instant(t).format("%Y-%m-%d %H:%M")
+                instant(*t).format("%Y-%m-%d %H:%M")
             ));
             observed["largest_relative_change"] = json!(x);
         }
@@ -221,11 +338,13 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
         if symbols.len() == 1 {
             f = f.symbol(symbols[0]);
         }
-        let worst = changed.largest.map(|(.., r)| r);
-        f = f.sample(sample(input.frame, worst.into_iter().chain(changed.rows.iter().copied().filter(|r| Some(*r) != worst))));
+        // The largest change first, then the first bars concerned.
+        let worst = changed.largest.as_ref().map(|(_, bar)| bar);
+        let others = changed.sample.iter().filter(|b| worst.is_none_or(|w| (&w.0, w.1) != (&b.0, b.1)));
+        f = f.sample(worst.into_iter().chain(others).take(SAMPLE_ROWS).map(|(_, _, row)| row.clone()).collect());
         out.push(f);
     }
-    Ok(out)
+    out
 }
 
 /// |a - b| relative to |b| (or to 1 for tiny values); NaN on both sides is no change.
@@ -241,15 +360,14 @@ fn relative(a: f64, b: f64) -> f64 {
 
 /// Sessions closed after the session of the bar at `t` up to `as_of` (0: the bar's own session
 /// is the last one closed, or still open); `None` when the calendar cannot tell.
-fn sessions_since(input: &CheckInput<'_>, t: i64) -> Option<u32> {
-    let cal = input.calendar;
-    let day: NaiveDate = cal.local_date(instant(t));
-    let last = cal.last_closed_session(input.as_of).ok()?.date;
+fn sessions_since(calendar: &Calendar, as_of: DateTime<Utc>, t: i64) -> Option<u32> {
+    let day: NaiveDate = calendar.local_date(instant(t));
+    let last = calendar.last_closed_session(as_of).ok()?.date;
     if last <= day {
         return Some(0);
     }
     let after = day.succ_opt()?;
-    Some(cal.sessions(after, last).ok()?.len() as u32)
+    Some(calendar.sessions(after, last).ok()?.len() as u32)
 }
 
 #[cfg(test)]
