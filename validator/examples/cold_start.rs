@@ -7,11 +7,12 @@
 //! ```
 //!
 //! Cold init: from spawning the process to its first `GET /runtime/invocation/next`.
-//! Warm duration: from handing it an event to receiving its response, for one minute partition
-//! of SYMBOLS symbols (default 5,000) ordered by symbol as the collectors write it, a new
-//! version each time so every run validates in full; next to the floor of reading the same
-//! object from the emulator's S3 and decoding it, here. Peak RSS: the function's `VmHWM`.
-//! MEMORY_MB (default 1,769) is the memory size the function is told it has.
+//! Warm duration: from handing it an event to receiving its response, for a minute partition of
+//! SYMBOLS symbols (default 5,000) ordered by symbol as the collectors write it. Each run lands a
+//! first version of a session of its own, then a correction of it (the same key again: compared
+//! with the version before); next to the floor of reading the object from the emulator's S3 and
+//! decoding it, here. Peak RSS: the function's `VmHWM`, reset between the two cases. MEMORY_MB
+//! (default 1,769) is the memory size the function is told it has.
 
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -32,6 +33,9 @@ fn cpu_ms(pid: u32) -> f64 {
     let ticks: Vec<f64> = after.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
     ticks.iter().sum::<f64>() * 10.0
 }
+
+/// AWS Lambda's published arm64 price per GB-second (us-east-1, first tier).
+const ARM64_GB_SECOND: f64 = 0.000_013_333_4;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -73,12 +77,17 @@ async fn main() -> Result<()> {
         .body(ByteStream::from(json!({ "symbols": universe }).to_string().into_bytes()))
         .send()
         .await?;
-    let date = chrono::NaiveDate::from_ymd_opt(2025, 11, 26).context("date")?;
-    let object = lakewatch_synth::minute_partition(symbols, date, 1).context("not a session")?;
-    let mut frame = lakewatch_synth::by_symbol(&object.frame)?;
-    let bytes = lakewatch_synth::to_parquet(&mut frame)?;
-    let rows = frame.height();
-    drop(frame);
+    // One session per run (and one for the cold invocation), the latest first.
+    let calendar = lakewatch_core::Calendar::xnys();
+    let last = chrono::NaiveDate::from_ymd_opt(2025, 11, 26).context("date")?;
+    let dates = calendar.sessions(last - chrono::Duration::days(3 * runs as i64 + 10), last)?;
+    let mut sessions = Vec::new();
+    for session in dates.iter().rev().take(runs + 1) {
+        let object = lakewatch_synth::minute_partition(symbols, session.date, 1).context("not a session")?;
+        let mut frame = lakewatch_synth::by_symbol(&object.frame)?;
+        sessions.push((object.key, lakewatch_synth::to_parquet(&mut frame)?, frame.height()));
+    }
+    let (rows, size) = (sessions[0].2, sessions[0].1.len());
 
     let (tx, rx): (Sender<Call>, Receiver<Call>) = channel();
     let api = runtime_api(tx)?;
@@ -98,12 +107,11 @@ async fn main() -> Result<()> {
         .stdout(Stdio::null())
         .spawn()?;
     let mut cold = None;
-    let mut warm = Vec::new();
-    let mut cpu = Vec::new();
-    for run in 0..=runs {
-        let put = s3.put_object().bucket("lake").key(&object.key).body(ByteStream::from(bytes.clone())).send().await?;
+    // Lands `bytes` at `key` and has the function validate it: (duration ms, CPU ms).
+    let mut invoke = async |run: usize, key: &str, bytes: &[u8]| -> Result<(f64, f64)> {
+        let put = s3.put_object().bucket("lake").key(key).body(ByteStream::from(bytes.to_vec())).send().await?;
         let event = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": "lake"}, "object": {"key": object.key.replace('=', "%3D"), "size": bytes.len(),
+            "s3": {"bucket": {"name": "lake"}, "object": {"key": key.replace('=', "%3D"), "size": bytes.len(),
             "versionId": put.version_id(), "sequencer": format!("{run:08X}")}}}]});
         let Call::Next(at, stream) = rx.recv_timeout(Duration::from_secs(60))? else { bail!("expected next") };
         if cold.is_none() {
@@ -118,26 +126,40 @@ async fn main() -> Result<()> {
         if !body.contains("\"validated\":1") {
             bail!("run {run}: {body}");
         }
-        if run > 0 {
-            warm.push(done.duration_since(given).as_secs_f64() * 1e3);
-            cpu.push(cpu_ms(child.id()) - cpu_before);
-        } else {
-            out(&format!("first invocation (cold): {:.1} ms", done.duration_since(given).as_secs_f64() * 1e3));
+        Ok((done.duration_since(given).as_secs_f64() * 1e3, cpu_ms(child.id()) - cpu_before))
+    };
+    let (key, bytes, _) = &sessions[0];
+    let (first, _) = invoke(0, key, bytes).await?;
+    out(&format!("first invocation (cold clients, a first version): {first:.1} ms"));
+    let peak = |reset: bool| {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let kb = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
+        if reset {
+            // Writing 5 to clear_refs resets the peak to the current RSS (Linux 4.0 on).
+            let _ = std::fs::write(format!("/proc/{}/clear_refs", child.id()), "5");
         }
+        kb.map_or(0.0, |kb| kb / 1024.0)
+    };
+    peak(true);
+    let (mut firsts, mut corrections) = (Vec::new(), Vec::new());
+    for (run, (key, bytes, _)) in sessions.iter().enumerate().skip(1) {
+        firsts.push(invoke(run, key, bytes).await?);
     }
-    let peak_rss_mb = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0);
+    let first_peak = peak(true);
+    for (run, (key, bytes, _)) in sessions.iter().enumerate().skip(1) {
+        corrections.push(invoke(runs + run, key, bytes).await?);
+    }
+    let correction_peak = peak(false);
     let _ = child.kill();
     // The floor: the same object read from the emulator's S3 and decoded, here.
     let contract = lakewatch_core::Contracts::embedded().get("minute_bars").context("contract")?.clone();
     let (mut reads, mut floors) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
+    for (key, ..) in sessions.iter().skip(1) {
         let start = Instant::now();
-        let got = s3.get_object().bucket("lake").key(&object.key).send().await?.body.collect().await?.into_bytes();
+        let got = s3.get_object().bucket("lake").key(key).send().await?.body.collect().await?.into_bytes();
         let read = start.elapsed().as_secs_f64() * 1e3;
         let frame = lakewatch_core::decode::decode(&got, &contract)?;
         reads.push(read);
@@ -145,13 +167,22 @@ async fn main() -> Result<()> {
         drop(frame);
     }
     drop(moto);
-    let (warm, read, floor) = (median(warm), median(reads), median(floors));
+    let (read, floor) = (median(reads), median(floors));
     out(&format!("cold init: {:.1} ms (process start to first /next)", cold.unwrap_or_default()));
     out(&format!(
-        "warm: median {warm:.1} ms over {runs} runs, {symbols} symbols, {rows} rows, {:.1} MB Parquet, {memory_mb} MB",
-        bytes.len() as f64 / 1e6
+        "{runs} runs of {symbols} symbols, {rows} rows, {:.1} MB Parquet, at {memory_mb} MB",
+        size as f64 / 1e6
     ));
-    out(&format!("floor: S3 read {read:.1} ms, read and decoded {floor:.1} ms; warm / floor = {:.2}", warm / floor));
-    out(&format!("peak RSS of the function: {peak_rss_mb:.1} MB; CPU time per warm invocation: {:.0} ms", median(cpu)));
+    out(&format!("floor: S3 read {read:.1} ms, read and decoded {floor:.1} ms"));
+    for (what, runs, peak) in [("first version", firsts, first_peak), ("correction", corrections, correction_peak)] {
+        let warm = median(runs.iter().map(|r| r.0).collect());
+        let cpu = median(runs.iter().map(|r| r.1).collect());
+        out(&format!(
+            "{what}: warm median {warm:.1} ms, warm / floor = {:.2}; CPU {cpu:.0} ms; peak RSS {peak:.1} MB; \
+             ${:.8} per partition at {memory_mb} MB arm64",
+            warm / floor,
+            warm / 1e3 * memory_mb as f64 / 1024.0 * ARM64_GB_SECOND
+        ));
+    }
     Ok(())
 }
