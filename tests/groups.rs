@@ -158,6 +158,51 @@ fn a_new_version_compared_by_symbol_groups_says_what_it_says_compared_at_once() 
     assert!(grouped >= 8, "only {grouped} files were ordered by symbol: the grouped path was hardly tried");
 }
 
+#[test]
+fn an_earlier_version_that_cannot_be_read_in_step_says_the_same_either_way() {
+    let contract = contract();
+    let lake = build(LakeSpec { symbols: 40, sessions: 1, seed: 2, defects: false, realistic: true });
+    let o = lake.objects.iter().find(|o| o.key.contains("/minute/")).unwrap();
+    let (_, partition) = Contracts::embedded().route(&o.key).unwrap();
+    let (mut earlier, mut new) = versions(&lakewatch_synth::by_symbol(&o.frame).unwrap(), |_| true);
+    let (new_whole, new_grouped) = (parquet(&mut new, usize::MAX), parquet(&mut new, 1_000));
+    let ordered = parquet(&mut earlier, 700);
+    let by_time = parquet(&mut lakewatch_synth::by_time(&earlier).unwrap(), 700);
+    let html = b"<html><body>503 Slow Down</body></html>".to_vec();
+    let truncated = ordered[..ordered.len() / 2].to_vec();
+    // (what, the earlier version or why it is missing, the reason restatements is skipped)
+    let cases: [(&str, Result<&[u8], &str>, Option<&str>); 4] = [
+        ("ordered by time, not by symbol", Ok(&by_time), None),
+        (
+            "not parquet",
+            Ok(&html),
+            Some("the previous version could not be compared: earlier.parquet: not a parquet file"),
+        ),
+        ("truncated", Ok(&truncated), Some("the previous version could not be compared: earlier.parquet: ")),
+        (
+            "gone",
+            Err("version e1 no longer exists"),
+            Some("the previous version could not be compared: version e1 no longer exists"),
+        ),
+    ];
+    for (what, old, skipped) in cases {
+        let context = Context {
+            previous: Some(old.map(|bytes| Object::new("earlier.parquet", bytes).grouped(700))),
+            ..Context::default()
+        };
+        let report = |bytes: &[u8], rows: usize| {
+            validate(&contract, &partition, Object::new(&o.key, bytes).grouped(rows), &context, lake.as_of).unwrap()
+        };
+        let (at_once, by_groups) = (report(&new_whole, usize::MAX), report(&new_grouped, 2_000));
+        assert!(said(&by_groups) == said(&at_once), "{what}");
+        let reason = at_once.skipped.iter().find(|s| s.check == CheckId::Restatements).map(|s| s.reason.as_str());
+        match skipped {
+            Some(want) => assert!(reason.is_some_and(|r| r.starts_with(want)), "{what}: {reason:?}"),
+            None => assert_eq!(restatements(&at_once).len(), 3, "{what}: {reason:?}"),
+        }
+    }
+}
+
 /// The restatements findings of a report.
 fn restatements(report: &Report) -> Vec<&lakewatch_core::Finding> {
     report.findings.iter().filter(|f| f.check == CheckId::Restatements).collect()
