@@ -30,7 +30,8 @@ pub struct Earlier<'a> {
 
 impl<'a> Earlier<'a> {
     /// Reads `old` (its footer is `metadata`) in step, when it is ordered by symbol:
-    /// `Ok(None)` when it is not (it is then read whole), `Err` when it cannot be read at all.
+    /// `Ok(None)` when it is not, or its times do not read (it is then read whole), `Err` when
+    /// it is over its budget.
     pub fn open(
         old: Object<'a>,
         metadata: &'a FileMetadataRef,
@@ -45,7 +46,8 @@ impl<'a> Earlier<'a> {
         }
         old.budget.check_rows(rows).map_err(|e| broken(e.into()))?;
         // Bars after the newest of the whole version are appends: its times are read first.
-        let times = read_columns(old.bytes, metadata, &[time]).map_err(broken)?;
+        // Times that cannot be read are named by reading the version whole.
+        let Ok(times) = read_columns(old.bytes, metadata, &[time]) else { return Ok(None) };
         let Ok(times) = time_ms(&times, time) else { return Ok(None) };
         let newest = times.into_iter().filter(|t| *t != NULL_TIME).max().unwrap_or(i64::MIN);
         let groups = Groups::new(old.bytes, metadata, shared, entity, old.budget, old.group_rows);
