@@ -113,7 +113,11 @@ impl<'a> Groups<'a> {
     /// The next group: every row of its symbols; `None` after the last. Its symbols are all
     /// above the last group's, or it is [`Stop::Unordered`] (the footer's figures were wrong).
     pub fn next_group(&mut self) -> Result<Option<DataFrame>, Stop> {
-        let Some(group) = self.next_rows()? else { return Ok(None) };
+        let Some(mut group) = self.next_rows()? else { return Ok(None) };
+        // A group gathered from row groups and a carried symbol is in chunks; the checks read
+        // each numeric column as one slice, and would each copy it otherwise. One copy here,
+        // on the reading thread.
+        group.rechunk_mut();
         let symbols = crate::frame::column(&group, self.entity).map_err(|_| Stop::Unordered)?;
         let symbols = symbols.str().map_err(|_| Stop::Unordered)?;
         let (mut low, mut high): (Option<&str>, Option<&str>) = (None, None);

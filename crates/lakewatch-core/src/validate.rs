@@ -172,11 +172,12 @@ fn by_symbol_groups(
     // The first group holds at least the symbols the market is measured on (`market.rs`).
     let sample = contract.checks.outliers.as_ref().map_or(0, |o| o.market_symbols);
     // The next group, and the earlier version's rows of its symbols, are read on a thread of
-    // their own while this one is checked (one waits at most), in the caller's span.
+    // their own while this one is checked, in the caller's span. The channel holds none: the
+    // reader hands a group over when the checks take it, so two groups are held, not three.
     let dispatch = tracing::dispatcher::get_default(Clone::clone);
     let parent = tracing::Span::current();
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel(0);
         scope.spawn(move || {
             tracing::dispatcher::with_default(&dispatch, || {
                 parent.in_scope(|| {
