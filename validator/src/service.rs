@@ -376,14 +376,19 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         let (dataset, bucket, pid) = (p.dataset, p.bucket, p.id);
         let (contract, calendar_problem) = self.calendars.resolve(&self.lake, bucket, contract).await?;
         let contract = &contract;
-        let expected = self.universes.expected(&self.lake, bucket, contract).await?;
-        let history = self.volume_history(bucket, contract, partition).await?;
-        let (halts, halts_problem) = self.halts.of(&self.lake, bucket, contract, partition).await?;
-        let (actions, actions_problem) = self.actions.of(&self.lake, bucket, contract).await?;
-        let norms = self.bar_norms(bucket, contract, partition).await?;
-        let previous = self.previous(object, contract, p.state_key, version, &order).await?;
         let state_prefix = &self.options.state_prefix;
-        let (incidents, incidents_problem) = self.incidents.read(&self.lake, bucket, state_prefix).await?;
+        // What the checks and alerts read beside the object, read at once: each is a round trip
+        // (the version before, a whole object).
+        let (expected, history, (halts, halts_problem), (actions, actions_problem), norms, previous, incidents) = tokio::try_join!(
+            self.universes.expected(&self.lake, bucket, contract),
+            self.volume_history(bucket, contract, partition),
+            self.halts.of(&self.lake, bucket, contract, partition),
+            self.actions.of(&self.lake, bucket, contract),
+            self.bar_norms(bucket, contract, partition),
+            self.previous(object, contract, p.state_key, version, &order),
+            self.incidents.read(&self.lake, bucket, state_prefix),
+        )?;
+        let (incidents, incidents_problem) = incidents;
         let acked = acked(&incidents, dataset, pid);
         let p = lifecycle::Partition { acked: &acked, gate: Gate { incidents: &incidents, state_prefix }, ..p };
         let size = fetched.size();
