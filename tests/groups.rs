@@ -171,7 +171,8 @@ fn an_earlier_version_that_cannot_be_read_in_step_says_the_same_either_way() {
     let html = b"<html><body>503 Slow Down</body></html>".to_vec();
     let truncated = ordered[..ordered.len() / 2].to_vec();
     // (what, the earlier version or why it is missing, the reason restatements is skipped)
-    let cases: [(&str, Result<&[u8], &str>, Option<&str>); 4] = [
+    type Case<'a> = (&'a str, Result<&'a [u8], &'a str>, Option<&'a str>);
+    let cases: [Case; 4] = [
         ("ordered by time, not by symbol", Ok(&by_time), None),
         (
             "not parquet",
