@@ -87,7 +87,7 @@ impl Budget {
     /// What decoding `groups` at once would cost, rows and bytes (`declared_rows`: what the file
     /// says they hold in total, which may disagree with them).
     pub fn check_row_groups(&self, declared_rows: u64, groups: &[RowGroupMetadata]) -> Result<(), OverBudget> {
-        let rows = declared_rows.max(groups.iter().map(|g| g.num_rows() as u64).sum());
+        let rows = rows(declared_rows, groups);
         let decoded = groups
             .iter()
             .flat_map(|g| {
@@ -107,6 +107,16 @@ impl Budget {
     pub fn check_rows(&self, rows: u64) -> Result<(), OverBudget> {
         self.over("rows", rows, self.max_decoded_bytes() / VALUE_BYTES)
     }
+}
+
+/// The rows a Parquet footer declares: its total or its row groups' sum, whichever is larger (a
+/// hostile footer may understate either).
+pub fn file_rows(metadata: &FileMetadata) -> u64 {
+    rows(metadata.num_rows as u64, &metadata.row_groups)
+}
+
+fn rows(declared: u64, groups: &[RowGroupMetadata]) -> u64 {
+    declared.max(groups.iter().map(|g| g.num_rows() as u64).sum())
 }
 
 #[cfg(test)]

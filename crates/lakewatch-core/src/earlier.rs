@@ -9,7 +9,7 @@ use crate::checks::restatements::{Previous, Version};
 use crate::contract::Contract;
 use crate::decode::{DecodeError, read_columns};
 use crate::frame::{Bars, NULL_TIME, column, time_ms};
-use crate::groups::{Groups, Stop, boundaries, symbol_ranges};
+use crate::groups::{Groups, Stop, append, boundaries, symbol_ranges};
 
 /// The earlier version, read symbol group by symbol group.
 #[derive(Debug)]
@@ -40,7 +40,7 @@ impl<'a> Earlier<'a> {
         let (entity, time) = (contract.entity_column.as_str(), contract.time_column.as_str());
         let broken = |e: DecodeError| format!("{}: {e}", old.key);
         let Some(shared) = boundaries(&symbol_ranges(metadata, entity)) else { return Ok(None) };
-        let rows = (metadata.num_rows as u64).max(metadata.row_groups.iter().map(|g| g.num_rows() as u64).sum());
+        let rows = crate::budget::file_rows(metadata);
         if rows == 0 {
             return Ok(None);
         }
@@ -80,13 +80,7 @@ impl<'a> Earlier<'a> {
                 self.done = true;
                 break;
             };
-            self.pending = Some(match self.pending.take() {
-                None => group,
-                Some(mut p) => {
-                    p.vstack_mut(&group).map_err(|e| DecodeError::Parquet(e.to_string()))?;
-                    p
-                }
-            });
+            self.pending = Some(append(self.pending.take(), group)?);
         }
         let Some(pending) = self.pending.take() else { return Ok(DataFrame::empty()) };
         let Some(highest) = highest else { return Ok(pending) };
@@ -102,7 +96,10 @@ fn symbols<'f>(frame: &'f DataFrame, entity: &str) -> Result<&'f polars::prelude
 
 /// `frame`'s rows of symbols up to `highest` (and those without one), and the others.
 fn split(frame: DataFrame, entity: &str, highest: &str) -> Result<(DataFrame, DataFrame), Stop> {
-    let above: Vec<bool> = symbols(&frame, entity)?.iter().map(|s| s.is_some_and(|s| s > highest)).collect();
+    let mut above = vec![false; frame.height()];
+    for run in crate::frame::runs(symbols(&frame, entity)?) {
+        above[run.rows].fill(run.value.is_some_and(|s| s > highest));
+    }
     let n = above.iter().take_while(|a| !**a).count();
     if above[n..].iter().all(|a| *a) {
         return Ok((frame.slice(0, n), frame.slice(n as i64, frame.height() - n)));

@@ -121,7 +121,7 @@ impl<'a> Groups<'a> {
         let symbols = crate::frame::column(&group, self.entity).map_err(|_| Stop::Unordered)?;
         let symbols = symbols.str().map_err(|_| Stop::Unordered)?;
         let (mut low, mut high): (Option<&str>, Option<&str>) = (None, None);
-        for s in symbols.iter().flatten() {
+        for s in crate::frame::runs(symbols).into_iter().filter_map(|run| run.value) {
             low = Some(low.map_or(s, |l| l.min(s)));
             high = high.max(Some(s));
         }
@@ -142,13 +142,7 @@ impl<'a> Groups<'a> {
             self.next += 1;
             self.budget.check_row_groups(0, &groups[g..g + 1]).map_err(DecodeError::from)?;
             let part = read_row_groups(self.bytes, self.metadata, g..g + 1)?;
-            let mut f = match frame.take() {
-                None => part,
-                Some(mut f) => {
-                    f.vstack_mut(&part).map_err(|e| DecodeError::Parquet(e.to_string()))?;
-                    f
-                }
-            };
+            let mut f = append(frame.take(), part)?;
             if self.next == groups.len() || f.height() < self.rows {
                 frame = Some(f);
                 continue;
@@ -168,6 +162,17 @@ impl<'a> Groups<'a> {
     }
 }
 
+/// `rows` after those `pending` holds, if any.
+pub fn append(pending: Option<DataFrame>, rows: DataFrame) -> Result<DataFrame, DecodeError> {
+    match pending {
+        None => Ok(rows),
+        Some(mut pending) => {
+            pending.vstack_mut(&rows).map_err(|e| DecodeError::Parquet(e.to_string()))?;
+            Ok(pending)
+        }
+    }
+}
+
 /// `frame` without the rows of its last symbol, and those rows (they go on in the next row
 /// group). [`Stop::Unordered`] when that symbol also has rows before its last run, or the last
 /// row has no symbol.
@@ -175,14 +180,12 @@ fn split_last_symbol(frame: DataFrame, entity: &str) -> Result<(DataFrame, DataF
     let symbols = crate::frame::column(&frame, entity).map_err(|_| Stop::Unordered)?;
     let symbols = symbols.str().map_err(|_| Stop::Unordered)?;
     let n = frame.height();
-    let Some(last) = symbols.get(n.saturating_sub(1)) else { return Err(Stop::Unordered) };
-    let mut start = n - 1;
-    while start > 0 && symbols.get(start - 1) == Some(last) {
-        start -= 1;
-    }
-    if symbols.iter().take(start).any(|s| s == Some(last)) {
+    let runs = crate::frame::runs(symbols);
+    let Some((last, before)) = runs.split_last() else { return Err(Stop::Unordered) };
+    if last.value.is_none() || before.iter().any(|run| run.value == last.value) {
         return Err(Stop::Unordered);
     }
+    let start = last.rows.start;
     Ok((frame.slice(0, start), frame.slice(start as i64, n - start)))
 }
 

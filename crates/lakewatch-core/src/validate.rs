@@ -145,8 +145,7 @@ fn by_symbol_groups(
     let metadata = open_parquet(object.bytes, object.budget)?;
     // Each group is held to the budget as it is read; the rows of the whole file still are, since
     // the tally keeps each symbol.
-    let rows = (metadata.num_rows as u64).max(metadata.row_groups.iter().map(|g| g.num_rows() as u64).sum());
-    object.budget.check_rows(rows)?;
+    object.budget.check_rows(crate::budget::file_rows(&metadata))?;
     let Some(shared) = boundaries(&symbol_ranges(&metadata, &contract.entity_column)) else { return Ok(false) };
     if shared.is_empty() {
         return Ok(false); // one row group: nothing to gain
@@ -217,8 +216,8 @@ fn by_symbol_groups(
                     first = Some((group, previous));
                     continue;
                 }
-                Some((mut f, earlier_rows)) => {
-                    f.vstack_mut(&group).map_err(|e| DecodeError::Parquet(e.to_string()))?;
+                Some((f, earlier_rows)) => {
+                    let f = crate::groups::append(Some(f), group)?;
                     let previous = together(earlier_rows, previous, contract);
                     if symbols(&f, &contract.entity_column) < sample {
                         first = Some((f, previous));
@@ -249,15 +248,7 @@ fn together(a: Option<Previous>, b: Option<Previous>, contract: &Contract) -> Op
 /// Distinct symbols of an ordered group (runs of one symbol).
 fn symbols(frame: &DataFrame, entity: &str) -> usize {
     let Ok(Ok(symbols)) = crate::frame::column(frame, entity).map(|s| s.str()) else { return 0 };
-    let mut runs = 0;
-    let mut last = None;
-    for s in symbols.iter() {
-        if runs == 0 || s != last {
-            runs += 1;
-            last = s;
-        }
-    }
-    runs
+    crate::frame::runs(symbols).len()
 }
 
 /// One validation under way: what the groups found and added up to.

@@ -176,11 +176,24 @@ pub fn present_bars(bars: &Bars, session: &Session, step: Duration) -> Vec<u32> 
         (session.open.timestamp_millis(), session.close.timestamp_millis(), step.num_milliseconds());
     (0..bars.len())
         .map(|s| {
+            // A symbol's times are in order: the grid is walked beside them, a step at a time, and
+            // a division only across a gap (one per bar cost 2% of a validation's CPU).
+            let step = step.max(1);
+            let mut grid = open;
             let mut last = None;
             let mut n = 0;
             for &row in bars.rows(s) {
                 let t = bars.time[row as usize];
-                if t >= open && t < close && (t - open) % step == 0 && last != Some(t) {
+                if t < open || t >= close || last == Some(t) {
+                    continue;
+                }
+                if grid < t {
+                    grid += step;
+                    if grid < t {
+                        grid = open + (t - open + step - 1) / step * step;
+                    }
+                }
+                if grid == t {
                     n += 1;
                     last = Some(t);
                 }
