@@ -396,9 +396,15 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
         etag = Some(save_checkpoint(store, &cp_key, &cp, etag.as_deref()).await?);
     }
     if !cp.staged.assembled.is_empty() {
+        // Deleted `writers` at a time; each part that stays is named, and kept for the next run.
+        let deletes = std::mem::take(&mut cp.staged.assembled).into_iter().map(|key| async move {
+            let deleted = store.discard(&key).await;
+            (key, deleted)
+        });
+        let deleted: Vec<_> = futures_util::stream::iter(deletes).buffered(plan.writers.max(1)).collect().await;
         let mut left = Vec::new();
-        for key in std::mem::take(&mut cp.staged.assembled) {
-            if let Err(e) = store.discard(&key).await {
+        for (key, deleted) in deleted {
+            if let Err(e) = deleted {
                 emit(&StagedPartLeft { collector: name, key: &key, error: &e.to_string() });
                 left.push(key);
             }

@@ -5,6 +5,8 @@
 //! records them as assembled and deletes them. A later run that collects symbols which failed
 //! merges them into the object the same way.
 
+use futures_util::{StreamExt as _, TryStreamExt as _};
+
 use super::{Staged, Target, Written};
 use crate::partition::{Row, concat, decode, encode};
 use crate::run::RunError;
@@ -56,15 +58,18 @@ pub(super) async fn assemble(to: &Target<'_, impl PartitionStore>, parts: &[Stri
     if parts.is_empty() {
         return Ok(written);
     }
-    let mut staged = Vec::with_capacity(parts.len());
-    for key in parts.iter() {
+    // The parts are read `writers` at a time, in order: one round trip after another was most of
+    // the time between the last batch and the session's object.
+    let loads = parts.iter().map(|key| async move {
         let part = to.store.load_partition(key).await?.ok_or_else(|| StoreError {
             operation: "load part",
             key: key.clone(),
             reason: "the staged part is gone (expired by the lake's lifecycle rule, or deleted by hand); delete the checkpoint to collect the session again".into(),
         })?;
-        staged.push((key.clone(), part.bytes));
-    }
+        Ok::<_, StoreError>((key.clone(), part.bytes))
+    });
+    let staged: Vec<(String, Vec<u8>)> =
+        futures_util::stream::iter(loads).buffered(to.plan.writers.max(1)).try_collect().await?;
     let key = to.plan.contract.key_for("", to.plan.session.date);
     // The usual case: no object yet, and parts of disjoint symbols are simply appended.
     let mut created = None;
