@@ -501,7 +501,11 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         if let Some(newest) = &applied.older_than {
             emit(&OlderVersionSkipped { key: &object.key, version, newest });
         }
-        if self.options.docs != Docs::Off {
+        // The pages, the volume history and the bar norms are independent writes: at once.
+        let docs = async {
+            if self.options.docs == Docs::Off {
+                return;
+            }
             let site = crate::docs::Site {
                 contracts: &self.contracts,
                 report_prefix: &self.options.report_prefix,
@@ -520,13 +524,22 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
             if let Err(e) = crate::docs::publish(&self.lake, site, validated, as_of).await {
                 emit(&DocsFailed { dataset, key: &object.key, error: &e.to_string() });
             }
-        }
-        if let Some(history) = history {
-            self.record_volume(object, contract, partition, &report, history).await?;
-        }
-        if let Some(norms) = norms {
-            self.record_norms(object, contract, partition, &report, norms).await?;
-        }
+        };
+        let volume = async {
+            match history {
+                Some(history) => self.record_volume(object, contract, partition, &report, history).await,
+                None => Ok(()),
+            }
+        };
+        let bar_norms = async {
+            match norms {
+                Some(norms) => self.record_norms(object, contract, partition, &report, norms).await,
+                None => Ok(()),
+            }
+        };
+        let ((), volume, bar_norms) = tokio::join!(docs, volume, bar_norms);
+        volume?;
+        bar_norms?;
 
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;
         self.record_metrics(inv, &report, unreadable, duration_ms);
