@@ -104,6 +104,8 @@ async fn main() -> Result<()> {
         .env("LAKEWATCH_BUCKETS", "lake")
         .env("LAKEWATCH_ALERT_TOPIC_ARN", &topic)
         .env("OTEL_TRACES_EXPORTER", "none")
+        // As template.yaml's Globals set it for every function.
+        .env("MIMALLOC_PURGE_DELAY", "-1")
         .stdout(Stdio::null())
         .spawn()?;
     let mut cold = None;
