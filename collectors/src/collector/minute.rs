@@ -58,8 +58,9 @@ pub(super) async fn assemble(to: &Target<'_, impl PartitionStore>, parts: &[Stri
     if parts.is_empty() {
         return Ok(written);
     }
-    // The parts are read `writers` at a time, in order: one round trip after another was most of
-    // the time between the last batch and the session's object.
+    // The parts are read `writers` at a time, in order. (At 200 requests a minute this did not
+    // shorten the time after the last batch, 61.4-61.7 s against 61.3-61.6 s: most of it is the
+    // concat below, which decodes and encodes the session again.)
     let loads = parts.iter().map(|key| async move {
         let part = to.store.load_partition(key).await?.ok_or_else(|| StoreError {
             operation: "load part",
