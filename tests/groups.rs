@@ -50,22 +50,24 @@ fn an_ordered_partition_checked_by_symbol_groups_says_what_it_says_checked_at_on
             o.frame = lakewatch_synth::by_symbol(&o.frame).unwrap();
             let whole = parquet(&mut o.frame, usize::MAX);
             let at_once = validate(&contract, &partition, Object::new(&o.key, &whole), &context, lake.as_of).unwrap();
-            // Row groups that cut symbols anywhere, and groups of about two row groups.
-            for rows in [389, 1_000, 2_345] {
+            // Row groups that cut symbols anywhere; groups of one row group (the symbol cut at
+            // a boundary a group of its own) and of about two.
+            for (rows, group) in [389, 1_000, 2_345].into_iter().flat_map(|r| [(r, r), (r, r * 2)]) {
                 let bytes = parquet(&mut o.frame, rows);
                 let metadata = lakewatch_core::decode::open_parquet(&bytes, Budget::default()).unwrap();
                 if boundaries(&symbol_ranges(&metadata, "symbol")).is_some_and(|b| !b.is_empty()) {
                     grouped += 1;
                 }
-                let object = Object::new(&o.key, &bytes).grouped(rows * 2);
+                let object = Object::new(&o.key, &bytes).grouped(group);
                 let by_groups = validate(&contract, &partition, object, &context, lake.as_of).unwrap();
                 // (Compared as a whole: printed, a difference would be a report of kilobytes.)
-                assert!(said(&by_groups) == said(&at_once), "{} in row groups of {rows} says otherwise", o.key);
-                assert_eq!(by_groups.bar_counts, at_once.bar_counts, "{}", o.key);
+                let said_otherwise = format!("{} in row groups of {rows}, groups of {group}, says otherwise", o.key);
+                assert!(said(&by_groups) == said(&at_once), "{said_otherwise}");
+                assert_eq!(by_groups.bar_counts, at_once.bar_counts, "{said_otherwise}");
             }
         }
     }
-    assert!(grouped >= 12, "only {grouped} files were ordered by symbol: the grouped path was hardly tried");
+    assert!(grouped >= 24, "only {grouped} files were ordered by symbol: the grouped path was hardly tried");
 }
 
 /// A new version of `frame` (ordered by symbol) against it: five bars of one symbol restated,
@@ -131,7 +133,8 @@ fn a_new_version_compared_by_symbol_groups_says_what_it_says_compared_at_once() 
                 at_once.findings.iter().filter(|f| f.check == CheckId::Restatements).map(|f| f.kind).collect();
             assert_eq!(kinds, [Kind::RestatedBars, Kind::RemovedBars, Kind::AddedBars], "{}", o.key);
             // The earlier version in one row group, or cut anywhere; the new one in groups.
-            for (new_rows, old_rows) in [(389, usize::MAX), (1_000, 777), (2_345, 2_345), (3_000, 400)] {
+            let cuts = [(389, usize::MAX), (1_000, 777), (2_345, 2_345), (3_000, 400)];
+            for (new_rows, old_rows, group) in cuts.into_iter().flat_map(|(n, o)| [(n, o, n), (n, o, n * 2)]) {
                 let (old_bytes, new_bytes) = (parquet(&mut earlier, old_rows), parquet(&mut new, new_rows));
                 let context = Context {
                     universe: Some(&universe),
@@ -139,7 +142,7 @@ fn a_new_version_compared_by_symbol_groups_says_what_it_says_compared_at_once() 
                     previous: Some(Ok(Object::new("earlier.parquet", &old_bytes).grouped(old_rows.min(100_000)))),
                     ..Context::default()
                 };
-                let object = Object::new(&o.key, &new_bytes).grouped(new_rows * 2);
+                let object = Object::new(&o.key, &new_bytes).grouped(group);
                 let metadata = lakewatch_core::decode::open_parquet(&new_bytes, Budget::default()).unwrap();
                 if boundaries(&symbol_ranges(&metadata, "symbol")).is_some_and(|b| !b.is_empty()) {
                     grouped += 1;
@@ -147,7 +150,7 @@ fn a_new_version_compared_by_symbol_groups_says_what_it_says_compared_at_once() 
                 let by_groups = validate(&contract, &partition, object, &context, lake.as_of).unwrap();
                 assert!(
                     said(&by_groups) == said(&at_once),
-                    "{}: new in row groups of {new_rows}, earlier in {old_rows}, says otherwise:\n{:#?}\n{:#?}",
+                    "{}: new in row groups of {new_rows} (groups of {group}), earlier in {old_rows}, says otherwise:\n{:#?}\n{:#?}",
                     o.key,
                     restatements(&by_groups),
                     restatements(&at_once)
@@ -155,7 +158,7 @@ fn a_new_version_compared_by_symbol_groups_says_what_it_says_compared_at_once() 
             }
         }
     }
-    assert!(grouped >= 8, "only {grouped} files were ordered by symbol: the grouped path was hardly tried");
+    assert!(grouped >= 16, "only {grouped} files were ordered by symbol: the grouped path was hardly tried");
 }
 
 #[test]

@@ -80,6 +80,8 @@ pub struct Groups<'a> {
     next: usize,
     /// The rows of the symbol that goes on into the next row group.
     carry: Option<DataFrame>,
+    /// A group read, to hand out after the one handed out now.
+    ready: Option<DataFrame>,
     /// The highest symbol handed out so far.
     highest: Option<String>,
 }
@@ -94,7 +96,8 @@ impl<'a> Groups<'a> {
         budget: Budget,
         rows: usize,
     ) -> Self {
-        Groups { bytes, metadata, shared, entity, budget, rows: rows.max(1), next: 0, carry: None, highest: None }
+        let rows = rows.max(1);
+        Groups { bytes, metadata, shared, entity, budget, rows, next: 0, carry: None, ready: None, highest: None }
     }
 
     /// The highest symbol handed out so far.
@@ -105,6 +108,7 @@ impl<'a> Groups<'a> {
     /// Every row has been handed out.
     pub fn finished(&self) -> bool {
         self.carry.is_none()
+            && self.ready.is_none()
             && self.metadata.row_groups[self.next.min(self.metadata.row_groups.len())..]
                 .iter()
                 .all(|g| g.num_rows() == 0)
@@ -114,9 +118,9 @@ impl<'a> Groups<'a> {
     /// above the last group's, or it is [`Stop::Unordered`] (the footer's figures were wrong).
     pub fn next_group(&mut self) -> Result<Option<DataFrame>, Stop> {
         let Some(mut group) = self.next_rows()? else { return Ok(None) };
-        // A group gathered from row groups and a carried symbol is in chunks; the checks read
-        // each numeric column as one slice, and would each copy it otherwise. One copy here,
-        // on the reading thread.
+        // A group gathered from row groups, or a carried symbol's rows, is in chunks; the checks
+        // read each numeric column as one slice, and would each copy it otherwise. One copy
+        // here, on the reading thread (a group cut from one row group is one chunk already).
         group.rechunk_mut();
         let symbols = crate::frame::column(&group, self.entity).map_err(|_| Stop::Unordered)?;
         let symbols = symbols.str().map_err(|_| Stop::Unordered)?;
@@ -135,6 +139,9 @@ impl<'a> Groups<'a> {
     }
 
     fn next_rows(&mut self) -> Result<Option<DataFrame>, Stop> {
+        if let Some(ready) = self.ready.take() {
+            return Ok(Some(ready));
+        }
         let groups = &self.metadata.row_groups;
         let mut frame = self.carry.take();
         while self.next < groups.len() {
@@ -142,6 +149,20 @@ impl<'a> Groups<'a> {
             self.next += 1;
             self.budget.check_row_groups(0, &groups[g..g + 1]).map_err(DecodeError::from)?;
             let part = read_row_groups(self.bytes, self.metadata, g..g + 1)?;
+            // A carried symbol before a row group big enough to be a group of its own: the
+            // symbol's rows are a small group, and the row group's other rows a group cut from it
+            // without a copy (prepended to them, the carried rows made the rechunk above copy
+            // every group: 5% of a validation's CPU).
+            if let Some(carried) = frame.take_if(|_| part.height() >= self.rows) {
+                let k = continued(&carried, &part, self.entity)?;
+                let stitched = append(Some(carried), part.slice(0, k))?;
+                if k == part.height() {
+                    frame = Some(stitched); // the symbol fills the row group: read on
+                    continue;
+                }
+                self.ready = self.cut(part.slice(k as i64, part.height() - k), g)?;
+                return Ok(Some(stitched));
+            }
             let mut f = append(frame.take(), part)?;
             if self.next == groups.len() || f.height() < self.rows {
                 frame = Some(f);
@@ -160,6 +181,29 @@ impl<'a> Groups<'a> {
         }
         Ok(frame.filter(|f| f.height() > 0))
     }
+
+    /// The group that `rows`, the rest of row group `g`, make: all of them when no symbol goes
+    /// on past `g`; else those before the last symbol's, which are carried to the next row
+    /// group (`None`: the last symbol's are all).
+    fn cut(&mut self, rows: DataFrame, g: usize) -> Result<Option<DataFrame>, Stop> {
+        if self.next == self.metadata.row_groups.len() || !self.shared[g] {
+            return Ok(Some(rows));
+        }
+        let (head, tail) = split_last_symbol(rows, self.entity)?;
+        self.carry = Some(tail);
+        Ok(Some(head).filter(|h| h.height() > 0))
+    }
+}
+
+/// Rows at the start of `part` that hold the symbol `carried` holds.
+fn continued(carried: &DataFrame, part: &DataFrame, entity: &str) -> Result<usize, Stop> {
+    let symbol = strings(carried, entity)?.get(0);
+    Ok(strings(part, entity)?.iter().take_while(|s| symbol.is_some() && *s == symbol).count())
+}
+
+/// The string column `entity` of `frame`; a file without one is not read by symbol groups.
+fn strings<'a>(frame: &'a DataFrame, entity: &str) -> Result<&'a polars::prelude::StringChunked, Stop> {
+    crate::frame::column(frame, entity).ok().and_then(|c| c.str().ok()).ok_or(Stop::Unordered)
 }
 
 /// `rows` after those `pending` holds, if any.
@@ -174,18 +218,13 @@ pub fn append(pending: Option<DataFrame>, rows: DataFrame) -> Result<DataFrame, 
 }
 
 /// `frame` without the rows of its last symbol, and those rows (they go on in the next row
-/// group). [`Stop::Unordered`] when that symbol also has rows before its last run, or the last
-/// row has no symbol.
+/// group), found from the end. [`Stop::Unordered`] when the last row has no symbol. A symbol
+/// that also has rows before its last run is found by the next group's order check.
 fn split_last_symbol(frame: DataFrame, entity: &str) -> Result<(DataFrame, DataFrame), Stop> {
-    let symbols = crate::frame::column(&frame, entity).map_err(|_| Stop::Unordered)?;
-    let symbols = symbols.str().map_err(|_| Stop::Unordered)?;
+    let symbols = strings(&frame, entity)?;
     let n = frame.height();
-    let runs = crate::frame::runs(symbols);
-    let Some((last, before)) = runs.split_last() else { return Err(Stop::Unordered) };
-    if last.value.is_none() || before.iter().any(|run| run.value == last.value) {
-        return Err(Stop::Unordered);
-    }
-    let start = last.rows.start;
+    let last = n.checked_sub(1).and_then(|i| symbols.get(i)).ok_or(Stop::Unordered)?;
+    let start = n - (0..n).rev().take_while(|&i| symbols.get(i) == Some(last)).count();
     Ok((frame.slice(0, start), frame.slice(start as i64, n - start)))
 }
 

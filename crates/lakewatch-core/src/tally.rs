@@ -6,13 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
 use polars::prelude::{DataFrame, Schema};
 use serde_json::{Map, Value};
 
-use crate::calendar::Session;
 use crate::checks::CheckError;
-use crate::checks::completeness::present_bars;
 use crate::checks::restatements::Changes;
 use crate::contract::Contract;
 use crate::finding::SAMPLE_ROWS;
@@ -48,13 +45,14 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Adds a group: `frame`, its rows grouped by symbol, and the session its bars belong to.
+    /// Adds a group: `frame`, its rows grouped by symbol, and intraday each symbol's bars in the
+    /// session (`present`, as `bars.symbols`).
     pub fn add(
         &mut self,
         frame: &DataFrame,
         bars: &Result<Bars, ColumnError>,
         contract: &Contract,
-        session: Option<(&Session, Duration)>,
+        present: Option<&[u32]>,
     ) {
         if self.rows == 0 && self.schema.is_empty() {
             self.schema = frame.schema().as_ref().clone();
@@ -63,9 +61,7 @@ impl Tally {
         match bars {
             Ok(bars) => {
                 self.symbols.extend(bars.symbols.iter().cloned());
-                if let Some((session, step)) = session {
-                    self.present.extend(present_bars(bars, session, step));
-                }
+                self.present.extend(present.unwrap_or_default());
             }
             Err(e) => self.unindexed = Some(e.clone()),
         }

@@ -81,7 +81,15 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     {
         let (open, close, step_ms) =
             (session.open.timestamp_millis(), session.close.timestamp_millis(), step.num_milliseconds());
-        for (s, present) in present_bars(bars, &session, step).into_iter().enumerate() {
+        let counted;
+        let present = match input.present {
+            Some(present) => present,
+            None => {
+                counted = present_bars(bars, &session, step);
+                &counted
+            }
+        };
+        for (s, &present) in present.iter().enumerate() {
             let symbol = &bars.symbols[s];
             let short = short_of(spec, input, symbol, &session, step, i64::from(present));
             let Some((message, usual, reason)) = short else { continue };

@@ -13,10 +13,14 @@ use crate::frame::{Bars, NULL_TIME};
 const HOUR: i64 = 3_600_000;
 
 /// [`dst_offset`] of symbol `s` of `bars`, looked for only when a bar lies outside the
-/// session (the common symbol allocates nothing).
+/// session (the common symbol allocates nothing and reads two times: its rows are in time
+/// order, null times first, so its first and last times say whether any lies outside).
 pub fn symbol_dst_offset(bars: &Bars, s: usize, open: i64, close: i64, step: i64) -> Option<i64> {
     let time = |r: &u32| bars.time[*r as usize];
-    if !bars.rows(s).iter().map(time).any(|t| t != NULL_TIME && (t < open || t >= close)) {
+    let rows = bars.rows(s);
+    let first = rows.iter().map(time).find(|t| *t != NULL_TIME)?;
+    let last = rows.last().map(time)?;
+    if first >= open && last < close {
         return None;
     }
     let times: Vec<i64> = bars.rows(s).iter().map(time).filter(|t| *t != NULL_TIME).collect();

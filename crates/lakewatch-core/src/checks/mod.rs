@@ -132,6 +132,9 @@ pub struct CheckInput<'a> {
     pub frame: &'a DataFrame,
     /// Its rows grouped by symbol and ordered by time, or why they could not be.
     pub bars: &'a Result<Bars, ColumnError>,
+    /// Intraday, each symbol's distinct bars in the session (as `bars`), when the caller counted
+    /// them ([`completeness::present_bars`]); the completeness check counts them otherwise.
+    pub present: Option<&'a [u32]>,
     /// The dataset contract.
     pub contract: &'a Contract,
     /// Fields read from the object's key.
@@ -150,9 +153,10 @@ pub struct CheckInput<'a> {
     pub actions: Option<&'a crate::reference::CorporateActions>,
     /// The version validated before this one, when the caller has it.
     pub previous: Option<&'a restatements::Previous>,
-    /// The market's move, measured on the partition's first symbols (`market.rs`); the outliers
-    /// check measures it on `frame` when it is not given.
-    pub market: Option<&'a market::Market>,
+    /// The market's move (`market.rs`), measured on the partition's first symbols: the outliers
+    /// check measures it on the first group it is given, on its own thread beside the other
+    /// checks, and reads it on the groups after. Without it, the check measures it on `frame`.
+    pub market: Option<&'a std::sync::OnceLock<market::Market>>,
     /// The instant the validation is "as of"; nothing later is expected to exist.
     pub as_of: DateTime<Utc>,
 }
