@@ -65,26 +65,24 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     let tol = spec.vwap_tolerance;
     let mut out = Vec::new();
     for s in 0..bars.len() {
+        // A symbol whose rows are together (a file ordered by symbol) and break no rule, as most
+        // do, is passed over after one scan of its slices.
+        let rows = bars.rows(s);
+        if let (Some(&a), Some(&b)) = (rows.first(), rows.last())
+            && rows.windows(2).all(|w| w[1] == w[0] + 1)
+        {
+            let (a, b) = (a as usize, b as usize + 1);
+            let w = vwap.as_ref().map(|w| &w[a..b]);
+            if !may_break(&o[a..b], &h[a..b], &l[a..b], &c[a..b], &v[a..b], w, tol) {
+                continue;
+            }
+        }
         let mut hits: [Vec<u32>; 4] = Default::default();
-        for &row in bars.rows(s) {
+        for &row in rows {
             let i = row as usize;
-            let (o, h, l, c) = (o[i], h[i], l[i], c[i]);
-            let prices = [o, h, l, c];
-            if prices.iter().any(|p| *p <= 0.0) {
-                hits[1].push(row);
-            } else if !prices.iter().any(|p| p.is_nan()) && (h < o.max(c).max(l) || l > o.min(c).min(h)) {
-                hits[0].push(row);
-            }
-            if v[i] < 0.0 {
-                hits[2].push(row);
-            }
-            if let Some(w) = vwap.as_ref().map(|w| w[i])
-                && v[i] > 0.0
-                && !w.is_nan()
-                && l <= h
-                && (w < l * (1.0 - tol) || w > h * (1.0 + tol))
-            {
-                hits[3].push(row);
+            let broken = breaches([o[i], h[i], l[i], c[i]], v[i], vwap.as_ref().map(|w| w[i]), tol);
+            for (rows, _) in hits.iter_mut().zip(broken).filter(|(_, b)| *b) {
+                rows.push(row);
             }
         }
         for ((kind, rule), rows) in KINDS.iter().zip(hits) {
@@ -99,10 +97,62 @@ pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, Che
     Ok(out)
 }
 
+/// Which of the rules in [`KINDS`] one bar (open, high, low, close; volume; vwap) breaks. A
+/// price at or below zero is not also an order breach.
+fn breaches([o, h, l, c]: [f64; 4], v: f64, vwap: Option<f64>, tol: f64) -> [bool; 4] {
+    let nonpositive = [o, h, l, c].iter().any(|p| *p <= 0.0);
+    let order = !nonpositive
+        && ![o, h, l, c].iter().any(|p| p.is_nan())
+        && (h < o.max(c).max(l) || l > o.min(c).min(h));
+    let vwap = vwap.is_some_and(|w| v > 0.0 && !w.is_nan() && l <= h && (w < l * (1.0 - tol) || w > h * (1.0 + tol)));
+    [order, nonpositive, v < 0.0, vwap]
+}
+
+/// Whether any of these bars may break a rule: true for every bar [`evaluate`] reports, and
+/// for some it does not (a NaN price, a vwap beside a low above the high). One branch-free pass.
+fn may_break(o: &[f64], h: &[f64], l: &[f64], c: &[f64], v: &[f64], vwap: Option<&[f64]>, tol: f64) -> bool {
+    let mut may = false;
+    for i in 0..o.len() {
+        let (o, h, l, c, v) = (o[i], h[i], l[i], c[i], v[i]);
+        may |= (o <= 0.0) | (h <= 0.0) | (l <= 0.0) | (c <= 0.0) | (v < 0.0);
+        may |= (h < o.max(c).max(l)) | (l > o.min(c).min(h));
+    }
+    if let Some(w) = vwap {
+        for i in 0..o.len() {
+            may |= (v[i] > 0.0) & ((w[i] < l[i] * (1.0 - tol)) | (w[i] > h[i] * (1.0 + tol)));
+        }
+    }
+    may
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
     use crate::finding::Kind;
+
+    #[test]
+    fn a_bar_that_breaks_a_rule_is_never_passed_over() {
+        let nan = f64::NAN;
+        // (what, [open, high, low, close], volume, vwap, the rules broken)
+        let cases = [
+            ("clean", [10.0, 11.0, 9.0, 10.5], 100.0, Some(10.2), [false; 4]),
+            ("open above the high", [12.0, 11.0, 9.0, 10.5], 100.0, Some(10.2), [true, false, false, false]),
+            ("low above the close", [10.0, 11.0, 10.6, 10.5], 100.0, None, [true, false, false, false]),
+            ("a zero low", [10.0, 11.0, 0.0, 10.5], 100.0, Some(10.2), [false, true, false, false]),
+            ("negative volume", [10.0, 11.0, 9.0, 10.5], -1.0, Some(10.2), [false, false, true, false]),
+            ("vwap above the high", [10.0, 11.0, 9.0, 10.5], 100.0, Some(12.0), [false, false, false, true]),
+            ("vwap below the low, no trades", [10.0, 11.0, 9.0, 10.5], 0.0, Some(8.0), [false; 4]),
+            ("a null close", [10.0, 11.0, 9.0, nan], 100.0, Some(10.2), [false; 4]),
+            ("a null high under a higher open", [12.0, nan, 9.0, 10.5], 100.0, None, [false; 4]),
+        ];
+        for (what, prices, volume, vwap, want) in cases {
+            assert_eq!(super::breaches(prices, volume, vwap, 0.0), want, "{what}");
+            let [o, h, l, c] = prices.map(|p| vec![10.0, p, 10.0]);
+            let w = vwap.map(|w| vec![10.0, w, 10.0]);
+            let may = super::may_break(&o, &h, &l, &c, &[1.0, volume, 1.0], w.as_deref(), 0.0);
+            assert!(may || !want.contains(&true), "{what}: passed over");
+        }
+    }
 
     #[test]
     fn each_broken_rule_is_its_own_finding() {
