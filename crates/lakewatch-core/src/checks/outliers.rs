@@ -364,14 +364,22 @@ fn symbol_findings(symbols: &Symbols<'_>, range: std::ops::Range<usize>) -> Vec<
             );
         }
         residuals.clear();
+        // Times in order: the walk reads the grid once, and a return's start is mostly the last
+        // one's end, whose level is known.
+        let mut last: Option<(i64, f64)> = None;
         residuals.extend(
             symbol_steps
                 .iter()
                 .enumerate()
                 .filter(|(i, st)| !st.split && !listed.contains(i))
                 .map(|(i, st)| {
-                    let from = level(st.prev); // times in order: the walk reads the grid once
-                    (i, st.ret - (level(st.t) - from))
+                    let from = match last {
+                        Some((t, at)) if t == st.prev => at,
+                        _ => level(st.prev),
+                    };
+                    let to = level(st.t);
+                    last = Some((st.t, to));
+                    (i, st.ret - (to - from))
                 }),
         );
         if residuals.len() < spec.min_returns {
