@@ -9,11 +9,19 @@ use polars::prelude::*;
 
 /// `frame` as Parquet in row groups of exactly `rows` (the last one the rest).
 fn parquet(frame: &mut DataFrame, rows: usize) -> Vec<u8> {
+    parquet_cut(frame, &[rows])
+}
+
+/// `frame` as Parquet in row groups of `sizes` rows in turn (the last one the rest).
+fn parquet_cut(frame: &mut DataFrame, sizes: &[usize]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut writer = ParquetWriter::new(&mut out).batched(frame.schema()).unwrap();
     let mut at = 0;
-    while at < frame.height() {
-        let n = rows.min(frame.height() - at);
+    for rows in sizes.iter().cycle() {
+        if at >= frame.height() {
+            break;
+        }
+        let n = (*rows).min(frame.height() - at);
         writer.write_batch(&frame.slice(at as i64, n)).unwrap();
         at += n;
     }
@@ -223,26 +231,30 @@ fn each_group_holds_every_row_of_its_symbols() {
         vec![Column::new("symbol".into(), symbols.clone()), Column::new("i".into(), (0..n as i64).collect::<Vec<_>>())],
     )
     .unwrap();
-    for (row_group, group_rows) in [(37, 1), (100, 150), (1_000, 10), (3, 200)] {
-        let bytes = parquet(&mut frame, row_group);
+    // (row groups' sizes in turn, a group's rows at least): small row groups gathered before a
+    // large one is cut, and a symbol carried across both.
+    let cases: [(&[usize], usize); 5] =
+        [(&[37], 1), (&[100], 150), (&[1_000], 10), (&[3], 200), (&[30, 40, 250, 13, 400, 7], 100)];
+    for (row_group, group_rows) in cases {
+        let bytes = parquet_cut(&mut frame, row_group);
         let metadata = lakewatch_core::decode::open_parquet(&bytes, Budget::default()).unwrap();
         let shared = boundaries(&symbol_ranges(&metadata, "symbol")).unwrap();
         let mut groups = Groups::new(&bytes, &metadata, shared, "symbol", Budget::default(), group_rows);
         let mut seen: Vec<String> = Vec::new();
         let mut rows = 0;
         while let Some(group) = groups.next_group().unwrap() {
-            assert!(group.height() > 0, "row groups of {row_group}: an empty group");
+            assert!(group.height() > 0, "row groups of {row_group:?}: an empty group");
             let mine: Vec<String> =
                 group.column("symbol").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_string()).collect();
             let first = &mine[0];
-            assert!(seen.last() < Some(first), "row groups of {row_group}: {first} was in an earlier group");
+            assert!(seen.last() < Some(first), "row groups of {row_group:?}: {first} was in an earlier group");
             let index: Vec<i64> = group.column("i").unwrap().i64().unwrap().into_no_null_iter().collect();
             assert_eq!(index, (rows as i64..(rows + group.height()) as i64).collect::<Vec<_>>(), "in order, none lost");
             rows += group.height();
             seen.extend(mine);
             seen.dedup();
         }
-        assert_eq!(rows, n, "row groups of {row_group}: every row once");
+        assert_eq!(rows, n, "row groups of {row_group:?}: every row once");
     }
 }
 

@@ -152,8 +152,10 @@ impl<'a> Groups<'a> {
             // A carried symbol before a row group big enough to be a group of its own: the
             // symbol's rows are a small group, and the row group's other rows a group cut from it
             // without a copy (prepended to them, the carried rows made the rechunk above copy
-            // every group: 5% of a validation's CPU).
-            if let Some(carried) = frame.take_if(|_| part.height() >= self.rows) {
+            // every group: 5% of a validation's CPU). Rows of several symbols, gathered from
+            // smaller row groups, are gathered on with this one.
+            let big = part.height() >= self.rows;
+            if let Some(carried) = frame.take_if(|f| big && one_symbol(f, self.entity)) {
                 let k = continued(&carried, &part, self.entity)?;
                 let stitched = append(Some(carried), part.slice(0, k))?;
                 if k == part.height() {
@@ -193,6 +195,11 @@ impl<'a> Groups<'a> {
         self.carry = Some(tail);
         Ok(Some(head).filter(|h| h.height() > 0))
     }
+}
+
+/// Whether every row of `frame` holds the symbol its first row holds.
+fn one_symbol(frame: &DataFrame, entity: &str) -> bool {
+    continued(frame, frame, entity).is_ok_and(|k| k == frame.height())
 }
 
 /// Rows at the start of `part` that hold the symbol `carried` holds.
