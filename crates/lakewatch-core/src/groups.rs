@@ -122,8 +122,7 @@ impl<'a> Groups<'a> {
         // read each numeric column as one slice, and would each copy it otherwise. One copy
         // here, on the reading thread (a group cut from one row group is one chunk already).
         group.rechunk_mut();
-        let symbols = crate::frame::column(&group, self.entity).map_err(|_| Stop::Unordered)?;
-        let symbols = symbols.str().map_err(|_| Stop::Unordered)?;
+        let symbols = strings(&group, self.entity)?;
         let (mut low, mut high): (Option<&str>, Option<&str>) = (None, None);
         for s in crate::frame::runs(symbols).into_iter().filter_map(|run| run.value) {
             low = Some(low.map_or(s, |l| l.min(s)));

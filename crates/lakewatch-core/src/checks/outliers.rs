@@ -144,7 +144,7 @@ impl<'a> Walk<'a> {
         let mut last = NULL_TIME;
         self.bars.rows(s).iter().filter_map(move |&row| {
             let (t, c) = (self.bars.time[row as usize], self.close[row as usize]);
-            let walked = t != NULL_TIME && !c.is_nan() && c > 0.0 && t != last;
+            let walked = priced(t, c) && t != last;
             if walked {
                 last = t;
             }
@@ -160,7 +160,7 @@ impl<'a> Walk<'a> {
         let mut prev: Option<(i64, f64, u32)> = None;
         for &row in bars.rows(s) {
             let (t, c) = (bars.time[row as usize], close[row as usize]);
-            if t == NULL_TIME || c.is_nan() || c <= 0.0 {
+            if !priced(t, c) {
                 continue;
             }
             if prev.is_some_and(|(p, _, _)| p == t) {
@@ -176,6 +176,11 @@ impl<'a> Walk<'a> {
             prev = Some((t, c, row));
         }
     }
+}
+
+/// A bar with a time and a positive close: one a symbol's returns are walked through.
+fn priced(t: i64, close: f64) -> bool {
+    t != NULL_TIME && close > 0.0 // false for NaN too
 }
 
 /// The market of a partition whose first symbols `bars` holds: measured on the first
