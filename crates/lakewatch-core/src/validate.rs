@@ -20,7 +20,7 @@ use crate::contract::{Contract, Format, Partition, Universe};
 use crate::decode::{DecodeError, decode_within, open_parquet};
 use crate::earlier::Earlier;
 use crate::finding::Kind;
-use crate::frame::{Bars, ColumnError};
+use crate::frame::Bars;
 use crate::groups::{Groups, Stop, boundaries, symbol_ranges};
 use crate::norms::BarNorms;
 use crate::reference::{CorporateActions, Halts};
@@ -125,8 +125,7 @@ pub fn validate(
         Err(e) => return Err(e.into()),
     };
     let mut run = Run::new(contract, partition, context, &calendar, as_of);
-    let group = Indexed::new(frame, contract, run.session);
-    run.group(&group, previous.as_ref());
+    run.group(&frame, previous.as_ref());
     Ok(run.finish(object))
 }
 
@@ -179,8 +178,6 @@ fn by_symbol_groups(
     // the reader goes on while the first group (two row groups, and the market) is checked: at
     // most three groups are held. Holding none, the reader waited 25-40 ms there, and a core
     // with it; peak memory did not move (244-252 MB for 5,000 symbols).
-    let session = run.session;
-    let mut checked = 0;
     let dispatch = tracing::dispatcher::get_default(Clone::clone);
     let parent = tracing::Span::current();
     std::thread::scope(|scope| {
@@ -214,10 +211,10 @@ fn by_symbol_groups(
         // The first group gathers the groups read until it holds `sample` symbols (their symbols
         // are distinct: each group's are above the last one's).
         let mut first: Option<(DataFrame, usize, Option<Previous>)> = None;
-        let mut check = |mut frame: DataFrame, previous: Option<Previous>| {
+        let check = |run: &mut Run<'_>, mut frame: DataFrame, previous: Option<Previous>| {
             // A gathered group is in chunks: one copy here rather than one per check.
             frame.rechunk_mut();
-            run.group(&Indexed::new(frame, contract, session), previous.as_ref());
+            run.group(&frame, previous.as_ref());
         };
         for next in rx {
             let (group, previous) = match next {
@@ -227,27 +224,24 @@ fn by_symbol_groups(
                 Err(Stop::Decode(e)) => return Err(e),
             };
             // Symbols are counted only while the first group gathers.
-            let n = if checked == 0 { symbols(&group, &contract.entity_column) } else { 0 };
+            let gathering = run.tally.rows == 0;
+            let n = if gathering { symbols(&group, &contract.entity_column) } else { 0 };
             match first.take() {
-                None if checked == 0 && n < sample => first = Some((group, n, previous)),
+                None if gathering && n < sample => first = Some((group, n, previous)),
                 Some((f, m, earlier_rows)) => {
                     let (f, previous) =
                         (crate::groups::append(Some(f), group)?, together(earlier_rows, previous, contract));
                     if m + n < sample {
                         first = Some((f, m + n, previous));
                     } else {
-                        check(f, previous);
-                        checked += 1;
+                        check(run, f, previous);
                     }
                 }
-                None => {
-                    check(group, previous);
-                    checked += 1;
-                }
+                None => check(run, group, previous),
             }
         }
         if let Some((f, _, previous)) = first {
-            check(f, previous);
+            check(run, f, previous);
         }
         Ok(run.tally.rows > 0)
     })
@@ -259,28 +253,6 @@ fn together(a: Option<Previous>, b: Option<Previous>, contract: &Contract) -> Op
         (Some(Ok(a)), Some(Ok(b))) => Some(a.append(b, &contract.entity_column, &contract.time_column)),
         (Some(Err(why)), _) | (_, Some(Err(why))) => Some(Err(why)),
         (a, b) => a.or(b),
-    }
-}
-
-/// A group of whole symbols, indexed for the checks.
-struct Indexed {
-    frame: DataFrame,
-    /// Its rows grouped by symbol, or why they cannot be.
-    bars: Result<Bars, ColumnError>,
-    /// Intraday, each symbol's bars in the session (as `bars.symbols`): counted once for the
-    /// completeness check and the tally.
-    present: Option<Vec<u32>>,
-}
-
-impl Indexed {
-    fn new(frame: DataFrame, contract: &Contract, session: Option<(Session, Duration)>) -> Self {
-        let _index = tracing::info_span!("index").entered();
-        let bars = Bars::new(&frame, &contract.entity_column, &contract.time_column);
-        let present = match (&bars, session) {
-            (Ok(bars), Some((session, step))) => Some(present_bars(bars, &session, step)),
-            _ => None,
-        };
-        Indexed { frame, bars, present }
     }
 }
 
@@ -335,13 +307,22 @@ impl<'a> Run<'a> {
 
     /// Runs the checks on one group of whole symbols, beside the version before's rows of the
     /// same symbols. The outliers check measures the market on the first group.
-    fn group(&mut self, group: &Indexed, previous: Option<&Previous>) {
+    fn group(&mut self, frame: &DataFrame, previous: Option<&Previous>) {
         let contract = self.contract;
-        let Indexed { frame, bars, present } = group;
+        let (bars, present) = tracing::info_span!("index").in_scope(|| {
+            let bars = Bars::new(frame, &contract.entity_column, &contract.time_column);
+            // Intraday, each symbol's bars in the session: counted once for the completeness
+            // check and the tally.
+            let present = match (&bars, self.session) {
+                (Ok(bars), Some((session, step))) => Some(present_bars(bars, &session, step)),
+                _ => None,
+            };
+            (bars, present)
+        });
         let Context { universe, history, halts, norms, actions, .. } = *self.context;
         let input = CheckInput {
             frame,
-            bars,
+            bars: &bars,
             present: present.as_deref(),
             contract,
             partition: self.partition,
@@ -359,7 +340,7 @@ impl<'a> Run<'a> {
         self.kept.extend(verdict.findings);
         self.skip(verdict.skipped);
         self.tally.fold_changes(verdict.changes);
-        self.tally.add(frame, bars, contract, present.as_deref());
+        self.tally.add(frame, &bars, contract, present.as_deref());
     }
 
     /// A check skipped in any group is skipped, with its first reason.
