@@ -64,24 +64,26 @@ fn relay(stream: TcpStream, moto: &str) -> std::io::Result<()> {
         };
         let json = json.to_string();
         let authorization = headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str()).unwrap_or("");
+        // Each message in one write: pieces written apart wait on the peer's delayed ACK (40 ms).
         let mut upstream = TcpStream::connect(moto)?;
-        write!(
-            upstream,
+        let request = format!(
             "POST / HTTP/1.1\r\nHost: {moto}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: GraniteServiceVersion20100801.{operation}\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
             json.len()
-        )?;
+        );
+        upstream.write_all(request.as_bytes())?;
         let mut upstream = BufReader::new(upstream);
         let (status_line, _, answer) = read_message(&mut upstream)?.unwrap_or_default();
         let status = status_line.split(' ').nth(1).unwrap_or("500").to_string();
         let answer: Json = serde_json::from_slice(&answer).unwrap_or(Json::Object(Default::default()));
         let mut bytes = Vec::new();
         ciborium::into_writer(&to_cbor(None, answer), &mut bytes).map_err(std::io::Error::other)?;
-        write!(
-            out,
+        let mut answer = format!(
             "HTTP/1.1 {status} X\r\nContent-Type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\nContent-Length: {}\r\n\r\n",
             bytes.len()
-        )?;
-        out.write_all(&bytes)?;
+        )
+        .into_bytes();
+        answer.extend_from_slice(&bytes);
+        out.write_all(&answer)?;
         out.flush()?;
     }
     Ok(())
