@@ -11,6 +11,7 @@
 
 pub mod actions;
 pub mod alert;
+mod beside;
 pub mod calendars;
 pub mod claim;
 pub mod config;

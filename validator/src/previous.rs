@@ -31,8 +31,20 @@ pub(crate) fn compare_with(state: &PartitionState, version: &str, order: &Order)
     (order.place(&newest.order) == Place::NotOlder).then(|| newest.id.clone())
 }
 
+/// The version before as read beside the object, before its read told the object's
+/// `LastModified`: [`Validator::settle_previous`] checks the choice once it has.
+#[derive(Debug)]
+pub(crate) struct Earlier {
+    /// The partition's state (`None`: the contract compares no versions).
+    state: Option<PartitionState>,
+    /// The version chosen.
+    id: Option<String>,
+    previous: Previous,
+}
+
 impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
-    /// Reads the version `object` is compared with, when the contract asks for restatements.
+    /// Reads the version `object` (placed by `order`) is compared with, when the contract asks
+    /// for restatements.
     pub(crate) async fn previous(
         &self,
         object: &ObjectRef,
@@ -40,18 +52,44 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         state_key: &str,
         version: &str,
         order: &Order,
-    ) -> Result<Previous, IoError> {
+    ) -> Result<Earlier, IoError> {
         if contract.checks.restatements.is_none() {
-            return Ok(Previous::None);
+            return Ok(Earlier { state: None, id: None, previous: Previous::None });
         }
         let state = self.load_state(&object.bucket, state_key).await?.unwrap_or_default();
-        let Some(id) = compare_with(&state, version, order) else { return Ok(Previous::None) };
+        let id = compare_with(&state, version, order);
+        let previous = self.read_previous(object, id.as_deref()).await?;
+        Ok(Earlier { state: Some(state), id, previous })
+    }
+
+    /// The version before under `order`, the object's place once it was read: what `earlier`
+    /// read, unless the object's `LastModified` changed the choice (a version without a sequencer
+    /// against one with none either).
+    pub(crate) async fn settle_previous(
+        &self,
+        earlier: Earlier,
+        object: &ObjectRef,
+        version: &str,
+        order: &Order,
+    ) -> Result<Previous, IoError> {
+        let Some(state) = &earlier.state else { return Ok(earlier.previous) };
+        let id = compare_with(state, version, order);
+        if id == earlier.id {
+            return Ok(earlier.previous);
+        }
+        self.read_previous(object, id.as_deref()).await
+    }
+
+    /// The bytes of `object`'s version `id`.
+    async fn read_previous(&self, object: &ObjectRef, id: Option<&str>) -> Result<Previous, IoError> {
+        let Some(id) = id else { return Ok(Previous::None) };
         if object.version_id.is_none() {
             return Ok(Previous::Unavailable(
                 "the bucket keeps no versions (turn on S3 versioning to compare restatements)".into(),
             ));
         }
-        let old = ObjectRef { version_id: Some(id.clone()), etag: None, size: None, sequencer: None, ..object.clone() };
+        let old =
+            ObjectRef { version_id: Some(id.to_string()), etag: None, size: None, sequencer: None, ..object.clone() };
         Ok(match self.lake.load_object(&old, self.options.max_object_bytes).await {
             Ok(Load::Object(o)) => Previous::Bytes(o.bytes),
             Ok(Load::TooLarge { size }) => {

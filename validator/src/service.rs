@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use lakewatch_core::{Budget, CheckId, Context, Contract, Contracts, Kind, Object, Partition, Report, Severity};
+use lakewatch_core::{Budget, CheckId, Context, Contracts, Kind, Object, Partition, Report, Severity};
 use lakewatch_notice::incident::route::expectation;
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
@@ -19,6 +19,7 @@ use tracing::{Instrument, Level};
 
 use crate::actions::ActionsCache;
 use crate::alert::{self, About};
+use crate::beside::Beside;
 use crate::calendars::CalendarCache;
 use crate::decide::{Order, Send, Version, failing};
 use crate::docs::Docs;
@@ -322,13 +323,22 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         }
         let started = Instant::now();
         let work = async {
-            let fetched = crate::fetch::fetch(&self.lake, object, contract, self.options.max_object_bytes).await?;
+            // What the checks and alerts read beside the object is read while the object is. The
+            // version before is chosen by the object's place as known now, and again once its
+            // read has told its `LastModified` (`settle_previous`).
+            let known = Order { sequencer: object.sequencer.clone(), modified };
+            let (fetched, beside) = tokio::join!(
+                crate::fetch::fetch(&self.lake, object, contract, self.options.max_object_bytes),
+                self.read_beside(object, contract, &partition, &state_key, &version, &known),
+            );
+            let fetched = fetched?;
             let mut modified = fetched.modified.or(modified);
             if modified.is_none() {
                 // The read was refused: a HEAD may still tell when the version was written.
                 modified = self.lake.describe_object(object).await.ok().flatten().and_then(|h| h.modified);
             }
             let order = Order { sequencer: object.sequencer.clone(), modified };
+            let beside = beside?;
             let p = lifecycle::Partition {
                 bucket,
                 state_key: &state_key,
@@ -340,8 +350,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 acked: &crate::decide::NONE_ACKED,
                 gate: Gate::OPEN,
             };
-            self.validate_and_alert(object, contract, &partition, fetched, &version, order, p, inv, as_of, started)
-                .await
+            self.validate_and_alert(object, beside, &partition, fetched, &version, order, p, inv, as_of, started).await
         };
         match work.await {
             Ok(outcome) => {
@@ -363,7 +372,7 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
     async fn validate_and_alert(
         &self,
         object: &ObjectRef,
-        contract: &Contract,
+        beside: Beside,
         partition: &Partition,
         fetched: Fetched,
         version: &str,
@@ -374,21 +383,23 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
         started: Instant,
     ) -> Result<Outcome, ProcessError> {
         let (dataset, bucket, pid) = (p.dataset, p.bucket, p.id);
-        let (contract, calendar_problem) = self.calendars.resolve(&self.lake, bucket, contract).await?;
-        let contract = &contract;
         let state_prefix = &self.options.state_prefix;
-        // What the checks and alerts read beside the object, read at once: each is a round trip
-        // (the version before, a whole object).
-        let (expected, history, (halts, halts_problem), (actions, actions_problem), norms, previous, incidents) = tokio::try_join!(
-            self.universes.expected(&self.lake, bucket, contract),
-            self.volume_history(bucket, contract, partition),
-            self.halts.of(&self.lake, bucket, contract, partition),
-            self.actions.of(&self.lake, bucket, contract),
-            self.bar_norms(bucket, contract, partition),
-            self.previous(object, contract, p.state_key, version, &order),
-            self.incidents.read(&self.lake, bucket, state_prefix),
-        )?;
-        let (incidents, incidents_problem) = incidents;
+        let Beside {
+            contract,
+            calendar_problem,
+            expected,
+            history,
+            halts,
+            halts_problem,
+            actions,
+            actions_problem,
+            norms,
+            earlier,
+            incidents,
+            incidents_problem,
+        } = beside;
+        let contract = &contract;
+        let previous = self.settle_previous(earlier, object, version, &order).await?;
         let acked = acked(&incidents, dataset, pid);
         let p = lifecycle::Partition { acked: &acked, gate: Gate { incidents: &incidents, state_prefix }, ..p };
         let size = fetched.size();

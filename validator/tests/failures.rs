@@ -474,6 +474,32 @@ async fn a_new_version_is_compared_with_the_one_before_even_when_delivered_twice
     }
 }
 
+/// A version a backfill validated has no sequencer; one S3 notifies next, with its version id,
+/// has no `LastModified` until it is read. The version before is read beside the object, chosen
+/// before that read, and chosen again after it: by `LastModified`, the backfilled one.
+#[tokio::test]
+async fn a_version_is_compared_with_one_a_backfill_validated() {
+    let mut h = Harness::new("2025-11-28T23:00:00Z".parse().unwrap());
+    h.universe(10);
+    let (key, clean) = thinned("2025-11-26", 390, 0..0);
+    let first = h.lake.put(&key, clean);
+    let batch = json!({"invocationSchemaVersion": "1.0", "invocationId": "i", "job": {"id": "j"},
+        "tasks": [{"taskId": "t1", "s3Key": key.replace('=', "%3D"), "s3VersionId": first,
+                   "s3BucketArn": "arn:aws:s3:::lake"}]});
+    assert_eq!(h.deliver(batch).await.unwrap()["results"][0]["resultCode"], "Succeeded");
+    assert_eq!(kinds(&h.report("minute_bars")), Vec::<String>::new());
+
+    let (_, restated) = thinned("2025-11-26", 390, 32..38);
+    let second = h.lake.put(&key, restated);
+    let mut notified = event(&key, Some("0000000000000002"));
+    notified["Records"][0]["s3"]["object"]["versionId"] = json!(second);
+    h.deliver(notified).await.unwrap();
+    let report = h.report("minute_bars");
+    let removed = report["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "removed_bars").cloned();
+    let removed = removed.unwrap_or_else(|| panic!("compared with the backfilled version: {report:#}"));
+    assert_eq!((removed["count"].as_u64(), removed["symbol"].as_str()), (Some(6), Some("MSFT")));
+}
+
 #[tokio::test]
 async fn a_throttled_docs_write_never_fails_the_validation_and_the_next_version_writes_the_pages() {
     let mut h = Harness::new(as_of());
