@@ -823,9 +823,13 @@ fn bench_json_gives_the_floor_the_validation_and_its_split_by_phase() {
     let figures: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(figures["rows"], 40 * 390);
     assert_eq!(figures["findings"], 0, "the bench partition is clean");
-    for field in ["floor_ms", "validate_ms", "ratio", "peak_rss_mb", "floor_rss_mb"] {
+    let fields = ["floor_ms", "validate_ms", "ratio", "floor_min_ms", "validate_min_ms", "grouped_floor_ms"];
+    for field in fields.into_iter().chain(["grouped_ratio", "peak_rss_mb", "floor_rss_mb"]) {
         assert!(figures[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {figures}");
     }
+    let ms = |field: &str| figures[field].as_f64().unwrap();
+    assert!(ms("floor_min_ms") <= ms("floor_ms") && ms("validate_min_ms") <= ms("validate_ms"), "{figures}");
+    assert_eq!(ms("ratio"), ms("validate_ms") / ms("floor_ms"));
     let phases = figures["phases"].as_object().unwrap();
     for phase in ["decode", "index", "check:gaps", "check:outliers", "check:completeness", "report"] {
         assert!(phases.contains_key(phase), "{phase} missing from {phases:?}");

@@ -1,6 +1,8 @@
 //! `lakewatch bench`: the cost of a full validation next to the floor of reading the same
-//! partition, measured in one run, with the split by phase (decode, index, each check,
-//! report). Each measurement runs in a child process so that its peak RSS is its own.
+//! partition into its columns, measured in one run, with the split by phase (decode, index, each
+//! check, report). Each measurement runs in a child process so that its peak RSS is its own; the
+//! floor and the validation run in interleaved rounds, so that a drift of the machine (the page
+//! cache writing the bench's files back, another process) falls on both alike.
 
 mod phases;
 mod telemetry;
@@ -57,6 +59,9 @@ struct Phase {
     min_ms: f64,
     peak_rss_mb: f64,
     findings: usize,
+    /// Every run's milliseconds.
+    #[serde(default)]
+    times_ms: Vec<f64>,
     /// Median milliseconds per phase of the validation (`decode`, `index`, `check:<name>`,
     /// `report`, and `previous` when there is one). The outliers check runs on a second thread
     /// beside the others, so the checks' sum exceeds their wall time.
@@ -71,9 +76,15 @@ struct Figures {
     rows: usize,
     parquet_mb: f64,
     runs: usize,
+    /// Reading the file and decoding every column, nothing more (medians over every round).
     floor_ms: f64,
     validate_ms: f64,
     ratio: f64,
+    floor_min_ms: f64,
+    validate_min_ms: f64,
+    /// The floor and a count of rows per symbol (a `group_by`): the floor of earlier releases.
+    grouped_floor_ms: f64,
+    grouped_ratio: f64,
     floor_rss_mb: f64,
     peak_rss_mb: f64,
     findings: usize,
@@ -128,13 +139,16 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
             file.display()
         ));
     }
-    let progress = crate::progress::bar(4, "bench");
-    progress.set_message("the read floor");
-    let floor = child("floor", &file, None, args.runs)?;
-    progress.inc(1);
-    progress.set_message("full validation");
-    let full = child("validate", &file, None, args.runs)?;
-    progress.inc(1);
+    let progress = crate::progress::bar(ROUNDS + 2, "bench");
+    let (mut floors, mut grouped, mut fulls) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        progress.set_message(format!("the read floor and full validation, round {round} of {ROUNDS}"));
+        floors.push(child("floor", &file, None, args.runs)?);
+        grouped.push(child("grouped", &file, None, args.runs)?);
+        fulls.push(child("validate", &file, None, args.runs)?);
+        progress.inc(1);
+    }
+    let (floor, grouped, full) = (pooled(floors), pooled(grouped), pooled(fulls));
     progress.set_message("validation as a correction");
     let restated = child("restated", &file, Some(&earlier), args.runs)?;
     progress.inc(1);
@@ -150,6 +164,10 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
             floor_ms: floor.median_ms,
             validate_ms: full.median_ms,
             ratio: full.median_ms / floor.median_ms,
+            floor_min_ms: floor.min_ms,
+            validate_min_ms: full.min_ms,
+            grouped_floor_ms: grouped.median_ms,
+            grouped_ratio: full.median_ms / grouped.median_ms,
             floor_rss_mb: floor.peak_rss_mb,
             peak_rss_mb: full.peak_rss_mb,
             findings: full.findings,
@@ -160,18 +178,33 @@ pub(crate) fn run(args: Args) -> Result<Outcome> {
         out::line(&serde_json::to_string(&figures)?);
         return Ok(Outcome::Clean);
     }
-    for (name, p) in [("floor", &floor), ("validate", &full), ("restated", &restated), ("by time", &unordered)] {
+    let phases = [
+        ("floor", &floor),
+        ("grouped", &grouped),
+        ("validate", &full),
+        ("restated", &restated),
+        ("by time", &unordered),
+    ];
+    for (name, p) in phases {
         out::line(&format!(
-            "{name:<9} median {:>7.1} ms  min {:>7.1} ms  {:>6.2} M rows/s  peak RSS {:>6.1} MB  {} {}",
+            "{name:<9} median {:>7.1} ms  min {:>7.1} ms  {:>6.2} M rows/s  peak RSS {:>6.1} MB  {}",
             p.median_ms,
             p.min_ms,
             p.rows as f64 / p.median_ms / 1e3,
             p.peak_rss_mb,
-            if p.phase == "floor" { "groups" } else { "findings" },
-            p.findings
+            match p.phase.as_str() {
+                "floor" => String::new(),
+                "grouped" => format!("groups {}", p.findings),
+                _ => format!("findings {}", p.findings),
+            }
         ));
     }
-    out::line(&format!("validate / floor = {:.2}x", full.median_ms / floor.median_ms));
+    out::line(&format!(
+        "validate / floor = {:.2}x (fastest runs {:.2}x); / floor and group by symbol = {:.2}x",
+        full.median_ms / floor.median_ms,
+        full.min_ms / floor.min_ms,
+        full.median_ms / grouped.median_ms
+    ));
     out::line("phase (median ms)      validate  restated");
     let names: std::collections::BTreeSet<&String> = full.phases.keys().chain(restated.phases.keys()).collect();
     for name in names {
@@ -223,7 +256,8 @@ fn run_phase(phase: &str, file: &Path, previous: Option<&Path>, runs: usize) -> 
         let start = Instant::now();
         let bytes = std::fs::read(file)?;
         match phase {
-            "floor" => {
+            "floor" => rows = ParquetReader::new(std::io::Cursor::new(&bytes)).finish()?.height(),
+            "grouped" => {
                 let frame = ParquetReader::new(std::io::Cursor::new(&bytes)).finish()?;
                 let counts = frame.group_by(["symbol"])?.select(["close"]).count()?;
                 rows = frame.height();
@@ -255,8 +289,35 @@ fn run_phase(phase: &str, file: &Path, previous: Option<&Path>, runs: usize) -> 
         min_ms: times[0],
         peak_rss_mb: peak_rss_mb(),
         findings,
+        times_ms: times,
         phases: split.into_iter().map(|(name, mut ms)| (name, median(&mut ms))).collect(),
     })
+}
+
+/// Rounds of the floor and the full validation, interleaved.
+const ROUNDS: usize = 3;
+
+/// One phase's rounds as one: the median and the fastest of every run, the highest peak, and
+/// per span the median of the rounds' medians.
+fn pooled(rounds: Vec<Phase>) -> Phase {
+    let mut times: Vec<f64> = rounds.iter().flat_map(|r| r.times_ms.iter().copied()).collect();
+    let mut split: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for round in &rounds {
+        for (name, ms) in &round.phases {
+            split.entry(name.clone()).or_default().push(*ms);
+        }
+    }
+    let first = rounds.first();
+    Phase {
+        phase: first.map(|r| r.phase.clone()).unwrap_or_default(),
+        rows: first.map_or(0, |r| r.rows),
+        median_ms: median(&mut times),
+        min_ms: times.first().copied().unwrap_or_default(),
+        peak_rss_mb: rounds.iter().map(|r| r.peak_rss_mb).fold(0.0, f64::max),
+        findings: first.map_or(0, |r| r.findings),
+        times_ms: times,
+        phases: split.into_iter().map(|(name, mut ms)| (name, median(&mut ms))).collect(),
+    }
 }
 
 /// The median of `values`, which it leaves sorted.
