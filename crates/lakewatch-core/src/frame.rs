@@ -128,32 +128,25 @@ pub fn runs(column: &StringChunked) -> Vec<Run<'_>> {
     let mut runs: Vec<Run<'_>> = Vec::new();
     let mut row = 0;
     for (array, chunk) in column.downcast_iter().zip(column.chunks()) {
-        let validity = chunk.validity();
-        // The view of the row before in this array, when it has a value.
-        let mut before = None;
-        for (i, view) in array.views().iter().enumerate() {
+        let (views, validity) = (array.views(), chunk.validity());
+        let mut i = 0;
+        while i < views.len() {
             let valid = validity.is_none_or(|v| v.get_bit(i));
-            if valid && view.is_inline() && before == Some(*view) {
-                row += 1;
-                continue;
+            let mut end = i + 1;
+            if valid && views[i].is_inline() {
+                let view = views[i];
+                while end < views.len() && views[end] == view && validity.is_none_or(|v| v.get_bit(end)) {
+                    end += 1;
+                }
             }
             let value = valid.then(|| array.value(i));
-            let same = match runs.last() {
-                Some(run) => run.value == value,
-                None => false,
-            };
-            before = value.map(|_| *view);
-            if !same {
-                if let Some(run) = runs.last_mut() {
-                    run.rows.end = row;
-                }
-                runs.push(Run { rows: row..row, value });
+            match runs.last_mut() {
+                Some(run) if run.value == value => run.rows.end = row + end,
+                _ => runs.push(Run { rows: row + i..row + end, value }),
             }
-            row += 1;
+            i = end;
         }
-    }
-    if let Some(run) = runs.last_mut() {
-        run.rows.end = row;
+        row += views.len();
     }
     runs
 }
