@@ -175,12 +175,17 @@ pub fn values_f64<'a>(frame: &'a DataFrame, name: &str) -> Result<Cow<'a, [f64]>
     Ok(Cow::Owned(dense(ca)))
 }
 
+/// `ca`'s values, NaN for nulls. A chunk whose validity marks no null is copied whole (a column
+/// read from Parquet, or cast, may carry one: walked row by row, it cost 2.7% of a validation's
+/// CPU).
 fn dense(ca: &Float64Chunked) -> Vec<f64> {
     let mut out = Vec::with_capacity(ca.len());
     for arr in ca.downcast_iter() {
-        match arr.validity() {
+        match arr.validity().filter(|valid| valid.unset_bits() > 0) {
             None => out.extend_from_slice(arr.values()),
-            Some(_) => out.extend(arr.iter().map(|v| v.copied().unwrap_or(f64::NAN))),
+            Some(valid) => {
+                out.extend(arr.values().iter().zip(valid.iter()).map(|(v, ok)| if ok { *v } else { f64::NAN }))
+            }
         }
     }
     out
