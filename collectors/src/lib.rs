@@ -5,7 +5,8 @@
 //!   `synthetic` (seeded, deterministic, with optional defects), all on the polite client in
 //!   `http` (rate, timeout, retries with backoff and jitter, `Retry-After`);
 //! - `run`: one collector run with its checkpoint, deadline and metrics; `collector`: how each
-//!   of the three writes what a batch fetched (one file each); `configured`: the source a
+//!   of the three writes what a batch fetched (one file each), `assembly` the minute session
+//!   built in memory as its parts are staged; `configured`: the source a
 //!   configuration names, built once;
 //! - `partition`, `store`, `year_file`: rows as Parquet in the contracts' layout, written to S3
 //!   or a folder only if unchanged since read;
@@ -13,6 +14,7 @@
 //!   settings, read once at cold start.
 
 pub mod alpaca;
+mod assembly;
 mod collector;
 pub mod config;
 pub mod configured;

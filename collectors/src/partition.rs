@@ -107,10 +107,23 @@ fn sorted_last_wins(mut rows: Vec<Row>) -> Vec<Row> {
 
 /// Parquet bytes of `rows`.
 pub fn encode(rows: &[Row]) -> Result<Vec<u8>, PartitionError> {
+    parquet(&mut frame(rows)?)
+}
+
+/// Parquet bytes of a frame of [`frame`]'s columns.
+pub fn parquet(frame: &mut DataFrame) -> Result<Vec<u8>, PartitionError> {
+    let err = |e: PolarsError| PartitionError { origin: "encode".into(), reason: e.to_string() };
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out).with_compression(ParquetCompression::Snappy).finish(frame).map_err(err)?;
+    Ok(out)
+}
+
+/// `rows` as a frame of the bar contracts' columns.
+pub fn frame(rows: &[Row]) -> Result<DataFrame, PartitionError> {
     let err = |e: PolarsError| PartitionError { origin: "encode".into(), reason: e.to_string() };
     let ts = Int64Chunked::from_vec("timestamp".into(), rows.iter().map(|r| r.ts).collect())
         .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
-    let mut frame = DataFrame::new_infer_height(vec![
+    DataFrame::new_infer_height(vec![
         Column::new("symbol".into(), rows.iter().map(|r| r.symbol.as_str()).collect::<Vec<_>>()),
         ts.into_column(),
         Column::new("open".into(), rows.iter().map(|r| r.open).collect::<Vec<_>>()),
@@ -121,10 +134,7 @@ pub fn encode(rows: &[Row]) -> Result<Vec<u8>, PartitionError> {
         Column::new("vwap".into(), rows.iter().map(|r| r.vwap).collect::<Vec<_>>()),
         Column::new("trade_count".into(), rows.iter().map(|r| r.trade_count).collect::<Vec<_>>()),
     ])
-    .map_err(err)?;
-    let mut out = Vec::new();
-    ParquetWriter::new(&mut out).with_compression(ParquetCompression::Snappy).finish(&mut frame).map_err(err)?;
-    Ok(out)
+    .map_err(err)
 }
 
 /// Parquet bytes of fundamentals rows (the `fundamentals` contract's columns).

@@ -18,6 +18,7 @@ use lakewatch_telemetry::{Invocation, trace::traceparent};
 use serde::{Deserialize, Serialize};
 use tracing::{Instrument as _, Level};
 
+use crate::assembly::Assembly;
 use crate::collector::{Staged, Target};
 use crate::partition::PartitionError;
 use crate::source::{Collector, Fetched, Source};
@@ -334,6 +335,7 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
         }
     });
     let mut fetches = futures_util::stream::iter(fetches).buffered(plan.fetchers.max(1));
+    let mut session = Assembly::default();
     while let Some(fetched) = fetches.next().await {
         let Some((started, span, fetched)) = fetched else {
             stopped = true;
@@ -351,7 +353,7 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
         let trace = traceparent(&span);
         let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
         let target = Target { store, plan, metadata: &metadata };
-        let written = plan.collector.write(&target, &mut cp.staged, ok).instrument(span.clone()).await?;
+        let written = plan.collector.write(&target, &mut cp.staged, &mut session, ok).instrument(span.clone()).await?;
         out.objects_written += written.objects;
         out.bytes_written += written.bytes;
         results.extend(written.symbols);
@@ -385,7 +387,7 @@ pub async fn collect(source: &impl Source, store: &impl PartitionStore, plan: &P
         let trace = traceparent(&span);
         let metadata: Vec<(&str, &str)> = trace.as_deref().map(|t| vec![("traceparent", t)]).unwrap_or_default();
         let target = Target { store, plan, metadata: &metadata };
-        let written = plan.collector.finish(&target, parts).instrument(span).await?;
+        let written = plan.collector.finish(&target, parts, session).instrument(span).await?;
         out.objects_written += written.objects;
         out.bytes_written += written.bytes;
         // The checkpoint says the parts are in the object before any is deleted: a delete that

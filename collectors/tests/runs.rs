@@ -87,8 +87,11 @@ async fn a_run_stopped_by_its_deadline_resumes_and_collects_each_bar_once() {
     assert!(lake.store.load_partition(key).await.unwrap().is_none(), "no partial session reaches the lake");
     plan.stop_at = None;
     let asked_before = requested(&seen).len();
-    let second = collect(&source, &lake.store, &plan).await.unwrap();
+    let counting = CountingLoads { store: &lake.store, parts_read: 0.into() };
+    let second = collect(&source, &counting, &plan).await.unwrap();
     assert_eq!((second.status, second.remaining), (Status::Complete, 0));
+    let staged_before = first.succeeded / 3;
+    assert!(counting.parts_read.into_inner() >= staged_before, "the first run's parts are read back");
     let asked_again: Vec<String> = requested(&seen)[asked_before..].iter().flatten().cloned().collect();
     assert_eq!(asked_again.len(), second.succeeded, "the second run asks only for what it then collects");
     assert_eq!(first.succeeded + second.succeeded, 15, "so no symbol is collected twice");
@@ -368,6 +371,58 @@ async fn a_delete_that_fails_after_assembly_never_jams_the_session() {
     assert_eq!(keys(&lake.s3, "lakewatch/staging/minute/2025-11-26/").await, Vec::<String>::new());
     assert_eq!(checkpoint().await.get("assembled"), None);
     assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
+}
+
+/// The lake, counting the staged parts read back (a load that finds one).
+struct CountingLoads<'a> {
+    store: &'a S3Store,
+    parts_read: std::sync::atomic::AtomicUsize,
+}
+
+impl PartitionStore for CountingLoads<'_> {
+    async fn load_partition(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        let found = self.store.load_partition(key).await?;
+        if key.starts_with("lakewatch/staging/") && found.is_some() {
+            self.parts_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(found)
+    }
+
+    async fn save_partition(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+        metadata: &[(&str, &str)],
+    ) -> Result<Option<String>, StoreError> {
+        self.store.save_partition(key, bytes, expected, metadata).await
+    }
+
+    async fn discard(&self, key: &str) -> Result<(), StoreError> {
+        self.store.discard(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_session_one_run_staged_whole_is_written_without_reading_its_parts_back() {
+    let lake = lake().await;
+    let source = served();
+    let contract = contract(Collector::Minute);
+    let key = "data/ticks/minute/date=2025-11-26/bars.parquet";
+    let universe = symbols(&["AAPL", "MSFT", "NVDA"]);
+    let plan = lakewatch_collectors::run::Plan {
+        batch_size: Some(1),
+        ..plan(Collector::Minute, "2025-11-26", &universe, &contract)
+    };
+    let counting = CountingLoads { store: &lake.store, parts_read: 0.into() };
+    let run = collect(&source, &counting, &plan).await.unwrap();
+    assert_eq!((run.status, run.objects_written), (Status::Complete, 4), "three parts and the session");
+    assert_eq!(counting.parts_read.into_inner(), 0, "assembled in memory as the parts were staged");
+    let whole = lake.store.load_partition(key).await.unwrap().unwrap().bytes;
+    assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
+    let groups =
+        lakewatch_core::decode::open_parquet(&whole, lakewatch_core::Budget::default()).unwrap().row_groups.len();
+    assert_eq!(groups, 3, "one row group per part, as the validator reads them");
 }
 
 /// Requests in flight now, the most at once, and when each arrived.

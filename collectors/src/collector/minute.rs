@@ -3,12 +3,14 @@
 //! staging prefix (`lakewatch/staging/minute/{date}/part-NNNNN.parquet`); once every symbol is in
 //! (or has failed), the parts are merged into the session's object in one write. The run then
 //! records them as assembled and deletes them. A later run that collects symbols which failed
-//! merges them into the object the same way.
+//! merges them into the object the same way. The run that stages every part also appends each
+//! to the session in memory (`assembly.rs`), and writes that instead of reading the parts back.
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use super::{Staged, Target, Written};
-use crate::partition::{Row, concat, decode, encode};
+use crate::assembly::Assembly;
+use crate::partition::{Row, concat, decode, frame, parquet};
 use crate::run::RunError;
 use crate::source::Fetched;
 use crate::store::{PartitionStore, StoreError};
@@ -17,6 +19,7 @@ use crate::year_file::merge_into;
 pub(super) async fn write(
     to: &Target<'_, impl PartitionStore>,
     staged: &mut Staged,
+    session: &mut Assembly,
     fetched: Vec<(String, Fetched)>,
 ) -> Result<Written, RunError> {
     let mut written = Written::default();
@@ -40,7 +43,8 @@ pub(super) async fn write(
     // one that is assembled and waiting to be deleted.
     let n = staged.count.max(staged.parts.len() + staged.assembled.len());
     let key = format!("{}minute/{}/part-{n:05}.parquet", plan.staging, plan.session.date);
-    let bytes = encode(&rows)?;
+    let mut rows = frame(&rows)?;
+    let bytes = parquet(&mut rows)?;
     written.bytes = bytes.len() as u64;
     written.objects = 1;
     // A part left by a run that stopped before saving its checkpoint is overwritten.
@@ -48,34 +52,30 @@ pub(super) async fn write(
     if to.store.save_partition(&key, bytes, existing.as_ref().map(|s| s.etag.as_str()), to.metadata).await?.is_none() {
         return Err(RunError::Concurrent(key));
     }
+    session.add(&key, &rows);
     staged.parts.push(key);
     staged.count = n + 1;
     Ok(written)
 }
 
-pub(super) async fn assemble(to: &Target<'_, impl PartitionStore>, parts: &[String]) -> Result<Written, RunError> {
+pub(super) async fn assemble(
+    to: &Target<'_, impl PartitionStore>,
+    parts: &[String],
+    session: Assembly,
+) -> Result<Written, RunError> {
     let mut written = Written::default();
     if parts.is_empty() {
         return Ok(written);
     }
-    // The parts are read `writers` at a time, in order. (At 200 requests a minute this did not
-    // shorten the time after the last batch, 61.4-61.7 s against 61.3-61.6 s: most of it is the
-    // concat below, which decodes and encodes the session again.)
-    let loads = parts.iter().map(|key| async move {
-        let part = to.store.load_partition(key).await?.ok_or_else(|| StoreError {
-            operation: "load part",
-            key: key.clone(),
-            reason: "the staged part is gone (expired by the lake's lifecycle rule, or deleted by hand); delete the checkpoint to collect the session again".into(),
-        })?;
-        Ok::<_, StoreError>((key.clone(), part.bytes))
-    });
-    let staged: Vec<(String, Vec<u8>)> =
-        futures_util::stream::iter(loads).buffered(to.plan.writers.max(1)).try_collect().await?;
     let key = to.plan.contract.key_for("", to.plan.session.date);
-    // The usual case: no object yet, and parts of disjoint symbols are simply appended.
+    // The usual case: no object yet, and parts of disjoint symbols are simply appended, as this
+    // run did while it staged them (or, for parts an earlier run staged, read back here).
     let mut created = None;
     if to.store.load_partition(&key).await?.is_none() {
-        let bytes = concat(&staged)?;
+        let bytes = match session.finish(parts) {
+            Some(bytes) => bytes,
+            None => concat(&load(to, parts).await?)?,
+        };
         let size = bytes.len();
         created = to.store.save_partition(&key, bytes, None, to.metadata).await?.map(|_| size);
     }
@@ -84,10 +84,9 @@ pub(super) async fn assemble(to: &Target<'_, impl PartitionStore>, parts: &[Stri
         Some(size) => size,
         None => {
             let mut rows = Vec::new();
-            for (key, bytes) in &staged {
+            for (key, bytes) in &load(to, parts).await? {
                 rows.extend(decode(bytes, to.plan.contract, key, to.plan.budget)?);
             }
-            drop(staged);
             merge_into(to.store, to.plan.contract, &key, rows, to.metadata, to.plan.budget).await?.1
         }
     };
@@ -96,4 +95,17 @@ pub(super) async fn assemble(to: &Target<'_, impl PartitionStore>, parts: &[Stri
         written.bytes = bytes as u64;
     }
     Ok(written)
+}
+
+/// The staged `parts`' bytes, read `writers` at a time, in order.
+async fn load(to: &Target<'_, impl PartitionStore>, parts: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let loads = parts.iter().map(|key| async move {
+        let part = to.store.load_partition(key).await?.ok_or_else(|| StoreError {
+            operation: "load part",
+            key: key.clone(),
+            reason: "the staged part is gone (expired by the lake's lifecycle rule, or deleted by hand); delete the checkpoint to collect the session again".into(),
+        })?;
+        Ok::<_, StoreError>((key.clone(), part.bytes))
+    });
+    futures_util::stream::iter(loads).buffered(to.plan.writers.max(1)).try_collect().await
 }

@@ -16,6 +16,7 @@ mod minute;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
+use crate::assembly::Assembly;
 use crate::run::{Plan, RunError};
 use crate::source::Fetched;
 use crate::store::PartitionStore;
@@ -70,16 +71,17 @@ impl Collector {
 
 impl Collector {
     /// Writes what one batch fetched (the symbols that failed to fetch are not here). `staged`
-    /// holds the minute parts staged so far.
+    /// holds the minute parts staged so far, `session` what this run has assembled of them.
     pub(crate) async fn write(
         self,
         to: &Target<'_, impl PartitionStore>,
         staged: &mut Staged,
+        session: &mut Assembly,
         fetched: Vec<(String, Fetched)>,
     ) -> Result<Written, RunError> {
         match self {
             Collector::Daily => Ok(daily::write(to, fetched).await),
-            Collector::Minute => minute::write(to, staged, fetched).await,
+            Collector::Minute => minute::write(to, staged, session, fetched).await,
             Collector::Fundamentals => Ok(fundamentals::write(to, fetched).await),
         }
     }
@@ -91,9 +93,10 @@ impl Collector {
         self,
         to: &Target<'_, impl PartitionStore>,
         parts: &[String],
+        session: Assembly,
     ) -> Result<Written, RunError> {
         match self {
-            Collector::Minute => minute::assemble(to, parts).await,
+            Collector::Minute => minute::assemble(to, parts, session).await,
             Collector::Daily | Collector::Fundamentals => Ok(Written::default()),
         }
     }
