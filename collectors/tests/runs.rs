@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,7 +88,7 @@ async fn a_run_stopped_by_its_deadline_resumes_and_collects_each_bar_once() {
     assert!(lake.store.load_partition(key).await.unwrap().is_none(), "no partial session reaches the lake");
     plan.stop_at = None;
     let asked_before = requested(&seen).len();
-    let counting = CountingLoads { store: &lake.store, parts_read: 0.into() };
+    let counting = Observed::new(&lake.store);
     let second = collect(&source, &counting, &plan).await.unwrap();
     assert_eq!((second.status, second.remaining), (Status::Complete, 0));
     let staged_before = first.succeeded / 3;
@@ -302,15 +303,27 @@ async fn a_corrupt_checkpoint_or_session_object_is_named_and_left_as_it_is() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The lake, with deletes that fail (S3 throttling) once `ok` of them went through.
-struct FailingDeletes<'a> {
+/// The lake, counting the staged parts read back (a load that finds one), with deletes that
+/// fail (S3 throttling) once `deletes_ok` of them went through.
+struct Observed<'a> {
     store: &'a S3Store,
-    ok: std::sync::atomic::AtomicUsize,
+    parts_read: AtomicUsize,
+    deletes_ok: AtomicUsize,
 }
 
-impl PartitionStore for FailingDeletes<'_> {
+impl<'a> Observed<'a> {
+    fn new(store: &'a S3Store) -> Self {
+        Observed { store, parts_read: 0.into(), deletes_ok: usize::MAX.into() }
+    }
+}
+
+impl PartitionStore for Observed<'_> {
     async fn load_partition(&self, key: &str) -> Result<Option<Stored>, StoreError> {
-        self.store.load_partition(key).await
+        let found = self.store.load_partition(key).await?;
+        if key.starts_with("lakewatch/staging/") && found.is_some() {
+            self.parts_read.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(found)
     }
 
     async fn save_partition(
@@ -324,11 +337,11 @@ impl PartitionStore for FailingDeletes<'_> {
     }
 
     async fn discard(&self, key: &str) -> Result<(), StoreError> {
-        let left = self.ok.load(std::sync::atomic::Ordering::Relaxed);
+        let left = self.deletes_ok.load(Ordering::Relaxed);
         if left == 0 {
             return Err(StoreError { operation: "discard", key: key.into(), reason: "503 SlowDown".into() });
         }
-        self.ok.store(left - 1, std::sync::atomic::Ordering::Relaxed);
+        self.deletes_ok.store(left - 1, Ordering::Relaxed);
         self.store.discard(key).await
     }
 }
@@ -350,7 +363,7 @@ async fn a_delete_that_fails_after_assembly_never_jams_the_session() {
     };
 
     // Three parts; the first delete goes through, the other two fail.
-    let flaky = FailingDeletes { store: &lake.store, ok: 1.into() };
+    let flaky = Observed { deletes_ok: 1.into(), ..Observed::new(&lake.store) };
     let first = collect(&source, &flaky, &plan).await.unwrap();
     assert_eq!((first.status, first.succeeded), (Status::Complete, 3), "the session is whole: {first:?}");
     assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
@@ -373,36 +386,6 @@ async fn a_delete_that_fails_after_assembly_never_jams_the_session() {
     assert_eq!(rows(&lake.store, key, &contract).await, served_minutes(&["AAPL", "MSFT", "NVDA"], "2025-11-26"));
 }
 
-/// The lake, counting the staged parts read back (a load that finds one).
-struct CountingLoads<'a> {
-    store: &'a S3Store,
-    parts_read: std::sync::atomic::AtomicUsize,
-}
-
-impl PartitionStore for CountingLoads<'_> {
-    async fn load_partition(&self, key: &str) -> Result<Option<Stored>, StoreError> {
-        let found = self.store.load_partition(key).await?;
-        if key.starts_with("lakewatch/staging/") && found.is_some() {
-            self.parts_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        Ok(found)
-    }
-
-    async fn save_partition(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        expected: Option<&str>,
-        metadata: &[(&str, &str)],
-    ) -> Result<Option<String>, StoreError> {
-        self.store.save_partition(key, bytes, expected, metadata).await
-    }
-
-    async fn discard(&self, key: &str) -> Result<(), StoreError> {
-        self.store.discard(key).await
-    }
-}
-
 #[tokio::test]
 async fn a_session_one_run_staged_whole_is_written_without_reading_its_parts_back() {
     let lake = lake().await;
@@ -414,7 +397,7 @@ async fn a_session_one_run_staged_whole_is_written_without_reading_its_parts_bac
         batch_size: Some(1),
         ..plan(Collector::Minute, "2025-11-26", &universe, &contract)
     };
-    let counting = CountingLoads { store: &lake.store, parts_read: 0.into() };
+    let counting = Observed::new(&lake.store);
     let run = collect(&source, &counting, &plan).await.unwrap();
     assert_eq!((run.status, run.objects_written), (Status::Complete, 4), "three parts and the session");
     assert_eq!(counting.parts_read.into_inner(), 0, "assembled in memory as the parts were staged");
