@@ -242,8 +242,13 @@ fn each_group_holds_every_row_of_its_symbols() {
         let mut groups = Groups::new(&bytes, &metadata, shared, "symbol", Budget::default(), group_rows);
         let mut seen: Vec<String> = Vec::new();
         let mut rows = 0;
-        while let Some(group) = groups.next_group().unwrap() {
+        while let Some(lakewatch_core::groups::Group { frame: group, runs }) = groups.next_group().unwrap() {
             assert!(group.height() > 0, "row groups of {row_group:?}: an empty group");
+            let found: Vec<_> = lakewatch_core::frame::runs(group.column("symbol").unwrap().str().unwrap())
+                .into_iter()
+                .map(|r| r.rows)
+                .collect();
+            assert_eq!(runs, found, "row groups of {row_group:?}: the runs handed out with the group are its own");
             let mine: Vec<String> =
                 group.column("symbol").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_string()).collect();
             let first = &mine[0];

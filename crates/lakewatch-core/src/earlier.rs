@@ -76,7 +76,7 @@ impl<'a> Earlier<'a> {
     fn read_through(&mut self, highest: Option<&str>) -> Result<DataFrame, Stop> {
         // Later groups hold only higher symbols: read until one above `highest` is in.
         while !self.done && highest.is_none_or(|h| self.groups.highest().is_none_or(|read| read <= h)) {
-            let Some(group) = self.groups.next_group()? else {
+            let Some(crate::groups::Group { frame: group, .. }) = self.groups.next_group()? else {
                 self.done = true;
                 break;
             };

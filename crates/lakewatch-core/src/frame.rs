@@ -45,13 +45,38 @@ impl Bars {
     /// Groups `frame` by `entity` and orders each group by `time`. Rows with a null symbol
     /// are left out (completeness reports them).
     pub fn new(frame: &DataFrame, entity: &str, time: &str) -> Result<Self, ColumnError> {
+        Bars::indexed(frame, entity, time, None)
+    }
+
+    /// [`Bars::new`] for a frame whose runs of one symbol are known: the rows of its [`runs`],
+    /// as a symbol group's order check found them (a pass over the column saved).
+    pub fn with_runs(
+        frame: &DataFrame,
+        entity: &str,
+        time: &str,
+        runs: &[std::ops::Range<usize>],
+    ) -> Result<Self, ColumnError> {
+        Bars::indexed(frame, entity, time, Some(runs))
+    }
+
+    fn indexed(
+        frame: &DataFrame,
+        entity: &str,
+        time: &str,
+        known: Option<&[std::ops::Range<usize>]>,
+    ) -> Result<Self, ColumnError> {
         let times = time_ms(frame, time)?;
         let symbols = column(frame, entity)?;
         let symbols = symbols.str().map_err(|_| type_error(entity, symbols.dtype(), "string"))?;
 
         // Each run of rows holding one symbol gets the symbol's id; a sorted column is one run
         // per symbol. The index is then built a run at a time, not a row at a time.
-        let runs = runs(symbols);
+        let runs = match known {
+            Some(known) => {
+                known.iter().map(|rows| Run { rows: rows.clone(), value: symbols.get(rows.start) }).collect()
+            }
+            None => runs(symbols),
+        };
         let mut ids: PlHashMap<&str, u32> = PlHashMap::new();
         let mut names: Vec<String> = Vec::new();
         let run_ids: Vec<u32> = runs

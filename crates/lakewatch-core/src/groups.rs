@@ -65,6 +65,26 @@ impl From<DecodeError> for Stop {
     }
 }
 
+/// A group of whole symbols: its rows, and where each run of one symbol in them lies (the rows
+/// of [`crate::frame::runs`], found once for the order check and kept for the index).
+#[derive(Debug)]
+pub struct Group {
+    /// The rows, in one chunk.
+    pub frame: DataFrame,
+    /// The rows of each run of one symbol (or of nulls), in order.
+    pub runs: Vec<std::ops::Range<usize>>,
+}
+
+impl Group {
+    /// `self` and then `next` as one group (their symbols differ: `next`'s are above).
+    pub fn append(self, next: Group) -> Result<Group, DecodeError> {
+        let offset = self.frame.height();
+        let mut runs = self.runs;
+        runs.extend(next.runs.into_iter().map(|r| r.start + offset..r.end + offset));
+        Ok(Group { frame: append(Some(self.frame), next.frame)?, runs })
+    }
+}
+
 /// The symbol groups of an ordered file, in order.
 #[derive(Debug)]
 pub struct Groups<'a> {
@@ -116,15 +136,15 @@ impl<'a> Groups<'a> {
 
     /// The next group: every row of its symbols; `None` after the last. Its symbols are all
     /// above the last group's, or it is [`Stop::Unordered`] (the footer's figures were wrong).
-    pub fn next_group(&mut self) -> Result<Option<DataFrame>, Stop> {
+    pub fn next_group(&mut self) -> Result<Option<Group>, Stop> {
         let Some(mut group) = self.next_rows()? else { return Ok(None) };
         // A group gathered from row groups, or a carried symbol's rows, is in chunks; the checks
         // read each numeric column as one slice, and would each copy it otherwise. One copy
         // here, on the reading thread (a group cut from one row group is one chunk already).
         group.rechunk_mut();
-        let symbols = strings(&group, self.entity)?;
+        let runs = crate::frame::runs(strings(&group, self.entity)?);
         let (mut low, mut high): (Option<&str>, Option<&str>) = (None, None);
-        for s in crate::frame::runs(symbols).into_iter().filter_map(|run| run.value) {
+        for s in runs.iter().filter_map(|run| run.value) {
             low = Some(low.map_or(s, |l| l.min(s)));
             high = high.max(Some(s));
         }
@@ -134,7 +154,8 @@ impl<'a> Groups<'a> {
         if let Some(high) = high {
             self.highest = Some(high.to_string());
         }
-        Ok(Some(group))
+        let runs = runs.into_iter().map(|run| run.rows).collect();
+        Ok(Some(Group { frame: group, runs }))
     }
 
     fn next_rows(&mut self) -> Result<Option<DataFrame>, Stop> {

@@ -21,7 +21,7 @@ use crate::decode::{DecodeError, decode_within, open_parquet};
 use crate::earlier::Earlier;
 use crate::finding::Kind;
 use crate::frame::Bars;
-use crate::groups::{Groups, Stop, boundaries, symbol_ranges};
+use crate::groups::{Group, Groups, Stop, boundaries, symbol_ranges};
 use crate::norms::BarNorms;
 use crate::reference::{CorporateActions, Halts};
 use crate::report::{Kept, Report, unevaluated};
@@ -125,7 +125,7 @@ pub fn validate(
         Err(e) => return Err(e.into()),
     };
     let mut run = Run::new(contract, partition, context, &calendar, as_of);
-    run.group(&frame, previous.as_ref());
+    run.group(&frame, None, previous.as_ref());
     Ok(run.finish(object))
 }
 
@@ -210,11 +210,11 @@ fn by_symbol_groups(
         });
         // The first group gathers the groups read until it holds `sample` symbols (their symbols
         // are distinct: each group's are above the last one's).
-        let mut first: Option<(DataFrame, usize, Option<Previous>)> = None;
-        let check = |run: &mut Run<'_>, mut frame: DataFrame, previous: Option<Previous>| {
+        let mut first: Option<(Group, Option<Previous>)> = None;
+        let check = |run: &mut Run<'_>, mut group: Group, previous: Option<Previous>| {
             // A gathered group is in chunks: one copy here rather than one per check.
-            frame.rechunk_mut();
-            run.group(&frame, previous.as_ref());
+            group.frame.rechunk_mut();
+            run.group(&group.frame, Some(&group.runs), previous.as_ref());
         };
         for next in rx {
             let (group, previous) = match next {
@@ -223,16 +223,14 @@ fn by_symbol_groups(
                 Err(Stop::Unordered) => return Ok(false),
                 Err(Stop::Decode(e)) => return Err(e),
             };
-            // Symbols are counted only while the first group gathers.
+            // Only the first group gathers (its runs are one per symbol).
             let gathering = run.tally.rows == 0;
-            let n = if gathering { symbols(&group, &contract.entity_column) } else { 0 };
             match first.take() {
-                None if gathering && n < sample => first = Some((group, n, previous)),
-                Some((f, m, earlier_rows)) => {
-                    let (f, previous) =
-                        (crate::groups::append(Some(f), group)?, together(earlier_rows, previous, contract));
-                    if m + n < sample {
-                        first = Some((f, m + n, previous));
+                None if gathering && group.runs.len() < sample => first = Some((group, previous)),
+                Some((f, earlier_rows)) => {
+                    let (f, previous) = (f.append(group)?, together(earlier_rows, previous, contract));
+                    if f.runs.len() < sample {
+                        first = Some((f, previous));
                     } else {
                         check(run, f, previous);
                     }
@@ -240,7 +238,7 @@ fn by_symbol_groups(
                 None => check(run, group, previous),
             }
         }
-        if let Some((f, _, previous)) = first {
+        if let Some((f, previous)) = first {
             check(run, f, previous);
         }
         Ok(run.tally.rows > 0)
@@ -254,12 +252,6 @@ fn together(a: Option<Previous>, b: Option<Previous>, contract: &Contract) -> Op
         (Some(Err(why)), _) | (_, Some(Err(why))) => Some(Err(why)),
         (a, b) => a.or(b),
     }
-}
-
-/// Distinct symbols of an ordered group (runs of one symbol).
-fn symbols(frame: &DataFrame, entity: &str) -> usize {
-    let Ok(Ok(symbols)) = crate::frame::column(frame, entity).map(|s| s.str()) else { return 0 };
-    crate::frame::runs(symbols).len()
 }
 
 /// One validation under way: what the groups found and added up to.
@@ -306,11 +298,16 @@ impl<'a> Run<'a> {
     }
 
     /// Runs the checks on one group of whole symbols, beside the version before's rows of the
-    /// same symbols. The outliers check measures the market on the first group.
-    fn group(&mut self, frame: &DataFrame, previous: Option<&Previous>) {
+    /// same symbols (`runs`: its runs of one symbol, when its order check found them). The
+    /// outliers check measures the market on the first group.
+    fn group(&mut self, frame: &DataFrame, runs: Option<&[std::ops::Range<usize>]>, previous: Option<&Previous>) {
         let contract = self.contract;
         let (bars, present) = tracing::info_span!("index").in_scope(|| {
-            let bars = Bars::new(frame, &contract.entity_column, &contract.time_column);
+            let (entity, time) = (&contract.entity_column, &contract.time_column);
+            let bars = match runs {
+                Some(runs) => Bars::with_runs(frame, entity, time, runs),
+                None => Bars::new(frame, entity, time),
+            };
             // Intraday, each symbol's bars in the session: counted once for the completeness
             // check and the tally.
             let present = match (&bars, self.session) {
