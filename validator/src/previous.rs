@@ -63,8 +63,8 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
     }
 
     /// The version before under `order`, the object's place once it was read: what `earlier`
-    /// read, unless the object's `LastModified` changed the choice (a version without a sequencer
-    /// against one with none either).
+    /// read, unless the object's `LastModified` changed the choice (against a version a backfill
+    /// validated, which has no sequencer, two versions are placed by `LastModified`).
     pub(crate) async fn settle_previous(
         &self,
         earlier: Earlier,

@@ -43,8 +43,8 @@ pub(super) async fn write(
     // one that is assembled and waiting to be deleted.
     let n = staged.count.max(staged.parts.len() + staged.assembled.len());
     let key = format!("{}minute/{}/part-{n:05}.parquet", plan.staging, plan.session.date);
-    let mut rows = frame(&rows)?;
-    let bytes = parquet(&mut rows)?;
+    let mut part = frame(&rows)?;
+    let bytes = parquet(&mut part)?;
     written.bytes = bytes.len() as u64;
     written.objects = 1;
     // A part left by a run that stopped before saving its checkpoint is overwritten.
@@ -52,7 +52,7 @@ pub(super) async fn write(
     if to.store.save_partition(&key, bytes, existing.as_ref().map(|s| s.etag.as_str()), to.metadata).await?.is_none() {
         return Err(RunError::Concurrent(key));
     }
-    session.add(&key, &rows);
+    session.add(&key, &part);
     staged.parts.push(key);
     staged.count = n + 1;
     Ok(written)
