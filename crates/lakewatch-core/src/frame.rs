@@ -2,6 +2,7 @@
 //! check walks the same index instead of sorting or grouping the frame again.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
@@ -186,34 +187,80 @@ fn type_error(column: &str, actual: &DataType, expected: &'static str) -> Column
 }
 
 /// A numeric column as `f64`, NaN for nulls. Borrowed when it already is a dense, single-chunk
-/// `f64` column; otherwise copied chunk by chunk (the frame itself is never rechunked).
+/// `f64` column; otherwise converted chunk by chunk in one pass (the frame itself is never
+/// rechunked; an integer column cast first and copied after was 2% of a validation's CPU).
 pub fn values_f64<'a>(frame: &'a DataFrame, name: &str) -> Result<Cow<'a, [f64]>, ColumnError> {
     let s = column(frame, name)?;
-    if !s.dtype().is_primitive_numeric() {
-        return Err(type_error(name, s.dtype(), "a number"));
-    }
-    if let Ok(ca) = s.f64() {
-        return Ok(ca.cont_slice().map_or_else(|_| Cow::Owned(dense(ca)), Cow::Borrowed));
-    }
-    let cast = s.cast(&DataType::Float64).map_err(|_| type_error(name, s.dtype(), "a number"))?;
-    let ca = cast.f64().map_err(|_| type_error(name, s.dtype(), "a number"))?;
-    Ok(Cow::Owned(dense(ca)))
+    let wrong = || type_error(name, s.dtype(), "a number");
+    Ok(match s.dtype() {
+        DataType::Float64 => {
+            let ca = s.f64().map_err(|_| wrong())?;
+            ca.cont_slice().map_or_else(|_| Cow::Owned(dense(ca, |v| v)), Cow::Borrowed)
+        }
+        DataType::Float32 => Cow::Owned(dense(s.f32().map_err(|_| wrong())?, f64::from)),
+        DataType::Int64 => Cow::Owned(dense(s.i64().map_err(|_| wrong())?, |v| v as f64)),
+        DataType::Int32 => Cow::Owned(dense(s.i32().map_err(|_| wrong())?, f64::from)),
+        DataType::UInt64 => Cow::Owned(dense(s.u64().map_err(|_| wrong())?, |v| v as f64)),
+        DataType::UInt32 => Cow::Owned(dense(s.u32().map_err(|_| wrong())?, f64::from)),
+        other if other.is_primitive_numeric() => {
+            let cast = s.cast(&DataType::Float64).map_err(|_| wrong())?;
+            Cow::Owned(dense(cast.f64().map_err(|_| wrong())?, |v| v))
+        }
+        _ => return Err(wrong()),
+    })
 }
 
-/// `ca`'s values, NaN for nulls. A chunk whose validity marks no null is copied whole (a column
-/// read from Parquet, or cast, may carry one: walked row by row, it cost 2.7% of a validation's
-/// CPU).
-fn dense(ca: &Float64Chunked) -> Vec<f64> {
+/// `ca`'s values as `f64` (`to`), NaN for nulls. A chunk whose validity marks no null is
+/// converted without looking at it (a column read from Parquet, or cast, may carry one: walked
+/// row by row, it cost 2.7% of a validation's CPU).
+fn dense<T: PolarsNumericType>(ca: &ChunkedArray<T>, to: impl Fn(T::Native) -> f64) -> Vec<f64> {
     let mut out = Vec::with_capacity(ca.len());
     for arr in ca.downcast_iter() {
+        let values = arr.values().iter().map(|v| to(*v));
         match arr.validity().filter(|valid| valid.unset_bits() > 0) {
-            None => out.extend_from_slice(arr.values()),
-            Some(valid) => {
-                out.extend(arr.values().iter().zip(valid.iter()).map(|(v, ok)| if ok { *v } else { f64::NAN }))
-            }
+            None => out.extend(values),
+            Some(valid) => out.extend(values.zip(valid.iter()).map(|(v, ok)| if ok { v } else { f64::NAN })),
         }
     }
     out
+}
+
+/// A group's numeric columns as `f64`, each converted once however many checks read it
+/// ([`values_f64`]: the integrity and outliers checks both read the close and the volume, and
+/// each converted an integer volume, or a close in chunks, again).
+#[derive(Debug)]
+pub struct Numbers<'a> {
+    frame: &'a DataFrame,
+    /// The columns kept once converted, by name; any other is read on each call.
+    kept: Vec<(&'a str, OnceLock<Converted>)>,
+}
+
+/// A kept column once read: its copy, or `None` when it is borrowed from the frame as it is.
+type Converted = Result<Option<Vec<f64>>, ColumnError>;
+
+impl<'a> Numbers<'a> {
+    /// The numeric columns of `frame`, keeping those named `kept` once converted.
+    pub fn new(frame: &'a DataFrame, kept: impl IntoIterator<Item = &'a str>) -> Self {
+        Numbers { frame, kept: kept.into_iter().map(|name| (name, OnceLock::new())).collect() }
+    }
+
+    /// Column `name` as [`values_f64`] reads it.
+    pub fn get(&self, name: &str) -> Result<Cow<'_, [f64]>, ColumnError> {
+        let Some((_, cell)) = self.kept.iter().find(|(kept, _)| *kept == name) else {
+            return values_f64(self.frame, name);
+        };
+        let converted = cell.get_or_init(|| {
+            values_f64(self.frame, name).map(|values| match values {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(values) => Some(values),
+            })
+        });
+        match converted {
+            Ok(Some(values)) => Ok(Cow::Borrowed(values)),
+            Ok(None) => values_f64(self.frame, name),
+            Err(e) => Err(e.clone()),
+        }
+    }
 }
 
 /// A timestamp or date column as epoch milliseconds, [`NULL_TIME`] for nulls, whatever its unit.
@@ -300,6 +347,53 @@ fn json(v: AnyValue<'_>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_of_every_numeric_type_read_as_f64_with_nan_for_nulls() {
+        let nan = f64::NAN;
+        // (what, the column, the values read)
+        let cases: Vec<(&str, Column, Vec<f64>)> = vec![
+            ("f64", Column::new("x".into(), [Some(1.5), None, Some(-2.0)]), vec![1.5, nan, -2.0]),
+            ("f32", Column::new("x".into(), [Some(1.5f32), None]), vec![1.5, nan]),
+            ("i64", Column::new("x".into(), [Some(7i64), None, Some(-3)]), vec![7.0, nan, -3.0]),
+            ("i32", Column::new("x".into(), [Some(7i32), Some(-3)]), vec![7.0, -3.0]),
+            ("u64", Column::new("x".into(), [Some(u64::MAX), None]), vec![u64::MAX as f64, nan]),
+            ("u32", Column::new("x".into(), [None, Some(9u32)]), vec![nan, 9.0]),
+        ];
+        let same = |a: &[f64], b: &[f64]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || x.is_nan() && y.is_nan())
+        };
+        for (what, column, want) in cases {
+            let frame = DataFrame::new_infer_height(vec![column]).unwrap();
+            let got = values_f64(&frame, "x").unwrap();
+            assert!(same(&got, &want), "{what}: {got:?}");
+            // In two chunks, as a group gathered from row groups is.
+            let mut twice = frame.clone();
+            twice.vstack_mut(&frame).unwrap();
+            let want_twice: Vec<f64> = want.iter().chain(&want).copied().collect();
+            assert!(same(&values_f64(&twice, "x").unwrap(), &want_twice), "{what} in chunks");
+        }
+        let strings = DataFrame::new_infer_height(vec![Column::new("s".into(), ["a"])]).unwrap();
+        assert_eq!(values_f64(&strings, "s").unwrap_err().to_string(), "column `s` has type str, expected a number");
+        assert_eq!(values_f64(&strings, "x").unwrap_err().to_string(), "column `x` is missing");
+    }
+
+    #[test]
+    fn numbers_convert_a_kept_column_once_and_borrow_a_dense_one() {
+        let volume = Column::new("volume".into(), [1i64, 2, 3]);
+        let close = Column::new("close".into(), [1.0, 2.0, 3.0]);
+        let frame = DataFrame::new_infer_height(vec![volume, close]).unwrap();
+        let numbers = Numbers::new(&frame, ["volume", "close", "missing"]);
+        let (a, b) = (numbers.get("volume").unwrap(), numbers.get("volume").unwrap());
+        assert_eq!(&*a, &[1.0, 2.0, 3.0]);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the kept conversion is read twice");
+        let close = numbers.get("close").unwrap();
+        assert!(matches!(close, Cow::Borrowed(_)), "a dense f64 column is not copied");
+        assert_eq!(close.as_ptr(), frame.column("close").unwrap().f64().unwrap().cont_slice().unwrap().as_ptr());
+        assert_eq!(numbers.get("missing").unwrap_err(), ColumnError::Missing("missing".into()));
+        assert_eq!(numbers.get("missing").unwrap_err(), ColumnError::Missing("missing".into()));
+        assert_eq!(&*numbers.get("close").unwrap(), &[1.0, 2.0, 3.0], "a column not kept is read as well");
+    }
 
     #[test]
     fn runs_are_the_rows_of_one_value_in_a_row_whatever_the_chunks() {

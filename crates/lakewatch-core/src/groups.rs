@@ -137,11 +137,10 @@ impl<'a> Groups<'a> {
     /// The next group: every row of its symbols; `None` after the last. Its symbols are all
     /// above the last group's, or it is [`Stop::Unordered`] (the footer's figures were wrong).
     pub fn next_group(&mut self) -> Result<Option<Group>, Stop> {
-        let Some(mut group) = self.next_rows()? else { return Ok(None) };
-        // A group gathered from row groups, or a carried symbol's rows, is in chunks; the checks
-        // read each numeric column as one slice, and would each copy it otherwise. One copy
-        // here, on the reading thread (a group cut from one row group is one chunk already).
-        group.rechunk_mut();
+        // A group gathered from row groups, or a carried symbol's rows, is in chunks: the checks
+        // read each numeric column once, as `frame::Numbers` (rechunked here, every column was
+        // copied).
+        let Some(group) = self.next_rows()? else { return Ok(None) };
         let runs = crate::frame::runs(strings(&group, self.entity)?);
         let (mut low, mut high): (Option<&str>, Option<&str>) = (None, None);
         for s in runs.iter().filter_map(|run| run.value) {

@@ -20,7 +20,7 @@ use crate::contract::{Contract, Format, Partition, Universe};
 use crate::decode::{DecodeError, decode_within, open_parquet};
 use crate::earlier::Earlier;
 use crate::finding::Kind;
-use crate::frame::Bars;
+use crate::frame::{Bars, Numbers};
 use crate::groups::{Group, Groups, Stop, boundaries, symbol_ranges};
 use crate::norms::BarNorms;
 use crate::reference::{CorporateActions, Halts};
@@ -211,9 +211,9 @@ fn by_symbol_groups(
         // The first group gathers the groups read until it holds `sample` symbols (their symbols
         // are distinct: each group's are above the last one's).
         let mut first: Option<(Group, Option<Previous>)> = None;
-        let check = |run: &mut Run<'_>, mut group: Group, previous: Option<Previous>| {
-            // A gathered group is in chunks: one copy here rather than one per check.
-            group.frame.rechunk_mut();
+        // A gathered group is in chunks: the checks read its numeric columns through `Numbers`,
+        // which copies each once (rechunking copied every column: 4% of a validation's CPU).
+        let check = |run: &mut Run<'_>, group: Group, previous: Option<Previous>| {
             run.group(&group.frame, Some(&group.runs), previous.as_ref());
         };
         for next in rx {
@@ -317,9 +317,13 @@ impl<'a> Run<'a> {
             (bars, present)
         });
         let Context { universe, history, halts, norms, actions, .. } = *self.context;
+        let prices = contract.ohlcv.iter().flat_map(|o| [&o.open, &o.high, &o.low, &o.close, &o.volume]);
+        let numbers =
+            Numbers::new(frame, prices.chain(contract.ohlcv.iter().flat_map(|o| &o.vwap)).map(String::as_str));
         let input = CheckInput {
             frame,
             bars: &bars,
+            numbers: &numbers,
             present: present.as_deref(),
             contract,
             partition: self.partition,

@@ -109,14 +109,25 @@ fn intraday(spec: &Spec, input: &CheckInput<'_>, bars: &Bars) -> Result<Vec<Find
         }
         let mut present = vec![false; n];
         let mut stray = Vec::new();
+        // The symbol's times are in order: the session's grid is walked beside them (bar `k` at
+        // `grid`), with no division per bar (two were 40% of this check).
+        let (mut k, mut grid) = (0, open);
         for &row in bars.rows(s) {
             let t = bars.time[row as usize];
             if t == NULL_TIME {
                 continue;
             }
-            if t >= open && t < close && (t - open) % step_ms == 0 {
-                present[((t - open) / step_ms) as usize] = true;
-            } else if t < allowed_from || t >= allowed_to || (t - open).rem_euclid(step_ms) != 0 {
+            if t >= open && t < close {
+                while grid < t {
+                    grid += step_ms;
+                    k += 1;
+                }
+                if grid == t {
+                    present[k] = true;
+                    continue;
+                }
+            }
+            if t < allowed_from || t >= allowed_to || (t - open).rem_euclid(step_ms) != 0 {
                 stray.push(row);
             }
         }
@@ -455,6 +466,29 @@ mod tests {
             let want: Vec<(Kind, String, u64, i64)> = want.into_iter().map(|(k, s, n, m)| (k, s.to_string(), n, m)).collect();
             assert_eq!(explained(&rows, halts, present), want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_bar_off_the_minute_grid_is_outside_the_session_and_leaves_its_minute_missing() {
+        // AAA's bar at minute 100 is stamped 30 s late, and minutes 200-259 are gone. The bars
+        // after each are on the grid again, and counted.
+        let rows = without(&clean_session("2025-11-26", &["AAA", "BBB"]), "AAA", |m| (200..260).contains(&m));
+        let late = rows.iter().position(|r| r.symbol == "AAA" && r.minute == 100).unwrap();
+        let mut frame = minute_frame(&rows);
+        let ms: Vec<i64> = rows.iter().enumerate().map(|(i, r)| r.ts_ms() + if i == late { 30_000 } else { 0 }).collect();
+        let ts = polars::prelude::Int64Chunked::from_vec("timestamp".into(), ms)
+            .into_datetime(polars::prelude::TimeUnit::Milliseconds, Some(polars::prelude::TimeZone::UTC));
+        frame.with_column(polars::prelude::IntoColumn::into_column(ts)).unwrap();
+        let report = run_frame("minute_bars", MINUTE_KEY_1126, frame, AS_OF_1126);
+        let open = "2025-11-26T14:30:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let mut found: Vec<(Kind, u64, i64)> = report
+            .findings
+            .iter()
+            .filter(|f| f.check == CheckId::Gaps && f.symbol.as_deref() == Some("AAA"))
+            .map(|f| (f.kind, f.count, (f.start.unwrap() - open).num_seconds()))
+            .collect();
+        found.sort_by_key(|f| f.2);
+        assert_eq!(found, [(Kind::NoTrades, 1, 100 * 60), (Kind::OutsideSession, 1, 100 * 60 + 30), (Kind::MissingBars, 60, 200 * 60)]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Calendar;
 use crate::contract::{Contract, Partition, Universe};
 use crate::finding::{Finding, Severity};
-use crate::frame::{Bars, ColumnError};
+use crate::frame::{Bars, ColumnError, Numbers};
 
 pub mod explain;
 pub mod market;
@@ -132,6 +132,8 @@ pub struct CheckInput<'a> {
     pub frame: &'a DataFrame,
     /// Its rows grouped by symbol and ordered by time, or why they could not be.
     pub bars: &'a Result<Bars, ColumnError>,
+    /// Its numeric columns as `f64`, each of the contract's `ohlcv` read once for every check.
+    pub numbers: &'a Numbers<'a>,
     /// Intraday, each symbol's distinct bars in the session (as `bars`), when the caller counted
     /// them ([`completeness::present_bars`]); the completeness check counts them otherwise.
     pub present: Option<&'a [u32]>,

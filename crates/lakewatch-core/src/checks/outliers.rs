@@ -24,7 +24,7 @@ use serde_json::json;
 use super::market::{Market, Return, median};
 use super::{CheckError, CheckInput, explain, rows_finding, severity, splits};
 use crate::finding::{Finding, Kind, PRICE_CONTEXT, PricePoint, Severity};
-use crate::frame::{Bars, NULL_TIME, instant, sample, values_f64};
+use crate::frame::{Bars, NULL_TIME, instant, sample};
 
 /// `[checks.outliers]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,7 +188,7 @@ fn priced(t: i64, close: f64) -> bool {
 pub fn market(spec: &Spec, input: &CheckInput<'_>) -> Result<Market, CheckError> {
     let names = input.contract.ohlcv.as_ref().ok_or_else(|| CheckError::Contract("no ohlcv columns".into()))?;
     let bars = input.bars()?;
-    let close = values_f64(input.frame, &names.close)?;
+    let close = input.numbers.get(&names.close)?;
     let walk = Walk::new(spec, bars, &close);
     let sample = 0..bars.len().min(spec.market_symbols);
     // Each symbol's returns are computed as the market reads them: 1,024 symbols' returns held
@@ -211,8 +211,8 @@ pub fn market(spec: &Spec, input: &CheckInput<'_>) -> Result<Market, CheckError>
 pub fn evaluate(spec: &Spec, input: &CheckInput<'_>) -> Result<Vec<Finding>, CheckError> {
     let names = input.contract.ohlcv.as_ref().ok_or_else(|| CheckError::Contract("no ohlcv columns".into()))?;
     let bars = input.bars()?;
-    let close = values_f64(input.frame, &names.close)?;
-    let volume = values_f64(input.frame, &names.volume)?;
+    let close = input.numbers.get(&names.close)?;
+    let volume = input.numbers.get(&names.volume)?;
     let own;
     let market = match input.market {
         Some(cell) => match cell.get() {
@@ -272,35 +272,49 @@ struct Symbols<'a> {
 fn symbol_findings(symbols: &Symbols<'_>, range: std::ops::Range<usize>) -> Vec<Finding> {
     let Symbols { spec, input, bars, close, volume, market, ref walk, session, quiet_bars_printed } = *symbols;
     let sev = |k| severity(spec.severity, &spec.kinds, k);
+    // Looked up once: a lookup on every bar was 8% of this walk.
+    let stale_severity = sev(Kind::StalePrice);
     let mut out = Vec::new();
     let mut residuals: Vec<(usize, f64)> = Vec::new();
     let mut scratch: Vec<f64> = Vec::new();
     let mut symbol_steps: Vec<Step> = Vec::new();
+    // The current run of identical closes with volume, and of zero-volume bars at the close
+    // before: each is a finding once it reaches `stale_run` bars.
+    let (mut run, mut carried): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+    let long = |rows: &[u32]| rows.len() >= spec.stale_run;
     for s in range {
         // Per symbol: returns between consecutive valid closes; stale runs on the way.
-        let mut run: Vec<u32> = Vec::new();
-        let mut carried: Vec<u32> = Vec::new();
         let mut on_bar = |row: u32, prev: Option<(i64, f64, u32)>| {
-            let c = close[row as usize];
+            let (c, v) = (close[row as usize], volume[row as usize]);
             let same = run.last().is_some_and(|&r| close[r as usize] == c);
-            if !(same && volume[row as usize] > 0.0) {
-                out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
+            if !(same && v > 0.0) {
+                if long(&run) {
+                    out.extend(stale(stale_severity, spec, input, s, &run));
+                }
                 run.clear();
             }
-            if volume[row as usize] > 0.0 {
+            if v > 0.0 {
                 run.push(row);
             }
-            let carries = volume[row as usize] == 0.0 && prev.is_some_and(|(_, pc, _)| pc == c);
+            let carries = v == 0.0 && prev.is_some_and(|(_, pc, _)| pc == c);
             if !carries {
-                out.extend(carried_forward(sev(Kind::StalePrice), spec, input, s, &carried));
+                if long(&carried) {
+                    out.extend(carried_forward(stale_severity, spec, input, s, &carried));
+                }
                 carried.clear();
             } else if !quiet_bars_printed {
                 carried.push(row);
             }
         };
         walk.steps(s, &mut symbol_steps, &mut on_bar);
-        out.extend(stale(sev(Kind::StalePrice), spec, input, s, &run));
-        out.extend(carried_forward(sev(Kind::StalePrice), spec, input, s, &carried));
+        if long(&run) {
+            out.extend(stale(stale_severity, spec, input, s, &run));
+        }
+        if long(&carried) {
+            out.extend(carried_forward(stale_severity, spec, input, s, &carried));
+        }
+        run.clear();
+        carried.clear();
         let symbol_steps = &symbol_steps[..];
 
         // A symbol stamped an hour off (the gaps check reports it) moved with the market at the
@@ -404,9 +418,15 @@ fn symbol_findings(symbols: &Symbols<'_>, range: std::ops::Range<usize>) -> Vec<
             continue;
         }
         // Merge outlying returns on consecutive bars: a spike and its reversal are one event.
+        // A residual is measured against a bound a hair below the threshold's first, to spare a
+        // division per return (5% of this walk); the z-score decides.
+        let near = spec.z_threshold * scale * (1.0 - 1e-9);
         let mut groups: Vec<Vec<(usize, f64)>> = Vec::new();
-        for (i, z) in
-            residuals.iter().map(|(i, e)| (*i, (e - center) / scale)).filter(|(_, z)| z.abs() > spec.z_threshold)
+        for (i, z) in residuals
+            .iter()
+            .filter(|(_, e)| (e - center).abs() > near)
+            .map(|(i, e)| (*i, (e - center) / scale))
+            .filter(|(_, z)| z.abs() > spec.z_threshold)
         {
             match groups.last_mut() {
                 Some(g) if g.last().is_some_and(|(j, _)| *j + 1 == i) => g.push((i, z)),
@@ -570,10 +590,8 @@ fn bad_prints(steps: &[Step], spec: &Spec) -> Vec<(usize, usize)> {
     out
 }
 
+/// `run`, `stale_run` or more identical closes in a row, each with volume.
 fn stale(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run: &[u32]) -> Option<Finding> {
-    if run.len() < spec.stale_run {
-        return None;
-    }
     let bars = input.bars().ok()?;
     let message = format!("{} closed at the same price {} bars in a row", bars.symbols[s], run.len());
     Some(
@@ -582,11 +600,8 @@ fn stale(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run:
     )
 }
 
-/// `stale_run` or more zero-volume bars in a row, each at the previous close.
+/// `run`, `stale_run` or more zero-volume bars in a row, each at the previous close.
 fn carried_forward(severity: Severity, spec: &Spec, input: &CheckInput<'_>, s: usize, run: &[u32]) -> Option<Finding> {
-    if run.len() < spec.stale_run {
-        return None;
-    }
     let bars = input.bars().ok()?;
     let message =
         format!("{} carried its close forward in {} zero-volume bars in a row", bars.symbols[s], run.len());

@@ -202,7 +202,7 @@ pub fn compare(input: &CheckInput<'_>, previous: &Previous) -> Result<Changes, C
         .chain(names.vwap.as_ref())
         .map(String::as_str)
         .collect();
-    let new_values = columns.iter().map(|c| values_f64(input.frame, c)).collect::<Result<Vec<_>, _>>()?;
+    let new_values = columns.iter().map(|c| input.numbers.get(c)).collect::<Result<Vec<_>, _>>()?;
     let old_values = columns.iter().map(|c| values_f64(&old.frame, c)).collect::<Result<Vec<_>, _>>()?;
     let old_bars = &old.bars;
     let old_index: BTreeMap<&str, usize> =
