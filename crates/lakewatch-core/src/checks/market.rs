@@ -46,9 +46,8 @@ impl Market {
     {
         let symbols = times.clone().count();
         let grid = distinct_times(times);
-        // A symbol votes at most once at each time: each time's votes fit in one allocation
-        // (grown a push at a time, they were half of this function's cost).
-        let mut votes: Vec<Vec<f64>> = grid.iter().map(|_| Vec::with_capacity(symbols)).collect();
+        let capacity = vote_capacity(grid.len(), symbols);
+        let mut votes: Vec<Vec<f64>> = grid.iter().map(|_| Vec::with_capacity(capacity)).collect();
         for returns in returns {
             // A symbol's returns are in time order: the grid is walked beside them (two searches
             // per return were 3% of a validation's CPU); a time before the last is searched for.
@@ -123,6 +122,19 @@ impl Walk<'_> {
         if self.next == 0 { 0.0 } else { self.market.level[self.next - 1] }
     }
 }
+
+/// Room for the votes at each time of a grid of `times` times, for `symbols` symbols. A symbol
+/// votes at most once at a time, so each time's votes fit in one allocation (grown a push at a
+/// time, they were half of this function's cost). A grid of jittered times is as long as the
+/// sample has bars: allocated up front, its room would grow as times x symbols (3 GB for a
+/// thousand symbols of 390 bars), so past [`VOTES_UP_FRONT`] the votes grow as they come.
+fn vote_capacity(times: usize, symbols: usize) -> usize {
+    if times.saturating_mul(symbols) <= VOTES_UP_FRONT { symbols } else { 0 }
+}
+
+/// Votes allocated before they are cast: 8 MB. A session of 390 minutes and the default sample
+/// of 1,024 symbols is 400,000.
+const VOTES_UP_FRONT: usize = 1 << 20;
 
 /// Every distinct time of `symbols` (each sorted), sorted. Symbols usually share one grid: each
 /// is walked against the first symbol's times, in linear time. At the first symbol with a time
@@ -221,6 +233,21 @@ mod tests {
         // Fewer votes than the cross-section asks for: no move.
         let market = measure(4, &symbols);
         assert_eq!(market.level(180), 0.0);
+    }
+
+    #[test]
+    fn votes_are_allocated_up_front_only_for_a_grid_of_bars() {
+        // (what, grid times, sample symbols, room per time)
+        let cases = [
+            ("a regular session, the default sample", 391, 1_024, 1_024),
+            ("a day of daily bars", 1, 5_000, 5_000),
+            ("jittered times: one per bar of the sample", 1_024 * 390, 1_024, 0),
+            ("a grid past any product", usize::MAX, 2, 0),
+            ("nothing", 0, 0, 0),
+        ];
+        for (what, times, symbols, want) in cases {
+            assert_eq!(vote_capacity(times, symbols), want, "{what}");
+        }
     }
 
     #[test]
