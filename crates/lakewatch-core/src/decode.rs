@@ -80,7 +80,7 @@ pub fn decode_within(bytes: &[u8], contract: &Contract, budget: Budget) -> Resul
         Format::JsonLines => text(bytes, contract, "json-lines")?,
     };
     // The frame keeps the reader's chunks: rechunking copies every column, and the checks
-    // copy only the numeric columns they read (`frame::values_f64`).
+    // copy only the numeric columns they read, once each (`frame::Numbers`).
     Ok(frame)
 }
 

@@ -170,9 +170,9 @@ impl<'a> Groups<'a> {
             let part = read_row_groups(self.bytes, self.metadata, g..g + 1)?;
             // A carried symbol before a row group big enough to be a group of its own: the
             // symbol's rows are a small group, and the row group's other rows a group cut from it
-            // without a copy (prepended to them, the carried rows made the rechunk above copy
-            // every group: 5% of a validation's CPU). Rows of several symbols, gathered from
-            // smaller row groups, are gathered on with this one.
+            // without a copy (prepended to them, the carried rows put every group in chunks,
+            // which the checks copy their columns out of). Rows of several symbols, gathered
+            // from smaller row groups, are gathered on with this one.
             let big = part.height() >= self.rows;
             if let Some(carried) = frame.take_if(|f| big && one_symbol(f, self.entity)) {
                 let k = continued(&carried, &part, self.entity)?;
