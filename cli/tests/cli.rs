@@ -829,7 +829,9 @@ fn bench_json_gives_the_floor_the_validation_and_its_split_by_phase() {
     }
     let ms = |field: &str| figures[field].as_f64().unwrap();
     assert!(ms("floor_min_ms") <= ms("floor_ms") && ms("validate_min_ms") <= ms("validate_ms"), "{figures}");
-    assert_eq!(ms("ratio"), ms("validate_ms") / ms("floor_ms"));
+    // serde_json reads a number back to within a bit of what it wrote, not always exactly.
+    let ratio = ms("validate_ms") / ms("floor_ms");
+    assert!((ms("ratio") - ratio).abs() <= 1e-12 * ratio, "{figures}");
     let phases = figures["phases"].as_object().unwrap();
     for phase in ["decode", "index", "check:gaps", "check:outliers", "check:completeness", "report"] {
         assert!(phases.contains_key(phase), "{phase} missing from {phases:?}");
