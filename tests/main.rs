@@ -3,6 +3,7 @@
 //! and the deployment template's policies. (The engine's spans are tested in `traces.rs`, a
 //! binary of its own.)
 
+mod arriving;
 mod demo_truth;
 mod formats;
 mod fuzz;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::event::ObjectRef;
-use crate::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Revalidated, Tail, When};
+use crate::ports::{Alerts, Document, Head, IoError, Lake, Listed, Load, Loaded, Opened, Revalidated, Tail, When};
 use lakewatch_notice::Notice;
 use lakewatch_notice::sns::{Message, render};
 
@@ -212,10 +212,28 @@ impl Lake for MemoryLake {
         })
     }
 
+    /// The object read whole, then handed over in chunks of 64 KB, all queued at once.
+    async fn open_object(&self, object: &ObjectRef, limit: u64) -> Result<Load<Opened>, IoError> {
+        Ok(match self.load_object(object, limit).await? {
+            Load::Object(Loaded { bytes, etag, version_id, writer, modified }) => {
+                let (tx, body) = tokio::sync::mpsc::unbounded_channel();
+                for chunk in bytes.chunks(64 * 1024) {
+                    let _ = tx.send(Ok(Box::new(chunk.to_vec()) as lakewatch_core::Chunk));
+                }
+                Load::Object(Opened { length: bytes.len() as u64, etag, version_id, writer, modified, body })
+            }
+            Load::TooLarge { size } => Load::TooLarge { size },
+            Load::Missing => Load::Missing,
+        })
+    }
+
     async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Tail>, IoError> {
         let s = self.enter("load footer", &object.key).await?;
-        Ok(s.object(object)
-            .map(|(b, g)| Tail { bytes: b[b.len().saturating_sub(n as usize)..].to_vec(), modified: modified(*g) }))
+        Ok(s.object(object).map(|(b, g)| Tail {
+            bytes: b[b.len().saturating_sub(n as usize)..].to_vec(),
+            etag: Some(format!("e{g}")),
+            modified: modified(*g),
+        }))
     }
 
     async fn list_objects(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, IoError> {

@@ -57,8 +57,32 @@ pub struct Head {
 pub struct Tail {
     /// Its last bytes (all of them when the object is shorter).
     pub bytes: Vec<u8>,
+    /// ETag, without quotes: the rest read later must be of the same object.
+    pub etag: Option<String>,
     /// When this version was written (`LastModified`).
     pub modified: Option<DateTime<Utc>>,
+}
+
+/// An object's body as it arrives: its chunks in order, then the channel's end; an `Err` says why
+/// the read stopped on the way.
+pub type Arrival = tokio::sync::mpsc::UnboundedReceiver<Result<lakewatch_core::body::Chunk, String>>;
+
+/// An object whose read has begun: what the response said, and its body, arriving while the
+/// caller goes on.
+#[derive(Debug)]
+pub struct Opened {
+    /// Its length (`Content-Length`).
+    pub length: u64,
+    /// ETag, without quotes.
+    pub etag: Option<String>,
+    /// Version id, when versioned.
+    pub version_id: Option<String>,
+    /// The W3C `traceparent` its writer left in the object's metadata (the collectors do).
+    pub writer: Option<String>,
+    /// When this version was written (`LastModified`).
+    pub modified: Option<DateTime<Utc>>,
+    /// The body.
+    pub body: Arrival,
 }
 
 /// An object found by a listing.
@@ -70,11 +94,11 @@ pub struct Listed {
     pub modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// What a load found instead of the bytes.
+/// What a load found: the object (read whole, or [`Opened`]), or why not.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Load {
-    /// The object, read whole.
-    Object(Loaded),
+pub enum Load<T = Loaded> {
+    /// The object.
+    Object(T),
     /// The object is larger than the limit: not read.
     TooLarge {
         /// Its size.
@@ -122,6 +146,10 @@ pub trait Lake {
     fn describe_object(&self, object: &ObjectRef) -> impl Future<Output = Result<Option<Head>, IoError>> + Send;
     /// Reads an object whole, unless it is larger than `limit` bytes.
     fn load_object(&self, object: &ObjectRef, limit: u64) -> impl Future<Output = Result<Load, IoError>> + Send;
+    /// Begins reading an object, unless it is larger than `limit` bytes: returns once the
+    /// response has begun, its body arriving on its own.
+    fn open_object(&self, object: &ObjectRef, limit: u64)
+    -> impl Future<Output = Result<Load<Opened>, IoError>> + Send;
     /// Reads the last `n` bytes of an object (a Parquet footer), without the rest; `None` when
     /// the object does not exist.
     fn load_tail(&self, object: &ObjectRef, n: u64) -> impl Future<Output = Result<Option<Tail>, IoError>> + Send;

@@ -5,11 +5,13 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use lakewatch_s3::{Refusal, status};
 
 use crate::event::ObjectRef;
-use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, Revalidated, Tail, When};
+use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, Opened, Revalidated, Tail, When};
+use lakewatch_core::Chunk;
 
 /// [`Lake`] on an S3 client (built once at cold start).
 #[derive(Debug, Clone)]
@@ -21,6 +23,37 @@ impl S3Lake {
     /// Wraps a client.
     pub fn new(client: Client) -> Self {
         S3Lake { client }
+    }
+
+    /// Begins a GET of `object` (its version, when the event named one): the response, unless
+    /// the key is missing (or refused as S3 refuses a missing key) or above `limit` bytes.
+    async fn get(&self, object: &ObjectRef, limit: u64) -> Result<Load<GetObjectOutput>, IoError> {
+        let target = format!("s3://{}/{}", object.bucket, object.key);
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => {
+                return Ok(Load::Missing);
+            }
+            Err(e) if forbidden(&e) => {
+                let versioned = object.version_id.is_some();
+                self.absent_or_refused("load object", &object.bucket, &object.key, versioned).await?;
+                return Ok(Load::Missing);
+            }
+            Err(e) => return Err(io_error("load object", target, e)),
+        };
+        let size = out.content_length().unwrap_or(0).max(0) as u64;
+        if size > limit {
+            return Ok(Load::TooLarge { size });
+        }
+        Ok(Load::Object(out))
     }
 
     /// After a 403 on reading `s3://bucket/key`: `Ok(())` when the key does not exist (S3's
@@ -77,6 +110,14 @@ fn operation_action(operation: &str) -> Option<&'static str> {
 /// Whether an error is S3's 403 on a read.
 fn forbidden<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
     status(e) == Some(403)
+}
+
+/// What a GET's response says of the object: ETag, version, writer's `traceparent`, `LastModified`.
+type Described = (Option<String>, Option<String>, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
+
+fn described(out: &GetObjectOutput) -> Described {
+    let writer = out.metadata().and_then(|m| m.get("traceparent")).cloned();
+    (unquote(out.e_tag()), out.version_id().map(str::to_string), writer, instant(out.last_modified()))
 }
 
 fn unquote(etag: Option<&str>) -> Option<String> {
@@ -159,42 +200,48 @@ impl Lake for S3Lake {
     }
 
     async fn load_object(&self, object: &ObjectRef, limit: u64) -> Result<Load, IoError> {
-        let target = format!("s3://{}/{}", object.bucket, object.key);
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .set_version_id(object.version_id.clone())
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => {
-                return Ok(Load::Missing);
-            }
-            Err(e) if forbidden(&e) => {
-                let versioned = object.version_id.is_some();
-                self.absent_or_refused("load object", &object.bucket, &object.key, versioned).await?;
-                return Ok(Load::Missing);
-            }
-            Err(e) => return Err(io_error("load object", target, e)),
+        let out = match self.get(object, limit).await? {
+            Load::Object(out) => out,
+            Load::TooLarge { size } => return Ok(Load::TooLarge { size }),
+            Load::Missing => return Ok(Load::Missing),
         };
-        let size = out.content_length().unwrap_or(0).max(0) as u64;
-        if size > limit {
-            return Ok(Load::TooLarge { size });
-        }
-        let etag = unquote(out.e_tag());
-        let version_id = out.version_id().map(str::to_string);
-        let writer = out.metadata().and_then(|m| m.get("traceparent")).cloned();
-        let modified = instant(out.last_modified());
+        let (etag, version_id, writer, modified) = described(&out);
         let bytes = lakewatch_s3::read_body(out.body, out.content_length, limit).await.map_err(|reason| IoError {
             operation: "load object",
-            target,
+            target: format!("s3://{}/{}", object.bucket, object.key),
             reason,
             retryable: true,
         })?;
         Ok(Load::Object(Loaded { bytes, etag, version_id, writer, modified }))
+    }
+
+    async fn open_object(&self, object: &ObjectRef, limit: u64) -> Result<Load<Opened>, IoError> {
+        let out = match self.get(object, limit).await? {
+            Load::Object(out) => out,
+            Load::TooLarge { size } => return Ok(Load::TooLarge { size }),
+            Load::Missing => return Ok(Load::Missing),
+        };
+        let (etag, version_id, writer, modified) = described(&out);
+        let length = out.content_length().unwrap_or(0).max(0) as u64;
+        // The body is read on a task of its own, into a channel the checks drain as they go: the
+        // download goes on while they work. At most the object is queued (`limit` bounds it).
+        let (tx, body) = tokio::sync::mpsc::unbounded_channel();
+        let mut stream = out.body;
+        tokio::spawn(async move {
+            let mut read = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string()).and_then(|c| {
+                    read += c.len() as u64;
+                    if read > limit { Err(format!("the body passed {limit} bytes")) } else { Ok(Box::new(c) as Chunk) }
+                });
+                let failed = chunk.is_err();
+                // The receiver is gone once the checks stop (done, or past the deadline).
+                if tx.send(chunk).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(Load::Object(Opened { length, etag, version_id, writer, modified, body }))
     }
 
     async fn load_tail(&self, object: &ObjectRef, n: u64) -> Result<Option<Tail>, IoError> {
@@ -210,19 +257,19 @@ impl Lake for S3Lake {
             .await
         {
             Ok(out) => {
-                let modified = instant(out.last_modified());
+                let (etag, modified) = (unquote(out.e_tag()), instant(out.last_modified()));
                 let bytes = out.body.collect().await.map_err(|e| IoError {
                     operation: "load footer",
                     target,
                     reason: e.to_string(),
                     retryable: true,
                 })?;
-                Ok(Some(Tail { bytes: bytes.to_vec(), modified }))
+                Ok(Some(Tail { bytes: bytes.to_vec(), etag, modified }))
             }
             // An empty object has no range to give, nor its date: a HEAD tells that.
             Err(e) if status(&e) == Some(416) => {
                 let head = self.describe_object(object).await?;
-                Ok(head.map(|h| Tail { bytes: Vec::new(), modified: h.modified }))
+                Ok(head.map(|h| Tail { bytes: Vec::new(), etag: h.etag, modified: h.modified }))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || status(&e) == Some(404) => Ok(None),
             Err(e) if forbidden(&e) => {

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use lakewatch_core::{Budget, CheckId, Context, Contracts, Kind, Object, Partition, Report, Severity};
+use lakewatch_core::{
+    Arriving, Budget, CheckId, Context, Contracts, Kind, Object, Partition, Report, Severity, ValidateError,
+};
 use lakewatch_notice::incident::route::expectation;
 use lakewatch_telemetry::Invocation;
 use lakewatch_telemetry::catalog as m;
@@ -24,7 +26,7 @@ use crate::calendars::CalendarCache;
 use crate::decide::{Order, Send, Version, failing};
 use crate::docs::Docs;
 use crate::event::ObjectRef;
-use crate::fetch::Fetched;
+use crate::fetch::{Bytes, Fetched};
 use crate::halts::HaltsCache;
 use crate::incidents::{Gate, IncidentsCache, acked};
 use crate::keys::derived;
@@ -419,33 +421,50 @@ impl<L: Lake + Sync, A: Alerts + Sync> Validator<L, A> {
                 let (c, part, key, bytes) = (contract.clone(), partition.clone(), object.key.clone(), fetched.bytes);
                 let budget = self.options.budget;
                 // CPU-bound: off the async thread, so the invocation's deadline can still stop it.
+                // The object's body may still be arriving: its row groups are checked as they come.
                 let checked = tokio::task::spawn_blocking(move || {
-                    let input = Object::new(&key, &bytes).within(budget);
-                    lakewatch_core::validate(
-                        &c,
-                        &part,
-                        input,
-                        &Context {
-                            universe: universe.as_deref(),
-                            history: points.as_deref(),
-                            halts: halts.as_deref(),
-                            norms: known.as_ref(),
-                            actions: actions.as_deref(),
-                            previous: match &previous {
-                                Previous::None => None,
-                                Previous::Bytes(b) => Some(Ok(Object::new(&old_key, b).within(budget))),
-                                Previous::Unavailable(why) => Some(Err(why)),
-                            },
+                    let context = Context {
+                        universe: universe.as_deref(),
+                        history: points.as_deref(),
+                        halts: halts.as_deref(),
+                        norms: known.as_ref(),
+                        actions: actions.as_deref(),
+                        previous: match &previous {
+                            Previous::None => None,
+                            Previous::Bytes(b) => Some(Ok(Object::new(&old_key, b).within(budget))),
+                            Previous::Unavailable(why) => Some(Err(why)),
                         },
-                        as_of,
-                    )
-                    .map_err(|e| e.to_string())
+                    };
+                    match bytes {
+                        Bytes::Whole(bytes) => lakewatch_core::validate(
+                            &c,
+                            &part,
+                            Object::new(&key, &bytes).within(budget),
+                            &context,
+                            as_of,
+                        ),
+                        Bytes::Arriving { tail, length, mut body } => {
+                            let chunks = Box::new(std::iter::from_fn(move || body.blocking_recv()));
+                            let group_rows = lakewatch_core::GROUP_ROWS;
+                            let object = Arriving { key: &key, length, tail: &tail, chunks, budget, group_rows };
+                            lakewatch_core::validate_arriving(&c, &part, object, &context, as_of)
+                        }
+                    }
                 })
-                .await
-                .unwrap_or_else(|e| Err(format!("validation stopped: {e}")));
-                checked.unwrap_or_else(|e| {
+                .await;
+                let unreadable = |e: String| {
                     lakewatch_core::unevaluated(contract, partition, &object.key, size, Kind::Unreadable, e, as_of)
-                })
+                };
+                match checked {
+                    Ok(Ok(report)) => report,
+                    // The read failed, not the object: another delivery reads it again.
+                    Ok(Err(ValidateError::Interrupted(reason))) => {
+                        let target = format!("s3://{}/{}", object.bucket, object.key);
+                        return Err(IoError { operation: "load object", target, reason, retryable: true }.into());
+                    }
+                    Ok(Err(e)) => unreadable(e.to_string()),
+                    Err(e) => unreadable(format!("validation stopped: {e}")),
+                }
             }
         };
         let universe_problem = match expected {

@@ -1,7 +1,7 @@
 //! The validator under exactly its `template.yaml` role, with IAM enforced
 //! (`lakewatch_testkit::iam`): the Lambda binary validates an object from a real S3
-//! notification (its marker, report, partition state and alert) after S3 throttled it once,
-//! then sweeps the lake. Then a step outside the role, refused in one line, and an object
+//! notification (its marker, report, partition state and alert) after S3 throttled it once and
+//! cut its body half-way once, then sweeps the lake. Then a step outside the role, refused in one line, and an object
 //! written with a foreign KMS key.
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -72,13 +72,9 @@ async fn the_validator_validates_reports_alerts_and_sweeps_under_its_own_role() 
     drain(&sqs, &events_url).await;
     let object = lake.objects.iter_mut().filter(|o| o.key.contains("/minute/")).nth(1).unwrap();
     let key = object.key.clone();
-    s3.put_object()
-        .bucket("lake")
-        .key(&key)
-        .body(ByteStream::from(to_parquet(&mut object.frame).unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let bytes = to_parquet(&mut object.frame).unwrap();
+    let size = bytes.len();
+    s3.put_object().bucket("lake").key(&key).body(ByteStream::from(bytes)).send().await.unwrap();
     let records: Vec<Value> = drain(&sqs, &events_url)
         .await
         .into_iter()
@@ -104,6 +100,12 @@ async fn the_validator_validates_reports_alerts_and_sweeps_under_its_own_role() 
     let id = records[0]["messageId"].as_str().unwrap();
     assert_eq!(throttled, Ok(json!({"batchItemFailures": [{"itemIdentifier": id}]})));
     assert_eq!(keys(&s3, "lakewatch/reports/").await, Vec::<String>::new(), "nothing reported while throttled");
+    // The object's body stops half-way (a connection reset while it downloads): the read failed,
+    // not the object. The message goes back to the queue; nothing is reported, the claim is let go.
+    stack.cut_bodies(&key, 1);
+    let cut = validator.invoke(&event, 60_000);
+    assert_eq!(cut, Ok(json!({"batchItemFailures": [{"itemIdentifier": id}]})));
+    assert_eq!(keys(&s3, "lakewatch/reports/").await, Vec::<String>::new(), "nothing reported when the body was cut");
     let first = validator.invoke(&event, 60_000);
     // The same notification again: the marker stops it before the object is read.
     let again = validator.invoke(&event, 60_000);
@@ -113,6 +115,8 @@ async fn the_validator_validates_reports_alerts_and_sweeps_under_its_own_role() 
     let stdout = validator.stop();
     let done = Ok(json!({"batchItemFailures": []}));
     assert_eq!((&first, &again), (&done, &done), "{stdout}");
+    let cut = format!("of {size} bytes");
+    assert!(stdout.contains(&cut), "the cut read's error names how far it came: {stdout}");
     assert!(swept.is_ok(), "the sweep: {swept:?}\n{stdout}");
 
     let partition = key.split("date=").nth(1).unwrap().split('/').next().unwrap();

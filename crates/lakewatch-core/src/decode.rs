@@ -45,6 +45,10 @@ pub enum DecodeError {
     /// A file whose footer says it would not fit the process's budget: never decoded.
     #[error(transparent)]
     OverBudget(#[from] crate::budget::OverBudget),
+    /// The object's bytes stopped arriving (see [`crate::body`]): the read failed, not the
+    /// object, and another read may succeed.
+    #[error("the object's bytes stopped arriving: {0}")]
+    Interrupted(String),
     /// A value that does not parse as its declared type.
     #[error("column `{column}` row {row}: cannot parse `{value}` as {expected}")]
     BadValue {
@@ -84,30 +88,36 @@ pub fn decode_within(bytes: &[u8], contract: &Contract, budget: Budget) -> Resul
     Ok(frame)
 }
 
-/// Checks the Parquet magic at both ends before handing the bytes to the reader, so that an
-/// HTML error page or a truncated upload is named for what it is.
-pub fn check_parquet_envelope(bytes: &[u8]) -> Result<(), DecodeError> {
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim_start().to_ascii_lowercase();
-    if head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<?xml") {
+/// The start of a Parquet file of `length` bytes (`head`: at least its first 64, or all): the
+/// magic, not an HTML or XML document. With [`check_tail`], an error page or a truncated upload
+/// is named for what it is before the reader sees the bytes.
+pub fn check_head(head: &[u8], length: u64) -> Result<(), DecodeError> {
+    let text = String::from_utf8_lossy(&head[..head.len().min(64)]).trim_start().to_ascii_lowercase();
+    if text.starts_with("<!doctype html") || text.starts_with("<html") || text.starts_with("<?xml") {
         return Err(DecodeError::NotParquet("it is an HTML or XML document (an error page saved as data?)".into()));
     }
-    if bytes.len() < 12 || &bytes[..4] != b"PAR1" {
+    if length < 12 || head.get(..4) != Some(b"PAR1") {
         return Err(DecodeError::NotParquet("no PAR1 magic at the start".into()));
     }
-    if &bytes[bytes.len() - 4..] != b"PAR1" {
-        return Err(DecodeError::Parquet(format!("no PAR1 magic at the end: truncated? ({} bytes)", bytes.len())));
+    Ok(())
+}
+
+/// The end of a Parquet file of `length` bytes (`tail`: its last bytes, or all): the magic, and
+/// a footer that lies inside both the file and `tail` and whose structure is sound.
+pub fn check_tail(tail: &[u8], length: u64) -> Result<(), DecodeError> {
+    let n = tail.len();
+    if n < 8 || &tail[n - 4..] != b"PAR1" {
+        return Err(DecodeError::Parquet(format!("no PAR1 magic at the end: truncated? ({length} bytes)")));
     }
-    let footer = u32::from_le_bytes([
-        bytes[bytes.len() - 8],
-        bytes[bytes.len() - 7],
-        bytes[bytes.len() - 6],
-        bytes[bytes.len() - 5],
-    ]) as usize;
-    if footer + 12 > bytes.len() {
-        return Err(DecodeError::Parquet(format!("footer length {footer} exceeds the file ({} bytes)", bytes.len())));
+    let footer = u32::from_le_bytes([tail[n - 8], tail[n - 7], tail[n - 6], tail[n - 5]]) as usize;
+    if footer as u64 + 12 > length {
+        return Err(DecodeError::Parquet(format!("footer length {footer} exceeds the file ({length} bytes)")));
     }
-    crate::thrift::check_footer(&bytes[bytes.len() - 8 - footer..bytes.len() - 8])
-        .map_err(|e| DecodeError::Parquet(e.to_string()))
+    // The footer is parsed from `tail` as if it were the file: it must hold the 4 bytes before too.
+    if footer + 12 > n && n as u64 != length {
+        return Err(DecodeError::Parquet(format!("footer length {footer} exceeds the {n} bytes read of the end")));
+    }
+    crate::thrift::check_footer(&tail[n - 8 - footer..n - 8]).map_err(|e| DecodeError::Parquet(e.to_string()))
 }
 
 /// Runs `f`, a call into a reader that may panic on corrupt input; `None` when it did.
@@ -127,14 +137,32 @@ pub fn open_parquet(bytes: &[u8], budget: Budget) -> Result<FileMetadataRef, Dec
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    check_parquet_envelope(bytes)?;
-    let mut reader = ParquetReader::new(Cursor::new(bytes));
-    let metadata = catch(|| reader.get_metadata().cloned())
+    check_head(bytes, bytes.len() as u64)?;
+    let metadata = open_footer(bytes, bytes.len() as u64, budget)?;
+    check_pages(bytes, &metadata, 0..metadata.row_groups.len(), budget)?;
+    Ok(metadata)
+}
+
+/// The footer of a Parquet file of `length` bytes, from its last bytes `tail` (or all of it),
+/// once its end, row groups and columns (against `budget`) were found sound. Neither the start
+/// nor the pages are read: see [`check_head`] and [`check_pages`].
+pub fn open_footer(tail: &[u8], length: u64, budget: Budget) -> Result<FileMetadataRef, DecodeError> {
+    check_tail(tail, length)?;
+    let metadata = catch(|| polars_parquet::parquet::read::read_metadata(&mut Cursor::new(tail)))
         .ok_or_else(|| DecodeError::Parquet("corrupt footer".into()))?
         .map_err(|e| DecodeError::Parquet(one_line(e)))?;
     budget.check_shape(&metadata)?;
-    check_pages(bytes, &metadata, budget)?;
-    Ok(metadata)
+    Ok(std::sync::Arc::new(metadata))
+}
+
+/// The byte after row group `g`'s last column chunk, as its footer says (unchecked: see
+/// [`check_pages`]); 0 for figures that are negative or overflow.
+pub fn row_group_end(metadata: &FileMetadata, g: usize) -> usize {
+    let ends = metadata.row_groups[g].parquet_columns().iter().map(|chunk| {
+        let start = chunk.dictionary_page_offset().filter(|o| *o > 0).unwrap_or(chunk.data_page_offset());
+        start.checked_add(chunk.compressed_size()).and_then(|e| usize::try_from(e).ok()).unwrap_or(0)
+    });
+    ends.max().unwrap_or(0)
 }
 
 /// Decodes the row groups `groups` of an opened file (the caller checks their cost first).
@@ -172,10 +200,16 @@ pub fn read_columns(bytes: &[u8], metadata: &FileMetadataRef, columns: &[&str]) 
 /// buffers from these figures, and a negative or inflated one made an allocation of 2^61
 /// bytes abort the process (fuzzing found it). Each chunk must lie inside the file, each page
 /// inside its chunk, with sizes and counts that are not negative, values no more than the
-/// chunk's, and a decompressed size within the budget.
-fn check_pages(bytes: &[u8], metadata: &FileMetadata, budget: Budget) -> Result<(), DecodeError> {
+/// chunk's, and a decompressed size within the budget. `bytes` holds the file from its first
+/// byte through at least these row groups' last (a chunk past them is past the file).
+pub fn check_pages(
+    bytes: &[u8],
+    metadata: &FileMetadata,
+    groups: std::ops::Range<usize>,
+    budget: Budget,
+) -> Result<(), DecodeError> {
     let data_end = bytes.len() as u64;
-    for (g, group) in metadata.row_groups.iter().enumerate() {
+    for (g, group) in metadata.row_groups.iter().enumerate().take(groups.end).skip(groups.start) {
         for (c, chunk) in group.parquet_columns().iter().enumerate() {
             let corrupt = |at: u64, what: &str| {
                 DecodeError::Parquet(format!("corrupt page at byte {at} (row group {g}, column {c}): {what}"))

@@ -15,7 +15,7 @@ use crate::groups::{Groups, Stop, append, boundaries, symbol_ranges};
 #[derive(Debug)]
 pub struct Earlier<'a> {
     key: &'a str,
-    groups: Groups<'a>,
+    groups: Groups<'a, 'a>,
     entity: &'a str,
     time: &'a str,
     /// The newest bar of the whole version (epoch ms).

@@ -2,12 +2,14 @@
 //! decoded a few at a time, and the rows of a symbol that goes on into the next row group wait
 //! for it, so that each group holds every row of its symbols. Memory then follows the largest
 //! group, not the file. The footer's statistics say whether a file is ordered so; a file whose
-//! rows turn out not to be is read whole (`Unordered`).
+//! rows turn out not to be is read whole (`Unordered`). A row group is read once its bytes have
+//! arrived (`body.rs`), and its page headers are walked before it is decoded.
 
 use polars::prelude::{DataFrame, FileMetadataRef};
 
+use crate::body::Body;
 use crate::budget::Budget;
-use crate::decode::{DecodeError, read_row_groups};
+use crate::decode::{DecodeError, check_pages, read_row_groups, row_group_end};
 
 /// Where each row group boundary of a file stands, from each row group's (min, max) symbol:
 /// `Some(shared)` per boundary when the file is ordered by symbol (`shared`: the symbol at the
@@ -85,10 +87,10 @@ impl Group {
     }
 }
 
-/// The symbol groups of an ordered file, in order.
+/// The symbol groups of an ordered file, in order (`'b`: its bytes').
 #[derive(Debug)]
-pub struct Groups<'a> {
-    bytes: &'a [u8],
+pub struct Groups<'a, 'b> {
+    body: Body<'b>,
     metadata: &'a FileMetadataRef,
     /// Per boundary: may the symbol there go on into the next row group.
     shared: Vec<bool>,
@@ -106,10 +108,22 @@ pub struct Groups<'a> {
     highest: Option<String>,
 }
 
-impl<'a> Groups<'a> {
+impl<'a, 'b> Groups<'a, 'b> {
     /// The groups of a file ordered by `entity` (see [`boundaries`]), of at least `rows` rows.
     pub fn new(
-        bytes: &'a [u8],
+        bytes: &'b [u8],
+        metadata: &'a FileMetadataRef,
+        shared: Vec<bool>,
+        entity: &'a str,
+        budget: Budget,
+        rows: usize,
+    ) -> Self {
+        Self::of(Body::Whole(bytes), metadata, shared, entity, budget, rows)
+    }
+
+    /// The same, of a body that may still be arriving.
+    pub(crate) fn of(
+        body: Body<'b>,
         metadata: &'a FileMetadataRef,
         shared: Vec<bool>,
         entity: &'a str,
@@ -117,7 +131,12 @@ impl<'a> Groups<'a> {
         rows: usize,
     ) -> Self {
         let rows = rows.max(1);
-        Groups { bytes, metadata, shared, entity, budget, rows, next: 0, carry: None, ready: None, highest: None }
+        Groups { body, metadata, shared, entity, budget, rows, next: 0, carry: None, ready: None, highest: None }
+    }
+
+    /// The body, read as far as the groups went.
+    pub(crate) fn into_body(self) -> Body<'b> {
+        self.body
     }
 
     /// The highest symbol handed out so far.
@@ -167,7 +186,9 @@ impl<'a> Groups<'a> {
             let g = self.next;
             self.next += 1;
             self.budget.check_row_groups(0, &groups[g..g + 1]).map_err(DecodeError::from)?;
-            let part = read_row_groups(self.bytes, self.metadata, g..g + 1)?;
+            let bytes = self.body.through(row_group_end(self.metadata, g))?;
+            check_pages(bytes, self.metadata, g..g + 1, self.budget)?;
+            let part = read_row_groups(bytes, self.metadata, g..g + 1)?;
             // A carried symbol before a row group big enough to be a group of its own: the
             // symbol's rows are a small group, and the row group's other rows a group cut from it
             // without a copy (prepended to them, the carried rows put every group in chunks,

@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod body;
 pub mod budget;
 pub mod calendar;
 pub mod checks;
@@ -33,9 +34,10 @@ pub mod tally;
 pub mod thrift;
 mod validate;
 
+pub use body::{Arriving, Chunk, Chunks};
 pub use budget::Budget;
 pub use calendar::{Calendar, Session};
 pub use contract::{Contract, Contracts, Partition, Universe};
 pub use finding::{CheckId, Finding, Kind, Severity};
 pub use report::{Report, unevaluated};
-pub use validate::{Context, GROUP_ROWS, Object, ValidateError, validate};
+pub use validate::{Context, GROUP_ROWS, Object, ValidateError, validate, validate_arriving};

@@ -2,13 +2,15 @@
 //! add up their findings into a [`Report`]. A Parquet partition ordered by symbol (as the
 //! collectors write it) is checked symbol group by symbol group (`groups.rs`), so its memory
 //! follows a group, not the file, and so is its version before, read in step (`earlier.rs`);
-//! any other is checked as one group. Both give the same report.
+//! any other is checked as one group. Both give the same report. Its bytes may still be
+//! arriving (`validate_arriving`): the groups are read as they come, anything else once all have.
 
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, Utc};
 use polars::prelude::DataFrame;
 
+use crate::body::{Arriving, Body};
 use crate::budget::Budget;
 use crate::calendar::{Calendar, Session};
 use crate::checks::completeness::present_bars;
@@ -17,7 +19,7 @@ use crate::checks::restatements::{Previous, Version};
 use crate::checks::volume::Point;
 use crate::checks::{CheckInput, Skipped, Whole};
 use crate::contract::{Contract, Format, Partition, Universe};
-use crate::decode::{DecodeError, decode_within, open_parquet};
+use crate::decode::{DecodeError, check_head, decode_within, open_footer, open_parquet};
 use crate::earlier::Earlier;
 use crate::finding::Kind;
 use crate::frame::{Bars, Numbers};
@@ -32,10 +34,22 @@ use crate::tally::Tally;
 pub enum ValidateError {
     /// The bytes do not decode.
     #[error(transparent)]
-    Decode(#[from] DecodeError),
+    Decode(DecodeError),
+    /// The bytes stopped arriving: the read failed, not the object (another read may succeed).
+    #[error("the object's bytes stopped arriving: {0}")]
+    Interrupted(String),
     /// The contract names a calendar lakewatch lacks.
     #[error(transparent)]
     Calendar(#[from] crate::calendar::CalendarError),
+}
+
+impl From<DecodeError> for ValidateError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::Interrupted(why) => ValidateError::Interrupted(why),
+            e => ValidateError::Decode(e),
+        }
+    }
 }
 
 /// What to validate: one object of a dataset, and what decoding it may cost.
@@ -99,34 +113,71 @@ pub fn validate(
     context: &Context<'_>,
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
+    let Object { key, bytes, budget, group_rows } = object;
+    check(contract, partition, Named { key, budget, group_rows }, Body::Whole(bytes), context, as_of)
+}
+
+/// [`validate`] an object whose bytes are still arriving: a Parquet partition ordered by symbol
+/// is checked row group by row group as they arrive, any other once all have. The report is the
+/// one [`validate`] gives of the same bytes; chunks that fail, or end short of the object's
+/// length or run past it, are [`ValidateError::Interrupted`].
+pub fn validate_arriving(
+    contract: &Contract,
+    partition: &Partition,
+    object: Arriving<'_>,
+    context: &Context<'_>,
+    as_of: DateTime<Utc>,
+) -> Result<Report, ValidateError> {
+    let Arriving { key, length, tail, chunks, budget, group_rows } = object;
+    let body = Body::arriving(tail, length, chunks, budget.max_decoded_bytes());
+    check(contract, partition, Named { key, budget, group_rows }, body, context, as_of)
+}
+
+/// What an object is called and may cost, beside its bytes.
+#[derive(Debug, Clone, Copy)]
+struct Named<'a> {
+    key: &'a str,
+    budget: Budget,
+    group_rows: usize,
+}
+
+fn check(
+    contract: &Contract,
+    partition: &Partition,
+    object: Named<'_>,
+    mut body: Body<'_>,
+    context: &Context<'_>,
+    as_of: DateTime<Utc>,
+) -> Result<Report, ValidateError> {
     // Each phase runs in its own span (`previous`, `decode`, `index`, a `check` span per check,
     // `report`), so a subscriber can time them (`lakewatch bench` does) without a clock here.
     let calendar = contract.calendar()?;
     // The version before, when the restatements check compares with it.
     let earlier = context.previous.filter(|_| contract.checks.restatements.is_some());
+    let size = body.len() as u64;
     let too_large = |e: crate::budget::OverBudget| {
-        let size = object.bytes.len() as u64;
         Ok(unevaluated(contract, partition, object.key, size, Kind::TooLarge, e.to_string(), as_of))
     };
     // A per-symbol object is small: it is checked at once.
     if contract.format == Format::Parquet && partition.symbol.is_none() {
         let mut run = Run::new(contract, partition, context, &calendar, as_of);
-        match by_symbol_groups(&mut run, object, earlier) {
-            Ok(true) => return Ok(run.finish(object)),
+        match by_symbol_groups(&mut run, object, &mut body, earlier) {
+            Ok(true) => return Ok(run.finish(object.key, size)),
             Ok(false) => {}
             Err(DecodeError::OverBudget(e)) => return too_large(e),
             Err(e) => return Err(e.into()),
         }
     }
+    let bytes = body.all()?;
     let previous = earlier.map(|old| tracing::info_span!("previous").in_scope(|| whole(old, contract)));
-    let frame = match tracing::info_span!("decode").in_scope(|| decode_within(object.bytes, contract, object.budget)) {
+    let frame = match tracing::info_span!("decode").in_scope(|| decode_within(bytes, contract, object.budget)) {
         Ok(frame) => frame,
         Err(DecodeError::OverBudget(e)) => return too_large(e),
         Err(e) => return Err(e.into()),
     };
     let mut run = Run::new(contract, partition, context, &calendar, as_of);
     run.group(&frame, None, previous.as_ref());
-    Ok(run.finish(object))
+    Ok(run.finish(object.key, size))
 }
 
 /// The version before, decoded whole.
@@ -138,14 +189,21 @@ fn whole(old: Result<Object<'_>, &str>, contract: &Contract) -> Previous {
 
 /// Checks `object` symbol group by symbol group when its footer says it is ordered by symbol,
 /// beside the same symbols of the version before (`earlier`) when that is ordered too:
-/// `Ok(false)` when either is not, or its rows turn out not to be (then `run` is discarded).
+/// `Ok(false)` when either is not, or its rows turn out not to be (then `run` is discarded, and
+/// `body` holds what arrived so far). Each row group's pages are walked as it is read.
 fn by_symbol_groups(
     run: &mut Run<'_>,
-    object: Object<'_>,
+    object: Named<'_>,
+    body: &mut Body<'_>,
     earlier: Option<Result<Object<'_>, &str>>,
 ) -> Result<bool, DecodeError> {
     let contract = run.contract;
-    let metadata = open_parquet(object.bytes, object.budget)?;
+    if body.len() == 0 {
+        return Err(DecodeError::Empty);
+    }
+    let length = body.len() as u64;
+    check_head(body.through(64)?, length)?;
+    let metadata = open_footer(body.tail(), length, object.budget)?;
     // Each group is held to the budget as it is read; the rows of the whole file still are, since
     // the tally keeps each symbol.
     object.budget.check_rows(crate::budget::file_rows(&metadata))?;
@@ -169,8 +227,8 @@ fn by_symbol_groups(
         (Some(Err(why)), _) => Some(Err(why.to_string())),
         _ => None,
     };
-    let mut groups =
-        Groups::new(object.bytes, &metadata, shared, &contract.entity_column, object.budget, object.group_rows);
+    let arrived = std::mem::replace(body, Body::Whole(&[]));
+    let mut groups = Groups::of(arrived, &metadata, shared, &contract.entity_column, object.budget, object.group_rows);
     // The first group holds at least the symbols the market is measured on (`market.rs`).
     let sample = contract.checks.outliers.as_ref().map_or(0, |o| o.market_symbols);
     // The next groups, and the earlier version's rows of their symbols, are read on a thread of
@@ -182,7 +240,7 @@ fn by_symbol_groups(
     let parent = tracing::Span::current();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        scope.spawn(move || {
+        let reader = scope.spawn(move || {
             tracing::dispatcher::with_default(&dispatch, || {
                 parent.in_scope(|| {
                     loop {
@@ -206,7 +264,8 @@ fn by_symbol_groups(
                         }
                     }
                 })
-            })
+            });
+            groups.into_body()
         });
         // The first group gathers the groups read until it holds `sample` symbols (their symbols
         // are distinct: each group's are above the last one's).
@@ -216,32 +275,39 @@ fn by_symbol_groups(
         let check = |run: &mut Run<'_>, group: Group, previous: Option<Previous>| {
             run.group(&group.frame, Some(&group.runs), previous.as_ref());
         };
-        for next in rx {
-            let (group, previous) = match next {
-                Ok(Some(g)) => g,
-                Ok(None) => break,
-                Err(Stop::Unordered) => return Ok(false),
-                Err(Stop::Decode(e)) => return Err(e),
-            };
-            // Only the first group gathers (its runs are one per symbol).
-            let gathering = run.tally.rows == 0;
-            match first.take() {
-                None if gathering && group.runs.len() < sample => first = Some((group, previous)),
-                Some((f, earlier_rows)) => {
-                    let (f, previous) = (f.append(group)?, together(earlier_rows, previous, contract));
-                    if f.runs.len() < sample {
-                        first = Some((f, previous));
-                    } else {
-                        check(run, f, previous);
+        let checked = || -> Result<bool, DecodeError> {
+            for next in rx {
+                let (group, previous) = match next {
+                    Ok(Some(g)) => g,
+                    Ok(None) => break,
+                    Err(Stop::Unordered) => return Ok(false),
+                    Err(Stop::Decode(e)) => return Err(e),
+                };
+                // Only the first group gathers (its runs are one per symbol).
+                let gathering = run.tally.rows == 0;
+                match first.take() {
+                    None if gathering && group.runs.len() < sample => first = Some((group, previous)),
+                    Some((f, earlier_rows)) => {
+                        let (f, previous) = (f.append(group)?, together(earlier_rows, previous, contract));
+                        if f.runs.len() < sample {
+                            first = Some((f, previous));
+                        } else {
+                            check(run, f, previous);
+                        }
                     }
+                    None => check(run, group, previous),
                 }
-                None => check(run, group, previous),
             }
-        }
-        if let Some((f, previous)) = first {
-            check(run, f, previous);
-        }
-        Ok(run.tally.rows > 0)
+            if let Some((f, previous)) = first {
+                check(run, f, previous);
+            }
+            Ok(run.tally.rows > 0)
+        };
+        // The receiver is gone once `checked` returns: the reader stops at its next group and
+        // hands the body back, read as far as it went (the whole file's path reads the rest).
+        let checked = checked();
+        *body = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        checked
     })
 }
 
@@ -354,7 +420,7 @@ impl<'a> Run<'a> {
     }
 
     /// The checks' judgement of the whole partition, and the report.
-    fn finish(mut self, object: Object<'_>) -> Report {
+    fn finish(mut self, key: &str, size: u64) -> Report {
         let contract = self.contract;
         let whole = Whole {
             tally: &self.tally,
@@ -400,11 +466,11 @@ impl<'a> Run<'a> {
         }
         Report {
             dataset: contract.dataset.clone(),
-            key: object.key.to_string(),
+            key: key.to_string(),
             partition: self.partition.fields.clone(),
             format: contract.format,
             as_of: self.as_of,
-            bytes: object.bytes.len() as u64,
+            bytes: size,
             rows: tally.rows,
             symbols: if tally.unindexed.is_some() { 0 } else { tally.symbols.len() as u64 },
             stats,

@@ -200,6 +200,12 @@ impl Stack {
         self.rules.lock().unwrap().throttles.push((prefix.to_string(), requests));
     }
 
+    /// Stops the next `reads` whole GETs of keys under `prefix` half-way through the body, as a
+    /// connection reset does: the headers announce every byte, half of them come.
+    pub fn cut_bodies(&self, prefix: &str, reads: usize) {
+        self.rules.lock().unwrap().cuts.push((prefix.to_string(), reads));
+    }
+
     /// Creates a KMS key outside the stack (another team's, or a vendor's writer's) and returns
     /// its ARN: no role of the stack may use it.
     pub fn foreign_key(&self) -> String {

@@ -59,6 +59,8 @@ pub(crate) struct Rules {
     pub(crate) refusals: Vec<String>,
     /// S3 keys (by prefix) answered `503 SlowDown` for the next so many requests.
     pub(crate) throttles: Vec<(String, usize)>,
+    /// S3 keys (by prefix) whose next so many whole GETs stop half-way through the body.
+    pub(crate) cuts: Vec<(String, usize)>,
 }
 
 impl Rules {
@@ -224,6 +226,15 @@ fn handle(http: &Http, moto: &str, rules: &Mutex<Rules>) -> std::io::Result<Vec<
                 && let Err(message) = authorize(rules, &caller, &need, None)
             {
                 return Ok(refusal("s3", http, &message));
+            }
+            if http.header("range").is_none()
+                && let Some(c) =
+                    rules.lock().unwrap().cuts.iter_mut().find(|(p, n)| key.starts_with(p.as_str()) && *n > 0)
+            {
+                c.1 -= 1;
+                // The headers announce every byte; half of them come, then the connection closes.
+                let body = body(&answer).len();
+                return Ok(answer[..answer.len() - body + body / 2].to_vec());
             }
         }
         _ => {}
