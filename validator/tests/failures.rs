@@ -157,6 +157,28 @@ async fn a_refused_object_is_an_unreadable_finding_not_a_dead_letter() {
 }
 
 #[tokio::test]
+async fn a_footer_longer_than_the_first_read_is_read_on_its_own() {
+    // Row groups of 10 rows: a footer of hundreds of KB, past the 64 KB read first.
+    let mut h = Harness::new(as_of());
+    h.universe(10);
+    let object = minute_partition(10, session(), 7).unwrap();
+    let frame = lakewatch_synth::by_symbol(&object.frame).unwrap();
+    let mut bytes = Vec::new();
+    let mut writer = polars::prelude::ParquetWriter::new(&mut bytes).batched(frame.schema()).unwrap();
+    for at in (0..frame.height()).step_by(10) {
+        writer.write_batch(&frame.slice(at as i64, 10.min(frame.height() - at))).unwrap();
+    }
+    writer.finish().unwrap();
+    let n = bytes.len();
+    let footer = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as u64;
+    assert!(footer > lakewatch_validator::fetch::TAIL_BYTES, "a footer of {footer} bytes");
+    h.lake.put(&object.key, bytes);
+    assert_eq!(h.deliver(sqs(&object.key)).await.unwrap(), json!({"batchItemFailures": []}));
+    let report = h.report("minute_bars");
+    assert_eq!((kinds(&report), &report["rows"]), (Vec::<String>::new(), &json!(frame.height())), "{report}");
+}
+
+#[tokio::test]
 async fn an_older_version_validated_late_never_resolves_the_newer_ones_alert() {
     let mut h = Harness::new(as_of());
     h.universe(10);
