@@ -2,7 +2,7 @@
 //! wherever its chunks break and however much of its end was read first; a read that stops on
 //! the way, or ends short, is `Interrupted`, never a report.
 
-use lakewatch_core::{Arriving, Budget, Chunk, Chunks, Context, Contract, Contracts, Object, ValidateError};
+use lakewatch_core::{Arriving, Budget, Chunks, Context, Contract, Contracts, Object, ValidateError};
 use lakewatch_core::{validate, validate_arriving};
 use lakewatch_synth::{LakeSpec, build};
 use polars::prelude::*;
@@ -27,9 +27,11 @@ fn footer(bytes: &[u8]) -> usize {
 }
 
 /// `bytes` in chunks of `sizes` in turn (each at least 1), failing with `fail` instead of the
-/// chunk that would start at or after byte `at`, or ending there when `fail` is `None`.
+/// chunk that would start at or after byte `at`, or ending there when `fail` is `None`. Each
+/// chunk is cut from one buffer, as the validator's reader cuts them.
 fn chunks<'a>(bytes: &'a [u8], sizes: Vec<usize>, stop: Option<(usize, Option<&'static str>)>) -> Chunks<'a> {
     let mut at = 0;
+    let mut buffer = bytes::BytesMut::with_capacity(bytes.len());
     let mut sizes = sizes.into_iter().cycle();
     let mut stopped = false;
     Box::new(std::iter::from_fn(move || {
@@ -42,7 +44,8 @@ fn chunks<'a>(bytes: &'a [u8], sizes: Vec<usize>, stop: Option<(usize, Option<&'
         }
         let n = sizes.next().unwrap_or(1).max(1).min(bytes.len() - at);
         at += n;
-        Some(Ok(Box::new(bytes[at - n..at].to_vec()) as Chunk))
+        buffer.extend_from_slice(&bytes[at - n..at]);
+        Some(Ok(buffer.split()))
     }))
 }
 

@@ -103,7 +103,7 @@ fn a_partition_is_checked_while_its_bytes_arrive() {
     let log = events.clone();
     let chunks = bytes.chunks(1_000).map(move |c| {
         log.lock().unwrap().push("chunk");
-        Ok(Box::new(c.to_vec()) as lakewatch_core::Chunk)
+        Ok(bytes::BytesMut::from(c))
     });
     let arriving = lakewatch_core::Arriving {
         key: &object.key,

@@ -1,7 +1,7 @@
-//! Reading one object version: its end first (a ranged GET of the last 64 KB, so a truncated
-//! upload is told without downloading it, and the Parquet footer is at hand), then the object,
-//! never past the size limit, handed to the checks as it arrives: they read its row groups while
-//! the rest is on its way. What cannot be read becomes a finding, never a lost delivery: a
+//! Reading one object version: its end (a ranged GET of the last 64 KB, so a truncated upload is
+//! told without using the body, and the Parquet footer is at hand) while the object is opened,
+//! never past the size limit; the body is handed to the checks as it arrives: they read its row
+//! groups while the rest is on its way. What cannot be read becomes a finding, never a lost delivery: a
 //! refused read (a missing permission, a KMS key the role cannot use) is `unreadable` with S3's
 //! reason, a throttled one an error worth another delivery, as is a body that stops half-way.
 
@@ -10,7 +10,7 @@ use lakewatch_core::{Contract, Kind};
 use lakewatch_telemetry::trace::link_to_writer;
 
 use crate::event::ObjectRef;
-use crate::ports::{Arrival, IoError, Lake, Load};
+use crate::ports::{Arrival, IoError, Lake, Load, Tail};
 use crate::service::{Permanent, ProcessError};
 
 /// The end of an object read first: enough for a Parquet footer of up to 64 KB, in one request.
@@ -96,38 +96,24 @@ pub async fn fetch<L: Lake + Sync>(
     if let Some(size) = object.size.filter(|s| *s > limit) {
         return Ok(Fetched::too_large(size, limit));
     }
-    let mut tail = None;
-    if contract.format == lakewatch_core::contract::Format::Parquet {
-        let mut end = match lake.load_tail(object, TAIL_BYTES).await {
-            Ok(Some(end)) => end,
-            Ok(None) => return Err(gone(object)),
-            Err(e) => return refused(Err(e)),
-        };
-        let n = end.bytes.len();
-        if n < 8 || &end.bytes[n - 4..] != b"PAR1" {
-            return Ok(Fetched::unreadable(format!(
-                "no Parquet footer: the last {n} bytes do not end in PAR1 (truncated, or not Parquet)"
-            )));
-        }
-        let footer =
-            u32::from_le_bytes([end.bytes[n - 8], end.bytes[n - 7], end.bytes[n - 6], end.bytes[n - 5]]) as u64;
-        if object.size.is_some_and(|s| footer + 12 > s) || ((n as u64) < TAIL_BYTES && footer + 12 > n as u64) {
-            return Ok(Fetched::unreadable(format!("Parquet footer of {footer} bytes is longer than the object")));
-        }
-        if footer + 12 > n as u64 {
-            // A footer longer than the first read (hundreds of row groups or columns): its own read.
-            if footer + 12 > limit {
-                return Ok(Fetched::too_large(footer + 12, limit));
+    // The end and the body are asked for at once: the body's first bytes come while the footer
+    // is read (one round trip, not two, before the checks can start).
+    let parquet = contract.format == lakewatch_core::contract::Format::Parquet;
+    let (end, opened) = tokio::join!(
+        async {
+            match parquet {
+                true => Some(footer(lake, object, limit).await),
+                false => None,
             }
-            end = match lake.load_tail(object, footer + 12).await {
-                Ok(Some(end)) => end,
-                Ok(None) => return Err(gone(object)),
-                Err(e) => return refused(Err(e)),
-            };
-        }
-        tail = Some(end);
-    }
-    let opened = match lake.open_object(object, limit).await {
+        },
+        lake.open_object(object, limit),
+    );
+    let tail = match end.transpose()? {
+        Some(Err(problem)) => return Ok(problem),
+        Some(Ok(tail)) => Some(tail),
+        None => None,
+    };
+    let opened = match opened {
         Ok(Load::Object(o)) => o,
         Ok(Load::TooLarge { size }) => return Ok(Fetched::too_large(size, limit)),
         Ok(Load::Missing) => return Err(gone(object)),
@@ -153,6 +139,41 @@ pub async fn fetch<L: Lake + Sync>(
     Ok(Fetched { bytes, etag, version_id, modified, problem: None })
 }
 
+/// The end of `object`, holding its Parquet footer; `Ok(Err(problem))` when it has none.
+async fn footer<L: Lake + Sync>(
+    lake: &L,
+    object: &ObjectRef,
+    limit: u64,
+) -> Result<Result<Tail, Fetched>, ProcessError> {
+    let mut end = match lake.load_tail(object, TAIL_BYTES).await {
+        Ok(Some(end)) => end,
+        Ok(None) => return Err(gone(object)),
+        Err(e) => return refused(Err(e)).map(Err),
+    };
+    let n = end.bytes.len();
+    if n < 8 || &end.bytes[n - 4..] != b"PAR1" {
+        return Ok(Err(Fetched::unreadable(format!(
+            "no Parquet footer: the last {n} bytes do not end in PAR1 (truncated, or not Parquet)"
+        ))));
+    }
+    let footer = u32::from_le_bytes([end.bytes[n - 8], end.bytes[n - 7], end.bytes[n - 6], end.bytes[n - 5]]) as u64;
+    if object.size.is_some_and(|s| footer + 12 > s) || ((n as u64) < TAIL_BYTES && footer + 12 > n as u64) {
+        return Ok(Err(Fetched::unreadable(format!("Parquet footer of {footer} bytes is longer than the object"))));
+    }
+    if footer + 12 > n as u64 {
+        // A footer longer than the first read (hundreds of row groups or columns): its own read.
+        if footer + 12 > limit {
+            return Ok(Err(Fetched::too_large(footer + 12, limit)));
+        }
+        end = match lake.load_tail(object, footer + 12).await {
+            Ok(Some(end)) => end,
+            Ok(None) => return Err(gone(object)),
+            Err(e) => return refused(Err(e)).map(Err),
+        };
+    }
+    Ok(Ok(end))
+}
+
 /// Every chunk of `body`, in one buffer.
 async fn whole(mut body: Arrival, object: &ObjectRef) -> Result<Vec<u8>, ProcessError> {
     let mut out = Vec::new();
@@ -163,7 +184,7 @@ async fn whole(mut body: Arrival, object: &ObjectRef) -> Result<Vec<u8>, Process
             reason,
             retryable: true,
         })?;
-        out.extend_from_slice((*chunk).as_ref());
+        out.extend_from_slice(&chunk);
     }
     Ok(out)
 }

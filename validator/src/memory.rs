@@ -212,13 +212,14 @@ impl Lake for MemoryLake {
         })
     }
 
-    /// The object read whole, then handed over in chunks of 64 KB, all queued at once.
+    /// The object read whole, then handed over in parts of 64 KB, all queued at once.
     async fn open_object(&self, object: &ObjectRef, limit: u64) -> Result<Load<Opened>, IoError> {
         Ok(match self.load_object(object, limit).await? {
             Load::Object(Loaded { bytes, etag, version_id, writer, modified }) => {
                 let (tx, body) = tokio::sync::mpsc::unbounded_channel();
-                for chunk in bytes.chunks(64 * 1024) {
-                    let _ = tx.send(Ok(Box::new(chunk.to_vec()) as lakewatch_core::Chunk));
+                let mut rest = bytes::BytesMut::from(&bytes[..]);
+                while !rest.is_empty() {
+                    let _ = tx.send(Ok(rest.split_to(rest.len().min(64 * 1024))));
                 }
                 Load::Object(Opened { length: bytes.len() as u64, etag, version_id, writer, modified, body })
             }

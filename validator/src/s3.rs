@@ -11,7 +11,7 @@ use lakewatch_s3::{Refusal, status};
 
 use crate::event::ObjectRef;
 use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, Opened, Revalidated, Tail, When};
-use lakewatch_core::Chunk;
+use bytes::BytesMut;
 
 /// [`Lake`] on an S3 client (built once at cold start).
 #[derive(Debug, Clone)]
@@ -223,20 +223,25 @@ impl Lake for S3Lake {
         };
         let (etag, version_id, writer, modified) = described(&out);
         let length = out.content_length().unwrap_or(0).max(0) as u64;
-        // The body is read on a task of its own, into a channel the checks drain as they go: the
-        // download goes on while they work. At most the object is queued (`limit` bounds it).
+        // The body is read on a task of its own while the checks work, into one buffer the size
+        // of the object; each network chunk is copied in and freed, and the part it filled is
+        // cut off and sent (the checks join the parts in place: the object is held once, however
+        // far ahead of them the download gets). `limit` bounds the buffer.
         let (tx, body) = tokio::sync::mpsc::unbounded_channel();
         let mut stream = out.body;
+        let mut buffer = BytesMut::with_capacity(usize::try_from(length).unwrap_or(0));
         tokio::spawn(async move {
-            let mut read = 0u64;
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string()).and_then(|c| {
-                    read += c.len() as u64;
-                    if read > limit { Err(format!("the body passed {limit} bytes")) } else { Ok(Box::new(c) as Chunk) }
+                let part = chunk.map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string()).and_then(|c| {
+                    if (buffer.len() + c.len()) as u64 > limit {
+                        return Err(format!("the body passed {limit} bytes"));
+                    }
+                    buffer.extend_from_slice(&c);
+                    Ok(buffer.split())
                 });
-                let failed = chunk.is_err();
+                let failed = part.is_err();
                 // The receiver is gone once the checks stop (done, or past the deadline).
-                if tx.send(chunk).is_err() || failed {
+                if tx.send(part).is_err() || failed {
                     return;
                 }
             }

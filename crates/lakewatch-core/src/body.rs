@@ -1,8 +1,10 @@
 //! An object's bytes, all there or still arriving. A validation can start before an object's
 //! last byte is read: the caller reads its end first (the Parquet footer), then hands over the
-//! body as chunks in order, and the symbol groups' reader copies them into one buffer as far as
-//! the next row group needs. Core sees chunks, never a client: the caller feeds them from
-//! wherever it reads (the validator, from S3's response as it streams in).
+//! body as chunks in order, and the symbol groups' reader joins them as far as the next row group
+//! needs. Core sees chunks, never a client: the caller feeds them from wherever it reads (the
+//! validator, from S3's response as it streams in).
+
+use bytes::BytesMut;
 
 use crate::decode::DecodeError;
 
@@ -10,8 +12,10 @@ use crate::decode::DecodeError;
 /// has); an `Err` says why the read stopped on the way.
 pub type Chunks<'a> = Box<dyn Iterator<Item = Result<Chunk, String>> + Send + 'a>;
 
-/// Bytes as the reader received them (a network buffer is copied once, into the body's).
-pub type Chunk = Box<dyn AsRef<[u8]> + Send>;
+/// A piece of the body. Pieces cut in turn from one buffer the size of the object
+/// (`BytesMut::split`, as the reader writes into it) are joined without a copy, so the body is
+/// held once however far ahead of the checks the reader gets; other pieces are copied.
+pub type Chunk = BytesMut;
 
 /// What to validate, when its bytes are still arriving: see [`crate::validate_arriving`].
 pub struct Arriving<'a> {
@@ -41,7 +45,7 @@ pub(crate) enum Body<'a> {
     /// All of them.
     Whole(&'a [u8]),
     /// Those arrived so far (`buf`), the rest to come (`chunks`), and the object's end, read first.
-    Arriving { tail: &'a [u8], length: usize, buf: Vec<u8>, chunks: Chunks<'a> },
+    Arriving { tail: &'a [u8], length: usize, buf: BytesMut, chunks: Chunks<'a> },
 }
 
 impl std::fmt::Debug for Body<'_> {
@@ -54,12 +58,10 @@ impl std::fmt::Debug for Body<'_> {
 }
 
 impl<'a> Body<'a> {
-    /// A body arriving as `chunks`, of `length` bytes ending in `tail`. The buffer is allocated
-    /// once, up to `reserve` bytes: the caller bounds `length`, the budget bounds the guess.
-    pub fn arriving(tail: &'a [u8], length: u64, chunks: Chunks<'a>, reserve: u64) -> Self {
+    /// A body arriving as `chunks`, of `length` bytes ending in `tail`.
+    pub fn arriving(tail: &'a [u8], length: u64, chunks: Chunks<'a>) -> Self {
         let length = usize::try_from(length).unwrap_or(usize::MAX);
-        let buf = Vec::with_capacity(length.min(usize::try_from(reserve).unwrap_or(usize::MAX)));
-        Body::Arriving { tail, length, buf, chunks }
+        Body::Arriving { tail, length, buf: BytesMut::new(), chunks }
     }
 
     /// The object's length.
@@ -93,11 +95,10 @@ impl<'a> Body<'a> {
                     let chunk = chunk.map_err(|why| {
                         DecodeError::Interrupted(format!("after {} of {length} bytes: {why}", buf.len()))
                     })?;
-                    let chunk = (*chunk).as_ref();
                     if buf.len() + chunk.len() > *length {
                         return Err(DecodeError::Interrupted(format!("more than its {length} bytes arrived")));
                     }
-                    buf.extend_from_slice(chunk);
+                    buf.unsplit(chunk);
                 }
                 Ok(buf)
             }
@@ -110,7 +111,7 @@ impl<'a> Body<'a> {
         if let Body::Arriving { length, chunks, .. } = self {
             for chunk in chunks {
                 match chunk {
-                    Ok(c) if (*c).as_ref().is_empty() => {}
+                    Ok(c) if c.is_empty() => {}
                     Ok(_) => return Err(DecodeError::Interrupted(format!("more than its {length} bytes arrived"))),
                     Err(why) => return Err(DecodeError::Interrupted(format!("after all {length} bytes: {why}"))),
                 }
@@ -125,12 +126,12 @@ mod tests {
     use super::*;
 
     fn chunks(parts: Vec<Result<&'static [u8], &'static str>>) -> Chunks<'static> {
-        Box::new(parts.into_iter().map(|p| p.map(|b| Box::new(b) as Chunk).map_err(str::to_string)))
+        Box::new(parts.into_iter().map(|p| p.map(BytesMut::from).map_err(str::to_string)))
     }
 
     #[test]
     fn a_body_is_read_as_far_as_asked_and_no_further() {
-        let mut body = Body::arriving(b"ef", 6, chunks(vec![Ok(b"ab"), Ok(b""), Ok(b"cd"), Ok(b"ef")]), 6);
+        let mut body = Body::arriving(b"ef", 6, chunks(vec![Ok(b"ab"), Ok(b""), Ok(b"cd"), Ok(b"ef")]));
         assert_eq!(body.through(1).unwrap(), b"ab");
         assert_eq!(body.through(3).unwrap(), b"abcd");
         assert_eq!(body.through(100).unwrap(), b"abcdef");
@@ -149,10 +150,24 @@ mod tests {
             ("failed", vec![Ok(b"ab"), Err("connection reset")], 6, "after 2 of 6 bytes: connection reset"),
         ];
         for (what, parts, end, want) in cases {
-            let mut body = Body::arriving(b"", 6, chunks(parts), 6);
+            let mut body = Body::arriving(b"", 6, chunks(parts));
             let got = if end == usize::MAX { body.all().map(|_| ()) } else { body.through(end).map(|_| ()) };
             assert_eq!(got, Err(DecodeError::Interrupted(want.into())), "{what}");
         }
+    }
+
+    #[test]
+    fn pieces_cut_from_one_buffer_are_joined_in_place() {
+        let mut whole = BytesMut::with_capacity(6);
+        let mut pieces = Vec::new();
+        for part in [&b"ab"[..], b"cd", b"ef"] {
+            whole.extend_from_slice(part);
+            pieces.push(Ok(whole.split()));
+        }
+        let start = pieces[0].as_ref().map(|p: &BytesMut| p.as_ptr()).unwrap();
+        let mut body = Body::arriving(b"ef", 6, Box::new(pieces.into_iter()));
+        let all = body.all().unwrap();
+        assert_eq!((all, all.as_ptr()), (&b"abcdef"[..], start), "the buffer the pieces were cut from");
     }
 
     #[test]

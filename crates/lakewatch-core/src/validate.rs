@@ -129,7 +129,7 @@ pub fn validate_arriving(
     as_of: DateTime<Utc>,
 ) -> Result<Report, ValidateError> {
     let Arriving { key, length, tail, chunks, budget, group_rows } = object;
-    let body = Body::arriving(tail, length, chunks, budget.max_decoded_bytes());
+    let body = Body::arriving(tail, length, chunks);
     check(contract, partition, Named { key, budget, group_rows }, body, context, as_of)
 }
 
