@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo build --release -p lakewatch-validator
-//! cargo run --release -p lakewatch-validator --example cold_start -- [SYMBOLS] [RUNS] [MEMORY_MB]
+//! cargo run --release -p lakewatch-validator --example cold_start -- [SYMBOLS] [RUNS] [MEMORY_MB] [MB_S]
 //! ```
 //!
 //! Cold init: from spawning the process to its first `GET /runtime/invocation/next`.
@@ -12,8 +12,13 @@
 //! first version of a session of its own, then a correction of it (the same key again: compared
 //! with the version before); next to the floor of reading the object from the emulator's S3 and
 //! decoding it, here. Peak RSS: the function's `VmHWM`, reset between the two cases. MEMORY_MB
-//! (default 1,769) is the memory size the function is told it has.
+//! (default 1,769) is the memory size the function is told it has. MB_S (default: none) passes
+//! every answer the function and the floor's read get at that many MB/s per connection, through
+//! a proxy in front of the emulator: S3 serves one GET at about 85-90 MB/s (its performance
+//! guidelines), where the emulator on this machine serves 42 MB in 65-80 ms and shares its cores.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
@@ -37,6 +42,38 @@ fn cpu_ms(pid: u32) -> f64 {
 /// AWS Lambda's published arm64 price per GB-second (us-east-1, first tier).
 const ARM64_GB_SECOND: f64 = 0.000_013_333_4;
 
+/// A TCP proxy in front of `upstream` (`host:port`) that passes requests as they come and each
+/// connection's answers at `mb_s` MB/s; returns its URL.
+fn paced(upstream: &str, mb_s: f64) -> Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let upstream = upstream.to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let upstream = upstream.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let server = TcpStream::connect(&upstream)?;
+                let (mut from_client, mut to_server) = (client.try_clone()?, server.try_clone()?);
+                std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_server));
+                let (mut from_server, mut to_client) = (server, client);
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut due = Instant::now();
+                loop {
+                    let n = from_server.read(&mut buf)?;
+                    if n == 0 {
+                        return to_client.shutdown(std::net::Shutdown::Write);
+                    }
+                    to_client.write_all(&buf[..n])?;
+                    // The next bytes leave once these have at the rate: idle time earns no burst.
+                    due = due.max(Instant::now()) + Duration::from_secs_f64(n as f64 / (mb_s * 1e6));
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                }
+            });
+        }
+    });
+    Ok(url)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -48,6 +85,7 @@ async fn main() -> Result<()> {
     let symbols: usize = args.next().map_or(Ok(5_000), |s| s.parse()).context("SYMBOLS")?;
     let runs: usize = args.next().map_or(Ok(5), |s| s.parse()).context("RUNS")?;
     let memory_mb: u64 = args.next().map_or(Ok(1769), |s| s.parse()).context("MEMORY_MB")?;
+    let mb_s: Option<f64> = args.next().map(|s| s.parse()).transpose().context("MB_S")?;
     let exe =
         std::env::current_exe()?.parent().and_then(|p| p.parent()).context("target dir")?.join("lakewatch-validator");
     if !exe.exists() {
@@ -55,7 +93,11 @@ async fn main() -> Result<()> {
     }
 
     let moto = lakewatch_testkit::Moto::start();
-    let endpoint = moto.endpoint.clone();
+    // What the function and the floor's read go through: the emulator, or a proxy pacing it.
+    let endpoint = match mb_s {
+        Some(mb_s) => paced(moto.endpoint.trim_start_matches("http://"), mb_s)?,
+        None => moto.endpoint.clone(),
+    };
     let aws = moto.aws().await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
     let topic =
@@ -156,7 +198,10 @@ async fn main() -> Result<()> {
     }
     let correction_peak = peak(false);
     let _ = child.kill();
-    // The floor: the same object read from the emulator's S3 and decoded, here.
+    // The floor: the same object read from the emulator's S3 (at the same pace) and decoded, here.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws).endpoint_url(&endpoint).force_path_style(true).build(),
+    );
     let contract = lakewatch_core::Contracts::embedded().get("minute_bars").context("contract")?.clone();
     let (mut reads, mut floors) = (Vec::new(), Vec::new());
     for (key, ..) in sessions.iter().skip(1) {
@@ -172,8 +217,9 @@ async fn main() -> Result<()> {
     let (read, floor) = (median(reads), median(floors));
     out(&format!("cold init: {:.1} ms (process start to first /next)", cold.unwrap_or_default()));
     out(&format!(
-        "{runs} runs of {symbols} symbols, {rows} rows, {:.1} MB Parquet, at {memory_mb} MB",
-        size as f64 / 1e6
+        "{runs} runs of {symbols} symbols, {rows} rows, {:.1} MB Parquet, at {memory_mb} MB{}",
+        size as f64 / 1e6,
+        mb_s.map_or(String::new(), |r| format!(", S3 answers at {r} MB/s a connection"))
     ));
     out(&format!("floor: S3 read {read:.1} ms, read and decoded {floor:.1} ms"));
     for (what, runs, peak) in [("first version", firsts, first_peak), ("correction", corrections, correction_peak)] {
