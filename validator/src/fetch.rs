@@ -1,9 +1,10 @@
 //! Reading one object version: its end (a ranged GET of the last 64 KB, so a truncated upload is
 //! told without using the body, and the Parquet footer is at hand) while the object is opened,
 //! never past the size limit; the body is handed to the checks as it arrives: they read its row
-//! groups while the rest is on its way. What cannot be read becomes a finding, never a lost delivery: a
-//! refused read (a missing permission, a KMS key the role cannot use) is `unreadable` with S3's
-//! reason, a throttled one an error worth another delivery, as is a body that stops half-way.
+//! groups while the rest is on its way. What cannot be read becomes a finding, never a lost
+//! delivery: a refused read (a missing permission, a KMS key the role cannot use) is `unreadable`
+//! with S3's reason, a throttled one an error worth another delivery, as is a body that stops
+//! half-way.
 
 use chrono::{DateTime, Utc};
 use lakewatch_core::{Contract, Kind};
@@ -86,7 +87,7 @@ fn gone(object: &ObjectRef) -> ProcessError {
     Permanent(format!("s3://{}/{} no longer exists", object.bucket, object.key)).into()
 }
 
-/// Begins reading `object` (Parquet: its end first), or says why it cannot be evaluated.
+/// Begins reading `object` (Parquet: its end as well), or says why it cannot be evaluated.
 pub async fn fetch<L: Lake + Sync>(
     lake: &L,
     object: &ObjectRef,
@@ -163,7 +164,10 @@ async fn footer<L: Lake + Sync>(
     if footer + 12 > n as u64 {
         // A footer longer than the first read (hundreds of row groups or columns): its own read.
         if footer + 12 > limit {
-            return Ok(Err(Fetched::too_large(footer + 12, limit)));
+            let message = format!(
+                "Parquet footer of {footer} bytes, above the {limit}-byte limit (LAKEWATCH_MAX_OBJECT_BYTES); not read"
+            );
+            return Ok(Err(Fetched { problem: Some((Kind::TooLarge, message)), ..Fetched::default() }));
         }
         end = match lake.load_tail(object, footer + 12).await {
             Ok(Some(end)) => end,

@@ -1,17 +1,17 @@
-//! The lake on S3: objects read whole or by their tail, small documents written with S3
-//! conditional writes (`If-None-Match: *`, `If-Match`), reports. A 403 on a read is told apart:
-//! a missing key (S3's answer to a role without `s3:ListBucket` on the prefix) reads as absent,
-//! a real refusal names the permission and the template statement that would allow it.
+//! The lake on S3: objects read whole, by their tail or as they arrive, small documents written
+//! with S3 conditional writes (`If-None-Match: *`, `If-Match`), reports. A 403 on a read is told
+//! apart: a missing key (S3's answer to a role without `s3:ListBucket` on the prefix) reads as
+//! absent, a real refusal names the permission and the template statement that would allow it.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use bytes::BytesMut;
 use lakewatch_s3::{Refusal, status};
 
 use crate::event::ObjectRef;
 use crate::ports::{Document, Head, IoError, Lake, Listed, Load, Loaded, Opened, Revalidated, Tail, When};
-use bytes::BytesMut;
 
 /// [`Lake`] on an S3 client (built once at cold start).
 #[derive(Debug, Clone)]
