@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for MINUTES (default 10), in rounds of CASES cases with fresh seeds.
 #   bash scripts/fuzz.sh TARGET [MINUTES] [CASES]
-# Targets: fuzz_validate_parquet, fuzz_validate_csv, fuzz_validate_json_lines,
-# fuzz_footer_newest_time, fuzz_contract_parsing, fuzz_calendar_overrides, fuzz_calendar_days,
+# Targets: fuzz_validate_parquet, fuzz_validate_arriving, fuzz_validate_csv,
+# fuzz_validate_json_lines, fuzz_footer_newest_time, fuzz_contract_parsing,
+# fuzz_calendar_overrides, fuzz_calendar_days,
 # fuzz_alpaca_pages, fuzz_edgar_bodies (tests/fuzz.rs); any_payload_gets_a_verdict,
 # any_key_survives_s3s_encoding, any_raw_key_gets_a_verdict (validator/tests/fuzz_events.rs).
 # The tests/fuzz.rs targets start from their seeds plus the saved corpus in

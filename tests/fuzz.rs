@@ -1,8 +1,9 @@
 //! Fuzzing on stable Rust (proptest): bytes other programs wrote, mutated the ways files break
 //! and the ways they are built to hurt (bit flips, truncations, spliced footers, overwritten and
 //! inflated counts), through every reader lakewatch has. The property: a verdict, never a panic
-//! or an abort. `LAKEWATCH_FUZZ_CASES` sets the cases per target (CI runs the defaults, about a
-//! minute in all); `scripts/fuzz.sh TARGET MINUTES` runs one target longer.
+//! or an abort (and, for a body still arriving, the verdict it gets whole).
+//! `LAKEWATCH_FUZZ_CASES` sets the cases per target (CI runs the defaults, about a minute in
+//! all); `scripts/fuzz.sh TARGET MINUTES` runs one target longer.
 
 use std::sync::OnceLock;
 
@@ -90,6 +91,8 @@ struct Seeds {
     csv: Vec<u8>,
     jsonl: Vec<u8>,
     other: Vec<u8>,
+    /// The Parquet seed ordered by symbol, in row groups of 200 rows: read by symbol groups.
+    grouped: Vec<u8>,
 }
 
 fn seeds() -> &'static Seeds {
@@ -107,7 +110,14 @@ fn seeds() -> &'static Seeds {
         CsvWriter::new(&mut csv).finish(&mut text).unwrap();
         let mut jsonl = Vec::new();
         JsonWriter::new(&mut jsonl).with_json_format(JsonFormat::JsonLines).finish(&mut text).unwrap();
-        Seeds { parquet, csv, jsonl, other }
+        let by_symbol = lakewatch_synth::by_symbol(&frame).unwrap();
+        let mut grouped = Vec::new();
+        let mut writer = ParquetWriter::new(&mut grouped).batched(by_symbol.schema()).unwrap();
+        for at in (0..by_symbol.height()).step_by(200) {
+            writer.write_batch(&by_symbol.slice(at as i64, 200.min(by_symbol.height() - at))).unwrap();
+        }
+        writer.finish().unwrap();
+        Seeds { parquet, csv, jsonl, other, grouped }
     })
 }
 
@@ -187,6 +197,49 @@ fn fuzz_validate_csv() {
 #[test]
 fn fuzz_validate_json_lines() {
     validate_mutated("fuzz_validate_json_lines", Format::JsonLines, &seeds().jsonl, 1_500);
+}
+
+/// Hostile bytes validated as they arrive, in chunks of a size drawn from the bytes, give the
+/// verdict they give whole: the same report, or the same kind of error (not always the same
+/// words: polars decodes columns in parallel, and of two corrupt columns either may fail first,
+/// read whole twice as well).
+#[test]
+fn fuzz_validate_arriving() {
+    let (contract, partition) = contract_in(Format::Parquet);
+    let as_of = "2025-11-26T23:00:00Z".parse().unwrap();
+    let budget = Budget::of_memory_mb(256);
+    let s = seeds();
+    fuzz("fuzz_validate_arriving", vec![s.grouped.clone(), s.parquet.clone()], 1_000, |bytes| {
+        let whole = validate(
+            &contract,
+            &partition,
+            Object::new(KEY, bytes).within(budget).grouped(200),
+            &Context::default(),
+            as_of,
+        );
+        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3));
+        let size = 1 + (hash % 5_000) as usize;
+        let mut buffer = bytes::BytesMut::with_capacity(bytes.len());
+        let chunks = bytes.chunks(size).map(move |c| {
+            buffer.extend_from_slice(c);
+            Ok(buffer.split())
+        });
+        let object = lakewatch_core::Arriving {
+            key: KEY,
+            length: bytes.len() as u64,
+            tail: bytes,
+            chunks: Box::new(chunks),
+            budget,
+            group_rows: 200,
+        };
+        let arriving = lakewatch_core::validate_arriving(&contract, &partition, object, &Context::default(), as_of);
+        let said = |r: &Result<lakewatch_core::Report, lakewatch_core::ValidateError>| match r {
+            Ok(report) => serde_json::to_string(report).unwrap(),
+            Err(e) => e.to_string().split(':').next().unwrap_or_default().to_string(),
+        };
+        prop_assert_eq!(said(&arriving), said(&whole), "in chunks of {} bytes", size);
+        Ok(())
+    });
 }
 
 #[test]
