@@ -4,21 +4,10 @@
 
 use lakewatch_core::{Arriving, Budget, Chunks, Context, Contract, Contracts, Object, ValidateError};
 use lakewatch_core::{validate, validate_arriving};
-use lakewatch_synth::{LakeSpec, build};
+use lakewatch_synth::{LakeSpec, build, to_parquet_in};
 use polars::prelude::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-
-/// `frame` as Parquet in row groups of `rows`.
-fn parquet(frame: &mut DataFrame, rows: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut writer = ParquetWriter::new(&mut out).batched(frame.schema()).unwrap();
-    for at in (0..frame.height()).step_by(rows) {
-        writer.write_batch(&frame.slice(at as i64, rows.min(frame.height() - at))).unwrap();
-    }
-    writer.finish().unwrap();
-    out
-}
 
 /// The length of `bytes`' Parquet footer.
 fn footer(bytes: &[u8]) -> usize {
@@ -82,14 +71,14 @@ fn partition(order: &str) -> (String, Vec<u8>, chrono::DateTime<chrono::Utc>, us
         let frame = lakewatch_synth::by_symbol(&object.frame).unwrap();
         let n = frame.height() as u32 / 3;
         let order: Vec<u32> = (0..n / 2).chain(n..n + n / 2).chain(n / 2..n).chain(n + n / 2..3 * n).collect();
-        let mut shuffled = frame.take(&IdxCa::from_vec("i".into(), order)).unwrap();
-        let bytes = parquet(&mut shuffled, (3 * (n / 2)) as usize);
+        let shuffled = frame.take(&IdxCa::from_vec("i".into(), order)).unwrap();
+        let bytes = to_parquet_in(&shuffled, (3 * (n / 2)) as usize).unwrap();
         return (object.key, bytes, "2025-11-27T00:00:00Z".parse().unwrap(), 1);
     }
     let mut lake = build(LakeSpec { symbols: 30, sessions: 3, seed: 8, defects: true, realistic: true });
     let o = lake.objects.iter_mut().find(|o| o.key.contains("/minute/")).unwrap();
-    let mut frame = if order == "by symbol" { lakewatch_synth::by_symbol(&o.frame).unwrap() } else { o.frame.clone() };
-    (o.key.clone(), parquet(&mut frame, 389), lake.as_of, 500)
+    let frame = if order == "by symbol" { lakewatch_synth::by_symbol(&o.frame).unwrap() } else { o.frame.clone() };
+    (o.key.clone(), to_parquet_in(&frame, 389).unwrap(), lake.as_of, 500)
 }
 
 #[test]

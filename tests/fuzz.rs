@@ -111,12 +111,7 @@ fn seeds() -> &'static Seeds {
         let mut jsonl = Vec::new();
         JsonWriter::new(&mut jsonl).with_json_format(JsonFormat::JsonLines).finish(&mut text).unwrap();
         let by_symbol = lakewatch_synth::by_symbol(&frame).unwrap();
-        let mut grouped = Vec::new();
-        let mut writer = ParquetWriter::new(&mut grouped).batched(by_symbol.schema()).unwrap();
-        for at in (0..by_symbol.height()).step_by(200) {
-            writer.write_batch(&by_symbol.slice(at as i64, 200.min(by_symbol.height() - at))).unwrap();
-        }
-        writer.finish().unwrap();
+        let grouped = lakewatch_synth::to_parquet_in(&by_symbol, 200).unwrap();
         Seeds { parquet, csv, jsonl, other, grouped }
     })
 }

@@ -88,12 +88,7 @@ fn a_partition_is_checked_while_its_bytes_arrive() {
     let object = lake.objects.iter_mut().find(|o| o.key.contains("/minute/")).unwrap();
     let frame = lakewatch_synth::by_symbol(&object.frame).unwrap();
     // Thirty row groups; groups of about two, the first gathering the market's 7 symbols.
-    let mut bytes = Vec::new();
-    let mut writer = polars::prelude::ParquetWriter::new(&mut bytes).batched(frame.schema()).unwrap();
-    for at in (0..frame.height()).step_by(389) {
-        writer.write_batch(&frame.slice(at as i64, 389.min(frame.height() - at))).unwrap();
-    }
-    writer.finish().unwrap();
+    let bytes = lakewatch_synth::to_parquet_in(&frame, 389).unwrap();
     let mut contract = Contracts::embedded().get("minute_bars").unwrap().clone();
     contract.checks.outliers.as_mut().unwrap().market_symbols = 7;
     let (_, partition) = Contracts::embedded().route(&object.key).unwrap();

@@ -163,12 +163,7 @@ async fn a_footer_longer_than_the_first_read_is_read_on_its_own() {
     h.universe(10);
     let object = minute_partition(10, session(), 7).unwrap();
     let frame = lakewatch_synth::by_symbol(&object.frame).unwrap();
-    let mut bytes = Vec::new();
-    let mut writer = polars::prelude::ParquetWriter::new(&mut bytes).batched(frame.schema()).unwrap();
-    for at in (0..frame.height()).step_by(10) {
-        writer.write_batch(&frame.slice(at as i64, 10.min(frame.height() - at))).unwrap();
-    }
-    writer.finish().unwrap();
+    let bytes = lakewatch_synth::to_parquet_in(&frame, 10).unwrap();
     let n = bytes.len();
     let footer = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as u64;
     assert!(footer > lakewatch_validator::fetch::TAIL_BYTES, "a footer of {footer} bytes");

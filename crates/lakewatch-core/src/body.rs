@@ -23,8 +23,8 @@ pub struct Arriving<'a> {
     pub key: &'a str,
     /// Its length in bytes, as the read announced it (bounded by the caller).
     pub length: u64,
-    /// Its last bytes, read on their own before the body: at least the Parquet footer and the 12
-    /// bytes around it, or the whole object.
+    /// Its last bytes, read on their own (the validator reads them while the body begins to
+    /// arrive): at least the Parquet footer and the 12 bytes around it, or the whole object.
     pub tail: &'a [u8],
     /// Its bytes from the first, as they arrive.
     pub chunks: Chunks<'a>,

@@ -226,6 +226,19 @@ pub fn to_parquet(frame: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     Ok(out)
 }
 
+/// Writes a frame as Parquet (snappy) in row groups of `rows` rows (the last one the rest): a
+/// partition read row group by row group, or one whose footer is long.
+pub fn to_parquet_in(frame: &DataFrame, rows: usize) -> PolarsResult<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut writer =
+        ParquetWriter::new(&mut out).with_compression(ParquetCompression::Snappy).batched(frame.schema())?;
+    for at in (0..frame.height()).step_by(rows.max(1)) {
+        writer.write_batch(&frame.slice(at as i64, rows.max(1).min(frame.height() - at)))?;
+    }
+    writer.finish()?;
+    Ok(out)
+}
+
 /// A hostile file: `rows` zeros in one `Int64` column `x`, in row groups of `group` rows,
 /// zstd-compressed. A few megabytes on disk for hundreds of millions of rows: what a reader must
 /// refuse from the footer, before it allocates for them.

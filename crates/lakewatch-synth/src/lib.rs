@@ -14,6 +14,6 @@ mod score;
 pub use anchor::Anchor;
 pub use generate::{
     DEMO_AS_OF, Expected, Lake, LakeSpec, SynthObject, build, build_at, by_symbol, by_time, minute_partition, ticker,
-    to_parquet, zeros_parquet,
+    to_parquet, to_parquet_in, zeros_parquet,
 };
 pub use score::{ClassScore, Scorecard, score};
